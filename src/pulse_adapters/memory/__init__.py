@@ -1,0 +1,19 @@
+"""In-memory adapters: fast, dependency-free, for unit tests and embedding.
+
+State lives in the process and dies with it. They honour the same contracts as the
+persistent adapters (``tests/contract/`` runs the same suites on them).
+"""
+
+from pulse_adapters.memory.repositories import (
+    InMemoryOrganizationRepository,
+    InMemoryProjectRepository,
+    InMemoryUsageRepository,
+    InMemoryUserRepository,
+)
+
+__all__ = [
+    "InMemoryOrganizationRepository",
+    "InMemoryProjectRepository",
+    "InMemoryUsageRepository",
+    "InMemoryUserRepository",
+]

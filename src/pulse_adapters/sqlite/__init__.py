@@ -1,0 +1,22 @@
+"""SQLite adapters: Pulse's embedded default persistence, standard library only.
+
+One file, created on first start, survives restarts, safe under concurrent requests and
+shared by several processes on one host. Create one :class:`SqliteDatabase`, ``await
+connect()`` it, hand it to the repositories, ``await close()`` it on shutdown.
+"""
+
+from pulse_adapters.sqlite.database import SqliteDatabase
+from pulse_adapters.sqlite.repositories import (
+    SqliteOrganizationRepository,
+    SqliteProjectRepository,
+    SqliteUsageRepository,
+    SqliteUserRepository,
+)
+
+__all__ = [
+    "SqliteDatabase",
+    "SqliteOrganizationRepository",
+    "SqliteProjectRepository",
+    "SqliteUsageRepository",
+    "SqliteUserRepository",
+]

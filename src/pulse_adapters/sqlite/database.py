@@ -1,0 +1,376 @@
+"""One SQLite file as Pulse's embedded database.
+
+:class:`SqliteDatabase` owns a single ``sqlite3`` connection confined to one dedicated
+worker thread. Every call from the event loop is shipped to that thread, so:
+
+- the event loop never blocks on disk I/O or on a lock held by another process;
+- calls of one process are serialized, and each write runs as one ``BEGIN IMMEDIATE``
+  transaction, so a uniqueness check and its write can never interleave;
+- several processes (or several ``SqliteDatabase`` objects) may share the file: WAL lets
+  readers run alongside the single writer, and the busy timeout makes writers queue.
+
+Driver errors are translated at this boundary: a UNIQUE violation becomes
+:class:`~pulse_core.errors.Conflict` (``field`` = the offending column), a locked, busy,
+interrupted, unreadable or full database becomes :class:`~pulse_core.errors.Unavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from pulse_core.errors import Conflict, Unavailable
+
+T = TypeVar("T")
+
+# -- schema ----------------------------------------------------------------------------
+
+# Migration N (1-based) brings a database from ``PRAGMA user_version`` N-1 to N. Append
+# new migrations, never edit a released one: files in the field are at every version.
+#
+# Each table keeps the columns that are looked up, ordered or unique as real columns and
+# the whole domain struct as msgspec JSON in ``data``: the models can grow fields without
+# a migration, and the database still enforces every uniqueness rule itself.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE organizations (
+            id          TEXT    NOT NULL PRIMARY KEY,
+            admin_email TEXT    NOT NULL,
+            is_deleted  INTEGER NOT NULL CHECK (is_deleted IN (0, 1)),
+            data        TEXT    NOT NULL
+        )
+        """,
+        # A deleted organization frees its email: the rule only covers live rows.
+        """
+        CREATE UNIQUE INDEX organizations_live_admin_email
+            ON organizations (admin_email) WHERE is_deleted = 0
+        """,
+        # list_page walks live rows in id order without visiting deleted ones.
+        "CREATE INDEX organizations_live_id ON organizations (id) WHERE is_deleted = 0",
+        """
+        CREATE TABLE projects (
+            id               TEXT    NOT NULL PRIMARY KEY,
+            org_id           TEXT    NOT NULL,
+            api_key          TEXT    NOT NULL,
+            previous_api_key TEXT,
+            is_deleted       INTEGER NOT NULL CHECK (is_deleted IN (0, 1)),
+            data             TEXT    NOT NULL
+        )
+        """,
+        "CREATE INDEX projects_live_org_id ON projects (org_id, id) WHERE is_deleted = 0",
+        "CREATE INDEX projects_live_id ON projects (id) WHERE is_deleted = 0",
+        # Every key a project holds (current and previous), one row each. Its primary key
+        # is what makes a key unique ACROSS both project columns, which two UNIQUE column
+        # constraints cannot express. Deleted projects keep their rows: their keys stay
+        # reserved. The triggers below keep it in step with `projects` inside the very
+        # statement that writes the project, so no code path can forget it.
+        """
+        CREATE TABLE project_keys (
+            api_key    TEXT NOT NULL PRIMARY KEY,
+            project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE
+        )
+        """,
+        "CREATE INDEX project_keys_project_id ON project_keys (project_id)",
+        """
+        CREATE TRIGGER projects_keys_after_insert AFTER INSERT ON projects
+        BEGIN
+            INSERT INTO project_keys (api_key, project_id) VALUES (NEW.api_key, NEW.id);
+            INSERT INTO project_keys (api_key, project_id)
+                SELECT NEW.previous_api_key, NEW.id
+                WHERE NEW.previous_api_key IS NOT NULL
+                  AND NEW.previous_api_key <> NEW.api_key;
+        END
+        """,
+        # A rotation frees the key that dropped out, as the in-memory reference does.
+        """
+        CREATE TRIGGER projects_keys_after_update
+        AFTER UPDATE OF api_key, previous_api_key ON projects
+        BEGIN
+            DELETE FROM project_keys WHERE project_id = OLD.id;
+            INSERT INTO project_keys (api_key, project_id) VALUES (NEW.api_key, NEW.id);
+            INSERT INTO project_keys (api_key, project_id)
+                SELECT NEW.previous_api_key, NEW.id
+                WHERE NEW.previous_api_key IS NOT NULL
+                  AND NEW.previous_api_key <> NEW.api_key;
+        END
+        """,
+        """
+        CREATE TABLE users (
+            id     TEXT NOT NULL PRIMARY KEY,
+            email  TEXT NOT NULL,
+            org_id TEXT NOT NULL,
+            data   TEXT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX users_email ON users (email)",
+        "CREATE INDEX users_org_id ON users (org_id, id)",
+        # `timestamp_us`: microseconds since the epoch, UTC; integers compare exactly, where
+        # RFC 3339 strings with different offsets would not.
+        """
+        CREATE TABLE usage_records (
+            id           TEXT    NOT NULL PRIMARY KEY,
+            project_id   TEXT    NOT NULL,
+            timestamp_us INTEGER NOT NULL,
+            data         TEXT    NOT NULL
+        )
+        """,
+        "CREATE INDEX usage_records_project_id ON usage_records (project_id, id)",
+    ),
+)
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+"""The ``PRAGMA user_version`` this code creates and expects."""
+
+# -- error translation -----------------------------------------------------------------
+
+# Primary result codes that mean "the storage cannot serve now", not "the request is
+# wrong": the caller may retry later, the HTTP shell answers 503.
+_UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_INTERRUPT,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+_UNIQUE_CODES = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
+_UNIQUE_MESSAGE = re.compile(r"UNIQUE constraint failed: (\w+)\.(\w+)")
+_CONFLICT_DETAILS = {
+    ("organizations", "admin_email"): "an organization with this admin_email exists",
+    ("project_keys", "api_key"): "api key already exists",
+    ("users", "email"): "a user with this email exists",
+}
+
+
+def _translate(exc: sqlite3.Error) -> Exception:
+    """The Pulse error for ``exc``, or ``exc`` itself when it is a bug (bad SQL, a
+    violated NOT NULL/CHECK...), which must surface as such and not as an outage."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.IntegrityError) and code in _UNIQUE_CODES:
+        match = _UNIQUE_MESSAGE.search(str(exc))
+        if match is None:
+            return Conflict("a uniqueness rule would be broken")
+        table, column = match.groups()
+        detail = _CONFLICT_DETAILS.get((table, column), f"{table}.{column} already exists")
+        return Conflict(detail, field=column)
+    if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+        return Unavailable(f"SQLite database unavailable: {exc}")
+    return exc
+
+
+# -- the database ----------------------------------------------------------------------
+
+
+class SqliteDatabase:
+    """The SQLite file at ``path``, shared by the Sqlite*Repository adapters.
+
+    ``connect()`` creates the parent directory and the file when missing and brings the
+    schema up to :data:`SCHEMA_VERSION` (idempotent; safe when several processes start at
+    once). Every operation raises :class:`~pulse_core.errors.Unavailable` within about
+    ``timeout_seconds`` when it cannot run (file locked by another writer, disk error,
+    queue too long), never hangs; before ``connect()`` and after ``close()`` it raises
+    ``Unavailable`` at once. ``close()`` is idempotent, and ``connect()`` may follow it.
+    """
+
+    def __init__(self, path: str | Path, *, timeout_seconds: float = 5.0) -> None:
+        if timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+        self._path = Path(path)
+        self._timeout = timeout_seconds
+        self._executor: ThreadPoolExecutor | None = None
+        # Touched only on the worker thread (sqlite3's check_same_thread enforces it).
+        self._conn: sqlite3.Connection | None = None
+        self._deadline = math.inf
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self._timeout
+
+    async def connect(self) -> None:
+        """Open the file (creating it and its directory) and migrate the schema.
+
+        A no-op when already connected. ``Unavailable`` if the file cannot be opened or
+        was written by a newer Pulse (its schema version is higher than ours).
+        """
+        if self._executor is not None:
+            return
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulse-sqlite")
+        # Set before awaiting: a call racing with connect() queues behind _open on the
+        # one worker thread instead of being refused.
+        self._executor = executor
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._open)
+        except BaseException:
+            self._executor = None
+            executor.shutdown(wait=False)
+            raise
+
+    async def close(self) -> None:
+        """Finish queued calls, close the connection and stop the worker. Idempotent."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_connection)
+        finally:
+            # The worker is idle now (its queue was FIFO), so this returns at once.
+            executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        """Return if the database answers a read, else raise ``Unavailable``."""
+        await self.read(_read_user_version)
+
+    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work(connection)`` on the worker thread, outside any transaction.
+
+        For the adapters of this package. A single SELECT is atomic on its own; ``work``
+        must not write and must not touch the event loop.
+        """
+        return await self._submit(work, write=False)
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work(connection)`` on the worker thread in one ``BEGIN IMMEDIATE``
+        transaction: committed if it returns, rolled back if it raises.
+
+        IMMEDIATE takes the file's write lock up front, so checks made by ``work`` still
+        hold when it writes, even against other processes, and a lock conflict surfaces
+        as a wait (then ``Unavailable``) rather than as a failed upgrade mid-transaction.
+        """
+        return await self._submit(work, write=True)
+
+    # -- event-loop side ---------------------------------------------------------------
+
+    async def _submit(self, work: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        executor = self._executor
+        if executor is None:
+            raise Unavailable(
+                f"SQLite database {self._path} is not connected "
+                "(call connect() first, and not after close())"
+            )
+        # The deadline starts now, so time spent queued behind other calls counts too.
+        deadline = time.monotonic() + self._timeout
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, self._run, work, deadline, write)
+
+    # -- worker-thread side ------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(f"cannot create the directory of {self._path}: {exc}") from exc
+        try:
+            # isolation_level=None: no implicit transactions; write() delimits them.
+            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise Unavailable(f"cannot open SQLite database {self._path}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable against a crash of the process; WAL keeps it consistent
+            # across a power loss too, losing at most the last transactions.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            _migrate(conn, self._path)
+            # Long statements are interrupted once the call's deadline has passed.
+            conn.set_progress_handler(self._past_deadline, 1000)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                translated = _translate(exc)
+                if translated is not exc:
+                    raise translated from exc
+            raise
+        self._conn = conn
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _past_deadline(self) -> bool:
+        return time.monotonic() > self._deadline
+
+    def _run(self, work: Callable[[sqlite3.Connection], T], deadline: float, write: bool) -> T:
+        conn = self._conn
+        if conn is None:
+            raise Unavailable(f"SQLite database {self._path} is not connected")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            # Refused before touching the file: the caller's Unavailable means nothing
+            # was written.
+            raise Unavailable(f"SQLite database {self._path} is overloaded: call timed out")
+        self._deadline = deadline
+        try:
+            # Another writer holding the lock may keep us waiting, but only until the
+            # deadline.
+            conn.execute(f"PRAGMA busy_timeout = {max(1, int(remaining * 1000))}")
+            if not write:
+                return work(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may already have rolled back by itself (e.g. on an I/O error).
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+        except sqlite3.Error as exc:
+            translated = _translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        finally:
+            self._deadline = math.inf
+
+
+def _read_user_version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply the migrations the file lacks, all in one transaction.
+
+    The version is read after taking the write lock, so two processes starting together
+    cannot both apply the same migration; DDL and ``user_version`` are transactional in
+    SQLite, so a crash leaves the file at the old version, never half-migrated.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _read_user_version(conn)
+        if version > SCHEMA_VERSION:
+            raise Unavailable(
+                f"SQLite database {path} has schema version {version}, newer than the "
+                f"{SCHEMA_VERSION} this version of Pulse knows; upgrade Pulse"
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[number - 1]:
+                conn.execute(statement)
+            # PRAGMA takes no parameters; `number` is an int from our own table.
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

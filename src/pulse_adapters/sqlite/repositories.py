@@ -1,0 +1,283 @@
+"""SQLite repositories: the persistence ports of pulse_core on one :class:`SqliteDatabase`.
+
+Each row holds the looked-up, ordered and unique fields as columns and the whole struct
+as msgspec JSON in ``data`` (schema in :mod:`pulse_adapters.sqlite.database`). The
+database enforces every uniqueness rule itself, so a rule holds across processes sharing
+the file; a violation comes back as ``Conflict`` and nothing is written, because each
+write is one transaction.
+
+Encoding and decoding run on the database's worker thread, with the event loop free.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import msgspec
+
+from pulse_adapters.sqlite.database import SqliteDatabase
+from pulse_core.errors import NotFound
+from pulse_core.models import Organization, Project, UsageRecord, User
+from pulse_core.ports.repositories import (
+    OrganizationRepository,
+    ProjectRepository,
+    UsageRepository,
+    UserRepository,
+)
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+# Built once: a typed Decoder compiles its schema at construction.
+_ENCODER = msgspec.json.Encoder()
+_ORGANIZATION = msgspec.json.Decoder(Organization)
+_PROJECT = msgspec.json.Decoder(Project)
+_USER = msgspec.json.Decoder(User)
+_USAGE = msgspec.json.Decoder(UsageRecord)
+
+# The queries, named so that tests can check each one is served by an index. Live-row
+# filters are written as the literal `is_deleted = 0` (not a parameter) so that SQLite's
+# planner can use the partial indexes, which are declared with that exact condition.
+# `id > ?` with "" for "from the start": every id sorts after the empty string.
+ORGANIZATION_GET = "SELECT data FROM organizations WHERE id = ? AND is_deleted = 0"
+ORGANIZATION_LIST = (
+    "SELECT data FROM organizations WHERE is_deleted = 0 AND id > ? ORDER BY id LIMIT ?"
+)
+ORGANIZATION_INSERT = (
+    "INSERT INTO organizations (id, admin_email, is_deleted, data) VALUES (?, ?, ?, ?)"
+)
+ORGANIZATION_UPDATE = (
+    "UPDATE organizations SET admin_email = ?, is_deleted = ?, data = ? WHERE id = ?"
+)
+
+PROJECT_GET = "SELECT data FROM projects WHERE id = ? AND is_deleted = 0"
+PROJECT_BY_KEY = (
+    "SELECT p.data FROM project_keys AS k JOIN projects AS p ON p.id = k.project_id"
+    " WHERE k.api_key = ? AND p.is_deleted = 0"
+)
+PROJECT_LIST = "SELECT data FROM projects WHERE is_deleted = 0 AND id > ? ORDER BY id LIMIT ?"
+PROJECT_LIST_OF_ORG = (
+    "SELECT data FROM projects WHERE org_id = ? AND is_deleted = 0 AND id > ? ORDER BY id LIMIT ?"
+)
+PROJECT_LIVE_OF_ORG = "SELECT data FROM projects WHERE org_id = ? AND is_deleted = 0 ORDER BY id"
+PROJECT_INSERT = (
+    "INSERT INTO projects (id, org_id, api_key, previous_api_key, is_deleted, data)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+# Setting api_key/previous_api_key fires the trigger that rewrites project_keys.
+PROJECT_UPDATE = (
+    "UPDATE projects SET org_id = ?, api_key = ?, previous_api_key = ?, is_deleted = ?,"
+    " data = ? WHERE id = ?"
+)
+# Leaves the key columns alone: a deleted project keeps its keys reserved.
+PROJECT_SOFT_DELETE = "UPDATE projects SET is_deleted = 1, data = ? WHERE id = ?"
+
+USER_GET = "SELECT data FROM users WHERE id = ?"
+USER_BY_EMAIL = "SELECT data FROM users WHERE email = ?"
+USER_LIST = "SELECT data FROM users WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"
+USER_INSERT = "INSERT INTO users (id, email, org_id, data) VALUES (?, ?, ?, ?)"
+
+USAGE_INSERT = "INSERT INTO usage_records (id, project_id, timestamp_us, data) VALUES (?, ?, ?, ?)"
+USAGE_LIST = (
+    "SELECT data FROM usage_records"
+    " WHERE project_id = :project_id AND id > :after"
+    " AND (:since IS NULL OR timestamp_us >= :since)"
+    " AND (:until IS NULL OR timestamp_us < :until)"
+    " ORDER BY id LIMIT :limit"
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _json(obj: msgspec.Struct) -> str:
+    # Stored as TEXT, not BLOB, so the file stays readable with the sqlite3 shell and
+    # SQLite's json_* functions.
+    return _ENCODER.encode(obj).decode()
+
+
+def _micros(at: datetime) -> int:
+    """Exact microseconds since the epoch of an aware datetime (no float rounding)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"naive datetime {at!r}: Pulse times are timezone-aware UTC")
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def _after(after: str | None) -> str:
+    return "" if after is None else after
+
+
+def _one(
+    decoder: msgspec.json.Decoder[S], sql: str, params: Sequence[Any]
+) -> Callable[[sqlite3.Connection], S | None]:
+    def work(conn: sqlite3.Connection) -> S | None:
+        row = conn.execute(sql, params).fetchone()
+        return None if row is None else decoder.decode(row[0])
+
+    return work
+
+
+def _many(
+    decoder: msgspec.json.Decoder[S], sql: str, params: Sequence[Any] | dict[str, Any]
+) -> Callable[[sqlite3.Connection], list[S]]:
+    def work(conn: sqlite3.Connection) -> list[S]:
+        return [decoder.decode(row[0]) for row in conn.execute(sql, params)]
+
+    return work
+
+
+class SqliteOrganizationRepository(OrganizationRepository):
+    """Organizations in table ``organizations``; the live-``admin_email`` rule is a
+    partial unique index (``WHERE is_deleted = 0``)."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def add(self, org: Organization) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                ORGANIZATION_INSERT, (org.id, org.admin_email, int(org.is_deleted), _json(org))
+            )
+
+        await self._db.write(work)
+
+    async def get(self, org_id: str) -> Organization | None:
+        return await self._db.read(_one(_ORGANIZATION, ORGANIZATION_GET, (org_id,)))
+
+    async def list_page(self, *, after: str | None, limit: int) -> list[Organization]:
+        return await self._db.read(
+            _many(_ORGANIZATION, ORGANIZATION_LIST, (_after(after), max(limit, 0)))
+        )
+
+    async def update(self, org: Organization) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                ORGANIZATION_UPDATE, (org.admin_email, int(org.is_deleted), _json(org), org.id)
+            )
+            if cursor.rowcount == 0:
+                raise NotFound("organization not found")
+
+        await self._db.write(work)
+
+
+class SqliteProjectRepository(ProjectRepository):
+    """Projects in table ``projects``. Every key a project holds (current and previous)
+    is also a row of ``project_keys``, whose primary key makes a key unique across both
+    columns of all projects, deleted ones included; triggers on ``projects`` maintain it
+    within the same statement."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def add(self, project: Project) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(PROJECT_INSERT, (project.id, *_project_columns(project)))
+
+        await self._db.write(work)
+
+    async def get(self, project_id: str) -> Project | None:
+        return await self._db.read(_one(_PROJECT, PROJECT_GET, (project_id,)))
+
+    async def get_by_api_key(self, api_key: str) -> Project | None:
+        return await self._db.read(_one(_PROJECT, PROJECT_BY_KEY, (api_key,)))
+
+    async def list_page(
+        self, *, org_id: str | None, after: str | None, limit: int
+    ) -> list[Project]:
+        if org_id is None:
+            work = _many(_PROJECT, PROJECT_LIST, (_after(after), max(limit, 0)))
+        else:
+            work = _many(_PROJECT, PROJECT_LIST_OF_ORG, (org_id, _after(after), max(limit, 0)))
+        return await self._db.read(work)
+
+    async def update(self, project: Project) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(PROJECT_UPDATE, (*_project_columns(project), project.id))
+            # rowcount counts the projects row only, not the trigger's project_keys rows.
+            if cursor.rowcount == 0:
+                raise NotFound("project not found")
+
+        await self._db.write(work)
+
+    async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            deleted = [
+                msgspec.structs.replace(
+                    _PROJECT.decode(data), is_deleted=True, deleted_at=at, updated_at=at
+                )
+                for (data,) in conn.execute(PROJECT_LIVE_OF_ORG, (org_id,)).fetchall()
+            ]
+            conn.executemany(PROJECT_SOFT_DELETE, [(_json(p), p.id) for p in deleted])
+            return [p.id for p in deleted]
+
+        return await self._db.write(work)
+
+
+def _project_columns(project: Project) -> tuple[str, str, str | None, int, str]:
+    previous_key = None if project.previous is None else project.previous.api_key
+    return (
+        project.org_id,
+        project.api_key,
+        previous_key,
+        int(project.is_deleted),
+        _json(project),
+    )
+
+
+class SqliteUserRepository(UserRepository):
+    """Users in table ``users``; ``email`` has a unique index."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def add(self, user: User) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(USER_INSERT, (user.id, user.email, user.org_id, _json(user)))
+
+        await self._db.write(work)
+
+    async def get(self, user_id: str) -> User | None:
+        return await self._db.read(_one(_USER, USER_GET, (user_id,)))
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._db.read(_one(_USER, USER_BY_EMAIL, (email,)))
+
+    async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
+        return await self._db.read(_many(_USER, USER_LIST, (org_id, _after(after), max(limit, 0))))
+
+
+class SqliteUsageRepository(UsageRepository):
+    """Usage records in table ``usage_records``, with the timestamp as exact integer
+    microseconds for the time window. Nothing expires them (yet): the port allows but
+    does not require dropping records older than 90 days."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def add(self, record: UsageRecord) -> None:
+        timestamp_us = _micros(record.timestamp)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(USAGE_INSERT, (record.id, record.project_id, timestamp_us, _json(record)))
+
+        await self._db.write(work)
+
+    async def list_page(
+        self,
+        *,
+        project_id: str,
+        since: datetime | None,
+        until: datetime | None,
+        after: str | None,
+        limit: int,
+    ) -> list[UsageRecord]:
+        params = {
+            "project_id": project_id,
+            "after": _after(after),
+            "since": None if since is None else _micros(since),
+            "until": None if until is None else _micros(until),
+            "limit": max(limit, 0),
+        }
+        return await self._db.read(_many(_USAGE, USAGE_LIST, params))

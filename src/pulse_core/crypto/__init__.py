@@ -1,0 +1,1 @@
+"""Credentials and signatures, on the standard library only."""

@@ -1,0 +1,68 @@
+"""The one error hierarchy of Pulse.
+
+Every failure a caller can act on is a :class:`PulseError`. Adapters translate their
+drivers' exceptions into these at the boundary (``raise Conflict(...) from exc``) and the
+HTTP shell maps each class to one status code in one place. ``code`` is a stable,
+machine-readable string; ``field`` names the offending input when there is one.
+"""
+
+from __future__ import annotations
+
+
+class PulseError(Exception):
+    """Base of every error Pulse raises on purpose."""
+
+    code: str = "error"
+
+    def __init__(self, detail: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(PulseError):
+    """The request is malformed or violates a rule; ``field`` says which input."""
+
+    code = "invalid_input"
+
+
+class NotFound(PulseError):
+    """The object does not exist, or belongs to another tenant (never say which)."""
+
+    code = "not_found"
+
+
+class Conflict(PulseError):
+    """A uniqueness rule would be broken (duplicate email, key, ...)."""
+
+    code = "conflict"
+
+
+class Unauthenticated(PulseError):
+    """Credentials are missing, malformed, unknown, revoked or wrong (never say which)."""
+
+    code = "unauthenticated"
+
+
+class PermissionDenied(PulseError):
+    """Valid credentials that may not perform this action."""
+
+    code = "permission_denied"
+
+
+class RateLimited(PulseError):
+    """Too many requests; ``retry_after`` is the number of seconds to wait."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = retry_after
+
+
+class Unavailable(PulseError):
+    """A backend (database, cache, media server, storage) is down or too slow."""
+
+    code = "unavailable"

@@ -1,0 +1,115 @@
+"""Persistence ports.
+
+Shared rules for every repository:
+
+- ``list_page`` methods return at most ``limit`` live objects with ``id > after`` (``after``
+  None means from the start), in ascending id order, which is creation order. Deleted
+  (``is_deleted``) objects are never returned by ``get``/``list`` methods.
+- ``add`` stores a new object and raises :class:`~pulse_core.errors.Conflict` when a
+  uniqueness rule would break; nothing is written in that case.
+- ``update`` replaces the stored object with the same id and raises
+  :class:`~pulse_core.errors.NotFound` when there is none (deleted ones included, so a
+  soft delete is an ``update`` with ``is_deleted=True``), or ``Conflict`` as ``add`` does.
+- A backend that is down or too slow raises :class:`~pulse_core.errors.Unavailable`
+  within the adapter's configured timeout, never hangs.
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+
+from pulse_core.models import Organization, Project, UsageRecord, User
+
+
+class OrganizationRepository(abc.ABC):
+    """Organizations. Unique rule: ``admin_email`` among live organizations (a deleted
+    organization frees its email)."""
+
+    @abc.abstractmethod
+    async def add(self, org: Organization) -> None:
+        """Store ``org``; ``Conflict`` if a live organization has its ``admin_email``."""
+
+    @abc.abstractmethod
+    async def get(self, org_id: str) -> Organization | None:
+        """The live organization ``org_id``, or None (missing or deleted)."""
+
+    @abc.abstractmethod
+    async def list_page(self, *, after: str | None, limit: int) -> list[Organization]:
+        """Live organizations after ``after`` in id order (see the module rules)."""
+
+    @abc.abstractmethod
+    async def update(self, org: Organization) -> None:
+        """Replace ``org`` by id; ``NotFound`` if absent, ``Conflict`` on the email rule."""
+
+
+class ProjectRepository(abc.ABC):
+    """Projects and their credentials. Unique rule: an API key (current or previous) is
+    never stored twice, deleted projects included."""
+
+    @abc.abstractmethod
+    async def add(self, project: Project) -> None:
+        """Store ``project``; ``Conflict`` if its ``api_key`` is already taken."""
+
+    @abc.abstractmethod
+    async def get(self, project_id: str) -> Project | None:
+        """The live project ``project_id``, or None."""
+
+    @abc.abstractmethod
+    async def get_by_api_key(self, api_key: str) -> Project | None:
+        """The live project whose current ``api_key`` or ``previous.api_key`` is
+        ``api_key``, or None. Expiry of the previous key is the caller's business."""
+
+    @abc.abstractmethod
+    async def list_page(
+        self, *, org_id: str | None, after: str | None, limit: int
+    ) -> list[Project]:
+        """Live projects, of ``org_id`` only unless it is None, in id order."""
+
+    @abc.abstractmethod
+    async def update(self, project: Project) -> None:
+        """Replace ``project`` by id; ``NotFound`` if absent, ``Conflict`` on a taken key."""
+
+    @abc.abstractmethod
+    async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
+        """Soft-delete every live project of ``org_id`` at ``at``; return their ids."""
+
+
+class UserRepository(abc.ABC):
+    """Dashboard users. Unique rule: ``email`` across the platform."""
+
+    @abc.abstractmethod
+    async def add(self, user: User) -> None:
+        """Store ``user``; ``Conflict`` if the email is taken."""
+
+    @abc.abstractmethod
+    async def get(self, user_id: str) -> User | None:
+        """The user ``user_id``, or None."""
+
+    @abc.abstractmethod
+    async def get_by_email(self, email: str) -> User | None:
+        """The user with exactly this (already normalized) ``email``, or None."""
+
+    @abc.abstractmethod
+    async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
+        """Users of ``org_id`` in id order."""
+
+
+class UsageRepository(abc.ABC):
+    """Metered usage. Records are append-only; backends may expire them after 90 days."""
+
+    @abc.abstractmethod
+    async def add(self, record: UsageRecord) -> None:
+        """Append ``record``."""
+
+    @abc.abstractmethod
+    async def list_page(
+        self,
+        *,
+        project_id: str,
+        since: datetime | None,
+        until: datetime | None,
+        after: str | None,
+        limit: int,
+    ) -> list[UsageRecord]:
+        """Records of ``project_id`` with ``since <= timestamp < until`` in id order."""

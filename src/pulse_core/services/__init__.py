@@ -1,0 +1,18 @@
+"""Services: what Pulse does, written against ports only."""
+
+from pulse_core.services.authentication import ManagementAuthenticator, ProjectAuthenticator
+from pulse_core.services.credential_cache import CredentialCache
+from pulse_core.services.organizations import OrganizationPatch, OrganizationService
+from pulse_core.services.projects import IssuedProject, KeyRotation, ProjectPatch, ProjectService
+
+__all__ = [
+    "CredentialCache",
+    "IssuedProject",
+    "KeyRotation",
+    "ManagementAuthenticator",
+    "OrganizationPatch",
+    "OrganizationService",
+    "ProjectAuthenticator",
+    "ProjectPatch",
+    "ProjectService",
+]

@@ -1,0 +1,79 @@
+"""A per-process cache of projects looked up by API key.
+
+Verifying a project credential is on every project request; the cache keeps the database
+off that path. Staleness is bounded two ways:
+
+- on the process that changes a project (rotation, deletion, organization deletion), the
+  services call :meth:`CredentialCache.forget_project`, so the change holds at once;
+- on every other process an entry lives at most ``ttl_seconds`` (default 5 s), which is
+  the documented bound for a revoked key to stop working everywhere.
+
+Only lookups that found a live project are cached; the secret is checked against the
+cached hash on every request, so a cached entry never lets a wrong secret through.
+"""
+
+from __future__ import annotations
+
+from pulse_core.models import Project
+from pulse_core.ports.clock import Clock
+
+DEFAULT_TTL_SECONDS = 5.0
+DEFAULT_MAX_ENTRIES = 10_000
+
+
+class CredentialCache:
+    __slots__ = ("_by_key", "_clock", "_keys_of_project", "_max_entries", "_ttl")
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
+        self._clock = clock
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._by_key: dict[str, tuple[Project, float]] = {}
+        self._keys_of_project: dict[str, set[str]] = {}
+
+    @property
+    def ttl_seconds(self) -> float:
+        return self._ttl
+
+    def get(self, api_key: str) -> Project | None:
+        entry = self._by_key.get(api_key)
+        if entry is None:
+            return None
+        project, stored_at = entry
+        if self._clock.time() - stored_at >= self._ttl:
+            self._drop(api_key, project.id)
+            return None
+        return project
+
+    def put(self, api_key: str, project: Project) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._by_key) >= self._max_entries and api_key not in self._by_key:
+            # Insertion order is age order: evicting the first entry evicts the oldest.
+            oldest_key = next(iter(self._by_key))
+            self._drop(oldest_key, self._by_key[oldest_key][0].id)
+        self._by_key[api_key] = (project, self._clock.time())
+        self._keys_of_project.setdefault(project.id, set()).add(api_key)
+
+    def forget_project(self, project_id: str) -> None:
+        """Drop every cached key of ``project_id`` (after a rotation or deletion)."""
+        for api_key in self._keys_of_project.pop(project_id, set()):
+            self._by_key.pop(api_key, None)
+
+    def clear(self) -> None:
+        self._by_key.clear()
+        self._keys_of_project.clear()
+
+    def _drop(self, api_key: str, project_id: str) -> None:
+        self._by_key.pop(api_key, None)
+        keys = self._keys_of_project.get(project_id)
+        if keys is not None:
+            keys.discard(api_key)
+            if not keys:
+                del self._keys_of_project[project_id]

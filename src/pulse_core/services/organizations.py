@@ -1,0 +1,123 @@
+"""Organizations: create, read, list, update, and soft delete with cascade."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+import msgspec
+
+from pulse_core import ids
+from pulse_core.errors import InvalidInput, NotFound, PermissionDenied
+from pulse_core.models import ManagementPrincipal, Organization, Page, Plan
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
+from pulse_core.services import pagination, validation
+from pulse_core.services.credential_cache import CredentialCache
+
+_PLANS: tuple[str, ...] = get_args(Plan)
+
+
+class OrganizationPatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A partial update: fields left ``UNSET`` keep their value."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    admin_email: str | msgspec.UnsetType = msgspec.UNSET
+    plan: str | msgspec.UnsetType = msgspec.UNSET
+
+
+def _plan(value: str) -> Plan:
+    if value not in _PLANS:
+        raise InvalidInput(f"plan must be one of {', '.join(_PLANS)}", field="plan")
+    return value  # type: ignore[return-value]
+
+
+class OrganizationService:
+    def __init__(
+        self,
+        organizations: OrganizationRepository,
+        projects: ProjectRepository,
+        credential_cache: CredentialCache,
+        clock: Clock,
+    ) -> None:
+        self._orgs = organizations
+        self._projects = projects
+        self._cache = credential_cache
+        self._clock = clock
+
+    async def create(
+        self, actor: ManagementPrincipal, *, name: str, admin_email: str, plan: str = "free"
+    ) -> Organization:
+        """Admins only. ``Conflict`` if a live organization has ``admin_email``."""
+        if not actor.is_admin:
+            raise PermissionDenied("only platform admins create organizations")
+        now = self._clock.now()
+        org = Organization(
+            id=ids.new_id(ids.ORGANIZATION, now_ms=int(now.timestamp() * 1000)),
+            name=validation.name(name),
+            admin_email=validation.email(admin_email, "admin_email"),
+            plan=_plan(plan),
+            created_at=now,
+            updated_at=now,
+        )
+        await self._orgs.add(org)
+        return org
+
+    async def get(self, actor: ManagementPrincipal, org_id: str) -> Organization:
+        """The organization if the actor may see it; ``NotFound`` otherwise."""
+        org = None
+        if ids.is_valid_id(org_id, ids.ORGANIZATION) and actor.can_read(org_id):
+            org = await self._orgs.get(org_id)
+        if org is None:
+            raise NotFound("organization not found")
+        return org
+
+    async def list(
+        self, actor: ManagementPrincipal, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Organization]:
+        """Admins see every live organization; others only their own."""
+        size = pagination.check_limit(limit)
+        after = pagination.check_cursor(cursor, ids.ORGANIZATION)
+        if actor.is_admin:
+            rows = await self._orgs.list_page(after=after, limit=size + 1)
+            return pagination.page_of(rows, size, lambda o: o.id)
+        own = await self._orgs.get(actor.org_id) if actor.org_id else None
+        items = [own] if own is not None and (after is None or own.id > after) else []
+        return Page(items=items, next_cursor=None)
+
+    async def update(
+        self, actor: ManagementPrincipal, org_id: str, patch: OrganizationPatch
+    ) -> Organization:
+        org = await self.get(actor, org_id)
+        if not actor.can_write(org.id):
+            raise PermissionDenied("members may not change the organization")
+        changes: dict[str, object] = {}
+        if patch.name is not msgspec.UNSET:
+            changes["name"] = validation.name(patch.name)
+        if patch.admin_email is not msgspec.UNSET:
+            changes["admin_email"] = validation.email(patch.admin_email, "admin_email")
+        if patch.plan is not msgspec.UNSET:
+            if not actor.is_admin and patch.plan != org.plan:
+                raise PermissionDenied("only platform admins change the plan")
+            changes["plan"] = _plan(patch.plan)
+        if not changes:
+            return org
+        updated = msgspec.structs.replace(org, updated_at=self._clock.now(), **changes)
+        await self._orgs.update(updated)
+        return updated
+
+    async def delete(self, actor: ManagementPrincipal, org_id: str) -> None:
+        """Soft delete; its projects go with it and their keys stop working at once.
+
+        Projects are deleted before the organization, so an interrupted delete leaves a
+        live organization with fewer projects (and is safe to repeat), never live keys
+        under a deleted organization.
+        """
+        org = await self.get(actor, org_id)
+        if not actor.can_write(org.id):
+            raise PermissionDenied("members may not delete the organization")
+        now = self._clock.now()
+        for project_id in await self._projects.delete_for_organization(org.id, now):
+            self._cache.forget_project(project_id)
+        await self._orgs.update(
+            msgspec.structs.replace(org, is_deleted=True, deleted_at=now, updated_at=now)
+        )

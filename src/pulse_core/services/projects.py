@@ -1,0 +1,226 @@
+"""Projects: CRUD, credentials issued once, and key rotation with a grace period."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+
+from pulse_core import ids
+from pulse_core.crypto import credentials
+from pulse_core.errors import InvalidInput, NotFound, PermissionDenied
+from pulse_core.models import (
+    ManagementPrincipal,
+    Page,
+    PreviousCredential,
+    Project,
+    ProjectSettings,
+    RateLimitSettings,
+)
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
+from pulse_core.services import pagination, validation
+from pulse_core.services.credential_cache import CredentialCache
+
+MAX_GRACE_PERIOD_SECONDS = 86_400
+# Platform bounds for LiveKit token lifetimes; a project may only narrow them.
+MIN_TOKEN_TTL_SECONDS = 60
+MAX_TOKEN_TTL_SECONDS = 86_400
+MAX_RATE_REQUESTS = 1_000_000
+
+
+class ProjectPatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A partial update: ``UNSET`` keeps a field; ``None`` resets a setting to default."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    webhook_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    rate_limit: RateLimitSettings | msgspec.UnsetType | None = msgspec.UNSET
+    token_ttl_default_seconds: int | msgspec.UnsetType | None = msgspec.UNSET
+    token_ttl_max_seconds: int | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class IssuedProject(msgspec.Struct, frozen=True, kw_only=True):
+    """A new project and the only copy of its secret that will ever exist."""
+
+    project: Project
+    api_secret: str
+
+
+class KeyRotation(msgspec.Struct, frozen=True, kw_only=True):
+    project: Project
+    api_key: str
+    api_secret: str
+    previous_key_expires_at: datetime | None = None
+
+
+def check_settings(settings: ProjectSettings) -> ProjectSettings:
+    """Validate and normalize settings; ``InvalidInput`` names the bad field."""
+    webhook_url = settings.webhook_url
+    if webhook_url is not None:
+        webhook_url = validation.http_url(webhook_url, "webhook_url")
+    rate = settings.rate_limit
+    if rate is not None:
+        validation.int_range(rate.requests, "rate_limit.requests", low=1, high=MAX_RATE_REQUESTS)
+        if rate.burst is not None:
+            validation.int_range(rate.burst, "rate_limit.burst", low=1, high=MAX_RATE_REQUESTS)
+    ttl_max = settings.token_ttl_max_seconds
+    if ttl_max is not None:
+        validation.int_range(
+            ttl_max, "token_ttl_max_seconds", low=MIN_TOKEN_TTL_SECONDS, high=MAX_TOKEN_TTL_SECONDS
+        )
+    ttl_default = settings.token_ttl_default_seconds
+    if ttl_default is not None:
+        validation.int_range(
+            ttl_default,
+            "token_ttl_default_seconds",
+            low=MIN_TOKEN_TTL_SECONDS,
+            high=ttl_max or MAX_TOKEN_TTL_SECONDS,
+        )
+    return msgspec.structs.replace(settings, webhook_url=webhook_url)
+
+
+class ProjectService:
+    def __init__(
+        self,
+        organizations: OrganizationRepository,
+        projects: ProjectRepository,
+        credential_cache: CredentialCache,
+        clock: Clock,
+        *,
+        pepper: bytes,
+    ) -> None:
+        self._orgs = organizations
+        self._projects = projects
+        self._cache = credential_cache
+        self._clock = clock
+        self._pepper = pepper
+
+    async def create(
+        self,
+        actor: ManagementPrincipal,
+        *,
+        org_id: str,
+        name: str,
+        settings: ProjectSettings | None = None,
+    ) -> IssuedProject:
+        """A project with a fresh key pair; admins or the organization's owner."""
+        if not ids.is_valid_id(org_id, ids.ORGANIZATION) or not actor.can_read(org_id):
+            raise NotFound("organization not found", field="org_id")
+        if await self._orgs.get(org_id) is None:
+            raise NotFound("organization not found", field="org_id")
+        if not actor.can_write(org_id):
+            raise PermissionDenied("members may not create projects")
+        now = self._clock.now()
+        api_key, api_secret = credentials.generate_api_key(), credentials.generate_api_secret()
+        project = Project(
+            id=ids.new_id(ids.PROJECT, now_ms=int(now.timestamp() * 1000)),
+            org_id=org_id,
+            name=validation.name(name),
+            settings=check_settings(settings or ProjectSettings()),
+            api_key=api_key,
+            secret_hash=credentials.hash_secret(api_secret, self._pepper),
+            created_at=now,
+            updated_at=now,
+        )
+        await self._projects.add(project)
+        return IssuedProject(project=project, api_secret=api_secret)
+
+    async def get(self, actor: ManagementPrincipal, project_id: str) -> Project:
+        project = None
+        if ids.is_valid_id(project_id, ids.PROJECT):
+            project = await self._projects.get(project_id)
+        if project is None or not actor.can_read(project.org_id):
+            raise NotFound("project not found")
+        return project
+
+    async def list(
+        self,
+        actor: ManagementPrincipal,
+        *,
+        org_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Project]:
+        """Projects the actor may see, of ``org_id`` when given (``NotFound`` if that
+        organization is not the actor's)."""
+        size = pagination.check_limit(limit)
+        after = pagination.check_cursor(cursor, ids.PROJECT)
+        if org_id is not None and (
+            not ids.is_valid_id(org_id, ids.ORGANIZATION) or not actor.can_read(org_id)
+        ):
+            raise NotFound("organization not found", field="org_id")
+        scope = org_id if org_id is not None or actor.is_admin else actor.org_id
+        rows = await self._projects.list_page(org_id=scope, after=after, limit=size + 1)
+        return pagination.page_of(rows, size, lambda p: p.id)
+
+    async def update(
+        self, actor: ManagementPrincipal, project_id: str, patch: ProjectPatch
+    ) -> Project:
+        project = await self._writable(actor, project_id)
+        changes = {
+            field: getattr(patch, field)
+            for field in ProjectSettings.__struct_fields__
+            if getattr(patch, field) is not msgspec.UNSET
+        }
+        settings = check_settings(msgspec.structs.replace(project.settings, **changes))
+        name = project.name if patch.name is msgspec.UNSET else validation.name(patch.name)
+        if settings == project.settings and name == project.name:
+            return project
+        updated = msgspec.structs.replace(
+            project, name=name, settings=settings, updated_at=self._clock.now()
+        )
+        await self._projects.update(updated)
+        self._cache.forget_project(project.id)
+        return updated
+
+    async def delete(self, actor: ManagementPrincipal, project_id: str) -> None:
+        """Soft delete; its keys stop working at once on this process."""
+        project = await self._writable(actor, project_id)
+        now = self._clock.now()
+        await self._projects.update(
+            msgspec.structs.replace(project, is_deleted=True, deleted_at=now, updated_at=now)
+        )
+        self._cache.forget_project(project.id)
+
+    async def regenerate_keys(
+        self, actor: ManagementPrincipal, project_id: str, *, grace_period_seconds: int = 0
+    ) -> KeyRotation:
+        """A new key pair. The current pair keeps working for ``grace_period_seconds``
+        (0..86400; 0 revokes it at once). A pair still in an earlier grace period is
+        revoked now: at most two pairs are ever live."""
+        if not 0 <= grace_period_seconds <= MAX_GRACE_PERIOD_SECONDS:
+            raise InvalidInput(
+                f"grace_period_seconds must be between 0 and {MAX_GRACE_PERIOD_SECONDS}",
+                field="grace_period_seconds",
+            )
+        project = await self._writable(actor, project_id)
+        now = self._clock.now()
+        previous = None
+        if grace_period_seconds > 0:
+            previous = PreviousCredential(
+                api_key=project.api_key,
+                secret_hash=project.secret_hash,
+                expires_at=now + timedelta(seconds=grace_period_seconds),
+            )
+        api_key, api_secret = credentials.generate_api_key(), credentials.generate_api_secret()
+        updated = msgspec.structs.replace(
+            project,
+            api_key=api_key,
+            secret_hash=credentials.hash_secret(api_secret, self._pepper),
+            previous=previous,
+            updated_at=now,
+        )
+        await self._projects.update(updated)
+        self._cache.forget_project(project.id)
+        return KeyRotation(
+            project=updated,
+            api_key=api_key,
+            api_secret=api_secret,
+            previous_key_expires_at=previous.expires_at if previous else None,
+        )
+
+    async def _writable(self, actor: ManagementPrincipal, project_id: str) -> Project:
+        project = await self.get(actor, project_id)
+        if not actor.can_write(project.org_id):
+            raise PermissionDenied("members may not change projects")
+        return project

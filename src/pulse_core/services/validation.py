@@ -1,0 +1,66 @@
+"""Input rules shared by the services, so embedders get the same checks as HTTP callers.
+
+Each helper returns the normalized value or raises :class:`InvalidInput` naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+from pulse_core.errors import InvalidInput
+
+# Local part and domain kept deliberately simple (RFC 5322 allows far more, no mail
+# system a customer uses does); the point is to catch typos and garbage, not to parse.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+MAX_NAME = 200
+MAX_EMAIL = 254
+MAX_URL = 2048
+
+
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)
+
+
+def text(value: str, field: str, *, max_length: int, allow_empty: bool = False) -> str:
+    """Free text: stripped, no control characters (NUL included), bounded length."""
+    value = value.strip()
+    if not value and not allow_empty:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    if len(value) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
+    if _has_control(value):
+        raise InvalidInput(f"{field} must not contain control characters", field=field)
+    return value
+
+
+def name(value: str, field: str = "name") -> str:
+    return text(value, field, max_length=MAX_NAME)
+
+
+def email(value: str, field: str = "email") -> str:
+    """A plausible address, lower-cased so uniqueness is case-insensitive."""
+    value = value.strip()
+    if len(value) > MAX_EMAIL or _EMAIL.fullmatch(value) is None:
+        raise InvalidInput(f"{field} must be a valid email address", field=field)
+    return value.lower()
+
+
+def http_url(value: str, field: str) -> str:
+    """An absolute http(s) URL with a host."""
+    value = value.strip()
+    if len(value) > MAX_URL:
+        raise InvalidInput(f"{field} must be at most {MAX_URL} characters", field=field)
+    if _has_control(value) or " " in value:
+        raise InvalidInput(f"{field} must be a valid URL", field=field)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"{field} must be an absolute http or https URL", field=field)
+    return value
+
+
+def int_range(value: int, field: str, *, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise InvalidInput(f"{field} must be between {low} and {high}", field=field)
+    return value

@@ -1,0 +1,115 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from pulse_core import __version__
+from pulse_http.auth import Authenticators, authenticate, provide_principal, provide_project
+from pulse_http.container import Container, build_container, build_lifecycle
+from pulse_http.logging import configure_logging
+from pulse_http.middleware import RequestContextMiddleware
+from pulse_http.problems import EXCEPTION_HANDLERS
+from pulse_http.routes import health
+from pulse_http.routes.organizations import OrganizationsController
+from pulse_http.routes.projects import CurrentProjectController, ProjectsController
+from pulse_http.strict_body import check_json_body
+
+
+def _constant(value: Any) -> Provide:
+    """A dependency that hands out one already-built object (no per-request work)."""
+
+    def provide() -> Any:
+        return value
+
+    return Provide(provide, use_cache=True, sync_to_thread=False)
+
+
+def _factory(provider: Callable[[], Any]) -> Provide:
+    """A dependency resolved by a container provider on each request."""
+
+    def provide() -> Any:
+        return provider()
+
+    return Provide(provide, sync_to_thread=False)
+
+
+def create_app(container: Container | None = None) -> Litestar:
+    """Build the API on ``container`` (default: configured from the environment)."""
+    container = container or build_container()
+    settings = container.settings()
+    configure_logging(settings)
+    lifecycle = build_lifecycle(container)
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        await lifecycle.start()
+        try:
+            yield
+        finally:
+            await lifecycle.stop()
+
+    services = container.services
+    dependencies = {
+        "settings": _constant(settings),
+        "lifecycle": _constant(lifecycle),
+        "organizations": _factory(services.organizations),
+        "projects": _factory(services.projects),
+        "principal": Provide(provide_principal, sync_to_thread=False),
+        "project": Provide(provide_project, sync_to_thread=False),
+    }
+    cors = (
+        CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_headers=["Authorization", "Content-Type", "X-Pulse-Key", "X-Pulse-Secret"],
+            expose_headers=[
+                "X-Request-ID",
+                "RateLimit",
+                "RateLimit-Policy",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "Retry-After",
+            ],
+        )
+        if settings.cors_origins
+        else None
+    )
+    app = Litestar(
+        route_handlers=[
+            health.health,
+            health.ready,
+            health.status,
+            OrganizationsController,
+            ProjectsController,
+            CurrentProjectController,
+        ],
+        dependencies=dependencies,
+        exception_handlers=EXCEPTION_HANDLERS,
+        guards=[authenticate],
+        state=State(
+            {"authenticators": Authenticators(services.management_auth(), services.project_auth())}
+        ),
+        before_request=check_json_body,
+        cors_config=cors,
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Pulse API",
+            version=__version__,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        debug=False,
+    )
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app

@@ -1,0 +1,113 @@
+"""The ``pulse`` command: serve the API and the operator's bootstrap tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from granian import Granian
+from granian.constants import Interfaces
+
+from pulse_adapters.clock import SystemClock
+from pulse_core import __version__
+from pulse_core.services import ManagementAuthenticator
+from pulse_http.settings import ConfigError, Settings, load_settings
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"pulse: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def _mint(settings: Settings, subject: str, role: str, org_id: str | None, ttl: int) -> str:
+    return ManagementAuthenticator(settings.jwt_secret, SystemClock()).mint(
+        subject, role=role, org_id=org_id, ttl_seconds=ttl
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    if not settings.is_production:
+        token = _mint(settings, "dev-admin", "admin", None, 12 * 3600)
+        print(
+            f"Pulse {__version__} ({settings.environment}) on http://{host}:{port}\n"
+            f"  persistence: {settings.persistence}"
+            f" ({settings.resolved_sqlite_path if settings.persistence == 'sqlite' else 'mongo'})\n"
+            f"  admin token (12 h, development only):\n\n    export PULSE_ADMIN_TOKEN={token}\n",
+            flush=True,
+        )
+    Granian(
+        "pulse_http.asgi:app",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def cmd_admin_token(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    if args.role != "admin" and not args.org_id:
+        print("pulse: --org-id is required for owner and member tokens", file=sys.stderr)
+        return 2
+    print(_mint(settings, args.subject, args.role, args.org_id, args.ttl))
+    return 0
+
+
+def cmd_check_config(_args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    print(f"environment:  {settings.environment}")
+    print(f"persistence:  {settings.persistence}")
+    print(f"rate limits:  {'redis' if settings.redis_url else 'in-process'}")
+    media = f"livekit at {settings.livekit_host}" if settings.livekit_host else "simulated"
+    storage = f"s3 {settings.s3_bucket}" if settings.s3_bucket else f"local {settings.data_dir}"
+    print(f"media engine: {media}")
+    print(f"storage:      {storage}")
+    problems = settings.production_problems()
+    if problems and not settings.is_production:
+        print("not ready for production:")
+        for problem in problems:
+            print(f"  - {problem}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pulse", description="Pulse control plane")
+    parser.add_argument("--version", action="version", version=f"pulse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the REST API")
+    serve.add_argument("--host", help="bind address (default HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default PORT or 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default WORKERS or 1)")
+    serve.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("admin-token", help="mint a management JWT signed with JWT_SECRET")
+    token.add_argument("--subject", default="operator", help="the sub claim")
+    token.add_argument("--role", choices=["admin", "owner", "member"], default="admin")
+    token.add_argument("--org-id", help="organization of an owner or member token")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(func=cmd_admin_token)
+
+    check = sub.add_parser("check-config", help="load the settings and say what is selected")
+    check.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

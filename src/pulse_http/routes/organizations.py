@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+
+from pulse_core.models import ManagementPrincipal
+from pulse_core.services import OrganizationService
+from pulse_http.auth import MANAGEMENT
+from pulse_http.schemas.organizations import (
+    CreateOrganization,
+    OrganizationList,
+    OrganizationOut,
+    UpdateOrganization,
+)
+
+
+class OrganizationsController(Controller):
+    path = "/v1/organizations"
+    tags = ["organizations"]
+    opt = MANAGEMENT
+
+    @post("/", status_code=201)
+    async def create(
+        self,
+        data: CreateOrganization,
+        principal: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+    ) -> OrganizationOut:
+        org = await organizations.create(
+            principal, name=data.name, admin_email=data.admin_email, plan=data.plan
+        )
+        return OrganizationOut.of(org)
+
+    @get("/")
+    async def list_organizations(
+        self,
+        principal: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+        limit: int | None = Parameter(default=None, query="limit"),
+        cursor: str | None = Parameter(default=None, query="cursor"),
+    ) -> OrganizationList:
+        page = await organizations.list(principal, limit=limit, cursor=cursor)
+        return OrganizationList(
+            items=[OrganizationOut.of(o) for o in page.items], next_cursor=page.next_cursor
+        )
+
+    @get("/{org_id:str}")
+    async def get_organization(
+        self,
+        org_id: str,
+        principal: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+    ) -> OrganizationOut:
+        return OrganizationOut.of(await organizations.get(principal, org_id))
+
+    @put("/{org_id:str}")
+    async def update(
+        self,
+        org_id: str,
+        data: UpdateOrganization,
+        principal: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+    ) -> OrganizationOut:
+        return OrganizationOut.of(await organizations.update(principal, org_id, data.to_patch()))
+
+    @delete("/{org_id:str}", status_code=204)
+    async def delete_organization(
+        self,
+        org_id: str,
+        principal: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+    ) -> None:
+        await organizations.delete(principal, org_id)

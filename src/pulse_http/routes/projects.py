@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+
+from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.services import ProjectService
+from pulse_http.auth import MANAGEMENT, PROJECT
+from pulse_http.schemas.projects import (
+    CreateProject,
+    KeysRegenerated,
+    ProjectCreated,
+    ProjectList,
+    ProjectOut,
+    RegenerateKeys,
+    UpdateProject,
+)
+
+
+class ProjectsController(Controller):
+    path = "/v1/projects"
+    tags = ["projects"]
+    opt = MANAGEMENT
+
+    @post("/", status_code=201)
+    async def create(
+        self,
+        data: CreateProject,
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+    ) -> ProjectCreated:
+        issued = await projects.create(
+            principal, org_id=data.org_id, name=data.name, settings=data.settings()
+        )
+        out = ProjectOut.of(issued.project)
+        return ProjectCreated(**msgspec.structs.asdict(out), api_secret=issued.api_secret)
+
+    @get("/")
+    async def list_projects(
+        self,
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        org_id: str | None = Parameter(default=None, query="org_id"),
+        limit: int | None = Parameter(default=None, query="limit"),
+        cursor: str | None = Parameter(default=None, query="cursor"),
+    ) -> ProjectList:
+        page = await projects.list(principal, org_id=org_id, limit=limit, cursor=cursor)
+        return ProjectList(
+            items=[ProjectOut.of(p) for p in page.items], next_cursor=page.next_cursor
+        )
+
+    @get("/{project_id:str}")
+    async def get_project(
+        self,
+        project_id: str,
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+    ) -> ProjectOut:
+        return ProjectOut.of(await projects.get(principal, project_id))
+
+    @put("/{project_id:str}")
+    async def update(
+        self,
+        project_id: str,
+        data: UpdateProject,
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+    ) -> ProjectOut:
+        return ProjectOut.of(await projects.update(principal, project_id, data.to_patch()))
+
+    @delete("/{project_id:str}", status_code=204)
+    async def delete_project(
+        self,
+        project_id: str,
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+    ) -> None:
+        await projects.delete(principal, project_id)
+
+    @post("/{project_id:str}/regenerate-keys", status_code=200)
+    async def regenerate_keys(
+        self,
+        project_id: str,
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        data: RegenerateKeys | None = None,
+    ) -> KeysRegenerated:
+        grace = data.grace_period_seconds if data is not None else 0
+        rotation = await projects.regenerate_keys(principal, project_id, grace_period_seconds=grace)
+        return KeysRegenerated(
+            api_key=rotation.api_key,
+            api_secret=rotation.api_secret,
+            previous_key_expires_at=rotation.previous_key_expires_at,
+        )
+
+
+class CurrentProjectController(Controller):
+    """``GET /v1/project``: the project the presented credentials belong to, so a
+    customer can check their key and secret (and see their settings) in one call."""
+
+    path = "/v1/project"
+    tags = ["projects"]
+    opt = PROJECT
+
+    @get("/")
+    async def current(self, project: NamedDependency[Project]) -> ProjectOut:
+        return ProjectOut.of(project)

@@ -1,0 +1,54 @@
+"""Strict JSON bodies.
+
+Litestar converts request bodies with msgspec in lax mode (``"60"`` becomes ``60``).
+Pulse's API is typed: this ``before_request`` hook decodes the body of every handler
+that declares a ``data`` parameter strictly against that type first, so a wrong type,
+an unknown or missing field, bad UTF-8 or malformed JSON becomes one
+:class:`InvalidInput` naming the field, before the handler runs.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+import msgspec
+from litestar import Request
+
+from pulse_core.errors import InvalidInput
+
+_NAMED = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
+
+
+@cache
+def _decoder(annotation: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(annotation)
+
+
+def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
+    """``(field path, reason)`` from msgspec's message, e.g. ``("rate_limit.burst", ...)``."""
+    reason, _, where = str(error).partition(" - at `")
+    path = where.rstrip("`").removeprefix("$").lstrip(".")
+    named = _NAMED.search(reason)
+    if named is not None:
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return path or "body", reason
+
+
+async def check_json_body(request: Request[Any, Any, Any]) -> None:
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if data is None:
+        return
+    body = await request.body()
+    if not body and data.is_optional:
+        return
+    try:
+        _decoder(data.annotation).decode(body)
+    except msgspec.ValidationError as exc:
+        field, reason = field_of(exc)
+        raise InvalidInput(f"{field}: {reason}", field=field) from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"malformed JSON: {exc}", field="body") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("request body is not valid UTF-8", field="body") from exc

@@ -1,0 +1,272 @@
+"""The repository contract (pulse_core.ports.repositories), run on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pulse_core.errors import Conflict, NotFound
+from tests.support import builders
+from tests.support.builders import T0
+from tests.support.repositories import RepoFactory, RepoSet
+
+# -- organizations -------------------------------------------------------------------
+
+
+async def test_organization_round_trip(repos: RepoSet) -> None:
+    org = builders.org()
+    await repos.organizations.add(org)
+    assert await repos.organizations.get(org.id) == org
+    assert (await repos.organizations.get(org.id)).created_at.tzinfo is not None  # type: ignore[union-attr]
+
+
+async def test_missing_organization_is_none(repos: RepoSet) -> None:
+    assert await repos.organizations.get(builders.org().id) is None
+
+
+async def test_duplicate_live_admin_email_conflicts_and_writes_nothing(repos: RepoSet) -> None:
+    first = builders.org(email="ops@acme.test")
+    await repos.organizations.add(first)
+    second = builders.org(email="ops@acme.test")
+    with pytest.raises(Conflict):
+        await repos.organizations.add(second)
+    assert await repos.organizations.get(second.id) is None
+
+
+async def test_deleted_organization_frees_its_email_and_disappears(repos: RepoSet) -> None:
+    first = builders.org(email="ops@acme.test")
+    await repos.organizations.add(first)
+    await repos.organizations.update(msgspec.structs.replace(first, is_deleted=True))
+    assert await repos.organizations.get(first.id) is None
+    assert await repos.organizations.list_page(after=None, limit=10) == []
+    second = builders.org(email="ops@acme.test")
+    await repos.organizations.add(second)
+    assert await repos.organizations.get(second.id) == second
+
+
+async def test_update_to_a_taken_email_conflicts(repos: RepoSet) -> None:
+    a, b = builders.org(email="a@acme.test"), builders.org(email="b@acme.test")
+    await repos.organizations.add(a)
+    await repos.organizations.add(b)
+    with pytest.raises(Conflict):
+        await repos.organizations.update(msgspec.structs.replace(b, admin_email="a@acme.test"))
+    assert await repos.organizations.get(b.id) == b
+
+
+async def test_update_replaces_and_missing_update_is_not_found(repos: RepoSet) -> None:
+    org = builders.org()
+    await repos.organizations.add(org)
+    renamed = msgspec.structs.replace(org, name="Renamed", updated_at=T0 + timedelta(seconds=5))
+    await repos.organizations.update(renamed)
+    assert await repos.organizations.get(org.id) == renamed
+    with pytest.raises(NotFound):
+        await repos.organizations.update(builders.org())
+
+
+async def test_organizations_page_in_id_order(repos: RepoSet) -> None:
+    orgs = [builders.org() for _ in range(5)]
+    for org in reversed(orgs):
+        await repos.organizations.add(org)
+    expected = sorted(orgs, key=lambda o: o.id)
+    first = await repos.organizations.list_page(after=None, limit=2)
+    assert first == expected[:2]
+    rest = await repos.organizations.list_page(after=first[-1].id, limit=10)
+    assert rest == expected[2:]
+
+
+# -- projects ------------------------------------------------------------------------
+
+
+async def test_project_round_trip_with_settings_and_previous_key(repos: RepoSet) -> None:
+    project = builders.project(builders.org().id, previous_key=builders.project("x").api_key)
+    await repos.projects.add(project)
+    assert await repos.projects.get(project.id) == project
+
+
+async def test_project_found_by_current_and_previous_key(repos: RepoSet) -> None:
+    old_key = builders.project("x").api_key
+    project = builders.project(builders.org().id, previous_key=old_key)
+    await repos.projects.add(project)
+    assert await repos.projects.get_by_api_key(project.api_key) == project
+    assert await repos.projects.get_by_api_key(old_key) == project
+    assert await repos.projects.get_by_api_key(builders.project("x").api_key) is None
+
+
+async def test_api_key_is_unique_even_against_deleted_and_previous_keys(repos: RepoSet) -> None:
+    org_id = builders.org().id
+    first = builders.project(org_id)
+    await repos.projects.add(first)
+    await repos.projects.update(msgspec.structs.replace(first, is_deleted=True))
+    with pytest.raises(Conflict):
+        await repos.projects.add(builders.project(org_id, api_key=first.api_key))
+    rotated = builders.project(org_id, previous_key=builders.project("x").api_key)
+    await repos.projects.add(rotated)
+    assert rotated.previous is not None
+    with pytest.raises(Conflict):
+        await repos.projects.add(builders.project(org_id, api_key=rotated.previous.api_key))
+
+
+async def test_rotation_update_moves_the_key(repos: RepoSet) -> None:
+    project = builders.project(builders.org().id)
+    await repos.projects.add(project)
+    new_key = builders.project("x").api_key
+    await repos.projects.update(msgspec.structs.replace(project, api_key=new_key))
+    assert await repos.projects.get_by_api_key(project.api_key) is None
+    found = await repos.projects.get_by_api_key(new_key)
+    assert found is not None and found.id == project.id
+
+
+async def test_deleted_project_is_invisible(repos: RepoSet) -> None:
+    project = builders.project(builders.org().id)
+    await repos.projects.add(project)
+    await repos.projects.update(msgspec.structs.replace(project, is_deleted=True))
+    assert await repos.projects.get(project.id) is None
+    assert await repos.projects.get_by_api_key(project.api_key) is None
+    assert await repos.projects.list_page(org_id=None, after=None, limit=10) == []
+
+
+async def test_projects_are_listed_per_organization(repos: RepoSet) -> None:
+    org_a, org_b = builders.org().id, builders.org().id
+    of_a = [builders.project(org_a) for _ in range(3)]
+    of_b = [builders.project(org_b) for _ in range(2)]
+    for project in of_a + of_b:
+        await repos.projects.add(project)
+    assert await repos.projects.list_page(org_id=org_a, after=None, limit=10) == sorted(
+        of_a, key=lambda p: p.id
+    )
+    assert await repos.projects.list_page(org_id=org_b, after=None, limit=10) == sorted(
+        of_b, key=lambda p: p.id
+    )
+    everything = await repos.projects.list_page(org_id=None, after=None, limit=10)
+    assert everything == sorted(of_a + of_b, key=lambda p: p.id)
+    page = await repos.projects.list_page(org_id=org_a, after=None, limit=2)
+    assert page == sorted(of_a, key=lambda p: p.id)[:2]
+    tail = await repos.projects.list_page(org_id=org_a, after=page[-1].id, limit=2)
+    assert tail == sorted(of_a, key=lambda p: p.id)[2:]
+
+
+async def test_missing_project_update_is_not_found(repos: RepoSet) -> None:
+    with pytest.raises(NotFound):
+        await repos.projects.update(builders.project(builders.org().id))
+
+
+async def test_delete_for_organization_cascades_only_there(repos: RepoSet) -> None:
+    org_a, org_b = builders.org().id, builders.org().id
+    of_a = [builders.project(org_a) for _ in range(2)]
+    keep = builders.project(org_b)
+    for project in [*of_a, keep]:
+        await repos.projects.add(project)
+    at = T0 + timedelta(minutes=1)
+    deleted = await repos.projects.delete_for_organization(org_a, at)
+    assert sorted(deleted) == sorted(p.id for p in of_a)
+    for project in of_a:
+        assert await repos.projects.get(project.id) is None
+        assert await repos.projects.get_by_api_key(project.api_key) is None
+    assert await repos.projects.get(keep.id) == keep
+    assert await repos.projects.delete_for_organization(org_a, at) == []
+
+
+# -- users -----------------------------------------------------------------------------
+
+
+async def test_user_email_is_unique(repos: RepoSet) -> None:
+    org_id = builders.org().id
+    ada = builders.user(org_id, email="ada@acme.test")
+    await repos.users.add(ada)
+    assert await repos.users.get(ada.id) == ada
+    assert await repos.users.get_by_email("ada@acme.test") == ada
+    with pytest.raises(Conflict):
+        await repos.users.add(builders.user(builders.org().id, email="ada@acme.test"))
+    assert await repos.users.get_by_email("nobody@acme.test") is None
+
+
+async def test_users_are_listed_per_organization(repos: RepoSet) -> None:
+    org_a, org_b = builders.org().id, builders.org().id
+    of_a = [builders.user(org_a) for _ in range(3)]
+    await repos.users.add(builders.user(org_b))
+    for user in of_a:
+        await repos.users.add(user)
+    assert await repos.users.list_page(org_id=org_a, after=None, limit=10) == sorted(
+        of_a, key=lambda u: u.id
+    )
+
+
+# -- usage -----------------------------------------------------------------------------
+
+
+async def test_usage_is_scoped_by_project_and_time_window(repos: RepoSet) -> None:
+    mine, theirs = builders.project("org").id, builders.project("org").id
+    records = [builders.usage(mine, at=T0 + timedelta(minutes=i)) for i in range(4)]
+    for record in [*records, builders.usage(theirs)]:
+        await repos.usage.add(record)
+    window = await repos.usage.list_page(
+        project_id=mine,
+        since=T0 + timedelta(minutes=1),
+        until=T0 + timedelta(minutes=3),
+        after=None,
+        limit=10,
+    )
+    assert window == records[1:3]
+    everything = await repos.usage.list_page(
+        project_id=mine, since=None, until=None, after=records[0].id, limit=10
+    )
+    assert everything == records[1:]
+
+
+# -- the unique rule under arbitrary histories ------------------------------------------
+
+_EMAILS = st.sampled_from(["a@x.test", "b@x.test", "c@x.test"])
+_OPERATIONS = st.lists(
+    st.tuples(st.sampled_from(["add", "delete", "rename"]), _EMAILS, st.integers(0, 5)),
+    max_size=25,
+)
+
+
+# The factory hands out a fresh, empty repository set per example.
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=_OPERATIONS)
+def test_admin_email_unique_among_live_organizations(
+    repos_factory: RepoFactory, operations: list[tuple[str, str, int]]
+) -> None:
+    """Against a model: an add or rename succeeds iff no other live org has the email."""
+
+    async def scenario() -> None:
+        repo_set = await repos_factory()
+        try:
+            repo = repo_set.organizations
+            live: dict[str, str] = {}  # id -> email: the model
+            created = []
+            for op, email, pick in operations:
+                target = created[pick % len(created)] if created else None
+                taken = email in {e for i, e in live.items() if target is None or i != target.id}
+                if op == "add" or target is None:
+                    org = builders.org(email=email)
+                    if email in live.values():
+                        with pytest.raises(Conflict):
+                            await repo.add(org)
+                    else:
+                        await repo.add(org)
+                        live[org.id] = email
+                        created.append(org)
+                elif op == "delete":
+                    await repo.update(msgspec.structs.replace(target, is_deleted=True))
+                    live.pop(target.id, None)
+                elif target.id in live:
+                    renamed = msgspec.structs.replace(target, admin_email=email)
+                    if taken:
+                        with pytest.raises(Conflict):
+                            await repo.update(renamed)
+                    else:
+                        await repo.update(renamed)
+                        live[target.id] = email
+            listed = await repo.list_page(after=None, limit=100)
+            assert {o.id: o.admin_email for o in listed} == live
+        finally:
+            await repo_set.aclose()
+
+    asyncio.run(scenario())

@@ -1,0 +1,109 @@
+"""The REST API end to end: the real app, on real adapters, through an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from pulse_adapters.clock import ManualClock
+from pulse_http.app import create_app
+from pulse_http.container import Container, build_container
+from pulse_http.settings import Settings
+
+JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=str(tmp_path / "data"),
+        jwt_secret=JWT_SECRET,
+        api_key_pepper="test-pepper",
+        log_level="warning",
+    )
+
+
+@pytest.fixture
+def container(settings: Settings, clock: ManualClock) -> Container:
+    """The app's container, on a clock the test moves by hand."""
+    container = build_container(settings)
+    container.adapters.clock.override(providers.Object(clock))
+    return container
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[AsyncTestClient[Any]]:
+    app = create_app(container)
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin_headers(container: Container) -> dict[str, str]:
+    token = container.services.management_auth().mint("test-admin", role="admin")
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Tenant:
+    """An organization with one project and the project's credentials."""
+
+    org_id: str
+    project_id: str
+    api_key: str
+    api_secret: str
+    owner_headers: dict[str, str]
+    member_headers: dict[str, str]
+
+    @property
+    def project_headers(self) -> dict[str, str]:
+        return {"X-Pulse-Key": self.api_key, "X-Pulse-Secret": self.api_secret}
+
+
+async def make_tenant(
+    client: AsyncTestClient[Any], container: Container, admin_headers: dict[str, str], name: str
+) -> Tenant:
+    org = await client.post(
+        "/v1/organizations",
+        json={"name": name, "admin_email": f"admin@{name.lower()}.test"},
+        headers=admin_headers,
+    )
+    assert org.status_code == 201, org.text
+    org_id = org.json()["id"]
+    auth = container.services.management_auth()
+    owner = {"Authorization": "Bearer " + auth.mint("owner", role="owner", org_id=org_id)}
+    member = {"Authorization": "Bearer " + auth.mint("member", role="member", org_id=org_id)}
+    project = await client.post(
+        "/v1/projects", json={"org_id": org_id, "name": f"{name} app"}, headers=owner
+    )
+    assert project.status_code == 201, project.text
+    body = project.json()
+    return Tenant(
+        org_id=org_id,
+        project_id=body["id"],
+        api_key=body["api_key"],
+        api_secret=body["api_secret"],
+        owner_headers=owner,
+        member_headers=member,
+    )
+
+
+@pytest.fixture
+async def tenant_a(
+    client: AsyncTestClient[Any], container: Container, admin_headers: dict[str, str]
+) -> Tenant:
+    return await make_tenant(client, container, admin_headers, "Alpha")
+
+
+@pytest.fixture
+async def tenant_b(
+    client: AsyncTestClient[Any], container: Container, admin_headers: dict[str, str]
+) -> Tenant:
+    return await make_tenant(client, container, admin_headers, "Bravo")

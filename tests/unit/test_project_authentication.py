@@ -1,0 +1,101 @@
+"""Project credentials through the service layer, with two replicas sharing a database."""
+
+from __future__ import annotations
+
+import pytest
+
+from pulse_adapters.clock import ManualClock
+from pulse_adapters.memory import InMemoryOrganizationRepository, InMemoryProjectRepository
+from pulse_core.errors import Unauthenticated
+from pulse_core.models import ManagementPrincipal
+from pulse_core.services import (
+    CredentialCache,
+    OrganizationService,
+    ProjectAuthenticator,
+    ProjectService,
+)
+
+PEPPER = b"pepper"
+ADMIN = ManagementPrincipal.system()
+
+
+class Replica:
+    """One API process: its own credential cache over the shared repositories."""
+
+    def __init__(
+        self,
+        orgs: InMemoryOrganizationRepository,
+        projects: InMemoryProjectRepository,
+        clock: ManualClock,
+    ) -> None:
+        self.cache = CredentialCache(clock, ttl_seconds=5)
+        self.auth = ProjectAuthenticator(projects, self.cache, clock, pepper=PEPPER)
+        self.orgs = OrganizationService(orgs, projects, self.cache, clock)
+        self.projects = ProjectService(orgs, projects, self.cache, clock, pepper=PEPPER)
+
+
+@pytest.fixture
+def replicas(clock: ManualClock) -> tuple[Replica, Replica]:
+    orgs, projects = InMemoryOrganizationRepository(), InMemoryProjectRepository()
+    return Replica(orgs, projects, clock), Replica(orgs, projects, clock)
+
+
+async def test_rotation_holds_at_once_here_and_within_the_ttl_elsewhere(
+    replicas: tuple[Replica, Replica], clock: ManualClock
+) -> None:
+    here, there = replicas
+    org = await here.orgs.create(ADMIN, name="Acme", admin_email="ops@acme.test")
+    issued = await here.projects.create(ADMIN, org_id=org.id, name="App")
+    key, secret = issued.project.api_key, issued.api_secret
+    assert (await there.auth.authenticate(key, secret)).id == issued.project.id  # now cached there
+
+    await here.projects.regenerate_keys(ADMIN, issued.project.id)
+    with pytest.raises(Unauthenticated):
+        await here.auth.authenticate(key, secret)
+    # The other replica may serve its cached copy for at most the TTL...
+    assert (await there.auth.authenticate(key, secret)).id == issued.project.id
+    clock.advance(5)
+    # ...and not a moment longer.
+    with pytest.raises(Unauthenticated):
+        await there.auth.authenticate(key, secret)
+
+
+async def test_cached_entry_never_lets_a_wrong_secret_through(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    here, _ = replicas
+    org = await here.orgs.create(ADMIN, name="Acme", admin_email="ops@acme.test")
+    issued = await here.projects.create(ADMIN, org_id=org.id, name="App")
+    other = await here.projects.create(ADMIN, org_id=org.id, name="Other")
+    await here.auth.authenticate(issued.project.api_key, issued.api_secret)
+    with pytest.raises(Unauthenticated):
+        await here.auth.authenticate(issued.project.api_key, other.api_secret)
+
+
+async def test_organization_delete_revokes_every_project_key(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    here, _ = replicas
+    org = await here.orgs.create(ADMIN, name="Acme", admin_email="ops@acme.test")
+    issued = [await here.projects.create(ADMIN, org_id=org.id, name=f"P{i}") for i in range(3)]
+    for item in issued:
+        await here.auth.authenticate(item.project.api_key, item.api_secret)
+    await here.orgs.delete(ADMIN, org.id)
+    for item in issued:
+        with pytest.raises(Unauthenticated):
+            await here.auth.authenticate(item.project.api_key, item.api_secret)
+
+
+async def test_malformed_credentials_never_reach_the_database(clock: ManualClock) -> None:
+    class Exploding(InMemoryProjectRepository):
+        async def get_by_api_key(self, api_key: str) -> None:  # type: ignore[override]
+            raise AssertionError("looked up a malformed key")
+
+    auth = ProjectAuthenticator(Exploding(), CredentialCache(clock), clock, pepper=PEPPER)
+    for key, secret in [
+        ("pulse_key_x", "pulse_secret_y"),
+        ("", ""),
+        ("pulse_key_" + "A" * 30, "s"),
+    ]:
+        with pytest.raises(Unauthenticated):
+            await auth.authenticate(key, secret)

@@ -19,6 +19,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 pytest_plugins: list[str] = [
     "tests.support.repositories",
+    "tests.support.redis_server",
 ]
 
 

@@ -4,6 +4,7 @@ State lives in the process and dies with it. They honour the same contracts as t
 persistent adapters (``tests/contract/`` runs the same suites on them).
 """
 
+from pulse_adapters.memory.rate_limiter import InMemoryRateLimiter
 from pulse_adapters.memory.repositories import (
     InMemoryOrganizationRepository,
     InMemoryProjectRepository,
@@ -14,6 +15,7 @@ from pulse_adapters.memory.repositories import (
 __all__ = [
     "InMemoryOrganizationRepository",
     "InMemoryProjectRepository",
+    "InMemoryRateLimiter",
     "InMemoryUsageRepository",
     "InMemoryUserRepository",
 ]

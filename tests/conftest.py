@@ -20,6 +20,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 pytest_plugins: list[str] = [
     "tests.support.repositories",
     "tests.support.redis_server",
+    "tests.support.moto_server",
 ]
 
 

@@ -11,8 +11,10 @@ from pulse_adapters.memory.repositories import (
     InMemoryUsageRepository,
     InMemoryUserRepository,
 )
+from pulse_adapters.memory.storage import InMemoryObjectStorage
 
 __all__ = [
+    "InMemoryObjectStorage",
     "InMemoryOrganizationRepository",
     "InMemoryProjectRepository",
     "InMemoryRateLimiter",

@@ -59,6 +59,13 @@ def create_app(container: Container | None = None) -> Litestar:
             await lifecycle.stop()
 
     services = container.services
+    authenticators = Authenticators(
+        services.management_auth(),
+        services.project_auth(),
+        throttle=services.auth_throttle(),
+        limits=services.project_rate_limits(),
+        trust_x_forwarded_for=settings.trust_x_forwarded_for,
+    )
     dependencies = {
         "settings": _constant(settings),
         "lifecycle": _constant(lifecycle),
@@ -96,9 +103,7 @@ def create_app(container: Container | None = None) -> Litestar:
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[authenticate],
-        state=State(
-            {"authenticators": Authenticators(services.management_auth(), services.project_auth())}
-        ),
+        state=State({"authenticators": authenticators}),
         before_request=check_json_body,
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,

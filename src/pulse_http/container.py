@@ -7,9 +7,15 @@ override providers (``container.adapters.clock.override(...)``) instead of patch
 
 from __future__ import annotations
 
+import structlog
 from dependency_injector import containers, providers
+from redis.asyncio import Redis
 
 from pulse_adapters.clock import SystemClock
+from pulse_adapters.memory import InMemoryRateLimiter
+from pulse_adapters.redis import RedisRateLimiter
+from pulse_adapters.redis.client import create_redis_client
+from pulse_adapters.redis.client import ping as redis_ping
 from pulse_adapters.sqlite import (
     SqliteDatabase,
     SqliteOrganizationRepository,
@@ -17,6 +23,10 @@ from pulse_adapters.sqlite import (
     SqliteUsageRepository,
     SqliteUserRepository,
 )
+from pulse_core.errors import Unavailable
+from pulse_core.models import RateLimitSettings
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.rate_limit import RateLimit, RateLimiter
 from pulse_core.services import (
     CredentialCache,
     ManagementAuthenticator,
@@ -24,6 +34,8 @@ from pulse_core.services import (
     ProjectAuthenticator,
     ProjectService,
 )
+from pulse_core.services.rate_limiting import FailoverRateLimiter
+from pulse_core.services.throttling import FailedAuthThrottle, ProjectRateLimits
 from pulse_http.lifecycle import Health, Lifecycle
 from pulse_http.settings import Settings, load_settings
 
@@ -34,9 +46,32 @@ def _sqlite(settings: Settings) -> SqliteDatabase:
     )
 
 
+def _redis(settings: Settings) -> Redis:
+    return create_redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
+
+
 class Gateways(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     sqlite = providers.Singleton(_sqlite, settings)
+    redis = providers.Singleton(_redis, settings)
+
+
+_rate_log = structlog.get_logger("pulse.rate_limit")
+
+
+def _shared_rate_limiter(
+    settings: Settings, client: Redis, fallback: RateLimiter, clock: Clock
+) -> FailoverRateLimiter:
+    """Redis shared by every replica; while Redis is down, each replica's own limiter."""
+    return FailoverRateLimiter(
+        RedisRateLimiter(client, clock, timeout_seconds=settings.redis_timeout_seconds),
+        fallback,
+        clock,
+        on_failover=lambda exc: _rate_log.warning(
+            "rate_limiter_degraded", error=str(exc), policy="per-process fallback"
+        ),
+        on_recovery=lambda: _rate_log.info("rate_limiter_recovered"),
+    )
 
 
 class Adapters(containers.DeclarativeContainer):
@@ -60,10 +95,34 @@ class Adapters(containers.DeclarativeContainer):
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteUsageRepository, gateways.sqlite),
     )
+    local_rate_limiter = providers.Singleton(InMemoryRateLimiter, clock)
+    rate_limiter = providers.Selector(
+        settings.provided.rate_limits,
+        memory=local_rate_limiter,
+        redis=providers.Singleton(
+            _shared_rate_limiter, settings, gateways.redis, local_rate_limiter, clock
+        ),
+    )
 
 
 def _pepper(settings: Settings) -> bytes:
     return settings.api_key_pepper.encode("utf-8")
+
+
+def _default_rate_limit(settings: Settings) -> RateLimitSettings:
+    return RateLimitSettings(
+        requests=settings.rate_limit_requests,
+        period=settings.rate_limit_period,
+        burst=settings.rate_limit_burst,
+    )
+
+
+def _auth_failure_limit(settings: Settings) -> RateLimit:
+    return RateLimit(
+        requests=settings.auth_failure_limit,
+        period_seconds=settings.auth_failure_window_seconds,
+        burst=settings.auth_failure_limit,
+    )
 
 
 class Services(containers.DeclarativeContainer):
@@ -79,6 +138,17 @@ class Services(containers.DeclarativeContainer):
     )
     management_auth = providers.Singleton(
         ManagementAuthenticator, settings.provided.jwt_secret, adapters.clock
+    )
+    project_rate_limits = providers.Singleton(
+        ProjectRateLimits,
+        adapters.rate_limiter,
+        default=providers.Callable(_default_rate_limit, settings),
+    )
+    auth_throttle = providers.Singleton(
+        FailedAuthThrottle,
+        adapters.rate_limiter,
+        adapters.clock,
+        limit=providers.Callable(_auth_failure_limit, settings),
     )
     organizations = providers.Factory(
         OrganizationService,
@@ -124,4 +194,17 @@ def build_lifecycle(container: Container) -> Lifecycle:
             return "ok"
 
         lifecycle.add("database", start=database.connect, stop=database.close, check=database_ok)
+    if settings.rate_limits == "redis":
+        client: Redis = container.gateways.redis()
+        limiter = container.adapters.rate_limiter()
+
+        async def cache_ok() -> Health:
+            # Redis down is "degraded", not "down": limits fall back per process.
+            try:
+                await redis_ping(client, timeout_seconds=settings.redis_timeout_seconds)
+            except Unavailable:
+                return "degraded"
+            return "degraded" if getattr(limiter, "degraded", False) else "ok"
+
+        lifecycle.add("cache", stop=client.aclose, check=cache_ok)
     return lifecycle

@@ -51,7 +51,8 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                extra = scope["state"].get("rate_limit_headers", ())
+                message["headers"] = [*message.get("headers", []), header, *extra]
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)

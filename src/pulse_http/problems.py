@@ -24,6 +24,7 @@ from pulse_core.errors import (
     Unauthenticated,
     Unavailable,
 )
+from pulse_http.rate_limit_headers import whole_seconds
 
 PROBLEM_JSON = "application/problem+json"
 _STATUS: dict[type[PulseError], int] = {
@@ -114,7 +115,7 @@ def pulse_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = WWW_AUTHENTICATE
     if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.4999)))
+        headers["Retry-After"] = str(max(1, whole_seconds(exc.retry_after)))
     if isinstance(exc, Unavailable):
         _log.warning("backend_unavailable", detail=exc.detail)
     return problem_response(

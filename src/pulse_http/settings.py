@@ -69,6 +69,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = DEV_JWT_SECRET
     api_key_pepper: str = DEV_API_KEY_PEPPER
     auth_cache_ttl_seconds: float = 5.0
+    # Rate limits: the platform default for projects without their own setting, and
+    # the allowance of failed authentications per client address.
+    rate_limit_requests: int = 50
+    rate_limit_period: Literal["second", "minute"] = "second"
+    rate_limit_burst: int = 100
+    auth_failure_limit: int = 20
+    auth_failure_window_seconds: int = 60
+    # Behind a proxy/load balancer, take the client address from the right-most
+    # X-Forwarded-For entry (the one the proxy appended). Off unless you have one.
+    trust_x_forwarded_for: bool = False
     # LiveKit
     livekit_host: str = ""
     livekit_api_key: str = DEV_LIVEKIT_API_KEY
@@ -93,6 +103,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def persistence(self) -> Literal["mongo", "sqlite"]:
         return "mongo" if self.mongo_uri else "sqlite"
+
+    @property
+    def rate_limits(self) -> Literal["redis", "memory"]:
+        return "redis" if self.redis_url else "memory"
 
     @property
     def resolved_sqlite_path(self) -> Path:

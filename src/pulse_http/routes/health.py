@@ -34,10 +34,13 @@ async def health() -> Liveness:
 
 @get("/health/ready", tags=["health"])
 async def ready(lifecycle: NamedDependency[Lifecycle]) -> Response[Readiness]:
-    """Readiness: 200 when every backend answers, 503 with the failing ones otherwise."""
-    checks, ok = await lifecycle.check()
-    body = Readiness(status="ok" if ok else "degraded", checks=checks)
-    return Response(body, status_code=200 if ok else 503)
+    """Readiness: 503 when a backend the service cannot work without is down; 200 with
+    ``status: degraded`` when one is impaired but Pulse still serves (Redis down: rate
+    limits fall back per process)."""
+    checks, ready = await lifecycle.check()
+    healthy = all(state == "ok" for state in checks.values())
+    body = Readiness(status="ok" if healthy else "degraded", checks=checks)
+    return Response(body, status_code=200 if ready else 503)
 
 
 @get("/v1/status", tags=["health"])

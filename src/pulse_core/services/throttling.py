@@ -1,0 +1,101 @@
+"""Who may make how many requests: per-project buckets and failed-authentication throttling.
+
+Buckets. Every project-authenticated request is charged to one of the calling project's
+two buckets, both sized by the project's ``rate_limit`` setting (or the platform
+default):
+
+- ``tokens``: token creation and validation, the per-join path that spikes when an
+  audience arrives;
+- ``api``: everything else (media control, recordings, ``GET /v1/project``).
+
+Keeping them apart means a join storm cannot stop the customer's backend from starting
+the recording of the very event everyone is joining, and vice versa.
+
+Failed authentication. Failures are counted per client address, never per key: an
+attacker who guesses at a project's key from their own address only ever blocks that
+address, so they cannot lock the real project out. Once an address is over the limit,
+its requests are refused (``RateLimited``) before any credential lookup, which is what
+protects the database from floods of made-up keys.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pulse_core.errors import RateLimited
+from pulse_core.models import Project, RateLimitSettings
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.rate_limit import RateLimit, RateLimitDecision, RateLimiter
+
+Bucket = Literal["tokens", "api"]
+
+
+def policy_of(settings: RateLimitSettings) -> RateLimit:
+    """The GCRA policy of a rate-limit setting; the burst defaults to the rate."""
+    return RateLimit(
+        requests=settings.requests,
+        period_seconds=settings.period_seconds,
+        burst=settings.burst if settings.burst is not None else settings.requests,
+    )
+
+
+class ProjectRateLimits:
+    """Charges project requests to the project's buckets."""
+
+    def __init__(self, limiter: RateLimiter, *, default: RateLimitSettings) -> None:
+        self._limiter = limiter
+        self._default = default
+        self._default_policy = policy_of(default)
+
+    def policy_for(self, project: Project) -> RateLimit:
+        configured = project.settings.rate_limit
+        return self._default_policy if configured is None else policy_of(configured)
+
+    async def charge(self, project: Project, bucket: Bucket) -> tuple[RateLimit, RateLimitDecision]:
+        """Take one request from ``bucket``; the caller refuses it when not allowed (and
+        can still report the headers either way)."""
+        policy = self.policy_for(project)
+        decision = await self._limiter.acquire(f"project:{project.id}:{bucket}", policy)
+        return policy, decision
+
+
+class FailedAuthThrottle:
+    """Counts failed authentications per client address in the shared limiter.
+
+    The block itself is remembered in-process (until the limiter's ``retry_after``), so
+    a blocked address costs no backend call; every replica learns of the block on the
+    first failure it sees from that address.
+    """
+
+    def __init__(self, limiter: RateLimiter, clock: Clock, *, limit: RateLimit) -> None:
+        self._limiter = limiter
+        self._clock = clock
+        self._limit = limit
+        self._blocked_until: dict[str, float] = {}
+
+    def check(self, client: str) -> None:
+        """``RateLimited`` if ``client`` is blocked now."""
+        until = self._blocked_until.get(client)
+        if until is None:
+            return
+        remaining = until - self._clock.time()
+        if remaining > 0:
+            raise RateLimited(
+                "too many failed authentication attempts from this address",
+                retry_after=remaining,
+                code="too_many_failed_attempts",
+            )
+        del self._blocked_until[client]
+
+    async def failed(self, client: str) -> None:
+        """Record one failure; over the limit, block ``client`` until it may retry."""
+        decision = await self._limiter.acquire(f"authfail:{client}", self._limit)
+        if not decision.allowed:
+            if len(self._blocked_until) > 100_000:
+                self._forget_expired()
+            self._blocked_until[client] = self._clock.time() + decision.retry_after
+
+    def _forget_expired(self) -> None:
+        now = self._clock.time()
+        for client in [c for c, until in self._blocked_until.items() if until <= now]:
+            del self._blocked_until[client]

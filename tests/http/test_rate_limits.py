@@ -1,0 +1,195 @@
+"""Rate limits over HTTP: headers, 429s, failed-auth throttling, shared Redis, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import msgspec
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from pulse_adapters.clock import ManualClock
+from pulse_http.app import create_app
+from pulse_http.container import Container, build_container
+from pulse_http.settings import Settings
+from tests.http.conftest import Tenant, make_tenant
+from tests.support.redis_server import RedisServer
+
+HEADERS = (
+    "ratelimit-policy",
+    "ratelimit",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+)
+
+
+async def _limited_project(
+    client: AsyncTestClient[Any], tenant: Tenant, *, requests: int, period: str, burst: int
+) -> dict[str, str]:
+    response = await client.post(
+        "/v1/projects",
+        json={
+            "org_id": tenant.org_id,
+            "name": "Limited",
+            "rate_limit": {"requests": requests, "period": period, "burst": burst},
+        },
+        headers=tenant.owner_headers,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return {"X-Pulse-Key": body["api_key"], "X-Pulse-Secret": body["api_secret"]}
+
+
+async def test_headers_count_down_then_429_with_matching_retry_after(
+    client: AsyncTestClient[Any], tenant_a: Tenant, clock: ManualClock
+) -> None:
+    headers = await _limited_project(client, tenant_a, requests=3, period="minute", burst=3)
+    for remaining in (2, 1, 0):
+        response = await client.get("/v1/project", headers=headers)
+        assert response.status_code == 200
+        assert all(name in response.headers for name in HEADERS)
+        assert response.headers["x-ratelimit-limit"] == "3"
+        assert response.headers["x-ratelimit-remaining"] == str(remaining)
+        assert response.headers["ratelimit-policy"] == '"api";q=3;w=60'
+        assert response.headers["ratelimit"].startswith(f'"api";r={remaining};t=')
+    refused = await client.get("/v1/project", headers=headers)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "rate_limited"
+    # One request is earned back every 20 s: that is what every field announces.
+    assert refused.headers["retry-after"] == "20"
+    assert refused.headers["x-ratelimit-reset"] == "20"
+    assert refused.headers["ratelimit"] == '"api";r=0;t=20'
+    clock.advance(19)
+    assert (await client.get("/v1/project", headers=headers)).status_code == 429
+    clock.advance(1)
+    assert (await client.get("/v1/project", headers=headers)).status_code == 200
+
+
+async def test_platform_default_applies_and_projects_are_independent(
+    client: AsyncTestClient[Any], tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    limited = await _limited_project(client, tenant_a, requests=1, period="minute", burst=1)
+    assert (await client.get("/v1/project", headers=limited)).status_code == 200
+    assert (await client.get("/v1/project", headers=limited)).status_code == 429
+    other = await client.get("/v1/project", headers=tenant_b.project_headers)
+    assert other.status_code == 200
+    assert other.headers["x-ratelimit-limit"] == "100"  # RATE_LIMIT_BURST default
+
+
+async def test_management_routes_carry_no_project_headers(
+    client: AsyncTestClient[Any], tenant_a: Tenant
+) -> None:
+    response = await client.get("/v1/organizations", headers=tenant_a.owner_headers)
+    assert response.status_code == 200 and "x-ratelimit-limit" not in response.headers
+
+
+@pytest.fixture
+def throttled_settings(settings: Settings) -> Settings:
+    return msgspec.structs.replace(
+        settings, auth_failure_limit=3, auth_failure_window_seconds=60, trust_x_forwarded_for=True
+    )
+
+
+async def test_failed_auth_is_throttled_per_address_without_locking_out_the_project(
+    throttled_settings: Settings, clock: ManualClock
+) -> None:
+    container = build_container(throttled_settings)
+    container.adapters.clock.override(providers.Object(clock))
+    admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
+    async with AsyncTestClient(app=create_app(container)) as client:
+        tenant = await make_tenant(client, container, admin, "Target")
+        attacker = {"X-Forwarded-For": "203.0.113.9"}
+        real = {"X-Forwarded-For": "198.51.100.7", **tenant.project_headers}
+        guess = {
+            **attacker,
+            "X-Pulse-Key": tenant.api_key,
+            "X-Pulse-Secret": tenant.api_secret[:-1]
+            + ("Y" if tenant.api_secret.endswith("Z") else "Z"),
+        }
+        statuses = [(await client.get("/v1/project", headers=guess)).status_code for _ in range(5)]
+        assert statuses[:3] == [401, 401, 401] and statuses[-1] == 429
+        blocked = await client.get("/v1/project", headers={**attacker, **tenant.project_headers})
+        assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+        assert blocked.json()["code"] == "too_many_failed_attempts"
+        # The real project, elsewhere, is unaffected.
+        assert (await client.get("/v1/project", headers=real)).status_code == 200
+        clock.advance(61)
+        assert (
+            await client.get("/v1/project", headers={**attacker, **tenant.project_headers})
+        ).status_code == 200
+
+
+# -- Redis -------------------------------------------------------------------------------
+
+
+def _redis_container(settings: Settings, url: str, clock: ManualClock) -> Container:
+    container = build_container(msgspec.structs.replace(settings, redis_url=url))
+    container.adapters.clock.override(providers.Object(clock))
+    return container
+
+
+@pytest.fixture
+async def two_replicas(
+    settings: Settings, redis_url: str, clock: ManualClock
+) -> AsyncIterator[tuple[Container, AsyncTestClient[Any], AsyncTestClient[Any]]]:
+    """Two API processes' worth of app: one SQLite file, one Redis, separate memory."""
+    first = _redis_container(settings, redis_url, clock)
+    second = _redis_container(settings, redis_url, clock)
+    async with AsyncExitStack() as stack:
+        one = await stack.enter_async_context(AsyncTestClient(app=create_app(first)))
+        two = await stack.enter_async_context(AsyncTestClient(app=create_app(second)))
+        yield first, one, two
+
+
+async def test_two_replicas_sharing_redis_never_exceed_the_allowance(
+    two_replicas: tuple[Container, AsyncTestClient[Any], AsyncTestClient[Any]],
+) -> None:
+    container, one, two = two_replicas
+    admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
+    tenant = await make_tenant(one, container, admin, "Shared")
+    burst = 25
+    headers = await _limited_project(one, tenant, requests=1, period="minute", burst=burst)
+    # The clock is frozen, so nothing is earned back: the exact bound is the burst.
+    clients = [one, two] * 60
+    responses = await asyncio.gather(*(c.get("/v1/project", headers=headers) for c in clients))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == burst
+    assert statuses.count(429) == len(clients) - burst
+    ready = (await two.get("/health/ready")).json()
+    assert ready["checks"]["cache"] == "ok"
+
+
+async def test_redis_outage_falls_back_and_recovers(
+    settings: Settings, disposable_redis: RedisServer, clock: ManualClock
+) -> None:
+    container = _redis_container(settings, disposable_redis.url, clock)
+    admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
+    async with AsyncTestClient(app=create_app(container)) as client:
+        tenant = await make_tenant(client, container, admin, "Outage")
+        assert (await client.get("/v1/project", headers=tenant.project_headers)).status_code == 200
+
+        disposable_redis.stop()
+        started = time.monotonic()
+        during = await client.get("/v1/project", headers=tenant.project_headers)
+        assert time.monotonic() - started < 3  # bounded by REDIS_TIMEOUT_SECONDS, no hang
+        assert during.status_code == 200 and "x-ratelimit-remaining" in during.headers
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json() == {
+            "status": "degraded",
+            "checks": {"database": "ok", "cache": "degraded"},
+        }
+
+        disposable_redis.start()
+        clock.advance(6)  # past the fallback's retry interval: the next request probes Redis
+        after = await client.get("/v1/project", headers=tenant.project_headers)
+        assert after.status_code == 200
+        ready = await client.get("/health/ready")
+        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}

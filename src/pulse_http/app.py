@@ -22,6 +22,7 @@ from pulse_http.problems import EXCEPTION_HANDLERS
 from pulse_http.routes import health
 from pulse_http.routes.organizations import OrganizationsController
 from pulse_http.routes.projects import CurrentProjectController, ProjectsController
+from pulse_http.routes.tokens import TokensController
 from pulse_http.strict_body import check_json_body
 
 
@@ -71,6 +72,7 @@ def create_app(container: Container | None = None) -> Litestar:
         "lifecycle": _constant(lifecycle),
         "organizations": _factory(services.organizations),
         "projects": _factory(services.projects),
+        "tokens": _constant(services.tokens()),
         "principal": Provide(provide_principal, sync_to_thread=False),
         "project": Provide(provide_project, sync_to_thread=False),
     }
@@ -99,6 +101,7 @@ def create_app(container: Container | None = None) -> Litestar:
             OrganizationsController,
             ProjectsController,
             CurrentProjectController,
+            TokensController,
         ],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,

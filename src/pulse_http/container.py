@@ -36,6 +36,7 @@ from pulse_core.services import (
 )
 from pulse_core.services.rate_limiting import FailoverRateLimiter
 from pulse_core.services.throttling import FailedAuthThrottle, ProjectRateLimits
+from pulse_core.services.tokens import TokenService
 from pulse_http.lifecycle import Health, Lifecycle
 from pulse_http.settings import Settings, load_settings
 
@@ -149,6 +150,13 @@ class Services(containers.DeclarativeContainer):
         adapters.rate_limiter,
         adapters.clock,
         limit=providers.Callable(_auth_failure_limit, settings),
+    )
+    tokens = providers.Singleton(
+        TokenService,
+        adapters.clock,
+        livekit_api_key=settings.provided.livekit_api_key,
+        livekit_api_secret=settings.provided.livekit_api_secret,
+        livekit_url=settings.provided.livekit_client_url,
     )
     organizations = providers.Factory(
         OrganizationService,

@@ -105,6 +105,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return "mongo" if self.mongo_uri else "sqlite"
 
     @property
+    def livekit_client_url(self) -> str:
+        """Where end users connect with the tokens Pulse mints (LiveKit's dev default
+        when no LiveKit is configured)."""
+        return self.livekit_host or "ws://localhost:7880"
+
+    @property
     def rate_limits(self) -> Literal["redis", "memory"]:
         return "redis" if self.redis_url else "memory"
 

@@ -21,6 +21,7 @@ pytest_plugins: list[str] = [
     "tests.support.repositories",
     "tests.support.redis_server",
     "tests.support.moto_server",
+    "tests.support.mongo",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -10,7 +11,10 @@ from granian import Granian
 from granian.constants import Interfaces
 
 from pulse_adapters.clock import SystemClock
+from pulse_adapters.mongo import MongoDatabase
+from pulse_adapters.sqlite import SqliteDatabase
 from pulse_core import __version__
+from pulse_core.errors import PulseError
 from pulse_core.services import ManagementAuthenticator
 from pulse_http.settings import ConfigError, Settings, load_settings
 
@@ -43,15 +47,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"  admin token (12 h, development only):\n\n    export PULSE_ADMIN_TOKEN={token}\n",
             flush=True,
         )
-    Granian(
-        "pulse_http.asgi:app",
+    build_server("pulse_http.asgi:app", host=host, port=port, workers=workers).serve()
+    return 0
+
+
+def build_server(target: str, *, host: str, port: int, workers: int = 1) -> Granian:
+    """The ASGI server ``pulse serve`` runs, with its settings (also used by the
+    benchmark's raw-ASGI floor, so both are served alike)."""
+    return Granian(
+        target,
         address=host,
         port=port,
         interface=Interfaces.ASGI,
         workers=workers,
         log_access=False,
-    ).serve()
-    return 0
+    )
 
 
 def cmd_admin_token(args: argparse.Namespace) -> int:
@@ -80,6 +90,34 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
     return 0
 
 
+async def _create_indexes(settings: Settings, timeout_seconds: float) -> list[str]:
+    if settings.persistence == "sqlite":
+        sqlite = SqliteDatabase(settings.resolved_sqlite_path)
+        await sqlite.connect()  # applies pending schema migrations, indexes included
+        await sqlite.close()
+        return [f"sqlite schema up to date at {settings.resolved_sqlite_path}"]
+    mongo = MongoDatabase(
+        settings.mongo_uri, settings.mongo_db_name, timeout_seconds=timeout_seconds
+    )
+    try:
+        return await mongo.ensure_indexes(timeout_seconds=timeout_seconds)
+    finally:
+        await mongo.close()
+
+
+def cmd_create_indexes(args: argparse.Namespace) -> int:
+    """Create the database's indexes ahead of a deploy (start-up does it too, idempotently)."""
+    settings = _settings_or_exit()
+    try:
+        created = asyncio.run(_create_indexes(settings, args.timeout))
+    except PulseError as exc:
+        print(f"pulse: {exc.detail}", file=sys.stderr)
+        return 1
+    for name in created:
+        print(name)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pulse", description="Pulse control plane")
     parser.add_argument("--version", action="version", version=f"pulse {__version__}")
@@ -100,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="load the settings and say what is selected")
     check.set_defaults(func=cmd_check_config)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    indexes = db_sub.add_parser(
+        "create-indexes", help="create the indexes (MongoDB) or apply the schema (SQLite)"
+    )
+    indexes.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds allowed (large collections)"
+    )
+    indexes.set_defaults(func=cmd_create_indexes)
     return parser
 
 

@@ -13,6 +13,13 @@ from redis.asyncio import Redis
 
 from pulse_adapters.clock import SystemClock
 from pulse_adapters.memory import InMemoryRateLimiter
+from pulse_adapters.mongo import (
+    MongoDatabase,
+    MongoOrganizationRepository,
+    MongoProjectRepository,
+    MongoUsageRepository,
+    MongoUserRepository,
+)
 from pulse_adapters.redis import RedisRateLimiter
 from pulse_adapters.redis.client import create_redis_client
 from pulse_adapters.redis.client import ping as redis_ping
@@ -47,6 +54,14 @@ def _sqlite(settings: Settings) -> SqliteDatabase:
     )
 
 
+def _mongo(settings: Settings) -> MongoDatabase:
+    return MongoDatabase(
+        settings.mongo_uri,
+        settings.mongo_db_name,
+        timeout_seconds=settings.database_timeout_seconds,
+    )
+
+
 def _redis(settings: Settings) -> Redis:
     return create_redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
 
@@ -54,6 +69,7 @@ def _redis(settings: Settings) -> Redis:
 class Gateways(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     sqlite = providers.Singleton(_sqlite, settings)
+    mongo = providers.Singleton(_mongo, settings)
     redis = providers.Singleton(_redis, settings)
 
 
@@ -83,18 +99,22 @@ class Adapters(containers.DeclarativeContainer):
     organizations = providers.Selector(
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteOrganizationRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoOrganizationRepository, gateways.mongo),
     )
     projects = providers.Selector(
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteProjectRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoProjectRepository, gateways.mongo),
     )
     users = providers.Selector(
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteUserRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoUserRepository, gateways.mongo),
     )
     usage = providers.Selector(
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteUsageRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoUsageRepository, gateways.mongo),
     )
     local_rate_limiter = providers.Singleton(InMemoryRateLimiter, clock)
     rate_limiter = providers.Selector(
@@ -194,14 +214,18 @@ def build_lifecycle(container: Container) -> Lifecycle:
     """Register start/stop/health of the backends the settings selected."""
     settings: Settings = container.settings()
     lifecycle = Lifecycle()
-    if settings.persistence == "sqlite":
-        database: SqliteDatabase = container.gateways.sqlite()
+    database: SqliteDatabase | MongoDatabase = (
+        container.gateways.sqlite()
+        if settings.persistence == "sqlite"
+        else container.gateways.mongo()
+    )
 
-        async def database_ok() -> Health:
-            await database.ping()
-            return "ok"
+    async def database_ok() -> Health:
+        await database.ping()
+        return "ok"
 
-        lifecycle.add("database", start=database.connect, stop=database.close, check=database_ok)
+    # Mongo's connect() also creates the indexes, idempotently.
+    lifecycle.add("database", start=database.connect, stop=database.close, check=database_ok)
     if settings.rate_limits == "redis":
         client: Redis = container.gateways.redis()
         limiter = container.adapters.rate_limiter()

@@ -8,7 +8,7 @@ from tests.support.repositories import RepoFactory, RepoSet
 
 # Every repository backend the contract suite runs on; each names a
 # `<backend>_repos_factory` fixture (tests/support/).
-REPOSITORY_BACKENDS = ["memory", "sqlite"]
+REPOSITORY_BACKENDS = ["memory", "sqlite", "mongo"]
 
 
 @pytest.fixture(params=REPOSITORY_BACKENDS)

@@ -15,18 +15,25 @@ from pulse_adapters.clock import ManualClock
 from pulse_http.app import create_app
 from pulse_http.container import Container, build_container
 from pulse_http.settings import Settings
+from tests.support.mongo import MongoTestServer
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+# The whole HTTP suite runs once per persistence backend.
+@pytest.fixture(params=["sqlite", "mongo"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    mongo: dict[str, str] = {}
+    if request.param == "mongo":
+        server: MongoTestServer = request.getfixturevalue("mongo_server")
+        mongo = {"mongo_uri": server.uri, "mongo_db_name": server.new_db_name()}
     return Settings(
         environment="test",
         data_dir=str(tmp_path / "data"),
         jwt_secret=JWT_SECRET,
         api_key_pepper="test-pepper",
         log_level="warning",
+        **mongo,
     )
 
 

@@ -1,0 +1,30 @@
+"""MongoDB adapters: Pulse's shared persistence for running several API replicas.
+
+Built on pymongo's asyncio API (``AsyncMongoClient``). Create one :class:`MongoDatabase`
+(``MONGO_URI``, ``MONGO_DB_NAME``), ``await connect()`` it (ping + indexes), hand it to the
+repositories, ``await close()`` it on shutdown. Documents keep the original Go service's
+collections and field names (see :mod:`pulse_adapters.mongo.repositories`); every index is
+described by :func:`index_plan`. Driver errors surface as ``Conflict`` (duplicate key,
+with the field) or ``Unavailable`` (down or too slow, within the configured timeout).
+"""
+
+from pulse_adapters.mongo.database import IndexSpec, MongoDatabase, index_plan
+from pulse_adapters.mongo.errors import translate, translate_errors
+from pulse_adapters.mongo.repositories import (
+    MongoOrganizationRepository,
+    MongoProjectRepository,
+    MongoUsageRepository,
+    MongoUserRepository,
+)
+
+__all__ = [
+    "IndexSpec",
+    "MongoDatabase",
+    "MongoOrganizationRepository",
+    "MongoProjectRepository",
+    "MongoUsageRepository",
+    "MongoUserRepository",
+    "index_plan",
+    "translate",
+    "translate_errors",
+]

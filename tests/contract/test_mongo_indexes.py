@@ -1,0 +1,197 @@
+"""The Mongo adapter's indexes and document layout, read back through the driver.
+
+The expected values are written out here rather than taken from ``index_plan()``, so a
+change to the plan that loses an index, a uniqueness, the partial filter or the TTL fails
+this suite. Runs on the session's MongoDB (the wire server, or ``PULSE_TEST_MONGO_URI``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from pymongo import ASCENDING
+
+from pulse_adapters.mongo import (
+    MongoDatabase,
+    MongoOrganizationRepository,
+    MongoProjectRepository,
+    MongoUsageRepository,
+    MongoUserRepository,
+    index_plan,
+)
+from pulse_core.errors import Conflict
+from tests.support import builders
+from tests.support.mongo import MongoTestServer
+
+# collection -> index name -> (key, unique, partialFilterExpression, expireAfterSeconds)
+Expected = dict[str, dict[str, tuple[list[tuple[str, int]], bool, Any, Any]]]
+EXPECTED: Expected = {
+    "organizations": {
+        "admin_email_1": ([("admin_email", 1)], True, {"is_deleted": False}, None),
+        "is_deleted_1__id_1": ([("is_deleted", 1), ("_id", 1)], False, None, None),
+    },
+    "projects": {
+        "pulse_api_key_1": ([("pulse_api_key", 1)], True, None, None),
+        "previous_api_key_1": (
+            [("previous_api_key", 1)],
+            True,
+            {"previous_api_key": {"$exists": True}},
+            None,
+        ),
+        "api_keys_1": ([("api_keys", 1)], True, {"api_keys": {"$exists": True}}, None),
+        "org_id_1_is_deleted_1__id_1": (
+            [("org_id", 1), ("is_deleted", 1), ("_id", 1)],
+            False,
+            None,
+            None,
+        ),
+        "is_deleted_1__id_1": ([("is_deleted", 1), ("_id", 1)], False, None, None),
+    },
+    "users": {
+        "email_1": ([("email", 1)], True, None, None),
+        "org_id_1__id_1": ([("org_id", 1), ("_id", 1)], False, None, None),
+    },
+    "usage_metrics": {
+        "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
+        "timestamp_1": ([("timestamp", 1)], False, None, 7_776_000),
+    },
+}
+
+
+@pytest.fixture
+async def db(mongo_server: MongoTestServer) -> AsyncIterator[MongoDatabase]:
+    database = MongoDatabase(mongo_server.uri, mongo_server.new_db_name(), timeout_seconds=5.0)
+    try:
+        yield database
+    finally:
+        await database.database.client.drop_database(database.database.name)
+        await database.close()
+
+
+async def _listed(db: MongoDatabase) -> Expected:
+    listed: Expected = {}
+    for collection in EXPECTED:
+        indexes = await (await db.collection(collection).list_indexes()).to_list()
+        listed[collection] = {
+            index["name"]: (
+                [(k, int(v)) for k, v in index["key"].items()],
+                bool(index.get("unique", False)),
+                index.get("partialFilterExpression"),
+                index.get("expireAfterSeconds"),
+            )
+            for index in indexes
+            if index["name"] != "_id_"
+        }
+    return listed
+
+
+async def test_connect_creates_every_index_with_its_options(db: MongoDatabase) -> None:
+    await db.connect()
+    assert await _listed(db) == EXPECTED
+
+
+async def test_ensure_indexes_is_idempotent_and_names_every_index(db: MongoDatabase) -> None:
+    first = await db.ensure_indexes()
+    before = await _listed(db)
+    second = await db.ensure_indexes()
+    assert first == second
+    assert sorted(first) == sorted(
+        f"{collection}.{name}" for collection, names in EXPECTED.items() for name in names
+    )
+    assert await _listed(db) == before == EXPECTED
+
+
+def test_index_plan_describes_the_created_indexes() -> None:
+    described: Expected = {}
+    for spec in index_plan():
+        assert spec.purpose
+        described.setdefault(spec.collection, {})[spec.name] = (
+            list(spec.keys),
+            spec.unique,
+            spec.partial_filter,
+            spec.expire_after_seconds,
+        )
+    assert described == EXPECTED
+
+
+async def test_a_legacy_global_admin_email_index_is_reported_not_kept(db: MongoDatabase) -> None:
+    # The Go service's `admin_email_1` was unique across deleted organizations too; keeping
+    # it would silently break "deleting an organization frees its email".
+    await db.collection("organizations").create_index(
+        [("admin_email", ASCENDING)], name="admin_email_1", unique=True
+    )
+    with pytest.raises(Conflict) as caught:
+        await db.connect()
+    assert caught.value.code == "index_conflict"
+    assert "dropIndex" in caught.value.detail
+
+
+async def test_unique_index_over_violating_data_is_a_conflict(db: MongoDatabase) -> None:
+    users = db.collection("users")
+    await users.insert_many(
+        [{"_id": "usr_1", "email": "a@x.test"}, {"_id": "usr_2", "email": "a@x.test"}]
+    )
+    with pytest.raises(Conflict) as caught:
+        await db.ensure_indexes()
+    assert caught.value.field == "email"
+
+
+async def test_documents_keep_the_go_service_field_names(db: MongoDatabase) -> None:
+    await db.connect()
+    org = builders.org()
+    project = builders.project(org.id, previous_key=builders.project("x").api_key)
+    user = builders.user(org.id)
+    record = builders.usage(project.id)
+    await MongoOrganizationRepository(db).add(org)
+    await MongoProjectRepository(db).add(project)
+    await MongoUserRepository(db).add(user)
+    await MongoUsageRepository(db).add(record)
+
+    async def raw(collection: str, doc_id: str) -> dict[str, Any]:
+        doc = await db.collection(collection).find_one({"_id": doc_id})
+        assert doc is not None
+        return doc
+
+    assert set(await raw("organizations", org.id)) == {
+        "_id", "name", "admin_email", "plan", "is_deleted", "created_at", "updated_at",
+    }  # fmt: skip
+    stored = await raw("projects", project.id)
+    assert project.previous is not None
+    assert stored["pulse_api_key"] == project.api_key
+    assert stored["pulse_api_secret_hash"] == project.secret_hash
+    assert stored["previous_api_key"] == project.previous.api_key
+    assert stored["previous_api_secret_hash"] == project.previous.secret_hash
+    assert stored["previous_key_expires_at"] == project.previous.expires_at
+    assert stored["api_keys"] == [project.api_key, project.previous.api_key]
+    assert stored["webhook_url"] == project.settings.webhook_url
+    assert stored["rate_limit"] == {"requests": 10, "period": "second", "burst": 20}
+    assert stored["org_id"] == org.id and stored["is_deleted"] is False
+    assert "deleted_at" not in stored  # None is never stored
+    assert set(await raw("users", user.id)) == {
+        "_id", "email", "org_id", "name", "role", "created_at", "updated_at",
+    }  # fmt: skip
+    assert await raw("usage_metrics", record.id) == {
+        "_id": record.id,
+        "project_id": project.id,
+        "event_type": record.metric,
+        "value": record.quantity,
+        "timestamp": record.timestamp,
+    }
+
+
+async def test_update_keeps_fields_pulse_does_not_model(db: MongoDatabase) -> None:
+    await db.connect()
+    repo = MongoProjectRepository(db)
+    project = builders.project(builders.org().id, previous_key=builders.project("x").api_key)
+    await repo.add(project)
+    await db.collection("projects").update_one({"_id": project.id}, {"$set": {"region": "eu-west"}})
+    await repo.update(msgspec.structs.replace(project, name="Renamed", previous=None))
+    stored = await db.collection("projects").find_one({"_id": project.id})
+    assert stored is not None
+    assert stored["region"] == "eu-west"
+    assert stored["name"] == "Renamed"
+    assert "previous_api_key" not in stored  # unset, so the partial index skips it
+    assert stored["api_keys"] == [project.api_key]

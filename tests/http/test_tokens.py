@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from livekit.api import TokenVerifier
 from litestar.testing import AsyncTestClient
+from livekit.api import TokenVerifier
 
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms

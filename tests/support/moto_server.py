@@ -52,7 +52,7 @@ def moto_endpoint() -> Iterator[str]:
     # Imported here, not at the top: this plugin is loaded for every test run, and a
     # missing moto must skip the S3 tests, not break collection of the whole suite.
     try:
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415
+        from moto.server import ThreadedMotoServer
     except ImportError as exc:  # moto[server] is a test extra
         service_missing(f"moto[server] is not installed: {exc}")
     # Port 0: the kernel picks a free port while binding, so no other process can take it

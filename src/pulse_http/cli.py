@@ -7,8 +7,9 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from granian import Granian
 from granian.constants import Interfaces
+from granian.server import MPServer, MTServer
+from granian.server import Server as Granian
 
 from pulse_adapters.clock import SystemClock
 from pulse_adapters.mongo import MongoDatabase
@@ -51,9 +52,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_server(target: str, *, host: str, port: int, workers: int = 1) -> Granian:
+def build_server(target: str, *, host: str, port: int, workers: int = 1) -> MPServer | MTServer:
     """The ASGI server ``pulse serve`` runs, with its settings (also used by the
-    benchmark's raw-ASGI floor, so both are served alike)."""
+    benchmark's raw-ASGI floor, so both are served alike). ``Granian`` is the
+    multi-process server on GIL builds of CPython, the threaded one otherwise."""
     return Granian(
         target,
         address=host,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from pulse_core.models import ManagementPrincipal
 from pulse_core.services import OrganizationService
@@ -23,7 +23,7 @@ class OrganizationsController(Controller):
     @post("/", status_code=201)
     async def create(
         self,
-        data: CreateOrganization,
+        data: JSONBody[CreateOrganization],
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
     ) -> OrganizationOut:
@@ -37,8 +37,8 @@ class OrganizationsController(Controller):
         self,
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
-        limit: int | None = Parameter(default=None, query="limit"),
-        cursor: str | None = Parameter(default=None, query="cursor"),
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> OrganizationList:
         page = await organizations.list(principal, limit=limit, cursor=cursor)
         return OrganizationList(
@@ -48,7 +48,7 @@ class OrganizationsController(Controller):
     @get("/{org_id:str}")
     async def get_organization(
         self,
-        org_id: str,
+        org_id: FromPath[str],
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
     ) -> OrganizationOut:
@@ -57,8 +57,8 @@ class OrganizationsController(Controller):
     @put("/{org_id:str}")
     async def update(
         self,
-        org_id: str,
-        data: UpdateOrganization,
+        org_id: FromPath[str],
+        data: JSONBody[UpdateOrganization],
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
     ) -> OrganizationOut:
@@ -67,7 +67,7 @@ class OrganizationsController(Controller):
     @delete("/{org_id:str}", status_code=204)
     async def delete_organization(
         self,
-        org_id: str,
+        org_id: FromPath[str],
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
     ) -> None:

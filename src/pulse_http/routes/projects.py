@@ -3,7 +3,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.services import ProjectService
@@ -27,7 +27,7 @@ class ProjectsController(Controller):
     @post("/", status_code=201)
     async def create(
         self,
-        data: CreateProject,
+        data: JSONBody[CreateProject],
         principal: NamedDependency[ManagementPrincipal],
         projects: NamedDependency[ProjectService],
     ) -> ProjectCreated:
@@ -42,9 +42,9 @@ class ProjectsController(Controller):
         self,
         principal: NamedDependency[ManagementPrincipal],
         projects: NamedDependency[ProjectService],
-        org_id: str | None = Parameter(default=None, query="org_id"),
-        limit: int | None = Parameter(default=None, query="limit"),
-        cursor: str | None = Parameter(default=None, query="cursor"),
+        org_id: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> ProjectList:
         page = await projects.list(principal, org_id=org_id, limit=limit, cursor=cursor)
         return ProjectList(
@@ -54,7 +54,7 @@ class ProjectsController(Controller):
     @get("/{project_id:str}")
     async def get_project(
         self,
-        project_id: str,
+        project_id: FromPath[str],
         principal: NamedDependency[ManagementPrincipal],
         projects: NamedDependency[ProjectService],
     ) -> ProjectOut:
@@ -63,8 +63,8 @@ class ProjectsController(Controller):
     @put("/{project_id:str}")
     async def update(
         self,
-        project_id: str,
-        data: UpdateProject,
+        project_id: FromPath[str],
+        data: JSONBody[UpdateProject],
         principal: NamedDependency[ManagementPrincipal],
         projects: NamedDependency[ProjectService],
     ) -> ProjectOut:
@@ -73,7 +73,7 @@ class ProjectsController(Controller):
     @delete("/{project_id:str}", status_code=204)
     async def delete_project(
         self,
-        project_id: str,
+        project_id: FromPath[str],
         principal: NamedDependency[ManagementPrincipal],
         projects: NamedDependency[ProjectService],
     ) -> None:
@@ -82,10 +82,10 @@ class ProjectsController(Controller):
     @post("/{project_id:str}/regenerate-keys", status_code=200)
     async def regenerate_keys(
         self,
-        project_id: str,
+        project_id: FromPath[str],
         principal: NamedDependency[ManagementPrincipal],
         projects: NamedDependency[ProjectService],
-        data: RegenerateKeys | None = None,
+        data: JSONBody[RegenerateKeys | None] = None,
     ) -> KeysRegenerated:
         grace = data.grace_period_seconds if data is not None else 0
         rotation = await projects.regenerate_keys(principal, project_id, grace_period_seconds=grace)

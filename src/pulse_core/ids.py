@@ -18,6 +18,8 @@ ORGANIZATION = "org"
 PROJECT = "prj"
 USER = "usr"
 USAGE = "use"
+EGRESS = "eg"
+INGRESS = "ig"
 
 
 def _encode(value: int, length: int) -> str:

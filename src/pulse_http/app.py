@@ -20,6 +20,7 @@ from pulse_http.logging import configure_logging
 from pulse_http.middleware import RequestContextMiddleware
 from pulse_http.problems import EXCEPTION_HANDLERS
 from pulse_http.routes import health
+from pulse_http.routes.media import MediaController, download_routes
 from pulse_http.routes.organizations import OrganizationsController
 from pulse_http.routes.projects import CurrentProjectController, ProjectsController
 from pulse_http.routes.tokens import TokensController
@@ -73,6 +74,7 @@ def create_app(container: Container | None = None) -> Litestar:
         "organizations": _factory(services.organizations),
         "projects": _factory(services.projects),
         "tokens": _constant(services.tokens()),
+        "media": _factory(services.media),
         "principal": Provide(provide_principal, sync_to_thread=False),
         "project": Provide(provide_project, sync_to_thread=False),
     }
@@ -102,6 +104,8 @@ def create_app(container: Container | None = None) -> Litestar:
             ProjectsController,
             CurrentProjectController,
             TokensController,
+            MediaController,
+            *download_routes(container.adapters.storage()),
         ],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,

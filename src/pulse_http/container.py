@@ -7,12 +7,17 @@ override providers (``container.adapters.clock.override(...)``) instead of patch
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import structlog
 from dependency_injector import containers, providers
 from redis.asyncio import Redis
 
 from pulse_adapters.clock import SystemClock
-from pulse_adapters.memory import InMemoryRateLimiter
+from pulse_adapters.livekit import LiveKitMediaEngine
+from pulse_adapters.local import LocalObjectStorage
+from pulse_adapters.memory import InMemoryMediaEngine, InMemoryRateLimiter
 from pulse_adapters.mongo import (
     MongoDatabase,
     MongoOrganizationRepository,
@@ -20,11 +25,18 @@ from pulse_adapters.mongo import (
     MongoUsageRepository,
     MongoUserRepository,
 )
+from pulse_adapters.mongo.media_records import (
+    MongoEgressRecordRepository,
+    MongoIngressRecordRepository,
+)
 from pulse_adapters.redis import RedisRateLimiter
 from pulse_adapters.redis.client import create_redis_client
 from pulse_adapters.redis.client import ping as redis_ping
+from pulse_adapters.s3 import S3Config, S3ObjectStorage
 from pulse_adapters.sqlite import (
     SqliteDatabase,
+    SqliteEgressRecordRepository,
+    SqliteIngressRecordRepository,
     SqliteOrganizationRepository,
     SqliteProjectRepository,
     SqliteUsageRepository,
@@ -33,10 +45,13 @@ from pulse_adapters.sqlite import (
 from pulse_core.errors import Unavailable
 from pulse_core.models import RateLimitSettings
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.media import MediaEngine
 from pulse_core.ports.rate_limit import RateLimit, RateLimiter
+from pulse_core.ports.storage import EgressUploadTarget, ObjectStorage
 from pulse_core.services import (
     CredentialCache,
     ManagementAuthenticator,
+    MediaService,
     OrganizationService,
     ProjectAuthenticator,
     ProjectService,
@@ -91,6 +106,66 @@ def _shared_rate_limiter(
     )
 
 
+#: HKDF ``info`` of the key that signs local-storage download URLs.
+DOWNLOAD_KEY_INFO = b"pulse local-storage download URLs v1"
+
+
+def download_signing_key(jwt_secret: str) -> bytes:
+    """The key signing download URLs of local recordings: HKDF-SHA256 (RFC 5869) of
+    ``JWT_SECRET`` with an empty salt and :data:`DOWNLOAD_KEY_INFO`, 32 bytes.
+
+    Derived rather than configured: every replica that knows ``JWT_SECRET`` signs and
+    checks the same URLs with nothing more to set, and the fixed label keeps the key
+    independent of the JWT key (neither can forge the other's signatures).
+    """
+    prk = hmac.new(b"\0" * hashlib.sha256().digest_size, jwt_secret.encode(), hashlib.sha256)
+    return hmac.new(prk.digest(), DOWNLOAD_KEY_INFO + b"\x01", hashlib.sha256).digest()
+
+
+def _local_storage(settings: Settings, clock: Clock) -> LocalObjectStorage:
+    return LocalObjectStorage(
+        settings.recordings_dir,
+        signing_key=download_signing_key(settings.jwt_secret),
+        base_url=settings.resolved_public_url,
+        clock=clock,
+    )
+
+
+def _s3_storage(settings: Settings) -> S3ObjectStorage:
+    return S3ObjectStorage(
+        S3Config(
+            bucket=settings.s3_bucket,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            region=settings.s3_region,
+            endpoint_url=settings.s3_endpoint_url or None,
+            force_path_style=settings.s3_force_path_style,
+            prefix=settings.s3_prefix,
+            presign_endpoint_url=settings.s3_public_endpoint_url or None,
+            egress_endpoint_url=settings.s3_egress_endpoint_url or None,
+        )
+    )
+
+
+def _livekit_engine(settings: Settings) -> LiveKitMediaEngine:
+    return LiveKitMediaEngine(
+        settings.livekit_host,
+        settings.livekit_api_key,
+        settings.livekit_api_secret,
+        timeout_seconds=settings.livekit_timeout_seconds,
+    )
+
+
+def _simulated_engine(clock: Clock, storage: ObjectStorage) -> InMemoryMediaEngine:
+    # The simulated engine "uploads" its placeholder files into the configured storage,
+    # so recordings of the embedded default can be listed and downloaded.
+    return InMemoryMediaEngine(clock, file_sink=storage.put)
+
+
+def _upload_target(storage: ObjectStorage) -> EgressUploadTarget | None:
+    return storage if isinstance(storage, EgressUploadTarget) else None
+
+
 class Adapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     gateways = providers.DependenciesContainer()
@@ -115,6 +190,26 @@ class Adapters(containers.DeclarativeContainer):
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteUsageRepository, gateways.sqlite),
         mongo=providers.Singleton(MongoUsageRepository, gateways.mongo),
+    )
+    egress_records = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteEgressRecordRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoEgressRecordRepository, gateways.mongo),
+    )
+    ingress_records = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteIngressRecordRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoIngressRecordRepository, gateways.mongo),
+    )
+    storage = providers.Selector(
+        settings.provided.object_storage,
+        local=providers.Singleton(_local_storage, settings, clock),
+        s3=providers.Singleton(_s3_storage, settings),
+    )
+    media_engine = providers.Selector(
+        settings.provided.media_engine,
+        memory=providers.Singleton(_simulated_engine, clock, storage),
+        livekit=providers.Singleton(_livekit_engine, settings),
     )
     local_rate_limiter = providers.Singleton(InMemoryRateLimiter, clock)
     rate_limiter = providers.Selector(
@@ -193,6 +288,16 @@ class Services(containers.DeclarativeContainer):
         adapters.clock,
         pepper=pepper,
     )
+    media = providers.Factory(
+        MediaService,
+        adapters.media_engine,
+        adapters.egress_records,
+        adapters.ingress_records,
+        adapters.storage,
+        adapters.clock,
+        upload_target=providers.Callable(_upload_target, adapters.storage),
+        url_expiry_seconds=settings.provided.recording_url_ttl_seconds,
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -239,4 +344,30 @@ def build_lifecycle(container: Container) -> Lifecycle:
             return "degraded" if getattr(limiter, "degraded", False) else "ok"
 
         lifecycle.add("cache", stop=client.aclose, check=cache_ok)
+    _add_media(lifecycle, container)
     return lifecycle
+
+
+def _add_media(lifecycle: Lifecycle, container: Container) -> None:
+    """Storage, then the engine (the simulated one writes into the storage; stopping
+    runs in reverse). Either being down is "degraded", not "down": everything but media
+    control keeps working, so a replica must stay in its load balancer."""
+    storage: ObjectStorage = container.adapters.storage()
+    engine: MediaEngine = container.adapters.media_engine()
+
+    async def storage_ok() -> Health:
+        try:
+            await storage.ping()
+        except Unavailable:
+            return "degraded"
+        return "ok"
+
+    async def media_ok() -> Health:
+        try:
+            await engine.ping()
+        except Unavailable:
+            return "degraded"
+        return "ok"
+
+    lifecycle.add("storage", stop=storage.aclose, check=storage_ok)
+    lifecycle.add("media", start=engine.start, stop=engine.aclose, check=media_ok)

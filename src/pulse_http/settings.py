@@ -95,6 +95,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_secret_access_key: str = ""
     s3_force_path_style: bool = False
     s3_prefix: str = ""
+    # Endpoints as browsers reach them (presigned download URLs) and as LiveKit egress
+    # workers reach them (uploads), when they differ from S3_ENDPOINT_URL.
+    s3_public_endpoint_url: str = ""
+    s3_egress_endpoint_url: str = ""
+    # How long a recording's download URL works unless the request asks for less or more.
+    recording_url_ttl_seconds: int = 3600
 
     @property
     def is_production(self) -> bool:
@@ -109,6 +115,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Where end users connect with the tokens Pulse mints (LiveKit's dev default
         when no LiveKit is configured)."""
         return self.livekit_host or "ws://localhost:7880"
+
+    @property
+    def media_engine(self) -> Literal["livekit", "memory"]:
+        """LiveKit when LIVEKIT_HOST is set, else the simulated engine."""
+        return "livekit" if self.livekit_host else "memory"
+
+    @property
+    def object_storage(self) -> Literal["s3", "local"]:
+        """An S3-compatible bucket when S3_BUCKET is set, else DATA_DIR/recordings."""
+        return "s3" if self.s3_bucket else "local"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return Path(self.data_dir) / "recordings"
 
     @property
     def rate_limits(self) -> Literal["redis", "memory"]:

@@ -29,6 +29,19 @@ from tests.support.mongo import MongoTestServer
 # collection -> index name -> (key, unique, partialFilterExpression, expireAfterSeconds)
 Expected = dict[str, dict[str, tuple[list[tuple[str, int]], bool, Any, Any]]]
 EXPECTED: Expected = {
+    **{
+        collection: {
+            "engine_id_1": ([("engine_id", 1)], True, None, None),
+            "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
+            "project_id_1_room_1__id_1": (
+                [("project_id", 1), ("room", 1), ("_id", 1)],
+                False,
+                None,
+                None,
+            ),
+        }
+        for collection in ("media_egress", "media_ingress")
+    },
     "organizations": {
         "admin_email_1": ([("admin_email", 1)], True, {"is_deleted": False}, None),
         "is_deleted_1__id_1": ([("is_deleted", 1), ("_id", 1)], False, None, None),

@@ -15,7 +15,10 @@ async def test_liveness(client: AsyncTestClient[Any]) -> None:
 async def test_readiness_reports_the_database(client: AsyncTestClient[Any]) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "storage": "ok", "media": "ok"},
+    }
 
 
 async def test_status(client: AsyncTestClient[Any]) -> None:

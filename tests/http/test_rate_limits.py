@@ -184,7 +184,7 @@ async def test_redis_outage_falls_back_and_recovers(
         assert ready.status_code == 200
         assert ready.json() == {
             "status": "degraded",
-            "checks": {"database": "ok", "cache": "degraded"},
+            "checks": {"database": "ok", "cache": "degraded", "storage": "ok", "media": "ok"},
         }
 
         disposable_redis.start()
@@ -192,4 +192,7 @@ async def test_redis_outage_falls_back_and_recovers(
         after = await client.get("/v1/project", headers=tenant.project_headers)
         assert after.status_code == 200
         ready = await client.get("/health/ready")
-        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+        assert ready.json() == {
+            "status": "ok",
+            "checks": {"database": "ok", "cache": "ok", "storage": "ok", "media": "ok"},
+        }

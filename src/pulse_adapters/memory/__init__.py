@@ -4,6 +4,11 @@ State lives in the process and dies with it. They honour the same contracts as t
 persistent adapters (``tests/contract/`` runs the same suites on them).
 """
 
+from pulse_adapters.memory.media_engine import InMemoryMediaEngine
+from pulse_adapters.memory.media_records import (
+    InMemoryEgressRecordRepository,
+    InMemoryIngressRecordRepository,
+)
 from pulse_adapters.memory.rate_limiter import InMemoryRateLimiter
 from pulse_adapters.memory.repositories import (
     InMemoryOrganizationRepository,
@@ -14,6 +19,9 @@ from pulse_adapters.memory.repositories import (
 from pulse_adapters.memory.storage import InMemoryObjectStorage
 
 __all__ = [
+    "InMemoryEgressRecordRepository",
+    "InMemoryIngressRecordRepository",
+    "InMemoryMediaEngine",
     "InMemoryObjectStorage",
     "InMemoryOrganizationRepository",
     "InMemoryProjectRepository",

@@ -43,6 +43,8 @@ ORGANIZATIONS = "organizations"
 PROJECTS = "projects"
 USERS = "users"
 USAGE_METRICS = "usage_metrics"
+MEDIA_EGRESS = "media_egress"
+MEDIA_INGRESS = "media_ingress"
 
 #: Usage records expire 90 days after their ``timestamp`` (MongoDB's TTL monitor runs
 #: about once a minute, so expiry is not to the second).
@@ -78,6 +80,35 @@ class IndexSpec:
 
     def model(self) -> IndexModel:
         return IndexModel(list(self.keys), **self.options)
+
+
+# Ownership records of egress and ingress (pulse_adapters.mongo.media_records): the
+# same three indexes on both collections.
+_MEDIA_RECORD_PLAN: tuple[IndexSpec, ...] = tuple(
+    spec
+    for collection, what in ((MEDIA_EGRESS, "egress"), (MEDIA_INGRESS, "ingress"))
+    for spec in (
+        IndexSpec(
+            collection=collection,
+            name="engine_id_1",
+            keys=(("engine_id", ASCENDING),),
+            unique=True,
+            purpose=f"one {what} of the media server has one owner; lookup by engine id",
+        ),
+        IndexSpec(
+            collection=collection,
+            name="project_id_1__id_1",
+            keys=(("project_id", ASCENDING), ("_id", ASCENDING)),
+            purpose=f"list a project's {what} in id order",
+        ),
+        IndexSpec(
+            collection=collection,
+            name="project_id_1_room_1__id_1",
+            keys=(("project_id", ASCENDING), ("room", ASCENDING), ("_id", ASCENDING)),
+            purpose=f"list a project's {what} of one room in id order",
+        ),
+    )
+)
 
 
 _PLAN: tuple[IndexSpec, ...] = (
@@ -166,6 +197,7 @@ _PLAN: tuple[IndexSpec, ...] = (
         expire_after_seconds=USAGE_TTL_SECONDS,
         purpose="expire usage records 90 days after their timestamp (TTL)",
     ),
+    *_MEDIA_RECORD_PLAN,
 )
 
 

@@ -6,6 +6,10 @@ connect()`` it, hand it to the repositories, ``await close()`` it on shutdown.
 """
 
 from pulse_adapters.sqlite.database import SqliteDatabase
+from pulse_adapters.sqlite.media_records import (
+    SqliteEgressRecordRepository,
+    SqliteIngressRecordRepository,
+)
 from pulse_adapters.sqlite.repositories import (
     SqliteOrganizationRepository,
     SqliteProjectRepository,
@@ -15,6 +19,8 @@ from pulse_adapters.sqlite.repositories import (
 
 __all__ = [
     "SqliteDatabase",
+    "SqliteEgressRecordRepository",
+    "SqliteIngressRecordRepository",
     "SqliteOrganizationRepository",
     "SqliteProjectRepository",
     "SqliteUsageRepository",

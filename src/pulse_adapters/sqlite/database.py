@@ -124,6 +124,36 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX usage_records_project_id ON usage_records (project_id, id)",
     ),
+    # 2: media records (pulse_adapters.sqlite.media_records). Ownership of each egress and
+    # ingress: every read is by (project_id, id) or a project's range, optionally one
+    # room's. `engine_id` is the media server's id; unique, so no engine object ever has
+    # two owners.
+    (
+        """
+        CREATE TABLE egress_records (
+            id         TEXT NOT NULL PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            room       TEXT,
+            engine_id  TEXT NOT NULL,
+            data       TEXT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX egress_records_engine_id ON egress_records (engine_id)",
+        "CREATE INDEX egress_records_project_id ON egress_records (project_id, id)",
+        "CREATE INDEX egress_records_project_room ON egress_records (project_id, room, id)",
+        """
+        CREATE TABLE ingress_records (
+            id         TEXT NOT NULL PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            room       TEXT NOT NULL,
+            engine_id  TEXT NOT NULL,
+            data       TEXT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX ingress_records_engine_id ON ingress_records (engine_id)",
+        "CREATE INDEX ingress_records_project_id ON ingress_records (project_id, id)",
+        "CREATE INDEX ingress_records_project_room ON ingress_records (project_id, room, id)",
+    ),
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -3,6 +3,7 @@ contract every adapter must honour (and that ``tests/contract/`` checks)."""
 
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.media import MediaEngine
+from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
 from pulse_core.ports.queue import JobQueue
 from pulse_core.ports.rate_limit import RateLimiter
 from pulse_core.ports.repositories import (
@@ -15,6 +16,8 @@ from pulse_core.ports.storage import ObjectStorage
 
 __all__ = [
     "Clock",
+    "EgressRecordRepository",
+    "IngressRecordRepository",
     "JobQueue",
     "MediaEngine",
     "ObjectStorage",

@@ -2,6 +2,7 @@
 
 from pulse_core.services.authentication import ManagementAuthenticator, ProjectAuthenticator
 from pulse_core.services.credential_cache import CredentialCache
+from pulse_core.services.media import MediaService
 from pulse_core.services.organizations import OrganizationPatch, OrganizationService
 from pulse_core.services.projects import IssuedProject, KeyRotation, ProjectPatch, ProjectService
 
@@ -10,6 +11,7 @@ __all__ = [
     "IssuedProject",
     "KeyRotation",
     "ManagementAuthenticator",
+    "MediaService",
     "OrganizationPatch",
     "OrganizationService",
     "ProjectAuthenticator",

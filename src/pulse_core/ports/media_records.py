@@ -1,0 +1,73 @@
+"""Media-record ports: which project owns each egress and ingress, and their last state.
+
+Kept by Pulse so that an ownership check is one keyed read and a project's list is one
+indexed range, never a scan of the media server. The rules of
+:mod:`pulse_core.ports.repositories` apply, plus one: every read is scoped by
+``project_id``, and a record of another project is ``None`` / absent / ``NotFound``
+exactly as if it did not exist.
+
+- ``list_page`` returns at most ``limit`` records of ``project_id`` (of ``room`` only
+  when given) with ``id > after`` (``after`` None: from the start), in ascending id
+  order, which is creation order.
+- ``add`` raises ``Conflict`` when the id, or the ``engine_id`` (one engine object has
+  one owner), is already stored; nothing is written then.
+- ``update`` replaces the record with the same id *and* project; ``NotFound`` otherwise.
+- A backend that is down or too slow raises ``Unavailable`` within its timeout.
+"""
+
+from __future__ import annotations
+
+import abc
+
+from pulse_core.models.media import Egress, Ingress
+
+
+class EgressRecordRepository(abc.ABC):
+    """Egress records (:class:`~pulse_core.models.media.Egress`). Kept after the egress
+    ends: they are the project's history of recordings and streams."""
+
+    @abc.abstractmethod
+    async def add(self, egress: Egress) -> None:
+        """Store ``egress``; ``Conflict`` if its id or engine id exists."""
+
+    @abc.abstractmethod
+    async def get(self, project_id: str, egress_id: str) -> Egress | None:
+        """The egress ``egress_id`` if ``project_id`` owns it, else None."""
+
+    @abc.abstractmethod
+    async def list_page(
+        self, project_id: str, *, room: str | None, after: str | None, limit: int
+    ) -> list[Egress]:
+        """Egresses of ``project_id`` (whose ``room`` equals ``room`` when given), in
+        id order."""
+
+    @abc.abstractmethod
+    async def update(self, egress: Egress) -> None:
+        """Replace ``egress`` by id and project; ``NotFound`` if there is none."""
+
+
+class IngressRecordRepository(abc.ABC):
+    """Ingress records (:class:`~pulse_core.models.media.Ingress`); deleting an ingress
+    deletes its record."""
+
+    @abc.abstractmethod
+    async def add(self, ingress: Ingress) -> None:
+        """Store ``ingress``; ``Conflict`` if its id or engine id exists."""
+
+    @abc.abstractmethod
+    async def get(self, project_id: str, ingress_id: str) -> Ingress | None:
+        """The ingress ``ingress_id`` if ``project_id`` owns it, else None."""
+
+    @abc.abstractmethod
+    async def list_page(
+        self, project_id: str, *, room: str | None, after: str | None, limit: int
+    ) -> list[Ingress]:
+        """Ingresses of ``project_id`` (of ``room`` when given), in id order."""
+
+    @abc.abstractmethod
+    async def update(self, ingress: Ingress) -> None:
+        """Replace ``ingress`` by id and project; ``NotFound`` if there is none."""
+
+    @abc.abstractmethod
+    async def delete(self, project_id: str, ingress_id: str) -> bool:
+        """Delete the record if ``project_id`` owns it; whether there was one."""

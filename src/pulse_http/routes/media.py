@@ -1,0 +1,184 @@
+"""Media control (API.md, "Media"): egress, ingress and recordings of the calling
+project, plus the public download route of locally stored recordings."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from litestar import Controller, Router, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import Parameter
+from litestar.response import File
+
+from pulse_adapters.local import LocalObjectStorage
+from pulse_adapters.local.storage import DOWNLOAD_PATH
+from pulse_core.models import Project
+from pulse_core.ports.storage import ObjectStorage
+from pulse_core.services import MediaService
+from pulse_http.auth import PROJECT
+from pulse_http.schemas.media import (
+    CreateIngressBody,
+    EgressList,
+    EgressOut,
+    IngressList,
+    IngressOut,
+    RecordingList,
+    RecordingOut,
+    RecordingUrlOut,
+    StartEgressBody,
+    StopEgressBody,
+)
+
+
+class MediaController(Controller):
+    """Egress, ingress and recordings; project key + secret. Another project's id is a
+    404, and lists show the caller's own objects only (the service checks both)."""
+
+    path = "/v1/media"
+    tags = ["media"]
+    opt = PROJECT
+
+    @post("/egress/start", status_code=201)
+    async def start_egress(
+        self,
+        data: StartEgressBody,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+    ) -> EgressOut:
+        return EgressOut.of(await media.start_egress(project, data.to_domain()))
+
+    @post("/egress/stop", status_code=200)
+    async def stop_egress(
+        self,
+        data: StopEgressBody,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+    ) -> EgressOut:
+        return EgressOut.of(await media.stop_egress(project, data.egress_id))
+
+    @get("/egress/{egress_id:str}")
+    async def get_egress(
+        self,
+        egress_id: str,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+    ) -> EgressOut:
+        return EgressOut.of(await media.get_egress(project, egress_id))
+
+    @get("/egress")
+    async def list_egress(
+        self,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+        room: str | None = Parameter(default=None, query="room"),
+        limit: int | None = Parameter(default=None, query="limit"),
+        cursor: str | None = Parameter(default=None, query="cursor"),
+    ) -> EgressList:
+        page = await media.list_egress(project, room=room, limit=limit, cursor=cursor)
+        return EgressList(items=[EgressOut.of(e) for e in page.items], next_cursor=page.next_cursor)
+
+    @post("/ingress/create", status_code=201)
+    async def create_ingress(
+        self,
+        data: CreateIngressBody,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+    ) -> IngressOut:
+        return IngressOut.of(await media.create_ingress(project, data.to_domain()))
+
+    @delete("/ingress/{ingress_id:str}", status_code=204)
+    async def delete_ingress(
+        self,
+        ingress_id: str,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+    ) -> None:
+        await media.delete_ingress(project, ingress_id)
+
+    @get("/ingress")
+    async def list_ingress(
+        self,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+        room: str | None = Parameter(default=None, query="room"),
+        limit: int | None = Parameter(default=None, query="limit"),
+        cursor: str | None = Parameter(default=None, query="cursor"),
+    ) -> IngressList:
+        page = await media.list_ingress(project, room=room, limit=limit, cursor=cursor)
+        return IngressList(
+            items=[IngressOut.of(i) for i in page.items], next_cursor=page.next_cursor
+        )
+
+    @get("/recordings")
+    async def list_recordings(
+        self,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+        room: str | None = Parameter(default=None, query="room"),
+        limit: int | None = Parameter(default=None, query="limit"),
+        cursor: str | None = Parameter(default=None, query="cursor"),
+    ) -> RecordingList:
+        page = await media.list_recordings(project, room=room, limit=limit, cursor=cursor)
+        return RecordingList(
+            items=[RecordingOut.of(r) for r in page.items], next_cursor=page.next_cursor
+        )
+
+    @get("/recordings/{recording_id:str}/url")
+    async def recording_url(
+        self,
+        recording_id: str,
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+        expires_in: int | None = Parameter(default=None, query="expires_in"),
+    ) -> RecordingUrlOut:
+        url = await media.recording_url(project, recording_id, expires_in=expires_in)
+        return RecordingUrlOut.of(url)
+
+
+# Headers of every download: the file's name (and so its type) comes from a caller, so
+# the browser must neither sniff nor render it as a page of Pulse's origin, and the URL
+# (a bearer capability) must not leak through Referer or shared caches.
+_DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, no-store",
+}
+
+
+@get(DOWNLOAD_PATH + "{key:path}", tags=["media"], summary="Download a local recording")
+async def download_recording(
+    key: str,
+    local_storage: NamedDependency[LocalObjectStorage],
+    expires: str = Parameter(default="", query="expires"),
+    signature: str = Parameter(default="", query="signature"),
+) -> File:
+    """Serve a locally stored recording for a signed URL from
+    ``GET /v1/media/recordings/{id}/url``. No credentials: the signature is the
+    credential. A wrong or missing signature is 403 ``download_url_invalid``, an
+    expired URL 403 ``download_url_expired``, a deleted file 404."""
+    path = await local_storage.verify_download(key.lstrip("/"), expires, signature)
+    return File(
+        path=path,
+        filename=PurePosixPath(key).name,
+        content_disposition_type="attachment",
+        headers=_DOWNLOAD_HEADERS,
+    )
+
+
+def download_routes(storage: ObjectStorage) -> list[Router]:
+    """The download route, when recordings are in a local directory (a bucket serves its
+    own presigned URLs, so nothing is mounted then)."""
+    if not isinstance(storage, LocalObjectStorage):
+        return []
+
+    def provide() -> LocalObjectStorage:
+        return storage
+
+    return [
+        Router(
+            path="/",
+            route_handlers=[download_recording],
+            dependencies={"local_storage": Provide(provide, use_cache=True, sync_to_thread=False)},
+        )
+    ]

@@ -1,0 +1,617 @@
+"""Media control through the REST API, on the embedded default: the simulated engine
+writing into local storage, records in SQLite, downloads through Pulse's own route."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+from pymongo import MongoClient
+
+from pulse_adapters.clock import ManualClock
+from pulse_adapters.livekit import LiveKitMediaEngine
+from pulse_adapters.memory.media_engine import PLACEHOLDER
+from pulse_adapters.s3 import S3Config, S3ObjectStorage
+from pulse_core import rooms
+from pulse_core.ports.media import MediaEngine
+from pulse_http.app import create_app
+from pulse_http.container import Container
+from pulse_http.routes.media import download_routes
+from tests.http.conftest import Tenant, make_tenant
+from tests.support.ports import free_port
+
+Client = AsyncTestClient[Any]
+EGRESS_FIELDS = {"id", "room", "kind", "status", "started_at", "ended_at", "outputs", "error"}
+STREAM_KEY = "live_0123456789_abcdefghijklmnop"
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def start(
+    client: Client, tenant: Tenant, clock: ManualClock | None = None, **body: Any
+) -> dict[str, Any]:
+    """Start an egress; with ``clock``, a millisecond later than the previous one, so ids
+    (which order by millisecond, then at random) order by creation."""
+    if clock is not None:
+        clock.advance(0.001)
+    response = await client.post(
+        "/v1/media/egress/start", json=body, headers=tenant.project_headers
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def finish(client: Client, tenant: Tenant, egress_id: str) -> dict[str, Any]:
+    """Stop an egress and read it back (the read that sees it complete)."""
+    h = tenant.project_headers
+    stopped = await client.post("/v1/media/egress/stop", json={"egress_id": egress_id}, headers=h)
+    assert stopped.status_code == 200, stopped.text
+    got = await client.get(f"/v1/media/egress/{egress_id}", headers=h)
+    assert got.status_code == 200, got.text
+    result: dict[str, Any] = got.json()
+    return result
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+# -- the customer's story ---------------------------------------------------------------------
+
+
+async def test_record_demo_list_stop_and_download(
+    client: Client, tenant_a: Tenant, container: Container, clock: ManualClock
+) -> None:
+    h = tenant_a.project_headers
+    egress = await start(client, tenant_a, room="demo", kind="room_composite")
+
+    assert set(egress) == EGRESS_FIELDS  # no project id, engine id or LiveKit room name
+    assert egress["id"].startswith("eg_")
+    assert (egress["room"], egress["kind"], egress["status"]) == (
+        "demo",
+        "room_composite",
+        "starting",
+    )
+    assert egress["ended_at"] is None and egress["error"] is None
+    (output,) = egress["outputs"]
+    assert output["type"] == "file" and output["filepath"] == f"{egress['id']}.mp4"
+    recording_id = output["recording_id"]
+    # LiveKit sees the namespaced room, the caller its own name.
+    engine: MediaEngine = container.adapters.media_engine()
+    (info,) = await engine.list_egress()
+    assert info.room_name == rooms.to_livekit(tenant_a.project_id, "demo")
+
+    listed = (await client.get("/v1/media/egress", headers=h)).json()
+    assert [e["id"] for e in listed["items"]] == [egress["id"]]
+    assert listed["items"][0]["status"] == "active" and listed["next_cursor"] is None
+    in_room = (await client.get("/v1/media/egress?room=demo", headers=h)).json()
+    assert [e["id"] for e in in_room["items"]] == [egress["id"]]
+    assert (await client.get("/v1/media/egress?room=other", headers=h)).json()["items"] == []
+
+    stopped = await client.post(
+        "/v1/media/egress/stop", json={"egress_id": egress["id"]}, headers=h
+    )
+    assert stopped.status_code == 200 and stopped.json()["status"] == "ending"
+    done = (await client.get(f"/v1/media/egress/{egress['id']}", headers=h)).json()
+    assert done["status"] == "complete" and done["ended_at"] is not None
+    again = await client.post("/v1/media/egress/stop", json={"egress_id": egress["id"]}, headers=h)
+    assert again.status_code == 200 and again.json()["status"] == "complete"  # idempotent
+
+    recordings = (await client.get("/v1/media/recordings", headers=h)).json()
+    assert recordings["next_cursor"] is None
+    (recording,) = recordings["items"]
+    assert recording["id"] == recording_id
+    assert (recording["room"], recording["path"]) == ("demo", output["filepath"])
+    assert recording["size"] == len(PLACEHOLDER)
+    assert [
+        r["id"]
+        for r in (await client.get("/v1/media/recordings?room=demo", headers=h)).json()["items"]
+    ] == [recording_id]
+    assert (await client.get("/v1/media/recordings?room=other", headers=h)).json()["items"] == []
+
+    link = await client.get(f"/v1/media/recordings/{recording_id}/url", headers=h)
+    assert link.status_code == 200, link.text
+    url = link.json()["url"]
+    assert when(link.json()["expires_at"]) == clock.now() + timedelta(seconds=3600)
+    assert url.startswith("http://localhost:8080/v1/media/files/")
+
+    download = await client.get(path_of(url))  # no credentials: the URL is the credential
+    assert download.status_code == 200
+    assert download.content == PLACEHOLDER
+    assert download.headers["content-type"] == "video/mp4"
+    assert download.headers["content-disposition"].startswith("attachment")
+    assert download.headers["x-content-type-options"] == "nosniff"
+
+    tampered = await client.get(path_of(url)[:-4] + "0000")
+    assert tampered.status_code == 403
+    assert tampered.headers["content-type"].startswith("application/problem+json")
+    assert tampered.json()["code"] == "download_url_invalid"
+    unsigned = await client.get(urlsplit(url).path)
+    assert unsigned.status_code == 403
+    clock.advance(3601)
+    expired = await client.get(path_of(url))
+    assert expired.status_code == 403 and expired.json()["code"] == "download_url_expired"
+
+    short = await client.get(f"/v1/media/recordings/{recording_id}/url?expires_in=60", headers=h)
+    assert when(short.json()["expires_at"]) == clock.now().replace(microsecond=0) + timedelta(
+        seconds=60
+    )
+
+
+async def test_hls_and_custom_file_paths_land_under_the_room(
+    client: Client, tenant_a: Tenant
+) -> None:
+    h = tenant_a.project_headers
+    hls = await start(
+        client,
+        tenant_a,
+        room="stage",
+        output={"type": "hls", "path": "live/show", "segment_duration": 4},
+    )
+    (output,) = hls["outputs"]
+    assert output == {
+        "type": "hls",
+        "playlist": "live/show/index.m3u8",
+        "recording_id": output["recording_id"],
+        "segment_duration": 4,
+    }
+    named = await start(
+        client,
+        tenant_a,
+        room="stage",
+        audio_only=True,
+        output={"type": "file", "filepath": "talks/keynote"},
+    )
+    assert named["outputs"][0]["filepath"] == "talks/keynote.ogg"  # extension added
+    for egress in (hls, named):
+        assert (await finish(client, tenant_a, egress["id"]))["status"] == "complete"
+
+    items = (await client.get("/v1/media/recordings?room=stage", headers=h)).json()["items"]
+    assert sorted(r["path"] for r in items) == [
+        "live/show/index.m3u8",
+        "live/show/segment_00000.ts",
+        "talks/keynote.ogg",
+    ]
+    playlist = next(r for r in items if r["path"].endswith(".m3u8"))
+    assert playlist["id"] == output["recording_id"]
+    link = (await client.get(f"/v1/media/recordings/{playlist['id']}/url", headers=h)).json()
+    body = (await client.get(path_of(link["url"]))).text
+    assert "#EXTM3U" in body and "segment_00000.ts" in body
+
+
+async def test_rtmp_stream_keys_are_never_echoed_or_stored(
+    client: Client, tenant_a: Tenant, container: Container
+) -> None:
+    url = f"rtmp://a.rtmp.youtube.com/live2/{STREAM_KEY}"
+    egress = await start(
+        client,
+        tenant_a,
+        room="demo",
+        output={"type": "rtmp", "urls": [url, "rtmps://x.example.com/app/k"]},
+    )
+    assert egress["outputs"] == [
+        {
+            "type": "rtmp",
+            "urls": ["rtmp://a.rtmp.youtube.com/live2/***mnop", "rtmps://x.example.com/app/***"],
+        }
+    ]
+    listed = await client.get("/v1/media/egress", headers=tenant_a.project_headers)
+    assert STREAM_KEY not in listed.text
+    # Nor stored: look at the database itself (the app's clients live on its own loop).
+    settings = container.settings()
+    if settings.persistence == "sqlite":
+        path = settings.resolved_sqlite_path
+        stored = b"".join(
+            p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+        )
+        assert egress["id"].encode() in stored
+    else:
+        client_ = MongoClient(settings.mongo_uri)
+        try:
+            stored = repr(list(client_[settings.mongo_db_name]["media_egress"].find())).encode()
+        finally:
+            client_.close()
+        assert egress["id"].encode() in stored
+    assert STREAM_KEY.encode() not in stored
+
+
+async def test_every_kind_starts(client: Client, tenant_a: Tenant, clock: ManualClock) -> None:
+    bodies = [
+        {
+            "room": "demo",
+            "kind": "track_composite",
+            "audio_track_id": "TR_a",
+            "video_track_id": "TR_v",
+        },
+        {"room": "demo", "kind": "track", "track_id": "TR_v"},
+        {"room": "demo", "kind": "participant", "participant_identity": "alice"},
+        {"kind": "web", "url": "https://example.com/show", "video_only": True},
+    ]
+    for body in bodies:
+        egress = await start(client, tenant_a, clock, **body)
+        assert egress["kind"] == body["kind"] and egress["status"] == "starting"
+    web = egress
+    assert web["room"] is None
+    assert web["outputs"][0]["filepath"] == f"{web['id']}.mp4"
+    track = (
+        await client.get("/v1/media/egress?room=demo", headers=tenant_a.project_headers)
+    ).json()
+    assert [e["kind"] for e in track["items"]] == ["track_composite", "track", "participant"]
+    assert track["items"][1]["outputs"][0]["filepath"].endswith(".webm")
+
+
+async def test_lists_paginate(client: Client, tenant_a: Tenant, clock: ManualClock) -> None:
+    h = tenant_a.project_headers
+    made = [(await start(client, tenant_a, clock, room=f"r{i}"))["id"] for i in range(3)]
+    first = (await client.get("/v1/media/egress?limit=2", headers=h)).json()
+    assert [e["id"] for e in first["items"]] == made[:2] and first["next_cursor"] == made[1]
+    rest = (
+        await client.get(f"/v1/media/egress?limit=2&cursor={first['next_cursor']}", headers=h)
+    ).json()
+    assert [e["id"] for e in rest["items"]] == made[2:] and rest["next_cursor"] is None
+
+    for egress_id in made:
+        await finish(client, tenant_a, egress_id)
+    page = (await client.get("/v1/media/recordings?limit=2", headers=h)).json()
+    assert len(page["items"]) == 2 and page["next_cursor"] == page["items"][1]["id"]
+    tail = (
+        await client.get(f"/v1/media/recordings?limit=2&cursor={page['next_cursor']}", headers=h)
+    ).json()
+    assert len(tail["items"]) == 1 and tail["next_cursor"] is None
+    rooms_seen = [r["room"] for r in page["items"] + tail["items"]]
+    assert rooms_seen == ["r0", "r1", "r2"]
+
+
+async def test_rtmp_ingress_create_read_and_delete(
+    client: Client, tenant_a: Tenant, clock: ManualClock
+) -> None:
+    h = tenant_a.project_headers
+    created = await client.post(
+        "/v1/media/ingress/create",
+        json={
+            "room": "stage",
+            "type": "rtmp",
+            "participant_identity": "obs",
+            "participant_name": "OBS",
+        },
+        headers=h,
+    )
+    assert created.status_code == 201, created.text
+    ingress = created.json()
+    assert ingress["id"].startswith("ig_")
+    assert (ingress["type"], ingress["room"], ingress["status"]) == ("rtmp", "stage", "inactive")
+    assert ingress["url"].startswith("rtmp://") and len(ingress["stream_key"]) >= 8
+    assert (ingress["participant_identity"], ingress["participant_name"]) == ("obs", "OBS")
+    assert "livekit_room" not in ingress and "project_id" not in ingress
+
+    clock.advance(0.001)
+    whip = await client.post(
+        "/v1/media/ingress/create",
+        json={"room": "other", "type": "whip", "participant_identity": "browser"},
+        headers=h,
+    )
+    clock.advance(0.001)
+    pull = await client.post(
+        "/v1/media/ingress/create",
+        json={
+            "room": "other",
+            "type": "url",
+            "participant_identity": "cdn",
+            "url": "https://cdn.example.com/a.m3u8",
+        },
+        headers=h,
+    )
+    assert whip.status_code == 201 and whip.json()["stream_key"]
+    assert pull.status_code == 201 and pull.json()["stream_key"] is None
+    assert pull.json()["url"] == "https://cdn.example.com/a.m3u8"
+
+    listed = (await client.get("/v1/media/ingress", headers=h)).json()
+    assert [i["id"] for i in listed["items"]] == [
+        ingress["id"],
+        whip.json()["id"],
+        pull.json()["id"],
+    ]
+    assert listed["items"][0]["stream_key"] == ingress["stream_key"]
+    stage = (await client.get("/v1/media/ingress?room=stage", headers=h)).json()
+    assert [i["id"] for i in stage["items"]] == [ingress["id"]]
+
+    deleted = await client.delete(f"/v1/media/ingress/{ingress['id']}", headers=h)
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert (await client.get("/v1/media/ingress?room=stage", headers=h)).json()["items"] == []
+    gone = await client.delete(f"/v1/media/ingress/{ingress['id']}", headers=h)
+    assert gone.status_code == 404 and gone.json()["code"] == "not_found"
+
+
+# -- two tenants -------------------------------------------------------------------------------
+
+
+async def test_projects_cannot_see_or_touch_each_others_media(
+    client: Client, tenant_a: Tenant, tenant_b: Tenant, container: Container, clock: ManualClock
+) -> None:
+    a, b = tenant_a.project_headers, tenant_b.project_headers
+    a_egress = await start(client, tenant_a, clock, room="demo")
+    a_recorded = await start(client, tenant_a, clock, room="demo")
+    await finish(client, tenant_a, a_recorded["id"])
+    a_recording = a_recorded["outputs"][0]["recording_id"]
+    a_ingress = (
+        await client.post(
+            "/v1/media/ingress/create",
+            json={"room": "demo", "type": "rtmp", "participant_identity": "obs"},
+            headers=a,
+        )
+    ).json()
+    # B has a room "demo" too: a different LiveKit room, and its own objects.
+    b_egress = await start(client, tenant_b, room="demo")
+
+    for method, path, body in [
+        ("GET", f"/v1/media/egress/{a_egress['id']}", None),
+        ("POST", "/v1/media/egress/stop", {"egress_id": a_egress["id"]}),
+        ("DELETE", f"/v1/media/ingress/{a_ingress['id']}", None),
+        ("GET", f"/v1/media/recordings/{a_recording}/url", None),
+    ]:
+        response = await client.request(method, path, json=body, headers=b)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["code"] == "not_found"
+
+    b_lists = {
+        path: [item["id"] for item in (await client.get(path, headers=b)).json()["items"]]
+        for path in (
+            "/v1/media/egress",
+            "/v1/media/egress?room=demo",
+            "/v1/media/ingress",
+            "/v1/media/ingress?room=demo",
+            "/v1/media/recordings",
+            "/v1/media/recordings?room=demo",
+        )
+    }
+    assert b_lists == {
+        "/v1/media/egress": [b_egress["id"]],
+        "/v1/media/egress?room=demo": [b_egress["id"]],
+        "/v1/media/ingress": [],
+        "/v1/media/ingress?room=demo": [],
+        "/v1/media/recordings": [],
+        "/v1/media/recordings?room=demo": [],
+    }
+    a_egress_ids = [
+        e["id"] for e in (await client.get("/v1/media/egress", headers=a)).json()["items"]
+    ]
+    assert a_egress_ids == [a_egress["id"], a_recorded["id"]]
+
+    # Nothing of A changed: its egress still runs, its ingress and recording are there.
+    assert (await client.get(f"/v1/media/egress/{a_egress['id']}", headers=a)).json()[
+        "status"
+    ] == "active"
+    assert (await client.get("/v1/media/ingress", headers=a)).json()["items"][0]["id"] == a_ingress[
+        "id"
+    ]
+    assert (
+        await client.get(f"/v1/media/recordings/{a_recording}/url", headers=a)
+    ).status_code == 200
+    engine: MediaEngine = container.adapters.media_engine()
+    rooms_in_livekit = {e.room_name for e in await engine.list_egress()}
+    assert rooms_in_livekit == {
+        rooms.to_livekit(tenant_a.project_id, "demo"),
+        rooms.to_livekit(tenant_b.project_id, "demo"),
+    }
+
+
+async def test_forged_recording_ids_find_nothing(
+    client: Client, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    import base64
+
+    recorded = await start(client, tenant_b, room="demo")
+    await finish(client, tenant_b, recorded["id"])
+
+    def forged(path: str) -> str:
+        return "rec_" + base64.urlsafe_b64encode(path.encode()).rstrip(b"=").decode()
+
+    b_key = f"../../{tenant_b.project_id}/recordings/rooms/demo/{recorded['id']}.mp4"
+    for recording_id in (
+        forged(b_key),
+        forged(f"projects/{tenant_b.project_id}/recordings/rooms/demo/{recorded['id']}.mp4"),
+        forged("/etc/passwd"),
+        "rec_!!!",
+        "rec_",
+        "nothing",
+        forged(f"rooms/demo/{recorded['id']}.mp4") + "=",
+    ):
+        response = await client.get(
+            f"/v1/media/recordings/{recording_id}/url", headers=tenant_a.project_headers
+        )
+        assert response.status_code == 404, (recording_id, response.text)
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+BAD_EGRESS = [
+    ({"room": "demo", "kind": "movie"}, "kind"),
+    ({}, "room"),
+    ({"kind": "room_composite", "output": {"type": "file"}}, "room"),
+    ({"room": "a/b"}, "room"),
+    (
+        {"room": "demo", "output": {"type": "rtmp", "urls": ["http://live.example.com/app/k"]}},
+        "output.urls[0]",
+    ),
+    (
+        {"room": "demo", "output": {"type": "rtmp", "urls": ["javascript:alert(1)"]}},
+        "output.urls[0]",
+    ),
+    (
+        {
+            "room": "demo",
+            "output": {"type": "rtmp", "urls": ["rtmp://ok.example.com/a/k", "ftp://x/y"]},
+        },
+        "output.urls[1]",
+    ),
+    ({"room": "demo", "output": {"type": "rtmp", "urls": []}}, "output.urls"),
+    ({"room": "demo", "output": {"type": "dvd"}}, "output.type"),
+    (
+        {"room": "demo", "output": {"type": "file", "filepath": "x" * 10_000 + ".mp4"}},
+        "output.filepath",
+    ),
+    ({"room": "demo", "output": {"type": "file", "filepath": "../escape.mp4"}}, "output.filepath"),
+    ({"room": "demo", "output": {"type": "file", "filepath": "a/../../b.mp4"}}, "output.filepath"),
+    (
+        {"room": "demo", "output": {"type": "file", "filepath": "/etc/cron.d/x.mp4"}},
+        "output.filepath",
+    ),
+    ({"room": "demo", "output": {"type": "file", "filepath": "page.html"}}, "output.filepath"),
+    (
+        {"room": "demo", "output": {"type": "file", "filepath": "{room_name}.mp4"}},
+        "output.filepath",
+    ),
+    ({"room": "demo", "output": {"type": "hls", "path": "../up"}}, "output.path"),
+    ({"room": "demo", "output": {"type": "hls", "segment_duration": 0}}, "output.segment_duration"),
+    ({"room": "demo", "colour": "red"}, "colour"),
+    ({"room": "demo", "output": {"type": "file", "bucket": "theirs"}}, "output.bucket"),
+    ({"room": 7}, "room"),
+    ({"kind": "web", "room": "demo", "url": "https://example.com"}, "room"),
+    ({"kind": "web"}, "url"),
+    ({"kind": "web", "url": "javascript:alert(1)"}, "url"),
+    ({"kind": "participant", "room": "demo"}, "participant_identity"),
+    ({"kind": "track", "room": "demo", "track_id": "TR_x", "layout": "grid"}, "layout"),
+    (
+        {"kind": "track", "room": "demo", "track_id": "TR_x", "output": {"type": "hls"}},
+        "output.type",
+    ),
+    ({"room": "demo", "audio_only": True, "video_only": True}, "video_only"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_EGRESS)
+async def test_bad_egress_requests_are_400_naming_the_field(
+    client: Client, tenant_a: Tenant, container: Container, body: dict[str, Any], field: str
+) -> None:
+    response = await client.post(
+        "/v1/media/egress/start", json=body, headers=tenant_a.project_headers
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["field"] == field, response.json()
+    engine: MediaEngine = container.adapters.media_engine()
+    assert await engine.list_egress() == []  # nothing was started
+
+
+BAD_OTHERS = [
+    (
+        "POST",
+        "/v1/media/ingress/create",
+        {"room": "demo", "type": "srt", "participant_identity": "x"},
+        "type",
+    ),
+    ("POST", "/v1/media/ingress/create", {"room": "demo", "type": "rtmp"}, "participant_identity"),
+    (
+        "POST",
+        "/v1/media/ingress/create",
+        {"room": "demo", "type": "url", "participant_identity": "x"},
+        "url",
+    ),
+    (
+        "POST",
+        "/v1/media/ingress/create",
+        {"room": "demo", "type": "url", "participant_identity": "x", "url": "ftp://h/a"},
+        "url",
+    ),
+    (
+        "POST",
+        "/v1/media/ingress/create",
+        {"room": "demo", "type": "rtmp", "participant_identity": "x", "url": "rtmp://h/a"},
+        "url",
+    ),
+    (
+        "POST",
+        "/v1/media/ingress/create",
+        {"room": "", "type": "rtmp", "participant_identity": "x"},
+        "room",
+    ),
+    (
+        "POST",
+        "/v1/media/ingress/create",
+        {"room": "demo", "type": "rtmp", "participant_identity": "x", "extra": 1},
+        "extra",
+    ),
+    ("POST", "/v1/media/egress/stop", {}, "egress_id"),
+    ("POST", "/v1/media/egress/stop", {"egress_id": 5}, "egress_id"),
+    ("GET", "/v1/media/egress?limit=0", None, "limit"),
+    ("GET", "/v1/media/egress?cursor=nonsense", None, "cursor"),
+    ("GET", "/v1/media/egress?room=a%2Fb", None, "room"),
+    ("GET", "/v1/media/ingress?limit=500", None, "limit"),
+    ("GET", "/v1/media/recordings?cursor=rec_!!", None, "cursor"),
+    ("GET", "/v1/media/recordings/rec_cm9vbXMvZGVtby94Lm1wNA/url?expires_in=0", None, "expires_in"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), BAD_OTHERS)
+async def test_bad_ingress_stop_and_list_requests_are_400_naming_the_field(
+    client: Client, tenant_a: Tenant, method: str, path: str, body: Any, field: str
+) -> None:
+    response = await client.request(method, path, json=body, headers=tenant_a.project_headers)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["field"] == field, response.json()
+
+
+async def test_media_routes_need_the_project_key_and_secret(
+    client: Client, tenant_a: Tenant, admin_headers: dict[str, str]
+) -> None:
+    for headers in ({}, {"X-Pulse-Key": tenant_a.api_key}, admin_headers):
+        response = await client.post(
+            "/v1/media/egress/start", json={"room": "demo"}, headers=headers
+        )
+        assert response.status_code in (401, 403), response.text
+        listed = await client.get("/v1/media/recordings", headers=headers)
+        assert listed.status_code in (401, 403)
+
+
+# -- the engine down ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def client_without_engine(container: Container) -> AsyncIterator[Client]:
+    """The app with LiveKit configured at an address where nothing listens."""
+    engine = LiveKitMediaEngine(
+        f"http://127.0.0.1:{free_port()}", "APIkey", "x" * 32, timeout_seconds=1.0
+    )
+    container.adapters.media_engine.override(providers.Object(engine))
+    async with AsyncTestClient(app=create_app(container)) as test_client:
+        yield test_client
+    container.adapters.media_engine.reset_override()
+
+
+async def test_engine_down_is_503_problem_json_quickly(
+    client_without_engine: Client, container: Container, admin_headers: dict[str, str]
+) -> None:
+    client = client_without_engine
+    tenant = await make_tenant(client, container, admin_headers, "Delta")
+    h = tenant.project_headers
+    for path, body in [
+        ("/v1/media/egress/start", {"room": "demo"}),
+        ("/v1/media/ingress/create", {"room": "demo", "type": "rtmp", "participant_identity": "x"}),
+    ]:
+        began = time.monotonic()
+        response = await client.post(path, json=body, headers=h)
+        assert time.monotonic() - began < 5
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "unavailable"
+    # Nothing was recorded for what never started, and the rest of the API still works.
+    assert (await client.get("/v1/media/egress", headers=h)).json()["items"] == []
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["media"] == "degraded"
+
+
+def test_download_route_is_mounted_only_for_local_storage() -> None:
+    bucket = S3ObjectStorage(S3Config(bucket="b", access_key_id="k", secret_access_key="s"))
+    assert download_routes(bucket) == []

@@ -1,0 +1,342 @@
+"""MediaService rules that the HTTP suite does not reach: recording ids, room
+directories, redaction, compensation, vanished egresses, and (with LiveKit and S3) that
+a file egress uploads exactly where the recordings list looks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pulse_adapters.clock import ManualClock
+from pulse_adapters.livekit import LiveKitMediaEngine
+from pulse_adapters.memory import (
+    InMemoryEgressRecordRepository,
+    InMemoryIngressRecordRepository,
+    InMemoryMediaEngine,
+    InMemoryObjectStorage,
+)
+from pulse_adapters.s3 import S3Config, S3ObjectStorage
+from pulse_core import rooms
+from pulse_core.errors import InvalidInput, NotFound, Unavailable
+from pulse_core.models import Project
+from pulse_core.models.media import Egress, Ingress
+from pulse_core.services.media import (
+    CreateIngress,
+    FileOutputSpec,
+    MediaService,
+    StartEgress,
+    recording_id,
+    recording_key,
+    redact_stream_url,
+    room_directory,
+)
+from tests.support.builders import org, project
+from tests.support.livekit_twirp_server import LiveKitTwirpServer
+from tests.support.moto_server import MotoS3, moto_admin_client
+
+KEY, SECRET = "APIpulseUnit", "pulse-unit-secret-0123456789abcdefghijklmnop"
+
+
+class Setup(msgspec.Struct, kw_only=True):
+    service: MediaService
+    engine: InMemoryMediaEngine
+    storage: InMemoryObjectStorage
+    egress: InMemoryEgressRecordRepository
+    ingress: InMemoryIngressRecordRepository
+    project: Project
+
+
+@pytest.fixture
+def setup(clock: ManualClock) -> Setup:
+    storage = InMemoryObjectStorage(clock)
+    engine = InMemoryMediaEngine(clock, file_sink=storage.put)
+    egress, ingress = InMemoryEgressRecordRepository(), InMemoryIngressRecordRepository()
+    service = MediaService(engine, egress, ingress, storage, clock)
+    return Setup(
+        service=service,
+        engine=engine,
+        storage=storage,
+        egress=egress,
+        ingress=ingress,
+        project=project(org().id),
+    )
+
+
+# -- pure helpers --------------------------------------------------------------------------
+
+
+@given(st.text(min_size=1, max_size=300).filter(lambda k: "\x00" not in k))
+def test_recording_ids_round_trip(key: str) -> None:
+    try:
+        rid = recording_id(key)
+    except UnicodeEncodeError:  # lone surrogates cannot be keys at all
+        return
+    resolved = recording_key(rid)
+    assert resolved in (key, None)  # None exactly for keys the key rules refuse
+    assert rid.startswith("rec_") and "/" not in rid and "=" not in rid
+
+
+def test_recording_ids_refuse_non_canonical_and_bad_keys() -> None:
+    good = recording_id("rooms/demo/a.mp4")
+    assert recording_key(good) == "rooms/demo/a.mp4"
+    for bad in (
+        good + "=",  # padding: another spelling of the same bytes
+        good + "A",  # trailing bits: base64 that decodes, but not canonically
+        recording_id("rooms/../../x.mp4"),
+        recording_id("/abs.mp4"),
+        recording_id("a//b.mp4"),
+        "rec_" + "A" * 2000,
+        "rec_@@",
+        "rec_",
+        "eg_01",
+    ):
+        assert recording_key(bad) is None, bad
+
+
+@pytest.mark.parametrize(
+    ("room", "directory"),
+    [
+        ("demo", "rooms/demo/"),
+        (".", "rooms/%2E/"),
+        ("..", "rooms/%2E./"),
+        ("50% off", "rooms/50%25 off/"),
+        ("%2E", "rooms/%252E/"),
+        ("café ☕", "rooms/café ☕/"),
+        (None, "web/"),
+    ],
+)
+def test_room_directories_are_valid_and_distinct(room: str | None, directory: str) -> None:
+    assert room_directory(room) == directory
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        (
+            "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop",
+            "rtmp://a.rtmp.youtube.com/live2/***mnop",
+        ),
+        ("rtmps://live.example.com:443/app/short", "rtmps://live.example.com:443/app/***"),
+        ("rtmp://user:pass@host/app/streamkey-0123456789", "rtmp://***@host/app/***6789"),
+        ("rtmp://host/app/key?token=secret", "rtmp://host/app/***?***"),
+        ("rtmp://host", "rtmp://host"),
+    ],
+)
+def test_stream_urls_are_redacted(url: str, redacted: str) -> None:
+    assert redact_stream_url(url) == redacted
+
+
+# -- service rules ---------------------------------------------------------------------------
+
+
+async def test_odd_room_names_record_into_their_own_directory(setup: Setup) -> None:
+    service, me = setup.service, setup.project
+    made = {}
+    for room in ("..", "%2E.", "50% off"):
+        egress = await service.start_egress(me, StartEgress(room=room))
+        await service.stop_egress(me, egress.id)
+        await service.get_egress(me, egress.id)
+        made[room] = egress
+    for room, egress in made.items():
+        page = await service.list_recordings(me, room=room)
+        assert [r.id for r in page.items] == [egress.outputs[0].recording_id]  # type: ignore[union-attr]
+        assert page.items[0].room == room
+        url = await service.recording_url(me, page.items[0].id)
+        assert await setup.storage.fetch(url.url)
+
+
+async def test_a_failed_ownership_record_stops_what_the_engine_started(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def down(_: object) -> None:
+        raise Unavailable("database down")
+
+    monkeypatch.setattr(setup.egress, "add", down)
+    monkeypatch.setattr(setup.ingress, "add", down)
+    with pytest.raises(Unavailable):
+        await setup.service.start_egress(setup.project, StartEgress(room="demo"))
+    (orphan,) = await setup.engine.list_egress()
+    assert orphan.status in ("ending", "complete")  # stopped, not left recording
+    with pytest.raises(Unavailable):
+        await setup.service.create_ingress(
+            setup.project, CreateIngress(room="demo", type="rtmp", participant_identity="x")
+        )
+    assert await setup.engine.list_ingress() == []
+
+
+async def test_an_egress_the_engine_forgot_is_aborted(setup: Setup, clock: ManualClock) -> None:
+    service, me = setup.service, setup.project
+    egress = await service.start_egress(me, StartEgress(room="demo"))
+    forgetful = InMemoryMediaEngine(clock)  # as after a restart of the simulated engine
+    service = MediaService(forgetful, setup.egress, setup.ingress, setup.storage, clock)
+
+    listed = await service.list_egress(me)
+    assert [(e.id, e.status) for e in listed.items] == [(egress.id, "aborted")]
+    got = await service.get_egress(me, egress.id)
+    assert got.status == "aborted" and got.error and got.ended_at is not None
+    assert (await service.stop_egress(me, egress.id)).status == "aborted"
+
+
+async def test_stop_racing_an_egress_that_ended_returns_it(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, me = setup.service, setup.project
+    egress = await service.start_egress(me, StartEgress(room="demo"))
+    await setup.engine.stop_egress(egress.engine_id)  # ended behind Pulse's back
+
+    stopped = await service.stop_egress(me, egress.id)
+    assert stopped.status == "complete"
+
+    async def refuse(_: str) -> Any:
+        raise AssertionError("an ended egress is not stopped again")
+
+    monkeypatch.setattr(setup.engine, "stop_egress", refuse)
+    monkeypatch.setattr(setup.engine, "get_egress", refuse)
+    assert (await service.stop_egress(me, egress.id)).status == "complete"
+
+
+async def test_ids_of_another_project_never_reach_the_engine(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, me, other = setup.service, setup.project, project(org().id)
+    egress = await service.start_egress(me, StartEgress(room="demo"))
+    ingress = await service.create_ingress(
+        me, CreateIngress(room="demo", type="whip", participant_identity="x")
+    )
+    calls: list[str] = []
+    for name in ("stop_egress", "get_egress", "delete_ingress", "get_ingress"):
+
+        async def spy(*args: object, _name: str = name, **kwargs: object) -> Any:
+            calls.append(_name)
+            raise AssertionError("the engine must not be asked")
+
+        monkeypatch.setattr(setup.engine, name, spy)
+    for call in (
+        service.get_egress(other, egress.id),
+        service.stop_egress(other, egress.id),
+        service.delete_ingress(other, ingress.id),
+        service.get_ingress(other, ingress.id),
+        service.get_egress(me, egress.engine_id),  # the engine's id is not an id here
+    ):
+        with pytest.raises(NotFound):
+            await call
+    assert calls == []
+
+
+async def test_default_extensions(setup: Setup) -> None:
+    service, me = setup.service, setup.project
+
+    async def filepath(**fields: Any) -> str:
+        egress = await service.start_egress(me, StartEgress(**fields))
+        return egress.outputs[0].filepath  # type: ignore[union-attr]
+
+    assert (await filepath(room="d", audio_only=True)).endswith(".ogg")
+    assert (await filepath(room="d", kind="track", track_id="TR_1")).endswith(".webm")
+    assert await filepath(room="d", output=FileOutputSpec(filepath="a/b")) == "a/b.mp4"
+    assert await filepath(room="d", output=FileOutputSpec(filepath="a/B.MP4")) == "a/B.MP4"
+    with pytest.raises(InvalidInput) as raised:
+        await filepath(room="d", output=FileOutputSpec(filepath="x" * 300 + "/y.mp4"))
+    assert raised.value.field == "output.filepath"
+
+
+async def test_service_refuses_unknown_kinds_and_types_for_embedders(setup: Setup) -> None:
+    with pytest.raises(InvalidInput) as kind:
+        await setup.service.start_egress(setup.project, StartEgress(room="d", kind="movie"))
+    assert kind.value.field == "kind"
+    with pytest.raises(InvalidInput) as type_:
+        await setup.service.create_ingress(
+            setup.project, CreateIngress(room="d", type="srt", participant_identity="x")
+        )
+    assert type_.value.field == "type"
+
+
+# -- LiveKit + S3: the file lands where the list looks ------------------------------------
+
+
+@pytest.fixture
+def twirp() -> Iterator[LiveKitTwirpServer]:
+    with LiveKitTwirpServer(KEY, SECRET) as server:
+        yield server
+
+
+async def test_livekit_egress_uploads_where_the_recordings_list_looks(
+    twirp: LiveKitTwirpServer, moto_s3: MotoS3, clock: ManualClock
+) -> None:
+    storage = S3ObjectStorage(
+        S3Config(
+            bucket=moto_s3.bucket,
+            access_key_id=moto_s3.access_key_id,
+            secret_access_key=moto_s3.secret_access_key,
+            region=moto_s3.region,
+            endpoint_url=moto_s3.endpoint_url,
+            egress_endpoint_url="http://minio-for-egress:9000",
+            force_path_style=True,
+            prefix="pulse/",
+            max_attempts=1,
+        )
+    )
+    engine = LiveKitMediaEngine(twirp.url, KEY, SECRET, timeout_seconds=2.0)
+    egress_records, ingress_records = (
+        InMemoryEgressRecordRepository(),
+        InMemoryIngressRecordRepository(),
+    )
+    service = MediaService(
+        engine, egress_records, ingress_records, storage, clock, upload_target=storage
+    )
+    me = project(org().id)
+    try:
+        egress = await service.start_egress(me, StartEgress(room="demo"))
+        sent = twirp.state.egress_requests[egress.engine_id]
+        (file_output,) = sent.file_outputs  # type: ignore[attr-defined]
+        assert sent.room_name == rooms.to_livekit(me.id, "demo")  # type: ignore[attr-defined]
+        s3 = file_output.s3
+        assert (s3.bucket, s3.endpoint, s3.force_path_style) == (
+            moto_s3.bucket,
+            "http://minio-for-egress:9000",
+            True,
+        )
+        assert (s3.access_key, s3.secret) == (moto_s3.access_key_id, moto_s3.secret_access_key)
+
+        # The egress worker uploads to the filepath it was given...
+        moto_admin_client(moto_s3.endpoint_url).put_object(
+            Bucket=moto_s3.bucket, Key=file_output.filepath, Body=b"mp4 bytes"
+        )
+        assert (await service.stop_egress(me, egress.id)).status == "ending"
+        assert (await service.get_egress(me, egress.id)).status == "complete"
+        # ...which is exactly the recording the egress announced.
+        (recording,) = (await service.list_recordings(me, room="demo")).items
+        assert recording.id == egress.outputs[0].recording_id  # type: ignore[union-attr]
+        assert recording.size == len(b"mp4 bytes")
+        url = await service.recording_url(me, recording.id)
+        assert moto_s3.bucket in url.url
+    finally:
+        await engine.aclose()
+        await storage.aclose()
+
+
+def test_records_never_keep_ingress_keys_in_their_repr() -> None:
+    me = project(org().id)
+    from datetime import UTC, datetime
+
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    ingress = Ingress(
+        id="ig_1",
+        project_id=me.id,
+        engine_id="IN_1",
+        type="rtmp",
+        room="demo",
+        livekit_room=rooms.to_livekit(me.id, "demo"),
+        url="rtmp://h/live",
+        stream_key="super-secret-key",
+        participant_identity="x",
+        created_at=at,
+        updated_at=at,
+    )
+    assert "super-secret-key" not in repr(ingress)
+    assert Egress.__struct_fields__  # the egress record has no stream key field at all
+    assert not any("key" in name for name in Egress.__struct_fields__)

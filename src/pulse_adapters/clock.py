@@ -15,6 +15,9 @@ class SystemClock(Clock):
     def time(self) -> float:
         return time.time()
 
+    def micros(self) -> int:
+        return time.time_ns() // 1000
+
 
 class ManualClock(Clock):
     """A clock that only moves when told to."""

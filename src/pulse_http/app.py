@@ -16,6 +16,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from pulse_core import __version__
 from pulse_http.auth import Authenticators, authenticate, provide_principal, provide_project
 from pulse_http.container import Container, build_container, build_lifecycle
+from pulse_http.fast_tokens import TokenFastPath
 from pulse_http.logging import configure_logging
 from pulse_http.middleware import RequestContextMiddleware
 from pulse_http.problems import EXCEPTION_HANDLERS
@@ -123,5 +124,15 @@ def create_app(container: Container | None = None) -> Litestar:
         ),
         debug=False,
     )
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    # POST /v1/tokens/create is answered by the fast path (same guard, same errors) before
+    # Litestar; the middleware gives it, like every request, its id and access-log line.
+    app.asgi_handler = RequestContextMiddleware(
+        TokenFastPath(
+            app.asgi_handler,
+            authenticators=authenticators,
+            tokens=services.tokens(),
+            max_body_bytes=settings.max_body_bytes,
+            cors=bool(settings.cors_origins),
+        )
+    )
     return app

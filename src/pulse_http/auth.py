@@ -14,10 +14,15 @@ errors, and a throttled one costs no credential lookup.
 
 Missing or wrong credentials are one 401 whatever was wrong; valid credentials of the
 other kind are a 403 (they are real, they just do not open this door).
+
+The logic is :meth:`Authenticators.admit`, written against plain headers and the ASGI
+scope state so that the Litestar guard and the token fast path
+(:mod:`pulse_http.fast_tokens`) run the very same code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal
 
 from litestar.connection import ASGIConnection
@@ -57,28 +62,88 @@ class Authenticators:
         self.limits = limits
         self._trust_forwarded = trust_x_forwarded_for
 
-    def client_address(self, connection: Connection) -> str:
+    def client_address(self, headers: Mapping[str, str], peer: str | None) -> str:
+        """Who failed authentications are counted against: the TCP peer, or (behind a
+        trusted proxy) the right-most ``X-Forwarded-For`` entry."""
         if self._trust_forwarded:
-            forwarded = connection.headers.get("x-forwarded-for")
+            forwarded = headers.get("x-forwarded-for")
             if forwarded:
                 return forwarded.rsplit(",", 1)[-1].strip()
-        client = connection.client
-        return client.host if client is not None else "unknown"
+        return peer if peer is not None else "unknown"
 
-    async def principal_of(self, connection: Connection) -> ManagementPrincipal:
-        token = _bearer(connection)
+    async def admit(
+        self,
+        state: MutableMapping[str, Any],
+        kind: AuthKind,
+        bucket: Bucket,
+        headers: Mapping[str, str],
+        peer: str | None,
+    ) -> ManagementPrincipal | Project:
+        """Authenticate the caller as ``kind`` says and, for a project, charge ``bucket``.
+
+        ``headers`` are the request's (lower-case names), ``peer`` the TCP client's
+        address. The caller goes into ``state`` (``"principal"`` or ``"project"``), and so
+        do a project's rate-limit headers (``"rate_limit_headers"``, sent with whatever
+        the response is, a 429 included) before :class:`RateLimited` is raised.
+        """
+        if kind == "management":
+            return await self.admit_management(state, headers, peer)
+        return await self.admit_project(
+            state, bucket, headers, peer, secret_required=kind == "project"
+        )
+
+    async def admit_management(
+        self, state: MutableMapping[str, Any], headers: Mapping[str, str], peer: str | None
+    ) -> ManagementPrincipal:
+        client = self.client_address(headers, peer)
+        self.throttle.check(client)
+        try:
+            principal = await self.principal_of(headers)
+        except Unauthenticated:
+            await self.throttle.failed(client)
+            raise
+        state["principal"] = principal
+        return principal
+
+    async def admit_project(
+        self,
+        state: MutableMapping[str, Any],
+        bucket: Bucket,
+        headers: Mapping[str, str],
+        peer: str | None,
+        *,
+        secret_required: bool = True,
+    ) -> Project:
+        client = self.client_address(headers, peer)
+        self.throttle.check(client)
+        try:
+            project = await self.project_of(headers, secret_required=secret_required)
+        except Unauthenticated:
+            await self.throttle.failed(client)
+            raise
+        state["project"] = project
+        policy, decision = await self.limits.charge(project, bucket)
+        state["rate_limit_headers"] = rate_limit_headers(bucket, policy, decision)
+        if not decision.allowed:
+            raise RateLimited(
+                f"rate limit of the {bucket!r} bucket exceeded", retry_after=reset_seconds(decision)
+            )
+        return project
+
+    async def principal_of(self, headers: Mapping[str, str]) -> ManagementPrincipal:
+        token = _bearer(headers)
         if token is not None and not token.startswith(KEY_PREFIX):
             return self._management.authenticate(token)
-        key = token or connection.headers.get("x-pulse-key")
+        key = token or headers.get("x-pulse-key")
         if key is not None:
-            await self._project_from(key, connection.headers.get("x-pulse-secret"))
+            await self._project_from(key, headers.get("x-pulse-secret"))
             raise PermissionDenied("project credentials cannot call management routes")
         raise Unauthenticated(INVALID_CREDENTIALS)
 
-    async def project_of(self, connection: Connection, *, secret_required: bool) -> Project:
-        key = connection.headers.get("x-pulse-key")
-        secret = connection.headers.get("x-pulse-secret")
-        token = _bearer(connection) if key is None else None
+    async def project_of(self, headers: Mapping[str, str], *, secret_required: bool) -> Project:
+        key = headers.get("x-pulse-key")
+        secret = headers.get("x-pulse-secret")
+        token = _bearer(headers) if key is None else None
         if key is None and token is not None and token.startswith(KEY_PREFIX):
             key = token
         if key is not None and (secret is not None or not secret_required):
@@ -94,8 +159,8 @@ class Authenticators:
         return await self._project.authenticate(key, secret)
 
 
-def _bearer(connection: Connection) -> str | None:
-    value = connection.headers.get("authorization")
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("authorization")
     if value is None:
         return None
     scheme, _, token = value.partition(" ")
@@ -112,24 +177,15 @@ async def authenticate(connection: Connection, handler: BaseRouteHandler) -> Non
     if kind is None:
         return
     authenticators: Authenticators = connection.app.state["authenticators"]
-    client = authenticators.client_address(connection)
-    authenticators.throttle.check(client)
-    try:
-        if kind == "management":
-            connection.state["principal"] = await authenticators.principal_of(connection)
-            return
-        project = await authenticators.project_of(connection, secret_required=kind == "project")
-    except Unauthenticated:
-        await authenticators.throttle.failed(client)
-        raise
-    connection.state["project"] = project
     bucket: Bucket = handler.opt.get("bucket", "api")
-    policy, decision = await authenticators.limits.charge(project, bucket)
-    connection.scope["state"]["rate_limit_headers"] = rate_limit_headers(bucket, policy, decision)
-    if not decision.allowed:
-        raise RateLimited(
-            f"rate limit of the {bucket!r} bucket exceeded", retry_after=reset_seconds(decision)
-        )
+    client = connection.scope.get("client")
+    await authenticators.admit(
+        connection.scope["state"],
+        kind,
+        bucket,
+        connection.headers,
+        client[0] if client else None,
+    )
 
 
 def provide_principal(request: Connection) -> ManagementPrincipal:

@@ -55,13 +55,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def build_server(target: str, *, host: str, port: int, workers: int = 1) -> MPServer | MTServer:
     """The ASGI server ``pulse serve`` runs, with its settings (also used by the
     benchmark's raw-ASGI floor, so both are served alike). ``Granian`` is the
-    multi-process server on GIL builds of CPython, the threaded one otherwise."""
+    multi-process server on GIL builds of CPython, the threaded one otherwise.
+
+    Chosen by measurement (``bench/run.py``, ``bench/README.md``): granian rather than
+    uvicorn, and two Rust I/O threads per worker rather than one (+8-18% requests/s on
+    token minting, lower p99, even with the worker confined to one core). The event loop
+    is granian's ``auto``: uvloop when it is installed (``granian[uvloop]``), which is
+    worth ~25% over asyncio's own loop."""
     return Granian(
         target,
         address=host,
         port=port,
         interface=Interfaces.ASGI,
         workers=workers,
+        runtime_threads=2,
         log_access=False,
     )
 

@@ -64,6 +64,7 @@ _CODES = {
     503: "unavailable",
 }
 WWW_AUTHENTICATE = 'Bearer realm="pulse", X-Pulse-Key realm="pulse"'
+UNEXPECTED_DETAIL = "internal error; quote the request_id"
 
 _log = structlog.get_logger("pulse.http")
 
@@ -94,8 +95,28 @@ def problem_response(
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[Problem]:
+    body = problem_body(
+        status,
+        detail=detail,
+        request_id=_request_id(request),
+        code=code,
+        field=field,
+        errors=errors,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_body(
+    status: int,
+    *,
+    detail: str,
+    request_id: str | None,
+    code: str | None = None,
+    field: str | None = None,
+    errors: list[FieldError] | None = None,
+) -> Problem:
     code = code or _CODES.get(status, "error")
-    body = Problem(
+    return Problem(
         type=f"urn:pulse:problem:{code}",
         title=_TITLES.get(status, "Error"),
         status=status,
@@ -103,13 +124,15 @@ def problem_response(
         code=code,
         field=field,
         errors=errors,
-        request_id=request.scope.get("state", {}).get("request_id"),
+        request_id=request_id,
     )
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def pulse_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    assert isinstance(exc, PulseError)
+def pulse_problem(exc: PulseError, request_id: str | None) -> tuple[Problem, dict[str, str]]:
+    """The problem+json body and extra headers of a core error (status: ``body.status``).
+
+    Shared by the Litestar exception handler and the token fast path.
+    """
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 500)
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthenticated):
@@ -118,9 +141,27 @@ def pulse_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
         headers["Retry-After"] = str(max(1, whole_seconds(exc.retry_after)))
     if isinstance(exc, Unavailable):
         _log.warning("backend_unavailable", detail=exc.detail)
-    return problem_response(
-        request, status, detail=exc.detail, code=exc.code, field=exc.field, headers=headers
+    body = problem_body(
+        status, detail=exc.detail, request_id=request_id, code=exc.code, field=exc.field
     )
+    return body, headers
+
+
+def unexpected_problem(exc: Exception, request_id: str | None) -> Problem:
+    """Log an unexpected error (with the request id bound) and say only that it happened."""
+    _log.exception("unhandled_error", error_type=type(exc).__name__)
+    return problem_body(500, detail=UNEXPECTED_DETAIL, request_id=request_id)
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str | None:
+    request_id: str | None = request.scope.get("state", {}).get("request_id")
+    return request_id
+
+
+def pulse_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    assert isinstance(exc, PulseError)
+    body, headers = pulse_problem(exc, _request_id(request))
+    return Response(body, status_code=body.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _field_of(key: str) -> str:
@@ -178,8 +219,8 @@ def bad_encoding_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    _log.exception("unhandled_error", error_type=type(exc).__name__)
-    return problem_response(request, 500, detail="internal error; quote the request_id")
+    body = unexpected_problem(exc, _request_id(request))
+    return Response(body, status_code=500, media_type=PROBLEM_JSON)
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {

@@ -14,6 +14,7 @@ seconds until the next request can pass, which is also ``Retry-After``.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from pulse_core.ports.rate_limit import RateLimit, RateLimitDecision
@@ -33,15 +34,26 @@ def reset_seconds(decision: RateLimitDecision) -> int:
 
 
 def rate_limit_headers(bucket: str, policy: RateLimit, decision: RateLimitDecision) -> Headers:
-    window = max(1, whole_seconds(policy.burst * policy.period_seconds / policy.requests))
+    policy_header, limit_header = _policy_headers(bucket, policy, decision.limit)
     reset = str(reset_seconds(decision)).encode()
     remaining = str(decision.remaining).encode()
-    limit = str(decision.limit).encode()
-    name = bucket.encode()
     return [
-        (b"ratelimit-policy", b'"%s";q=%s;w=%d' % (name, limit, window)),
-        (b"ratelimit", b'"%s";r=%s;t=%s' % (name, remaining, reset)),
-        (b"x-ratelimit-limit", limit),
+        policy_header,
+        (b"ratelimit", b'"%s";r=%s;t=%s' % (bucket.encode(), remaining, reset)),
+        limit_header,
         (b"x-ratelimit-remaining", remaining),
         (b"x-ratelimit-reset", reset),
     ]
+
+
+# What depends on the policy only is built once per (bucket, policy), not per request.
+@functools.lru_cache(maxsize=1024)
+def _policy_headers(
+    bucket: str, policy: RateLimit, limit: int
+) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+    window = max(1, whole_seconds(policy.burst * policy.period_seconds / policy.requests))
+    limit_bytes = str(limit).encode()
+    return (
+        (b"ratelimit-policy", b'"%s";q=%s;w=%d' % (bucket.encode(), limit_bytes, window)),
+        (b"x-ratelimit-limit", limit_bytes),
+    )

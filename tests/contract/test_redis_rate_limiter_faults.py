@@ -5,6 +5,7 @@ Also the Redis-specific parts of the adapter: key expiry and the NOSCRIPT reload
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -163,3 +164,16 @@ def test_client_helper_accepts_redis_and_rediss_only() -> None:
     assert "SSL" in tls.connection_pool.connection_class.__name__
     with pytest.raises(ValueError, match="redis://"):
         create_redis_client("http://localhost:6379", timeout_seconds=1.0)
+
+
+async def test_concurrent_decisions_share_a_round_trip_and_survive_script_flush(
+    redis_client: redis.asyncio.Redis, clock: ManualClock
+) -> None:
+    limiter = RedisRateLimiter(redis_client, clock, key_prefix="batch:")
+    policy = RateLimit(requests=10, period_seconds=1.0, burst=50)
+    await redis_client.script_flush()  # the batch meets NOSCRIPT and reloads the script
+    decisions = await asyncio.gather(*(limiter.acquire(f"k{i % 3}", policy) for i in range(30)))
+    assert all(d.allowed for d in decisions)
+    for key in range(3):  # ten per key, in the order they were asked
+        remaining = [d.remaining for i, d in enumerate(decisions) if i % 3 == key]
+        assert remaining == list(range(49, 39, -1))

@@ -68,3 +68,14 @@ def test_only_the_peppered_hmac_is_stored() -> None:
     assert credentials.secret_matches(secret, b"pepper", stored)
     assert not credentials.secret_matches(secret, b"other-pepper", stored)
     assert not credentials.secret_matches(credentials.generate_api_secret(), b"pepper", stored)
+
+
+def test_the_authenticators_secret_hasher_is_hash_secret() -> None:
+    hasher = credentials.SecretHasher(b"pepper")
+    long_pepper = credentials.SecretHasher(b"p" * 100)  # longer than a SHA-256 block
+    for _ in range(20):
+        secret = credentials.generate_api_secret()
+        stored = credentials.hash_secret(secret, b"pepper")
+        assert hasher.hash(secret) == stored and hasher.matches(secret, stored)
+        assert long_pepper.hash(secret) == credentials.hash_secret(secret, b"p" * 100)
+        assert not hasher.matches(credentials.generate_api_secret(), stored)

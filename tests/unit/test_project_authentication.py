@@ -99,3 +99,15 @@ async def test_malformed_credentials_never_reach_the_database(clock: ManualClock
     ]:
         with pytest.raises(Unauthenticated):
             await auth.authenticate(key, secret)
+
+
+async def test_any_string_as_secret_is_a_clean_401_even_on_a_cache_hit(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    here, _ = replicas
+    org = await here.orgs.create(ADMIN, name="Acme", admin_email="ops@acme.test")
+    issued = await here.projects.create(ADMIN, org_id=org.id, name="App")
+    await here.auth.authenticate(issued.project.api_key, issued.api_secret)  # cached now
+    for secret in ("", "\ud800", "pulse_secret_" + "\x00" * 46, "é" * 60):
+        with pytest.raises(Unauthenticated):
+            await here.auth.authenticate(issued.project.api_key, secret)

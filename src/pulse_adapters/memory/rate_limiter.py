@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.rate_limit import RateLimit, RateLimitDecision, RateLimiter
-from pulse_core.services.rate_limiting import Tat, gcra_acquire, to_micros
+from pulse_core.services.rate_limiting import Tat, gcra_acquire
 
 # Below this many keys a sweep is not worth its O(n) walk.
 _MIN_SWEEP_SIZE = 1024
@@ -34,7 +34,7 @@ class InMemoryRateLimiter(RateLimiter):
         return len(self._tats)
 
     async def acquire(self, key: str, limit: RateLimit, cost: int = 1) -> RateLimitDecision:
-        now_us = to_micros(self._clock.now())
+        now_us = self._clock.micros()
         outcome = gcra_acquire(limit, self._tats.get(key), now_us, cost)
         if outcome.tat is not None:
             self._tats[key] = outcome.tat
@@ -45,6 +45,6 @@ class InMemoryRateLimiter(RateLimiter):
     def sweep(self, now_us: int | None = None) -> None:
         """Drop every entry whose bucket is full again at ``now_us`` (default: the clock's now)."""
         if now_us is None:
-            now_us = to_micros(self._clock.now())
+            now_us = self._clock.micros()
         self._tats = {k: t for k, t in self._tats.items() if t.expires_at_us > now_us}
         self._sweep_at = max(_MIN_SWEEP_SIZE, 2 * len(self._tats))

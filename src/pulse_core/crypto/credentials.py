@@ -17,22 +17,27 @@ import hmac
 import secrets
 import zlib
 
+from pulse_core.crypto.jwt import KeyedSha256
+
 KEY_PREFIX = "pulse_key_"
 SECRET_PREFIX = "pulse_secret_"  # noqa: S105 - a format prefix, not a secret
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_BASE62_SET = frozenset(_BASE62)
 _KEY_BODY = 24
 _SECRET_BODY = 40
 _CHECKSUM = 6
 
 
+# Every pair of base62 digits, in order: a CRC-32 (below 62**6) is written as three pairs,
+# two divmods and three look-ups instead of six divmods (this runs on every request).
+_PAIRS = tuple(high + low for high in _BASE62 for low in _BASE62)
+_PAIR = 62 * 62
+
+
 def _checksum(text: str) -> str:
-    value = zlib.crc32(text.encode("ascii"))
-    out = []
-    for _ in range(_CHECKSUM):
-        value, digit = divmod(value, 62)
-        out.append(_BASE62[digit])
-    return "".join(reversed(out))
+    """The CRC-32 of ``text`` as 6 base62 digits, most significant first."""
+    high, low = divmod(zlib.crc32(text.encode("ascii")), _PAIR)
+    top, middle = divmod(high, _PAIR)
+    return _PAIRS[top] + _PAIRS[middle] + _PAIRS[low]
 
 
 def _generate(prefix: str, body_length: int) -> str:
@@ -44,9 +49,11 @@ def _well_formed(value: str, prefix: str, body_length: int) -> bool:
     if len(value) != len(prefix) + body_length + _CHECKSUM or not value.startswith(prefix):
         return False
     rest = value[len(prefix) :]
-    if not _BASE62_SET.issuperset(rest):
+    # ASCII and alphanumeric is exactly the base62 alphabet (isascii() is O(1)).
+    if not (rest.isascii() and rest.isalnum()):
         return False
-    return hmac.compare_digest(_checksum(prefix + rest[:body_length]), rest[body_length:])
+    signed = len(prefix) + body_length
+    return hmac.compare_digest(_checksum(value[:signed]), value[signed:])
 
 
 def generate_api_key() -> str:
@@ -76,3 +83,23 @@ def hash_secret(secret: str, pepper: bytes) -> str:
 def secret_matches(secret: str, pepper: bytes, stored_hash: str) -> bool:
     """Constant-time check of ``secret`` against a stored hash."""
     return hmac.compare_digest(hash_secret(secret, pepper), stored_hash)
+
+
+class SecretHasher:
+    """:func:`hash_secret` and :func:`secret_matches` for one pepper, with the HMAC key
+    schedule done once (each check then costs two hash-state copies, about a third of
+    ``hmac.new``): for the authenticator, which checks a secret on every request."""
+
+    __slots__ = ("_mac",)
+
+    def __init__(self, pepper: bytes) -> None:
+        self._mac = KeyedSha256(pepper)
+
+    def hash(self, secret: str) -> str:
+        # surrogatepass: any str hashes (to something no real secret hashes to) instead
+        # of raising, since the format check no longer runs first on a cache hit.
+        return self._mac.digest(secret.encode("utf-8", "surrogatepass")).hex()
+
+    def matches(self, secret: str, stored_hash: str) -> bool:
+        """Constant-time check of ``secret`` against a stored hash."""
+        return hmac.compare_digest(self.hash(secret), stored_hash)

@@ -69,6 +69,10 @@ class _KeyedSha256:
         return outer.digest()
 
 
+#: Public name for the other HMAC-SHA256 users of ``pulse_core.crypto`` (secret hashing).
+KeyedSha256 = _KeyedSha256
+
+
 def _key_bytes(secret: str | bytes) -> bytes:
     return secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import abc
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class Clock(abc.ABC):
@@ -17,3 +20,8 @@ class Clock(abc.ABC):
     def time(self) -> float:
         """The current time as seconds since the epoch (same instant as :meth:`now`)."""
         return self.now().timestamp()
+
+    def micros(self) -> int:
+        """The current time as whole microseconds since the epoch, exactly (same instant
+        as :meth:`now`; rate limiting counts in these)."""
+        return (self.now() - _EPOCH) // _MICROSECOND

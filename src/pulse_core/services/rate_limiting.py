@@ -62,6 +62,7 @@ ticks: an error below one microsecond.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -128,6 +129,9 @@ class GcraOutcome(msgspec.Struct, frozen=True, kw_only=True):
     tat: Tat | None
 
 
+# Every decision needs its policy in ticks, and a deployment has a handful of distinct
+# policies: memoized, the validation and conversion run once per policy, not per request.
+@functools.lru_cache(maxsize=1024)
 def gcra_policy(limit: RateLimit, cost: int = 1) -> GcraPolicy:
     """Validate ``limit`` and ``cost`` and convert them to integer ticks.
 

@@ -20,6 +20,7 @@ protects the database from floods of made-up keys.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from pulse_core.errors import RateLimited
@@ -30,6 +31,7 @@ from pulse_core.ports.rate_limit import RateLimit, RateLimitDecision, RateLimite
 Bucket = Literal["tokens", "api"]
 
 
+@functools.lru_cache(maxsize=1024)  # per request otherwise; few distinct settings exist
 def policy_of(settings: RateLimitSettings) -> RateLimit:
     """The GCRA policy of a rate-limit setting; the burst defaults to the rate."""
     return RateLimit(

@@ -1,0 +1,349 @@
+"""POST /v1/tokens/create is served by a raw-ASGI fast path (pulse_http.fast_tokens).
+
+It must answer exactly as the Litestar route does. Litestar still serves the same route
+under ``/v1/tokens/create/`` (trailing slash), which makes it the oracle: every case
+below is sent both ways and the answers compared (status, body, header names and
+values), request ids aside.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from pulse_adapters.clock import ManualClock
+from pulse_http.app import create_app
+from pulse_http.container import Container, build_container
+from pulse_http.settings import Settings
+from tests.http.conftest import Tenant, make_tenant
+
+FAST = "/v1/tokens/create"
+LITESTAR = "/v1/tokens/create/"
+PER_REQUEST = {"x-request-id", "date"}
+
+
+@pytest.fixture(autouse=True)
+def _real_time(clock: ManualClock) -> None:
+    clock.set(datetime.now(UTC))
+
+
+def _comparable(response: Any) -> tuple[int, dict[str, str], Any]:
+    headers = {k: v for k, v in response.headers.items() if k not in PER_REQUEST}
+    body = response.json()
+    if isinstance(body, dict):
+        body.pop("request_id", None)
+    return response.status_code, headers, body
+
+
+async def _both(
+    client: AsyncTestClient[Any], *, content: bytes, headers: dict[str, str]
+) -> tuple[Any, Any]:
+    fast = await client.post(FAST, content=content, headers=headers)
+    slow = await client.post(LITESTAR, content=content, headers=headers)
+    return fast, slow
+
+
+def _json(**body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        _json(identity="u", room="demo", ttl_seconds=600),
+        _json(identity="u", room="demo", grants={"room_list": True}),
+        _json(identity="u", room="demo", surprise=1),
+        _json(identity=5, room="demo"),
+        _json(identity="u", room="demo", grants={"can_publish": "yes"}),
+        _json(identity="u", room="a/b"),
+        b'{"identity": "u", ',
+        b"[]",
+        b"",
+        b'{"identity": "\xff", "room": "demo"}',
+        b'{"identity": "x' + b"x" * 2_000_000 + b'", "room": "demo"}',
+    ],
+    ids=[
+        "ok",
+        "refused-grant",
+        "unknown-field",
+        "wrong-type",
+        "nested-type",
+        "bad-room",
+        "truncated",
+        "array",
+        "empty",
+        "not-utf8",
+        "too-large",
+    ],
+)
+async def test_the_fast_path_answers_as_litestar_does(
+    client: AsyncTestClient[Any], tenant_a: Tenant, content: bytes
+) -> None:
+    headers = {**tenant_a.project_headers, "Content-Type": "application/json"}
+    fast, slow = await _both(client, content=content, headers=headers)
+    assert fast.headers["x-request-id"] and slow.headers["x-request-id"]
+    if fast.status_code == 201:
+        assert slow.status_code == 201
+        fast_body, slow_body = fast.json(), slow.json()
+        assert fast_body.keys() == slow_body.keys()
+        for field in ("identity", "room", "livekit_url"):
+            assert fast_body[field] == slow_body[field]
+        assert fast.headers.keys() == slow.headers.keys()
+        assert fast.headers["content-type"] == slow.headers["content-type"]
+        # One request more was charged for the second one.
+        remaining = int(fast.headers["x-ratelimit-remaining"])
+        assert int(slow.headers["x-ratelimit-remaining"]) == remaining - 1
+        return
+    fast_status, fast_headers, fast_body = _comparable(fast)
+    slow_status, slow_headers, slow_body = _comparable(slow)
+    assert (fast_status, fast_body) == (slow_status, slow_body)
+    assert fast_headers.keys() == slow_headers.keys()
+    assert fast.json()["request_id"] == fast.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Pulse-Key": "pulse_key_nope", "X-Pulse-Secret": "pulse_secret_nope"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer not-a-jwt"},
+    ],
+    ids=["none", "garbage", "basic", "bad-jwt"],
+)
+async def test_authentication_failures_match(
+    client: AsyncTestClient[Any], headers: dict[str, str]
+) -> None:
+    fast, slow = await _both(client, content=_json(identity="u", room="demo"), headers=headers)
+    assert _comparable(fast) == _comparable(slow)
+    assert fast.status_code == 401 and fast.headers["www-authenticate"]
+
+
+async def test_wrong_secret_and_management_token_match(
+    client: AsyncTestClient[Any], tenant_a: Tenant, admin_headers: dict[str, str]
+) -> None:
+    body = _json(identity="u", room="demo")
+    wrong = {"X-Pulse-Key": tenant_a.api_key, "X-Pulse-Secret": tenant_a.api_secret[:-1] + "0"}
+    for headers, status in ((wrong, 401), (admin_headers, 403), (tenant_a.owner_headers, 403)):
+        fast, slow = await _both(client, content=body, headers=headers)
+        assert fast.status_code == status
+        assert _comparable(fast) == _comparable(slow)
+
+
+async def test_rate_limited_answers_match(
+    client: AsyncTestClient[Any], tenant_a: Tenant, clock: ManualClock
+) -> None:
+    created = await client.post(
+        "/v1/projects",
+        json={
+            "org_id": tenant_a.org_id,
+            "name": "Tight",
+            "rate_limit": {"requests": 1, "period": "minute", "burst": 1},
+        },
+        headers=tenant_a.owner_headers,
+    )
+    project = created.json()
+    headers = {"X-Pulse-Key": project["api_key"], "X-Pulse-Secret": project["api_secret"]}
+    body = _json(identity="u", room="demo")
+    assert (await client.post(FAST, content=body, headers=headers)).status_code == 201
+    fast, slow = await _both(client, content=body, headers=headers)
+    assert fast.status_code == 429 and fast.headers["retry-after"] == "60"
+    assert _comparable(fast) == _comparable(slow)
+
+
+async def test_failed_authentications_are_throttled_on_the_fast_path(
+    settings: Settings, clock: ManualClock
+) -> None:
+    container = _container(msgspec.structs.replace(settings, auth_failure_limit=2), clock)
+    admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
+    async with AsyncTestClient(app=create_app(container)) as client:
+        tenant = await make_tenant(client, container, admin, "Throttled")
+        bad = {"X-Pulse-Key": tenant.api_key, "X-Pulse-Secret": "pulse_secret_wrong"}
+        statuses = [
+            (await client.post(FAST, content=b"{}", headers=bad)).status_code for _ in range(4)
+        ]
+        # The third failure is over the limit of 2: the address is blocked from then on.
+        assert statuses == [401, 401, 401, 429]
+        # Blocked before any credential lookup, real credentials included.
+        blocked = await client.post(FAST, content=b"{}", headers=tenant.project_headers)
+        assert blocked.status_code == 429
+        assert blocked.json()["code"] == "too_many_failed_attempts"
+
+
+def _container(settings: Settings, clock: ManualClock) -> Container:
+    container = build_container(settings)
+    container.adapters.clock.override(providers.Object(clock))
+    return container
+
+
+async def test_browsers_get_litestars_cors_handling(settings: Settings, clock: ManualClock) -> None:
+    origin = "https://dashboard.acme.test"
+    container = _container(msgspec.structs.replace(settings, cors_origins=(origin,)), clock)
+    admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
+    async with AsyncTestClient(app=create_app(container)) as client:
+        tenant = await make_tenant(client, container, admin, "Cors")
+        response = await client.post(
+            FAST,
+            json={"identity": "u", "room": "demo"},
+            headers={**tenant.project_headers, "Origin": origin},
+        )
+        assert response.status_code == 201
+        assert response.headers["access-control-allow-origin"] == origin
+        assert response.headers["x-ratelimit-limit"]
+
+
+async def test_an_unexpected_error_is_a_logged_500(
+    settings: Settings, clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Broken:
+        livekit_url = "ws://nowhere"
+
+        def mint(self, *_args: Any) -> None:
+            raise RuntimeError("boom")
+
+    container = _container(settings, clock)
+    container.services.tokens.override(providers.Object(Broken()))
+    admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
+    async with AsyncTestClient(app=create_app(container)) as client:
+        tenant = await make_tenant(client, container, admin, "Broken")
+        response = await client.post(
+            FAST, json={"identity": "u", "room": "demo"}, headers=tenant.project_headers
+        )
+    assert response.status_code == 500
+    body = response.json()
+    assert body["code"] == "internal_error" and "boom" not in response.text
+    assert body["request_id"] == response.headers["x-request-id"]
+    output = capsys.readouterr().out
+    assert "unhandled_error" in output and body["request_id"] in output
+
+
+async def test_the_access_log_line_of_a_minted_token(
+    settings: Settings, clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    container = _container(
+        msgspec.structs.replace(settings, log_format="json", log_level="info"), clock
+    )
+    admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
+    async with AsyncTestClient(app=create_app(container)) as client:
+        tenant = await make_tenant(client, container, admin, "Logged")
+        response = await client.post(
+            FAST,
+            json={"identity": "u", "room": "demo"},
+            headers={**tenant.project_headers, "X-Request-ID": "trace-7"},
+        )
+    assert response.status_code == 201 and response.headers["x-request-id"] == "trace-7"
+    output = capsys.readouterr().out
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("event") == "request" and line["path"] == FAST]
+    assert len(access) == 1
+    line = access[0]
+    assert list(line) == [
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+        "event",
+        "request_id",
+        "level",
+        "timestamp",
+    ]
+    assert (line["method"], line["path"], line["status"]) == ("POST", FAST, 201)
+    assert line["request_id"] == "trace-7" and line["level"] == "info"
+    assert datetime.fromisoformat(line["timestamp"]).tzinfo is not None
+    assert tenant.api_secret not in output and tenant.api_key not in output
+
+
+# -- the ASGI edges a test client does not produce ---------------------------------------
+
+
+async def _raw_call(
+    app: Any,
+    headers: list[tuple[bytes, bytes]],
+    messages: list[dict[str, Any]],
+    *,
+    method: str = "POST",
+    path: str = FAST,
+) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8080),
+    }
+    await app(scope, receive, send)
+    return sent
+
+
+async def _raw_json(app: Any, path: str, body: dict[str, Any], token: str) -> Any:
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    sent = await _raw_call(
+        app, headers, [{"type": "http.request", "body": _json(**body)}], path=path
+    )
+    assert sent[0]["status"] == 201, sent
+    return json.loads(sent[1]["body"])
+
+
+async def test_raw_asgi_edges(settings: Settings, clock: ManualClock) -> None:
+    container = _container(settings, clock)
+    admin = container.services.management_auth().mint("a")
+    app = create_app(container)
+    async with app.lifespan():
+        org = await _raw_json(
+            app, "/v1/organizations", {"name": "Raw", "admin_email": "a@b.co"}, admin
+        )
+        project = await _raw_json(app, "/v1/projects", {"org_id": org["id"], "name": "raw"}, admin)
+        credentials = [
+            (b"x-pulse-key", project["api_key"].encode()),
+            (b"x-pulse-secret", project["api_secret"].encode()),
+        ]
+        body = _json(identity="u", room="demo")
+
+        # A body in several messages.
+        chunks = [
+            {"type": "http.request", "body": body[:7], "more_body": True},
+            {"type": "http.request", "body": body[7:], "more_body": True},
+            {"type": "http.request", "body": b"", "more_body": False},
+        ]
+        sent = await _raw_call(app, credentials, list(chunks))
+        assert sent[0]["status"] == 201 and json.loads(sent[1]["body"])["room"] == "demo"
+
+        # A garbled Content-Length, and one announcing more than the limit.
+        for declared, status in ((b"12x", 400), (b"999999999", 413)):
+            sent = await _raw_call(
+                app, [*credentials, (b"content-length", declared)], [dict(chunks[-1])]
+            )
+            assert sent[0]["status"] == status
+            problem = json.loads(sent[1]["body"])
+            assert problem["status"] == status
+            assert problem["type"].startswith("urn:pulse:problem:")
+
+        # The client leaving mid-body.
+        sent = await _raw_call(app, credentials, [dict(chunks[0])])
+        assert sent[0]["status"] == 500
+
+        # Header names are matched whatever their case.
+        shouting = [(name.upper(), value) for name, value in credentials]
+        sent = await _raw_call(app, shouting, [{"type": "http.request", "body": body}])
+        assert sent[0]["status"] == 201

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from litestar import Controller, Router, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
 from pulse_adapters.local import LocalObjectStorage
@@ -41,7 +41,7 @@ class MediaController(Controller):
     @post("/egress/start", status_code=201)
     async def start_egress(
         self,
-        data: StartEgressBody,
+        data: JSONBody[StartEgressBody],
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> EgressOut:
@@ -50,7 +50,7 @@ class MediaController(Controller):
     @post("/egress/stop", status_code=200)
     async def stop_egress(
         self,
-        data: StopEgressBody,
+        data: JSONBody[StopEgressBody],
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> EgressOut:
@@ -59,7 +59,7 @@ class MediaController(Controller):
     @get("/egress/{egress_id:str}")
     async def get_egress(
         self,
-        egress_id: str,
+        egress_id: FromPath[str],
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> EgressOut:
@@ -70,9 +70,9 @@ class MediaController(Controller):
         self,
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
-        room: str | None = Parameter(default=None, query="room"),
-        limit: int | None = Parameter(default=None, query="limit"),
-        cursor: str | None = Parameter(default=None, query="cursor"),
+        room: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> EgressList:
         page = await media.list_egress(project, room=room, limit=limit, cursor=cursor)
         return EgressList(items=[EgressOut.of(e) for e in page.items], next_cursor=page.next_cursor)
@@ -80,7 +80,7 @@ class MediaController(Controller):
     @post("/ingress/create", status_code=201)
     async def create_ingress(
         self,
-        data: CreateIngressBody,
+        data: JSONBody[CreateIngressBody],
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> IngressOut:
@@ -89,7 +89,7 @@ class MediaController(Controller):
     @delete("/ingress/{ingress_id:str}", status_code=204)
     async def delete_ingress(
         self,
-        ingress_id: str,
+        ingress_id: FromPath[str],
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> None:
@@ -100,9 +100,9 @@ class MediaController(Controller):
         self,
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
-        room: str | None = Parameter(default=None, query="room"),
-        limit: int | None = Parameter(default=None, query="limit"),
-        cursor: str | None = Parameter(default=None, query="cursor"),
+        room: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> IngressList:
         page = await media.list_ingress(project, room=room, limit=limit, cursor=cursor)
         return IngressList(
@@ -114,9 +114,9 @@ class MediaController(Controller):
         self,
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
-        room: str | None = Parameter(default=None, query="room"),
-        limit: int | None = Parameter(default=None, query="limit"),
-        cursor: str | None = Parameter(default=None, query="cursor"),
+        room: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> RecordingList:
         page = await media.list_recordings(project, room=room, limit=limit, cursor=cursor)
         return RecordingList(
@@ -126,10 +126,10 @@ class MediaController(Controller):
     @get("/recordings/{recording_id:str}/url")
     async def recording_url(
         self,
-        recording_id: str,
+        recording_id: FromPath[str],
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
-        expires_in: int | None = Parameter(default=None, query="expires_in"),
+        expires_in: FromQuery[int | None] = None,
     ) -> RecordingUrlOut:
         url = await media.recording_url(project, recording_id, expires_in=expires_in)
         return RecordingUrlOut.of(url)
@@ -148,10 +148,10 @@ _DOWNLOAD_HEADERS = {
 
 @get(DOWNLOAD_PATH + "{key:path}", tags=["media"], summary="Download a local recording")
 async def download_recording(
-    key: str,
+    key: FromPath[str],
     local_storage: NamedDependency[LocalObjectStorage],
-    expires: str = Parameter(default="", query="expires"),
-    signature: str = Parameter(default="", query="signature"),
+    expires: FromQuery[str] = "",
+    signature: FromQuery[str] = "",
 ) -> File:
     """Serve a locally stored recording for a signed URL from
     ``GET /v1/media/recordings/{id}/url``. No credentials: the signature is the

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from litestar import Controller, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from pulse_core.models import Project
 from pulse_core.services.tokens import TokenService
@@ -18,7 +19,7 @@ class TokensController(Controller):
     @post("/create", status_code=201, opt={**PROJECT, "bucket": "tokens"})
     async def create(
         self,
-        data: CreateToken,
+        data: JSONBody[CreateToken],
         project: NamedDependency[Project],
         tokens: NamedDependency[TokenService],
     ) -> TokenCreated:
@@ -34,7 +35,7 @@ class TokensController(Controller):
     @post("/validate", status_code=200, opt={**PROJECT_KEY, "bucket": "tokens"})
     async def validate(
         self,
-        data: ValidateToken,
+        data: JSONBody[ValidateToken],
         project: NamedDependency[Project],
         tokens: NamedDependency[TokenService],
     ) -> TokenValidity:

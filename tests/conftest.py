@@ -22,6 +22,7 @@ pytest_plugins: list[str] = [
     "tests.support.redis_server",
     "tests.support.moto_server",
     "tests.support.mongo",
+    "tests.support.docs",
 ]
 
 

@@ -30,7 +30,6 @@ import base64
 import binascii
 import contextlib
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -78,7 +77,7 @@ from pulse_core.ports.storage import (
     StoredObject,
     validate_key,
 )
-from pulse_core.services import pagination
+from pulse_core.services import pagination, validation
 
 #: Longest ``filepath`` (characters) or HLS ``path`` a caller may give.
 MAX_FILEPATH_LENGTH: Final = 512
@@ -190,17 +189,13 @@ class CreateIngress(msgspec.Struct, frozen=True, kw_only=True):
 # -- pure helpers ----------------------------------------------------------------------
 
 
-def _has_control(value: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)
-
-
 def _identifier(value: str | None, field: str, *, max_length: int) -> str:
     """An opaque identifier (participant identity, track id): exact, not stripped."""
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"{field} is required", field=field)
     if len(value) > max_length:
         raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
-    if _has_control(value):
+    if validation.has_control(value):
         raise InvalidInput(f"{field} must not contain control characters", field=field)
     return value
 
@@ -217,7 +212,7 @@ def _relative_path(value: str, field: str) -> str:
         raise InvalidInput(f"{field} must be a non-empty string", field=field)
     if len(value) > MAX_FILEPATH_LENGTH:
         raise InvalidInput(f"{field} must be at most {MAX_FILEPATH_LENGTH} characters", field=field)
-    if _has_control(value):
+    if validation.has_control(value):
         raise InvalidInput(f"{field} must not contain control characters", field=field)
     if value.startswith("/"):
         raise InvalidInput(f"{field} must be relative (no leading /)", field=field)
@@ -240,37 +235,13 @@ def _relative_path(value: str, field: str) -> str:
 
 
 def _stream_url(value: str, field: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
-        raise InvalidInput(
-            f"{field} must be a URL of at most {MAX_URL_LENGTH} characters", field=field
-        )
-    if _has_control(value) or any(ch.isspace() for ch in value):
-        raise InvalidInput(f"{field} must not contain spaces or control characters", field=field)
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        raise InvalidInput(f"{field} is not a valid URL", field=field) from None
-    if parts.scheme.lower() not in RTMP_SCHEMES or not host:
-        raise InvalidInput(f"{field} must be an rtmp:// or rtmps:// URL with a host", field=field)
-    return value
+    return validation.url(value, field, schemes=RTMP_SCHEMES, max_length=MAX_URL_LENGTH)
 
 
 def _pull_url(value: str | None, field: str) -> str:
-    if not isinstance(value, str) or not value:
+    if not value:
         raise InvalidInput(f"{field} is required for a url ingress", field=field)
-    if len(value) > MAX_URL_LENGTH:
-        raise InvalidInput(f"{field} must be at most {MAX_URL_LENGTH} characters", field=field)
-    if _has_control(value) or any(ch.isspace() for ch in value):
-        raise InvalidInput(f"{field} must not contain spaces or control characters", field=field)
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        raise InvalidInput(f"{field} is not a valid URL", field=field) from None
-    if parts.scheme.lower() not in PULL_SCHEMES or not host:
-        raise InvalidInput(f"{field} must be an http(s):// or srt:// URL with a host", field=field)
-    return value
+    return validation.url(value, field, schemes=PULL_SCHEMES, max_length=MAX_URL_LENGTH)
 
 
 def _mask(secret: str) -> str:
@@ -847,18 +818,9 @@ class MediaService:
 
 
 def _web_url(value: str | None) -> str:
-    if not isinstance(value, str) or not value:
+    if not value:
         raise InvalidInput("url is required for web egress", field="url")
-    if len(value) > MAX_URL_LENGTH or _has_control(value) or any(ch.isspace() for ch in value):
-        raise InvalidInput("url must be an http(s) URL", field="url")
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        raise InvalidInput("url is not a valid URL", field="url") from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise InvalidInput("url must be an absolute http or https URL", field="url")
-    return value
+    return validation.url(value, "url", schemes=("http", "https"), max_length=MAX_URL_LENGTH)
 
 
 def _key(relative: str, field: str, base: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from pulse_core.errors import InvalidInput
@@ -19,7 +20,8 @@ MAX_EMAIL = 254
 MAX_URL = 2048
 
 
-def _has_control(value: str) -> bool:
+def has_control(value: str) -> bool:
+    """Whether ``value`` holds a control character (NUL included) or a lone surrogate."""
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)
 
 
@@ -30,7 +32,7 @@ def text(value: str, field: str, *, max_length: int, allow_empty: bool = False) 
         raise InvalidInput(f"{field} must not be empty", field=field)
     if len(value) > max_length:
         raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
-    if _has_control(value):
+    if has_control(value):
         raise InvalidInput(f"{field} must not contain control characters", field=field)
     return value
 
@@ -47,17 +49,29 @@ def email(value: str, field: str = "email") -> str:
     return value.lower()
 
 
-def http_url(value: str, field: str) -> str:
-    """An absolute http(s) URL with a host."""
-    value = value.strip()
-    if len(value) > MAX_URL:
-        raise InvalidInput(f"{field} must be at most {MAX_URL} characters", field=field)
-    if _has_control(value) or " " in value:
-        raise InvalidInput(f"{field} must be a valid URL", field=field)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"{field} must be an absolute http or https URL", field=field)
+def url(value: object, field: str, *, schemes: Collection[str], max_length: int = MAX_URL) -> str:
+    """An absolute URL with one of ``schemes`` and a host, bounded, with no spaces or
+    control characters (webhooks, RTMP outputs, pulled streams, web egress pages)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{field} is required", field=field)
+    if len(value) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
+    if has_control(value) or any(ch.isspace() for ch in value):
+        raise InvalidInput(f"{field} must not contain spaces or control characters", field=field)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise InvalidInput(f"{field} is not a valid URL", field=field) from None
+    if parts.scheme.lower() not in schemes or not host:
+        allowed = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise InvalidInput(f"{field} must be an absolute {allowed} URL with a host", field=field)
     return value
+
+
+def http_url(value: str, field: str) -> str:
+    """An absolute http(s) URL with a host (surrounding whitespace dropped)."""
+    return url(value.strip(), field, schemes=("http", "https"))
 
 
 def int_range(value: int, field: str, *, low: int, high: int) -> int:

@@ -196,3 +196,27 @@ async def test_redis_outage_falls_back_and_recovers(
             "status": "ok",
             "checks": {"database": "ok", "cache": "ok", "storage": "ok", "media": "ok"},
         }
+
+
+async def test_headers_are_on_project_error_responses_too(
+    client: AsyncTestClient[Any], tenant_a: Tenant
+) -> None:
+    bad_token = await client.post(
+        "/v1/tokens/create", json={"identity": "", "room": "demo"}, headers=tenant_a.project_headers
+    )
+    missing = await client.get(
+        "/v1/media/egress/eg_01J00000000000000000000000", headers=tenant_a.project_headers
+    )
+    malformed = await client.post(
+        "/v1/media/egress/start",
+        json={"room": "demo", "kind": "hologram"},
+        headers=tenant_a.project_headers,
+    )
+    for response, status, bucket in (
+        (bad_token, 400, "tokens"),
+        (missing, 404, "api"),
+        (malformed, 400, "api"),
+    ):
+        assert response.status_code == status, response.text
+        assert all(name in response.headers for name in HEADERS)
+        assert response.headers["ratelimit-policy"].startswith(f'"{bucket}";')

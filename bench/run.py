@@ -38,7 +38,6 @@ or socket errors; 2 every run was clean but a target was missed.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import http.client
 import importlib.metadata
@@ -54,22 +53,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from livekit import api
+# bench/ is on sys.path when this runs as a script: the signer measurement's one home.
+import token_signing
 from livekit.api import TokenVerifier
-
-from pulse_adapters.clock import SystemClock
-from pulse_core import ids
-from pulse_core.crypto.jwt import HS256Signer
-from pulse_core.models.project import Project
-from pulse_core.models.token import TokenRequest
-from pulse_core.services.tokens import TokenService
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "bench" / "peers"
@@ -427,64 +419,17 @@ SERVERS = {
 # -- signer micro-benchmark ----------------------------------------------------------------
 
 
-def _signer_speedup(livekit: tuple[str, str]) -> dict[str, float]:
-    """Per-token cost of Pulse's signer and mint vs ``AccessToken.to_jwt()``, same claims."""
-    key, secret = livekit
-    now = datetime.now(UTC)
-    project = Project(
-        id=ids.new_id(ids.PROJECT),
-        org_id=ids.new_id(ids.ORGANIZATION),
-        name="bench",
-        api_key="pulse_key_bench",
-        secret_hash="00" * 32,
-        created_at=now,
-        updated_at=now,
-    )
-    service = TokenService(
-        SystemClock(), livekit_api_key=key, livekit_api_secret=secret, livekit_url=""
-    )
-    request = TokenRequest(identity="user-42", room="demo", name="Ada", ttl_seconds=600)
-    room = f"{project.id}_demo"
-    claims = json.loads(
-        _b64(service.mint(project, request).token.split(".")[1])
-    )  # the same claims, for the bare signer
-    signer = HS256Signer(secret)
-
-    def livekit_token() -> str:
-        return (
-            api.AccessToken(key, secret)
-            .with_identity("user-42")
-            .with_name("Ada")
-            .with_ttl(timedelta(seconds=600))
-            .with_grants(
-                api.VideoGrants(
-                    room_join=True,
-                    room=room,
-                    can_publish=True,
-                    can_subscribe=True,
-                    can_publish_data=True,
-                )
-            )
-            .to_jwt()
-        )
-
-    def best_us(func: Callable[[], object], number: int) -> float:
-        return min(timeit.repeat(func, number=number, repeat=5)) / number * 1e6
-
-    sign_us = best_us(lambda: signer.sign(claims), 20_000)
-    mint_us = best_us(lambda: service.mint(project, request), 20_000)
-    livekit_us = best_us(livekit_token, 2_000)
+def _signer_speedup() -> dict[str, float]:
+    """Per-token cost of Pulse's signer and mint vs ``AccessToken.to_jwt()``, same claims
+    (bench/token_signing.py's measurement, basic scenario)."""
+    cost = token_signing.measure("basic", number=20_000, repeat=5)
     return {
-        "sign_us": sign_us,
-        "mint_us": mint_us,
-        "livekit_to_jwt_us": livekit_us,
-        "signer_speedup": livekit_us / sign_us,
-        "mint_speedup": livekit_us / mint_us,
+        "sign_us": cost["sign_ns"] / 1000,
+        "mint_us": cost["mint_ns"] / 1000,
+        "livekit_to_jwt_us": cost["livekit_ns"] / 1000,
+        "signer_speedup": cost["livekit_ns"] / cost["sign_ns"],
+        "mint_speedup": cost["livekit_ns"] / cost["mint_ns"],
     }
-
-
-def _b64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 # -- report ------------------------------------------------------------------------------
@@ -611,7 +556,7 @@ def main() -> int:
     print(f"machine: {_machine()}, Python {platform.python_version()}")
     load_before = os.getloadavg()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
-    signer = _signer_speedup(livekit)
+    signer = _signer_speedup()
     print(
         f"signer: HS256Signer.sign {signer['sign_us']:.2f} us, TokenService.mint "
         f"{signer['mint_us']:.2f} us, AccessToken.to_jwt() {signer['livekit_to_jwt_us']:.1f} us"

@@ -64,3 +64,11 @@ def test_env_example_documents_every_setting() -> None:
     }
     missing = {name.upper() for name in Settings.__struct_fields__} - documented
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_configuration_reference_documents_every_setting() -> None:
+    from pulse_http.settings import Settings
+
+    reference = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
+    missing = [f.upper() for f in Settings.__struct_fields__ if f"`{f.upper()}`" not in reference]
+    assert not missing, f"docs/configuration.md lacks {missing}"

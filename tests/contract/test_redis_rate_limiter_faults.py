@@ -108,6 +108,32 @@ async def test_failover_keeps_answering_and_recovers(
     assert len(failovers) == 1
 
 
+async def test_redis_slower_than_the_timeout_is_answered_by_the_fallback(
+    disposable_redis: RedisServer, client: redis.asyncio.Redis, clock: ManualClock
+) -> None:
+    """A slow Redis counts as an outage: the per-process fallback answers at once. (The
+    shared-allowance test over HTTP uses a timeout no machine reaches for that reason.)"""
+    failovers: list[Exception] = []
+    limiter = FailoverRateLimiter(
+        RedisRateLimiter(client, clock, timeout_seconds=TIMEOUT),
+        InMemoryRateLimiter(clock),
+        clock,
+        retry_primary_after_seconds=5.0,
+        on_failover=failovers.append,
+    )
+    assert (await limiter.acquire("k", POLICY)).remaining == 2  # Redis's bucket
+    async with create_redis_client(disposable_redis.url, timeout_seconds=5.0) as admin:
+        await admin.client_pause(1500, all=True)  # Redis takes every command, answers late
+
+    started = time.monotonic()
+    decision = await limiter.acquire("k", POLICY)
+    assert time.monotonic() - started < HANG_BOUND
+    # The fallback's own bucket for "k" is full: it never saw Redis's spent unit.
+    assert decision.allowed and decision.remaining == 2
+    assert limiter.degraded
+    assert len(failovers) == 1 and isinstance(failovers[0], Unavailable)
+
+
 async def test_keys_expire_when_the_bucket_is_full_again(
     redis_client: redis.asyncio.Redis, clock: ManualClock
 ) -> None:
@@ -156,7 +182,18 @@ async def test_a_foreign_value_counts_as_a_full_bucket(
 
 
 def test_client_helper_accepts_redis_and_rediss_only() -> None:
-    assert create_redis_client("redis://localhost:6379/0", timeout_seconds=1.0) is not None
+    plain = create_redis_client("redis://localhost:6379/0", timeout_seconds=1.0)
+    assert isinstance(plain, redis.asyncio.Redis)
+    pool = plain.connection_pool
+    # A burst waits up to the timeout for one of at most 100 connections.
+    assert isinstance(pool, redis.asyncio.BlockingConnectionPool)
+    assert (pool.max_connections, pool.timeout) == (100, 1.0)
+    assert pool.connection_class is redis.asyncio.Connection  # no TLS for redis://
+    kwargs = pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("localhost", 6379, 0)
+    assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 1.0
+    assert kwargs["retry"].get_retries() == 1  # one immediate retry, not redis-py's ten
+    assert pool.get_encoder().decode_responses is False  # bytes
     tls = create_redis_client("rediss://localhost:6380/0", timeout_seconds=1.0)
     kwargs = tls.connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == 1.0
@@ -164,6 +201,8 @@ def test_client_helper_accepts_redis_and_rediss_only() -> None:
     assert "SSL" in tls.connection_pool.connection_class.__name__
     with pytest.raises(ValueError, match="redis://"):
         create_redis_client("http://localhost:6379", timeout_seconds=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        create_redis_client("redis://localhost:6379/0", timeout_seconds=0)
 
 
 async def test_concurrent_decisions_share_a_round_trip_and_survive_script_flush(

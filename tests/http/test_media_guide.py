@@ -13,5 +13,5 @@ def test_media_guide_runs_as_written(pulse_serve: tuple[str, str], tmp_path: Pat
     assert "OBS stream key: " in result.stdout
     assert "deleted: 204" in result.stdout
     assert "***mnop" in result.stdout and "abcd-efgh-ijkl-mnop" not in result.stdout
-    downloaded = Path("/tmp/pulse-recording.mp4").read_bytes()
+    downloaded = (tmp_path / "recording.mp4").read_bytes()  # the page's $PULSE_TMP
     assert downloaded.startswith(b"Pulse simulated recording")

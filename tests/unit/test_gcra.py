@@ -1,4 +1,6 @@
-"""Properties of the GCRA arithmetic, and of the adapters against it.
+"""Properties of the GCRA arithmetic, and of the in-memory adapter against it (the Redis
+adapter's agreement with the in-memory one is in
+tests/contract/test_redis_rate_limiter_agreement.py).
 
 The oracle for "which requests pass" is not the implementation but the definition:
 GCRA admits a request iff, for every window that starts at an earlier *admitted*
@@ -10,17 +12,11 @@ within ``burst + elapsed / T``. In exact integers (ticks of 1/requests µs)::
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
-import hypothesis.strategies as st
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.memory import InMemoryRateLimiter
-from pulse_adapters.redis import RedisRateLimiter, create_redis_client
 from pulse_core.errors import InvalidInput
 from pulse_core.ports.rate_limit import RateLimit, RateLimitDecision
 from pulse_core.services.rate_limiting import (
@@ -28,39 +24,8 @@ from pulse_core.services.rate_limiting import (
     Tat,
     gcra_acquire,
     gcra_policy,
-    to_micros,
 )
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-START_US = to_micros(datetime(2030, 1, 1, tzinfo=UTC))
-
-
-@dataclass(frozen=True)
-class Scenario:
-    limit: RateLimit
-    period_us: int
-    steps: list[tuple[int, int]]  # (microseconds to advance first, cost)
-
-
-@st.composite
-def scenarios(draw: st.DrawFn, max_steps: int = 60) -> Scenario:
-    requests = draw(st.integers(1, 100))
-    period_us = draw(
-        st.one_of(
-            st.sampled_from([1_000_000, 60_000_000, 3_600_000_000]),
-            st.integers(1_000, 120_000_000),
-        )
-    )
-    burst = draw(st.integers(1, 20))
-    interval_us = max(1, period_us // requests)
-    advance = st.one_of(
-        st.just(0),
-        st.integers(0, 3 * interval_us),  # around one interval: where decisions flip
-        st.integers(0, (burst + 2) * interval_us),  # up to a full refill
-    )
-    steps = draw(st.lists(st.tuples(advance, st.integers(1, burst)), max_size=max_steps))
-    limit = RateLimit(requests=requests, period_seconds=period_us / MICROS_PER_SECOND, burst=burst)
-    return Scenario(limit=limit, period_us=period_us, steps=steps)
+from tests.support.gcra import START_US, Scenario, at, scenarios
 
 
 def admissible(scenario: Scenario, admitted: list[tuple[int, int]], now_us: int, cost: int) -> bool:
@@ -147,10 +112,6 @@ def test_decision_fields_are_consistent(scenario: Scenario) -> None:
             assert not early.decision.allowed
 
 
-def at(now_us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=now_us)
-
-
 @given(scenarios())
 async def test_in_memory_adapter_agrees_with_the_pure_functions(scenario: Scenario) -> None:
     clock = ManualClock(at(START_US))
@@ -171,31 +132,6 @@ async def test_in_memory_adapter_drops_expired_keys(clock: ManualClock) -> None:
     clock.advance(1.0)
     limiter.sweep()
     assert len(limiter) == 0
-
-
-@given(scenarios(max_steps=25))
-@settings(
-    max_examples=15,
-    # One Redis server for all examples; each example uses a key of its own.
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-async def test_redis_adapter_agrees_with_the_in_memory_one(
-    redis_url: str, scenario: Scenario
-) -> None:
-    clock = ManualClock(at(START_US))
-    client = create_redis_client(redis_url, timeout_seconds=2.0)
-    try:
-        # Redis expires keys in real time while this clock is manual: a long grace keeps
-        # a key from vanishing under a slow machine.
-        in_redis = RedisRateLimiter(client, clock, expiry_grace_seconds=60.0)
-        in_memory = InMemoryRateLimiter(clock)
-        key = uuid.uuid4().hex
-        for advance_us, cost in scenario.steps:
-            clock.set(clock.now() + timedelta(microseconds=advance_us))
-            expected = await in_memory.acquire(key, scenario.limit, cost)
-            assert await in_redis.acquire(key, scenario.limit, cost) == expected
-    finally:
-        await client.aclose()
 
 
 def test_policy_too_large_for_exact_lua_arithmetic_is_refused() -> None:

@@ -71,3 +71,20 @@ def test_create_indexes_on_sqlite_applies_the_schema(tmp_path: Path) -> None:
     result = _run("db", "create-indexes", env={"DATA_DIR": str(tmp_path / "d")}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "d" / "pulse.sqlite3").is_file()
+
+
+def test_several_workers_without_redis_are_refused_with_the_reason(tmp_path: Path) -> None:
+    # Each process would enforce the limits on its own: N workers, N times the limit.
+    for args, env in [(("serve", "--workers", "4"), {}), (("serve",), {"WORKERS": "2"})]:
+        result = _run(*args, env={"DATA_DIR": str(tmp_path / "d"), **env}, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout
+        assert "needs REDIS_URL" in result.stderr and "rate limits" in result.stderr
+    check = _run("check-config", env={"WORKERS": "3"}, cwd=tmp_path)
+    assert check.returncode == 0 and "WORKERS=3 needs REDIS_URL" in check.stdout
+
+
+def test_admin_token_refuses_a_lifetime_over_the_bound(tmp_path: Path) -> None:
+    env = {"JWT_SECRET": SECRET, "MANAGEMENT_TOKEN_MAX_TTL_SECONDS": "600"}
+    refused = _run("admin-token", "--ttl", "601", env=env, cwd=tmp_path)
+    assert refused.returncode == 2 and "MANAGEMENT_TOKEN_MAX_TTL_SECONDS" in refused.stderr
+    assert _run("admin-token", "--ttl", "600", env=env, cwd=tmp_path).returncode == 0

@@ -3,11 +3,14 @@ writing into local storage, records in SQLite, downloads through Pulse's own rou
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from dependency_injector import providers
@@ -17,17 +20,28 @@ from pymongo import MongoClient
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.livekit import LiveKitMediaEngine
 from pulse_adapters.memory.media_engine import PLACEHOLDER
-from pulse_adapters.s3 import S3Config, S3ObjectStorage
 from pulse_core import rooms
 from pulse_core.ports.media import MediaEngine
+from pulse_core.ports.storage import DOWNLOAD_PATH
 from pulse_http.app import create_app
-from pulse_http.container import Container
+from pulse_http.container import Container, build_container
 from pulse_http.routes.media import download_routes
-from tests.http.conftest import Tenant, make_tenant
+from pulse_http.settings import Settings
+from tests.http.conftest import JWT_SECRET, Tenant, make_tenant
 from tests.support.ports import free_port
 
 Client = AsyncTestClient[Any]
-EGRESS_FIELDS = {"id", "room", "kind", "status", "started_at", "ended_at", "outputs", "error"}
+EGRESS_FIELDS = {
+    "id",
+    "room",
+    "kind",
+    "status",
+    "started_at",
+    "ended_at",
+    "outputs",
+    "error",
+    "files",
+}
 STREAM_KEY = "live_0123456789_abcdefghijklmnop"
 
 
@@ -612,6 +626,44 @@ async def test_engine_down_is_503_problem_json_quickly(
     assert ready.json()["checks"]["media"] == "degraded"
 
 
-def test_download_route_is_mounted_only_for_local_storage() -> None:
-    bucket = S3ObjectStorage(S3Config(bucket="b", access_key_id="k", secret_access_key="s"))
-    assert download_routes(bucket) == []
+def _settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=str(tmp_path / "data"),
+        jwt_secret=JWT_SECRET,
+        api_key_pepper="test-pepper",
+        **overrides,
+    )
+
+
+def test_download_route_is_mounted_only_for_storage_pulse_serves(tmp_path: Path) -> None:
+    local = build_container(_settings(tmp_path))
+    served = local.adapters.signed_downloads()
+    assert served is not None and served is local.adapters.storage()
+    (router,) = download_routes(served)
+    assert [route.path for route in router.routes] == [DOWNLOAD_PATH + "{key:path}"]
+
+    bucket = build_container(
+        _settings(tmp_path, s3_bucket="b", s3_access_key_id="k", s3_secret_access_key="s")
+    )
+    assert bucket.adapters.signed_downloads() is None  # a bucket serves its own URLs
+    assert download_routes(None) == []
+
+
+#: HKDF-SHA256 (RFC 5869) of JWT_SECRET, empty salt, info "pulse local-storage download
+#: URLs v1", 32 bytes; pinned (and checked against the cryptography package's HKDF when
+#: pinned) because a different key voids every download link already handed out.
+PINNED_DOWNLOAD_KEY = "f5db872ed0bb6bc33edebbce3311bb1c5515fb96b310db856adcc0c04bba79d0"
+
+
+async def test_local_download_links_are_signed_with_the_key_derived_from_jwt_secret(
+    tmp_path: Path,
+) -> None:
+    storage = build_container(_settings(tmp_path)).adapters.storage()
+    await storage.put("a/b.mp4", b"x")
+    url = urlsplit(await storage.presigned_url("a/b.mp4", expires_in=60))
+    query = parse_qs(url.query)
+    expires, signature = query["expires"][0], query["signature"][0]
+    message = f"pulse-media-download\na/b.mp4\n{expires}".encode()
+    expected = hmac.new(bytes.fromhex(PINNED_DOWNLOAD_KEY), message, hashlib.sha256)
+    assert signature == expected.hexdigest()

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pulse_adapters.clock import ManualClock
@@ -24,20 +24,15 @@ from pulse_adapters.s3 import S3Config, S3ObjectStorage
 from pulse_core import rooms
 from pulse_core.errors import InvalidInput, NotFound, Unavailable
 from pulse_core.models import Project
-from pulse_core.models.media import Egress, Ingress
-from pulse_core.services.media import (
-    CreateIngress,
-    FileOutputSpec,
-    MediaService,
-    StartEgress,
-    recording_id,
-    recording_key,
-    redact_stream_url,
-    room_directory,
-)
+from pulse_core.models.media import CreateIngress, Egress, FileOutputSpec, Ingress, StartEgress
+from pulse_core.ports.storage import validate_key
+from pulse_core.recordings import recording_id, recording_key, room_directory
+from pulse_core.services.egress_plan import redact_stream_url
+from pulse_core.services.media import MediaService
 from tests.support.builders import org, project
 from tests.support.livekit_twirp_server import LiveKitTwirpServer
 from tests.support.moto_server import MotoS3, moto_admin_client
+from tests.support.urls import url_guard_for_tests
 
 KEY, SECRET = "APIpulseUnit", "pulse-unit-secret-0123456789abcdefghijklmnop"
 
@@ -56,7 +51,7 @@ def setup(clock: ManualClock) -> Setup:
     storage = InMemoryObjectStorage(clock)
     engine = InMemoryMediaEngine(clock, file_sink=storage.put)
     egress, ingress = InMemoryEgressRecordRepository(), InMemoryIngressRecordRepository()
-    service = MediaService(engine, egress, ingress, storage, clock)
+    service = MediaService(engine, egress, ingress, storage, clock, url_guard=url_guard_for_tests())
     return Setup(
         service=service,
         engine=engine,
@@ -71,13 +66,18 @@ def setup(clock: ManualClock) -> Setup:
 
 
 @given(st.text(min_size=1, max_size=300).filter(lambda k: "\x00" not in k))
+@example("rooms/demo/a.mp4")  # a key: its id names it
+@example("rooms/../a.mp4")  # not a key: its id names nothing
 def test_recording_ids_round_trip(key: str) -> None:
     try:
         rid = recording_id(key)
     except UnicodeEncodeError:  # lone surrogates cannot be keys at all
         return
-    resolved = recording_key(rid)
-    assert resolved in (key, None)  # None exactly for keys the key rules refuse
+    try:
+        expected: str | None = validate_key(key)
+    except InvalidInput:
+        expected = None  # a key the key rules refuse: no id names it
+    assert recording_key(rid) == expected
     assert rid.startswith("rec_") and "/" not in rid and "=" not in rid
 
 
@@ -173,7 +173,14 @@ async def test_an_egress_the_engine_forgot_is_aborted(setup: Setup, clock: Manua
     service, me = setup.service, setup.project
     egress = await service.start_egress(me, StartEgress(room="demo"))
     forgetful = InMemoryMediaEngine(clock)  # as after a restart of the simulated engine
-    service = MediaService(forgetful, setup.egress, setup.ingress, setup.storage, clock)
+    service = MediaService(
+        forgetful,
+        setup.egress,
+        setup.ingress,
+        setup.storage,
+        clock,
+        url_guard=url_guard_for_tests(),
+    )
 
     listed = await service.list_egress(me)
     assert [(e.id, e.status) for e in listed.items] == [(egress.id, "aborted")]
@@ -286,7 +293,13 @@ async def test_livekit_egress_uploads_where_the_recordings_list_looks(
         InMemoryIngressRecordRepository(),
     )
     service = MediaService(
-        engine, egress_records, ingress_records, storage, clock, upload_target=storage
+        engine,
+        egress_records,
+        ingress_records,
+        storage,
+        clock,
+        upload_target=storage,
+        url_guard=url_guard_for_tests(),
     )
     me = project(org().id)
     try:
@@ -340,3 +353,21 @@ def test_records_never_keep_ingress_keys_in_their_repr() -> None:
     assert "super-secret-key" not in repr(ingress)
     assert Egress.__struct_fields__  # the egress record has no stream key field at all
     assert not any("key" in name for name in Egress.__struct_fields__)
+
+
+def test_names_stay_importable_from_the_service_module() -> None:
+    # Embedders imported the request types and naming functions from the service
+    # module before they moved to their own modules; those imports keep working.
+    from pulse_core import recordings
+    from pulse_core.models import media as models
+    from pulse_core.services import egress_plan
+    from pulse_core.services import media as service
+
+    for name in ("StartEgress", "CreateIngress", "FileOutputSpec", "HlsOutputSpec"):
+        assert getattr(service, name) is getattr(models, name)
+    assert service.RtmpOutputSpec is models.RtmpOutputSpec
+    assert service.OutputSpec == models.OutputSpec
+    for name in ("recording_id", "recording_key", "room_directory"):
+        assert getattr(service, name) is getattr(recordings, name)
+    assert service.redact_stream_url is egress_plan.redact_stream_url
+    assert service.DEFAULT_URL_EXPIRY_SECONDS == 3600

@@ -11,7 +11,9 @@ and no key can collide with a temporary name. Every blocking call runs in a work
 
 Downloads are served by the HTTP shell, not by a bucket, so presigned URLs are Pulse URLs
 carrying an HMAC-SHA256 signature and an expiry; :meth:`LocalObjectStorage.verify_download`
-checks them and returns the file to stream.
+(the :class:`~pulse_core.ports.storage.SignedDownloads` side) checks them and returns the
+file to stream. The signing key is derived from ``JWT_SECRET``
+(:func:`pulse_adapters.local.download_key.download_signing_key`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from pulse_core.errors import (
 )
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.storage import (
+    DOWNLOAD_PATH,
     ObjectStorage,
+    SignedDownloads,
     StoredObject,
     validate_after,
     validate_expires_in,
@@ -55,8 +59,6 @@ T = TypeVar("T")
 
 #: Shortest accepted signing key: 256 bits, the HMAC-SHA256 block of security.
 MIN_SIGNING_KEY_BYTES = 32
-#: Path of the download route under ``base_url``; the HTTP shell mounts it there.
-DOWNLOAD_PATH = "/v1/media/files/"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -68,7 +70,7 @@ def _invalid_url() -> PermissionDenied:
     return PermissionDenied("download URL is invalid", code="download_url_invalid")
 
 
-class LocalObjectStorage(ObjectStorage):
+class LocalObjectStorage(ObjectStorage, SignedDownloads):
     """Objects as files under ``root``.
 
     ``signing_key`` (at least 32 bytes, secret, shared by every replica serving the same
@@ -142,17 +144,11 @@ class LocalObjectStorage(ObjectStorage):
     async def ping(self) -> None:
         await self._run(self._ping_sync)
 
-    # -- download route support -----------------------------------------------------------
+    # -- SignedDownloads: the download route -------------------------------------------
 
     async def verify_download(self, key: str, expires: str | int, signature: str) -> Path:
-        """The file to serve for a download URL's ``key``, ``expires`` and ``signature``.
-
-        ``key`` is the decoded path after ``/v1/media/files/`` (no leading ``/``).
-        Raises ``PermissionDenied`` (code ``download_url_invalid``) when the signature
-        does not match — checked first, in constant time, so a forged URL learns nothing
-        else — then ``PermissionDenied`` (code ``download_url_expired``) once
-        ``clock.time() >= expires``, then ``NotFound`` when the object is gone.
-        """
+        """See :meth:`SignedDownloads.verify_download`; the URL has expired once
+        ``clock.time() >= expires``."""
         expires_text = str(expires)
         if not isinstance(key, str) or _EXPIRES.fullmatch(expires_text) is None:
             raise _invalid_url()
@@ -354,3 +350,7 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# DOWNLOAD_PATH belongs to the SignedDownloads port; re-exported for URL-building callers.
+__all__ = ["DOWNLOAD_PATH", "MIN_SIGNING_KEY_BYTES", "LocalObjectStorage"]

@@ -14,6 +14,11 @@ What is kept, and so what can ever be echoed back:
   never stores or returns it in full).
 - An ingress's stream key is kept and returned to its owner: LiveKit issued it for
   this project, and the owner needs it to publish.
+
+The requests a caller makes (:class:`StartEgress` with its ``output`` spec,
+:class:`CreateIngress`) are here too: embedders build them directly, the HTTP shell
+from its bodies. They are taken as given; the media service checks them
+(:mod:`pulse_core.services.egress_plan` for egress).
 """
 
 from __future__ import annotations
@@ -67,6 +72,17 @@ class RtmpOutput(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", ta
 EgressOutput = FileOutput | HlsOutput | RtmpOutput
 
 
+class EgressFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a finished egress produced, as the media server reported it: its path
+    within the room's recordings, its recording id (None when it is not one of the
+    egress's planned outputs), size in bytes and duration in seconds."""
+
+    path: str
+    recording_id: str | None = None
+    size: int = 0
+    duration_seconds: float = 0.0
+
+
 class Egress(msgspec.Struct, frozen=True, kw_only=True):
     """A recording or live stream of a project, as last seen.
 
@@ -85,6 +101,7 @@ class Egress(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime
     ended_at: datetime | None = None
     error: str | None = None
+    files: list[EgressFile] = msgspec.field(default_factory=list)
     updated_at: datetime
 
     @property
@@ -142,3 +159,69 @@ class RecordingUrl(msgspec.Struct, frozen=True, kw_only=True):
 
     url: str
     expires_at: datetime
+
+
+# -- requests ----------------------------------------------------------------------------
+
+
+class FileOutputSpec(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="file"):
+    """Record to a file in the project's storage. ``filepath`` is relative to the room's
+    recordings; default ``<egress id>.mp4`` (``.ogg`` audio only, ``.webm`` a track).
+    Without an extension, the default one is added."""
+
+    filepath: str | None = None
+
+
+class HlsOutputSpec(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="hls"):
+    """HLS into directory ``path`` (default: the egress id) of the room's recordings:
+    ``<path>/index.m3u8`` and ``<path>/segment_<n>.ts``."""
+
+    path: str | None = None
+    segment_duration: int | None = None
+
+
+class RtmpOutputSpec(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="rtmp"):
+    """Stream live to 1..:data:`~pulse_core.services.egress_plan.MAX_STREAM_URLS`
+    ``rtmp://`` / ``rtmps://`` URLs."""
+
+    urls: list[str]
+
+
+OutputSpec = FileOutputSpec | HlsOutputSpec | RtmpOutputSpec
+
+
+class StartEgress(msgspec.Struct, frozen=True, kw_only=True):
+    """What to record or stream. Source fields per ``kind``:
+
+    - ``room_composite``: ``room``; optional ``layout``, ``audio_only`` / ``video_only``;
+    - ``track_composite``: ``room`` and ``audio_track_id`` and/or ``video_track_id``;
+    - ``track``: ``room`` and ``track_id``; file output only;
+    - ``participant``: ``room`` and ``participant_identity``;
+    - ``web``: ``url`` (http or https) and no ``room``; optional ``audio_only`` /
+      ``video_only``.
+
+    A field that does not belong to the kind is rejected, not ignored.
+    """
+
+    kind: str = "room_composite"
+    room: str | None = None
+    output: OutputSpec = msgspec.field(default_factory=FileOutputSpec)
+    layout: str | None = None
+    audio_only: bool = False
+    video_only: bool = False
+    url: str | None = None
+    participant_identity: str | None = None
+    track_id: str | None = None
+    audio_track_id: str | None = None
+    video_track_id: str | None = None
+
+
+class CreateIngress(msgspec.Struct, frozen=True, kw_only=True):
+    """An ingest endpoint publishing into ``room`` as ``participant_identity``.
+    ``url`` is the source of a ``url`` (pull) ingress and must be absent otherwise."""
+
+    room: str
+    type: str
+    participant_identity: str
+    participant_name: str | None = None
+    url: str | None = None

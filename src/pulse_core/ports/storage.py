@@ -17,6 +17,11 @@ Keys
     stores allow it, a filesystem cannot, and the local adapter raises
     :class:`~pulse_core.errors.Conflict` for the second ``put``.
 
+Downloads
+    :meth:`ObjectStorage.presigned_url` is all a caller needs. A storage whose URLs
+    Pulse must serve itself (a local directory) also implements :class:`SignedDownloads`,
+    which the HTTP shell's download route depends on.
+
 Errors
     A backend that is down, too slow, misconfigured (missing bucket, refused credentials)
     raises :class:`~pulse_core.errors.Unavailable` within the adapter's timeouts, never
@@ -31,6 +36,7 @@ import abc
 import builtins
 import unicodedata
 from datetime import datetime
+from pathlib import Path
 
 import msgspec
 
@@ -43,6 +49,8 @@ MAX_KEY_BYTES = 1024
 MAX_LIST_LIMIT = 1000
 #: Longest validity of a download URL: seven days, the limit of S3 SigV4 presigning.
 MAX_URL_EXPIRY_SECONDS = 7 * 24 * 3600
+#: Path, under Pulse's public URL, of the route that serves :class:`SignedDownloads`.
+DOWNLOAD_PATH = "/v1/media/files/"
 
 
 class StoredObject(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,6 +174,30 @@ class EgressUploadTarget(abc.ABC):
 
         Async so an adapter may mint short-lived, scoped credentials; it must not hand
         out anything broader than write access to this storage's bucket and prefix.
+        """
+
+
+class SignedDownloads(abc.ABC):
+    """Optional sub-port of a storage whose download URLs point at Pulse itself.
+
+    A bucket serves its own presigned URLs; a local directory cannot, so its
+    :meth:`ObjectStorage.presigned_url` returns
+    ``{Pulse's public URL}{DOWNLOAD_PATH}{key}?expires=…&signature=…`` (``key``
+    percent-encoded per segment) and the HTTP shell serves that path, asking
+    :meth:`verify_download` which file a request names. The shell mounts the route only
+    when the configured storage has this side.
+    """
+
+    @abc.abstractmethod
+    async def verify_download(self, key: str, expires: str, signature: str) -> Path:
+        """The file to serve for a download URL's ``key``, ``expires`` and ``signature``
+        (the query parameters as received, possibly empty: they are caller input).
+
+        ``key`` is the decoded path after :data:`DOWNLOAD_PATH` (no leading ``/``).
+        Raises ``PermissionDenied`` with code ``download_url_invalid`` when the signature
+        does not match (checked first, in constant time, so a forged URL learns nothing
+        else), then ``PermissionDenied`` with code ``download_url_expired`` once the URL
+        has expired, then ``NotFound`` when the object is gone.
         """
 
 

@@ -1,5 +1,6 @@
 """Media control (API.md, "Media"): egress, ingress and recordings of the calling
-project, plus the public download route of locally stored recordings."""
+project, plus the public download route of recordings whose storage Pulse serves itself
+(a local directory: the :class:`~pulse_core.ports.storage.SignedDownloads` port)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
-from pulse_adapters.local import LocalObjectStorage
-from pulse_adapters.local.storage import DOWNLOAD_PATH
 from pulse_core.models import Project
-from pulse_core.ports.storage import ObjectStorage
+from pulse_core.ports.storage import DOWNLOAD_PATH, SignedDownloads
 from pulse_core.services import MediaService
 from pulse_http.auth import PROJECT
 from pulse_http.schemas.media import (
@@ -149,7 +148,7 @@ _DOWNLOAD_HEADERS = {
 @get(DOWNLOAD_PATH + "{key:path}", tags=["media"], summary="Download a local recording")
 async def download_recording(
     key: FromPath[str],
-    local_storage: NamedDependency[LocalObjectStorage],
+    signed_downloads: NamedDependency[SignedDownloads],
     expires: FromQuery[str] = "",
     signature: FromQuery[str] = "",
 ) -> File:
@@ -157,7 +156,7 @@ async def download_recording(
     ``GET /v1/media/recordings/{id}/url``. No credentials: the signature is the
     credential. A wrong or missing signature is 403 ``download_url_invalid``, an
     expired URL 403 ``download_url_expired``, a deleted file 404."""
-    path = await local_storage.verify_download(key.lstrip("/"), expires, signature)
+    path = await signed_downloads.verify_download(key.lstrip("/"), expires, signature)
     return File(
         path=path,
         filename=PurePosixPath(key).name,
@@ -166,19 +165,22 @@ async def download_recording(
     )
 
 
-def download_routes(storage: ObjectStorage) -> list[Router]:
-    """The download route, when recordings are in a local directory (a bucket serves its
-    own presigned URLs, so nothing is mounted then)."""
-    if not isinstance(storage, LocalObjectStorage):
+def download_routes(signed_downloads: SignedDownloads | None) -> list[Router]:
+    """The download route, when the storage's URLs point at Pulse (the container's
+    ``adapters.signed_downloads``: a local directory); a bucket serves its own presigned
+    URLs (None), so nothing is mounted then."""
+    if signed_downloads is None:
         return []
 
-    def provide() -> LocalObjectStorage:
-        return storage
+    def provide() -> SignedDownloads:
+        return signed_downloads
 
     return [
         Router(
             path="/",
             route_handlers=[download_recording],
-            dependencies={"local_storage": Provide(provide, use_cache=True, sync_to_thread=False)},
+            dependencies={
+                "signed_downloads": Provide(provide, use_cache=True, sync_to_thread=False)
+            },
         )
     ]

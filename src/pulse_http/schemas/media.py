@@ -12,19 +12,17 @@ from typing import Literal
 import msgspec
 
 from pulse_core.models.media import (
+    CreateIngress,
     Egress,
     EgressOutput,
     FileOutput,
+    FileOutputSpec,
     HlsOutput,
+    HlsOutputSpec,
     Ingress,
+    OutputSpec,
     Recording,
     RecordingUrl,
-)
-from pulse_core.services.media import (
-    CreateIngress,
-    FileOutputSpec,
-    HlsOutputSpec,
-    OutputSpec,
     RtmpOutputSpec,
     StartEgress,
 )
@@ -163,6 +161,15 @@ def _output_out(output: EgressOutput) -> FileOutputOut | HlsOutputOut | RtmpOutp
     return RtmpOutputOut(urls=list(output.urls))
 
 
+class EgressFileOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A file the egress produced, once the media server reported its end."""
+
+    path: str
+    recording_id: str | None
+    size: int
+    duration_seconds: float
+
+
 class EgressOut(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     room: str | None
@@ -172,6 +179,7 @@ class EgressOut(msgspec.Struct, frozen=True, kw_only=True):
     ended_at: datetime | None
     outputs: list[FileOutputOut | HlsOutputOut | RtmpOutputOut]
     error: str | None
+    files: list[EgressFileOut]
 
     @classmethod
     def of(cls, egress: Egress) -> EgressOut:
@@ -184,6 +192,15 @@ class EgressOut(msgspec.Struct, frozen=True, kw_only=True):
             ended_at=egress.ended_at,
             outputs=[_output_out(o) for o in egress.outputs],
             error=egress.error,
+            files=[
+                EgressFileOut(
+                    path=f.path,
+                    recording_id=f.recording_id,
+                    size=f.size,
+                    duration_seconds=f.duration_seconds,
+                )
+                for f in egress.files
+            ],
         )
 
 

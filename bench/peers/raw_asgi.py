@@ -28,8 +28,8 @@ from pulse_http.schemas.tokens import CreateToken, TokenCreated
 
 _NOW = datetime.now(UTC)
 PROJECT = Project(
-    id=ids.new_id(ids.PROJECT),
-    org_id=ids.new_id(ids.ORGANIZATION),
+    id=ids.new_id(ids.PROJECT, now_ms=ids.ms_of(_NOW)),
+    org_id=ids.new_id(ids.ORGANIZATION, now_ms=ids.ms_of(_NOW)),
     name="floor",
     api_key="pulse_key_floor",
     secret_hash="00" * 32,
@@ -63,16 +63,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body", False):
             break
     request = _decode(body)
-    minted = TOKENS.mint(PROJECT, request.to_domain())
-    payload = _encode(
-        TokenCreated(
-            token=minted.token,
-            identity=minted.identity,
-            room=minted.room,
-            expires_at=minted.expires_at,
-            livekit_url=minted.livekit_url,
-        )
-    )
+    payload = _encode(TokenCreated.of(TOKENS.mint(PROJECT, request.to_domain())))
     await send(
         {
             "type": "http.response.start",

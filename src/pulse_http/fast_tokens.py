@@ -1,5 +1,9 @@
 """``POST /v1/tokens/create`` in raw ASGI: Pulse's hot path without the framework's cost.
 
+What the route is (its path and method, its bucket, the secret it needs) is
+:data:`pulse_http.routes.tokens.CREATE_TOKEN`, the declaration Litestar's handler is built
+from too.
+
 Token minting is the per-join request: an audience arriving is thousands of them a
 second. Through Litestar each one paid for the connection and request objects, the
 signature model, dependency resolution, the ``before_request`` hook and a second, lax
@@ -35,6 +39,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from pulse_core.errors import PulseError
 from pulse_core.services.tokens import TokenService
 from pulse_http.auth import Authenticators
+from pulse_http.middleware import INCOMPLETE_BODY
 from pulse_http.problems import (
     PROBLEM_JSON,
     Problem,
@@ -42,10 +47,15 @@ from pulse_http.problems import (
     pulse_problem,
     unexpected_problem,
 )
+from pulse_http.routes.tokens import CREATE_TOKEN
 from pulse_http.schemas.tokens import CreateToken, TokenCreated
 from pulse_http.strict_body import decode_strict
 
-PATH: Final = "/v1/tokens/create"
+# The route's facts, as module globals: read on every request.
+PATH: Final = CREATE_TOKEN.path
+_METHOD: Final = CREATE_TOKEN.method
+_BUCKET: Final = CREATE_TOKEN.bucket
+_SECRET_REQUIRED: Final = CREATE_TOKEN.secret_required
 # The request headers the route reads, and nothing else is decoded.
 _WANTED: Final = frozenset(
     (
@@ -74,7 +84,8 @@ class _Refused(Exception):
 
 
 class TokenFastPath:
-    """Serves ``POST /v1/tokens/create``; passes every other request to ``app``."""
+    """Serves :data:`~pulse_http.routes.tokens.CREATE_TOKEN`; passes every other request
+    to ``app``."""
 
     __slots__ = ("_auth", "_cors", "_max_body", "_tokens", "app")
 
@@ -94,7 +105,7 @@ class TokenFastPath:
         self._cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != ScopeType.HTTP or scope["path"] != PATH or scope["method"] != _METHOD:
             await self.app(scope, receive, send)
             return
         headers: dict[str, str] = {}
@@ -110,20 +121,15 @@ class TokenFastPath:
         extra: list[tuple[bytes, bytes]] = []
         try:
             project = await self._auth.admit_project(
-                state, "tokens", headers, client[0] if client else None
+                state,
+                _BUCKET,
+                headers,
+                client[0] if client else None,
+                secret_required=_SECRET_REQUIRED,
             )
             body = await self._body(receive, headers.get("content-length"))
             request = decode_strict(_DECODER, body)
-            minted = self._tokens.mint(project, request.to_domain())
-            payload = _encode(
-                TokenCreated(
-                    token=minted.token,
-                    identity=minted.identity,
-                    room=minted.room,
-                    expires_at=minted.expires_at,
-                    livekit_url=minted.livekit_url,
-                )
-            )
+            payload = _encode(TokenCreated.of(self._tokens.mint(project, request.to_domain())))
             status, content_type = 201, _JSON
         except PulseError as exc:
             problem, problem_headers = pulse_problem(exc, state.get("request_id"))
@@ -169,7 +175,7 @@ class TokenFastPath:
         size = 0
         while True:
             if message["type"] == "http.disconnect":
-                raise _Refused(500, "client disconnected prematurely")
+                raise _Refused(400, INCOMPLETE_BODY, "body")
             chunk = cast("bytes", message.get("body", b""))
             size += len(chunk)
             if size > limit:

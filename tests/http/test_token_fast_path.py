@@ -3,7 +3,9 @@
 It must answer exactly as the Litestar route does. Litestar still serves the same route
 under ``/v1/tokens/create/`` (trailing slash), which makes it the oracle: every case
 below is sent both ways and the answers compared (status, body, header names and
-values), request ids aside.
+values), request ids aside. And each time, a spy between the fast path and Litestar
+checks that the first request never reached Litestar and the second did: were the fast
+path unwired, or serving another path, both would come from Litestar and compare equal.
 """
 
 from __future__ import annotations
@@ -15,16 +17,23 @@ from typing import Any
 import msgspec
 import pytest
 from dependency_injector import providers
+from litestar import Litestar
+from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from pulse_adapters.clock import ManualClock
+from pulse_core.models import Project
+from pulse_core.models.token import MintedToken, TokenRequest
+from pulse_core.services.tokens import TokenService
 from pulse_http.app import create_app
 from pulse_http.container import Container, build_container
+from pulse_http.fast_tokens import TokenFastPath
+from pulse_http.routes.tokens import CREATE_TOKEN, VALIDATE_TOKEN
 from pulse_http.settings import Settings
 from tests.http.conftest import Tenant, make_tenant
 
-FAST = "/v1/tokens/create"
-LITESTAR = "/v1/tokens/create/"
+FAST = CREATE_TOKEN.path
+LITESTAR = FAST + "/"
 PER_REQUEST = {"x-request-id", "date"}
 
 
@@ -41,12 +50,73 @@ def _comparable(response: Any) -> tuple[int, dict[str, str], Any]:
     return response.status_code, headers, body
 
 
+class _Behind:
+    """An ASGI layer put between the fast path and Litestar: notes each path that got
+    past the fast path, and passes it on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.paths: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.paths.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def _fast_path(app: Litestar) -> TokenFastPath:
+    layer = app.asgi_handler
+    while not isinstance(layer, TokenFastPath):
+        layer = getattr(layer, "app", None)
+        assert layer is not None, "TokenFastPath is not in the application's ASGI stack"
+    return layer
+
+
+def _behind_fast_path(app: Litestar) -> _Behind:
+    """The spy behind the app's fast path (put there on first use)."""
+    fast_path = _fast_path(app)
+    if not isinstance(fast_path.app, _Behind):
+        fast_path.app = _Behind(fast_path.app)
+    return fast_path.app
+
+
 async def _both(
     client: AsyncTestClient[Any], *, content: bytes, headers: dict[str, str]
 ) -> tuple[Any, Any]:
+    behind = _behind_fast_path(client.app)
     fast = await client.post(FAST, content=content, headers=headers)
+    assert behind.paths == [], "the fast path passed its own route on to Litestar"
     slow = await client.post(LITESTAR, content=content, headers=headers)
+    assert behind.paths == [LITESTAR]
+    behind.paths.clear()
     return fast, slow
+
+
+async def test_the_fast_path_serves_the_route_litestar_declares(
+    client: AsyncTestClient[Any], tenant_a: Tenant
+) -> None:
+    app = client.app
+    # Litestar's handler is declared from the same facts (OpenAPI documents it).
+    [handler] = [
+        handler
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and route.path == CREATE_TOKEN.path
+        for handler in route.route_handlers
+        if CREATE_TOKEN.method in handler.http_methods
+    ]
+    assert handler.opt["auth"] == "project" and handler.opt["bucket"] == CREATE_TOKEN.bucket
+    # And a request to it is answered in front of Litestar, by the fast path.
+    behind = _behind_fast_path(app)
+    response = await client.post(
+        FAST, json={"identity": "u", "room": "demo"}, headers=tenant_a.project_headers
+    )
+    assert response.status_code == 201
+    assert response.headers["ratelimit-policy"].startswith(f'"{CREATE_TOKEN.bucket}";')
+    assert behind.paths == []
+    # What is not its route goes on to Litestar: another method, the validate route.
+    await client.get(FAST, headers=tenant_a.project_headers)
+    await client.post(VALIDATE_TOKEN.path, json={"token": "x"}, headers=tenant_a.project_headers)
+    assert behind.paths == [FAST, VALIDATE_TOKEN.path]
 
 
 def _json(**body: Any) -> bytes:
@@ -164,6 +234,7 @@ async def test_failed_authentications_are_throttled_on_the_fast_path(
     admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
     async with AsyncTestClient(app=create_app(container)) as client:
         tenant = await make_tenant(client, container, admin, "Throttled")
+        behind = _behind_fast_path(client.app)
         bad = {"X-Pulse-Key": tenant.api_key, "X-Pulse-Secret": "pulse_secret_wrong"}
         statuses = [
             (await client.post(FAST, content=b"{}", headers=bad)).status_code for _ in range(4)
@@ -174,6 +245,7 @@ async def test_failed_authentications_are_throttled_on_the_fast_path(
         blocked = await client.post(FAST, content=b"{}", headers=tenant.project_headers)
         assert blocked.status_code == 429
         assert blocked.json()["code"] == "too_many_failed_attempts"
+        assert behind.paths == []
 
 
 def _container(settings: Settings, clock: ManualClock) -> Container:
@@ -188,6 +260,7 @@ async def test_browsers_get_litestars_cors_handling(settings: Settings, clock: M
     admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
     async with AsyncTestClient(app=create_app(container)) as client:
         tenant = await make_tenant(client, container, admin, "Cors")
+        behind = _behind_fast_path(client.app)
         response = await client.post(
             FAST,
             json={"identity": "u", "room": "demo"},
@@ -196,31 +269,55 @@ async def test_browsers_get_litestars_cors_handling(settings: Settings, clock: M
         assert response.status_code == 201
         assert response.headers["access-control-allow-origin"] == origin
         assert response.headers["x-ratelimit-limit"]
+        assert behind.paths == [FAST]  # passed on by the fast path
 
 
-async def test_an_unexpected_error_is_a_logged_500(
+class _Failing(TokenService):
+    """A real TokenService (Litestar's signature model checks the dependency's type) whose
+    ``mint`` fails as no PulseError does."""
+
+    __slots__ = ()
+
+    def mint(self, project: Project, request: TokenRequest) -> MintedToken:
+        raise RuntimeError("boom")
+
+
+async def test_an_unexpected_error_is_the_same_logged_500(
     settings: Settings, clock: ManualClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    class Broken:
-        livekit_url = "ws://nowhere"
-
-        def mint(self, *_args: Any) -> None:
-            raise RuntimeError("boom")
-
     container = _container(settings, clock)
-    container.services.tokens.override(providers.Object(Broken()))
+    failing = _Failing(
+        clock,
+        livekit_api_key=settings.livekit_api_key,
+        livekit_api_secret=settings.livekit_api_secret,
+        livekit_url=settings.livekit_client_url,
+    )
+    container.services.tokens.override(providers.Object(failing))
     admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
     async with AsyncTestClient(app=create_app(container)) as client:
         tenant = await make_tenant(client, container, admin, "Broken")
-        response = await client.post(
-            FAST, json={"identity": "u", "room": "demo"}, headers=tenant.project_headers
+        fast, slow = await _both(
+            client, content=_json(identity="u", room="demo"), headers=tenant.project_headers
         )
-    assert response.status_code == 500
-    body = response.json()
-    assert body["code"] == "internal_error" and "boom" not in response.text
-    assert body["request_id"] == response.headers["x-request-id"]
+    assert fast.status_code == 500
+    assert fast.headers["content-type"] == "application/problem+json"
+    fast_status, fast_headers, fast_body = _comparable(fast)
+    slow_status, slow_headers, slow_body = _comparable(slow)
+    assert (fast_status, fast_body) == (slow_status, slow_body)
+    # The same headers, but for the second request being charged one more to the bucket.
+    remaining = int(fast_headers["x-ratelimit-remaining"])
+    assert slow_headers == {
+        **fast_headers,
+        "x-ratelimit-remaining": str(remaining - 1),
+        "ratelimit": fast_headers["ratelimit"].replace(f";r={remaining};", f";r={remaining - 1};"),
+    }
     output = capsys.readouterr().out
-    assert "unhandled_error" in output and body["request_id"] in output
+    for response in (fast, slow):
+        body = response.json()
+        assert body["code"] == "internal_error" and "boom" not in response.text
+        assert body["request_id"] == response.headers["x-request-id"]
+        assert body["request_id"] in output
+    assert output.count("unhandled_error") == 2
 
 
 async def test_the_access_log_line_of_a_minted_token(
@@ -232,12 +329,14 @@ async def test_the_access_log_line_of_a_minted_token(
     admin = {"Authorization": "Bearer " + container.services.management_auth().mint("a")}
     async with AsyncTestClient(app=create_app(container)) as client:
         tenant = await make_tenant(client, container, admin, "Logged")
+        behind = _behind_fast_path(client.app)
         response = await client.post(
             FAST,
             json={"identity": "u", "room": "demo"},
             headers={**tenant.project_headers, "X-Request-ID": "trace-7"},
         )
     assert response.status_code == 201 and response.headers["x-request-id"] == "trace-7"
+    assert behind.paths == []
     output = capsys.readouterr().out
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("event") == "request" and line["path"] == FAST]
@@ -319,6 +418,7 @@ async def test_raw_asgi_edges(settings: Settings, clock: ManualClock) -> None:
             (b"x-pulse-secret", project["api_secret"].encode()),
         ]
         body = _json(identity="u", room="demo")
+        behind = _behind_fast_path(app)
 
         # A body in several messages.
         chunks = [
@@ -339,11 +439,13 @@ async def test_raw_asgi_edges(settings: Settings, clock: ManualClock) -> None:
             assert problem["status"] == status
             assert problem["type"].startswith("urn:pulse:problem:")
 
-        # The client leaving mid-body.
+        # The client leaving mid-body: its body is incomplete.
         sent = await _raw_call(app, credentials, [dict(chunks[0])])
-        assert sent[0]["status"] == 500
+        assert sent[0]["status"] == 400
+        assert json.loads(sent[1]["body"])["field"] == "body"
 
         # Header names are matched whatever their case.
         shouting = [(name.upper(), value) for name, value in credentials]
         sent = await _raw_call(app, shouting, [{"type": "http.request", "body": body}])
         assert sent[0]["status"] == 201
+        assert behind.paths == []

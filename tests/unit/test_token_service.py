@@ -23,7 +23,7 @@ from pulse_core import rooms
 from pulse_core.crypto.jwt import HS256Signer
 from pulse_core.errors import InvalidInput, NotFound
 from pulse_core.models.project import Project, ProjectSettings
-from pulse_core.models.token import TokenRequest, TokenValidation, VideoGrants
+from pulse_core.models.token import DEFAULT_GRANTS, TokenRequest, TokenValidation, VideoGrants
 from pulse_core.services import tokens
 from pulse_core.services.tokens import TokenService
 from tests.support import builders
@@ -42,6 +42,11 @@ REFUSED = [
 ]
 # Everything a Pulse token may contain at the top level: no jti, kind, roomConfig, sip...
 ALLOWED_TOP_LEVEL = {"iss", "sub", "nbf", "exp", "video", "name", "metadata", "attributes"}
+# The grants a token may carry, and those of them that are plain booleans.
+ROOM_GRANTS = [name for name in VideoGrants.__struct_fields__ if name not in REFUSED]
+BOOL_ROOM_GRANTS = [
+    name for name in ROOM_GRANTS if name not in ("can_publish_sources", "destination_room")
+]
 
 
 def now_clock() -> ManualClock:
@@ -103,15 +108,8 @@ sources = st.none() | st.lists(
 ).map(tuple)
 grants = st.builds(
     VideoGrants,
-    room_join=st.booleans(),
-    can_publish=st.booleans(),
-    can_subscribe=st.booleans(),
-    can_publish_data=st.booleans(),
+    **{name: st.booleans() for name in BOOL_ROOM_GRANTS},
     can_publish_sources=sources,
-    can_update_own_metadata=st.booleans(),
-    can_subscribe_metrics=st.booleans(),
-    hidden=st.booleans(),
-    room_admin=st.booleans(),
     destination_room=st.none() | room_names,
 )
 
@@ -168,17 +166,11 @@ def test_livekit_accepts_every_minted_token_with_exactly_the_claims_asked(
     assert video is not None
     g = request.grants
     assert video.room == rooms.to_livekit(project.id, request.room) == minted.livekit_room
-    assert video.room_join is g.room_join
-    assert video.can_publish is g.can_publish
-    assert video.can_subscribe is g.can_subscribe
-    assert video.can_publish_data is g.can_publish_data
+    # Every grant, as livekit-api reads it (absent: its default, which is LiveKit's).
+    for name in BOOL_ROOM_GRANTS:
+        assert bool(getattr(video, name)) is getattr(g, name), name
     expected_sources = None if g.can_publish_sources is None else list(g.can_publish_sources)
     assert video.can_publish_sources == expected_sources
-    # Absent means LiveKit's default, false, for these.
-    assert bool(video.can_update_own_metadata) is g.can_update_own_metadata
-    assert bool(video.can_subscribe_metrics) is g.can_subscribe_metrics
-    assert bool(video.hidden) is g.hidden
-    assert bool(video.room_admin) is g.room_admin
     expected_destination = (
         None if g.destination_room is None else rooms.to_livekit(project.id, g.destination_room)
     )
@@ -257,12 +249,52 @@ def test_the_refused_grants_are_exactly_these() -> None:
     assert sorted(tokens.REFUSED_GRANTS) == sorted(REFUSED)
 
 
+def test_refused_grants_are_grants_false_by_default() -> None:
+    defaults = msgspec.structs.asdict(VideoGrants())
+    assert all(defaults[name] is False for name in tokens.REFUSED_GRANTS)
+
+
 @pytest.mark.parametrize("grant", REFUSED)
 def test_server_wide_grants_are_refused_naming_the_grant(grant: str) -> None:
     request = TokenRequest(identity="alice", room="demo", grants=VideoGrants(**{grant: True}))
+    svc, project = service(now_clock()), make_project()
+    for _ in range(2):  # and again: a refusal is never remembered as a success
+        with pytest.raises(InvalidInput) as info:
+            svc.mint(project, request)
+        assert info.value.field == f"grants.{grant}"
+        assert str(info.value) == f"grants.{grant} is not allowed: {tokens.REFUSED_GRANTS[grant]}"
+
+
+def test_the_first_refused_grant_is_named() -> None:
+    everything = VideoGrants(**dict.fromkeys(REFUSED, True))
     with pytest.raises(InvalidInput) as info:
-        service(now_clock()).mint(make_project(), request)
-    assert info.value.field == f"grants.{grant}"
+        service(now_clock()).mint(
+            make_project(), TokenRequest(identity="a", room="r", grants=everything)
+        )
+    assert info.value.field == f"grants.{next(iter(tokens.REFUSED_GRANTS))}"
+
+
+def test_equal_grants_sign_the_same_claim() -> None:
+    svc, project = service(now_clock()), make_project()
+
+    def video(grants: VideoGrants) -> Any:
+        minted = svc.mint(project, TokenRequest(identity="alice", room="demo", grants=grants))
+        return payload_of(minted.token)["video"]
+
+    # The default grants by identity and a fresh equal value: one claim.
+    assert video(VideoGrants()) == video(DEFAULT_GRANTS)
+    # 1 == True (a caller ignoring the types): whichever comes first, true is signed. (Each
+    # order with its own destination room: grants met before are not built again.)
+    for first, second in ((1, True), (True, 1)):
+        one = {"hidden": first, "room_admin": second, "can_subscribe": 0}
+        two = {"hidden": second, "room_admin": first, "can_subscribe": False}
+        for grants in (one, two):
+            claim = video(VideoGrants(**grants, destination_room=f"after-{first!r}"))
+            signed = [claim[name] for name in ("hidden", "roomAdmin", "canSubscribe")]
+            assert signed == [True, True, False]
+    # An unhashable value (a list where VideoGrants has a tuple) is checked all the same.
+    listed = VideoGrants(can_publish_sources=["camera", "camera"])  # type: ignore[arg-type]
+    assert video(listed)["canPublishSources"] == ["camera"]
 
 
 @pytest.mark.parametrize(
@@ -594,6 +626,21 @@ def test_absent_permissions_read_as_livekit_defaults(now: ManualClock, project: 
     video = {"room": rooms.to_livekit(project.id, "demo"), "roomJoin": True, "canPublish": False}
     verdict = service(now).validate(project, _signed(now, project, video=video))
     assert verdict.grants == VideoGrants(can_publish=False, can_publish_data=False)
+
+
+def test_null_reads_as_absent_only_where_livekit_has_an_optional(
+    now: ManualClock, project: Project
+) -> None:
+    room = rooms.to_livekit(project.id, "demo")
+    optional = ["canPublish", "canSubscribe", "canPublishData", "canUpdateOwnMetadata"]
+    optional += ["canSubscribeMetrics", "canManageAgentSession", "canPublishSources"]
+    video: dict[str, Any] = {"room": room, "roomJoin": True, **dict.fromkeys(optional)}
+    verdict = service(now).validate(project, _signed(now, project, video=video))
+    assert verdict.grants == VideoGrants()
+    # LiveKit's plain booleans and strings are never null in a token Pulse accepts.
+    for name in ["roomJoin", "hidden", "roomAdmin", "destinationRoom", "roomList", "agent"]:
+        token = _signed(now, project, video={"room": room, "roomJoin": True, name: None})
+        assert service(now).validate(project, token).reason == "malformed", name
 
 
 # ---------------------------------------------------------------- LiveKit's own tokens

@@ -55,6 +55,14 @@ class VideoGrants(msgspec.Struct, frozen=True, kw_only=True):
     ``room_create``, ``room_list``, ``room_record``, ``ingress_admin``, ``agent``,
     ``recorder``, ``can_manage_agent_session``. They exist here only so that a request
     asking for them is answered with the grant's name rather than "unknown field".
+
+    This is the one list of grants: the token's ``video`` claim (written and read back),
+    the refusals and the HTTP request body are derived from these fields. A new grant is a
+    field here whose default is what LiveKit reads when a token leaves it out (or true:
+    every token then states it), plus either its reason in ``REFUSED_GRANTS`` or, if it
+    is confined to the room, its place in the HTTP API's answer (``GrantsOut``, which
+    shows what it declares and nothing else). If LiveKit reads it other than as a plain
+    bool, ``_LIVEKIT_READING`` in ``pulse_core.services.token_claims`` says how.
     """
 
     room_join: bool = True

@@ -1,38 +1,83 @@
 from __future__ import annotations
 
-from litestar import Controller, post
+from typing import Any, Final, Literal
+
+import msgspec
+from litestar import Controller, route
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from pulse_core.models import Project
+from pulse_core.services.throttling import Bucket
 from pulse_core.services.tokens import TokenService
 from pulse_http.auth import PROJECT, PROJECT_KEY
 from pulse_http.schemas.tokens import CreateToken, TokenCreated, TokenValidity, ValidateToken
 
 
+class RouteFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """What a project route is, declared once next to its handler: the path and method a
+    client calls, the rate-limit bucket it is charged to, and whether it needs the secret
+    (``secret_required``) or admits the key alone.
+
+    The Litestar handler takes its path, method and guard options (:meth:`opt`) from here,
+    and so does :class:`pulse_http.fast_tokens.TokenFastPath`, which serves
+    :data:`CREATE_TOKEN` without Litestar: the two cannot disagree on which request is
+    which, nor on who may make it.
+    """
+
+    path: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    bucket: Bucket
+    secret_required: bool
+
+    def opt(self) -> dict[str, Any]:
+        """The handler's ``opt``: what the guard (:func:`pulse_http.auth.authenticate`)
+        reads."""
+        return {**(PROJECT if self.secret_required else PROJECT_KEY), "bucket": self.bucket}
+
+    def under(self, controller_path: str) -> str:
+        """The path relative to a controller mounted at ``controller_path``."""
+        if not self.path.startswith(controller_path + "/"):
+            raise ValueError(f"{self.path} is not under {controller_path}")
+        return self.path.removeprefix(controller_path)
+
+
+TOKENS: Final = "/v1/tokens"
+#: The hot path: one request per participant join, served by the fast path.
+CREATE_TOKEN: Final = RouteFacts(
+    path=f"{TOKENS}/create", method="POST", bucket="tokens", secret_required=True
+)
+VALIDATE_TOKEN: Final = RouteFacts(
+    path=f"{TOKENS}/validate", method="POST", bucket="tokens", secret_required=False
+)
+
+
 class TokensController(Controller):
     """LiveKit access tokens for the calling project's end users (the ``tokens`` bucket)."""
 
-    path = "/v1/tokens"
+    path = TOKENS
     tags = ["tokens"]
 
-    @post("/create", status_code=201, opt={**PROJECT, "bucket": "tokens"})
+    @route(
+        CREATE_TOKEN.under(TOKENS),
+        http_method=CREATE_TOKEN.method,
+        status_code=201,
+        opt=CREATE_TOKEN.opt(),
+    )
     async def create(
         self,
         data: JSONBody[CreateToken],
         project: NamedDependency[Project],
         tokens: NamedDependency[TokenService],
     ) -> TokenCreated:
-        minted = tokens.mint(project, data.to_domain())
-        return TokenCreated(
-            token=minted.token,
-            identity=minted.identity,
-            room=minted.room,
-            expires_at=minted.expires_at,
-            livekit_url=minted.livekit_url,
-        )
+        return TokenCreated.of(tokens.mint(project, data.to_domain()))
 
-    @post("/validate", status_code=200, opt={**PROJECT_KEY, "bucket": "tokens"})
+    @route(
+        VALIDATE_TOKEN.under(TOKENS),
+        http_method=VALIDATE_TOKEN.method,
+        status_code=200,
+        opt=VALIDATE_TOKEN.opt(),
+    )
     async def validate(
         self,
         data: JSONBody[ValidateToken],

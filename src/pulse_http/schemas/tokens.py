@@ -4,39 +4,28 @@ from datetime import datetime
 
 import msgspec
 
-from pulse_core.models.token import TokenRequest, TokenValidation, TrackSource, VideoGrants
+from pulse_core.models.token import (
+    DEFAULT_GRANTS,
+    MintedToken,
+    TokenRequest,
+    TokenValidation,
+    TrackSource,
+    VideoGrants,
+)
 
 
-class GrantsBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class GrantsBody(VideoGrants, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """LiveKit's video grant in snake_case; omitted fields keep their safe defaults.
 
     The server-wide grants are accepted here only to be refused by name (400
     ``grants.room_list``...) instead of as unknown fields.
     """
 
-    room_join: bool = True
-    can_publish: bool = True
-    can_subscribe: bool = True
-    can_publish_data: bool = True
-    can_publish_sources: list[TrackSource] | None = None
-    can_update_own_metadata: bool = False
-    can_subscribe_metrics: bool = False
-    hidden: bool = False
-    room_admin: bool = False
-    destination_room: str | None = None
-    room_create: bool = False
-    room_list: bool = False
-    room_record: bool = False
-    ingress_admin: bool = False
-    agent: bool = False
-    recorder: bool = False
-    can_manage_agent_session: bool = False
+    # The domain's own grants (a subclass, so a grant added to VideoGrants is accepted here
+    # without an edit) that also refuses unknown fields; the docstring above is OpenAPI's.
 
     def to_domain(self) -> VideoGrants:
-        fields = msgspec.structs.asdict(self)
-        sources = self.can_publish_sources
-        fields["can_publish_sources"] = tuple(sources) if sources is not None else None
-        return VideoGrants(**fields)
+        return self  # already a VideoGrants, and as immutable
 
 
 class CreateToken(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -56,7 +45,7 @@ class CreateToken(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             metadata=self.metadata,
             attributes=self.attributes or {},
             ttl_seconds=self.ttl_seconds,
-            grants=self.grants.to_domain() if self.grants is not None else VideoGrants(),
+            grants=self.grants.to_domain() if self.grants is not None else DEFAULT_GRANTS,
         )
 
 
@@ -66,6 +55,18 @@ class TokenCreated(msgspec.Struct, frozen=True, kw_only=True):
     room: str
     expires_at: datetime
     livekit_url: str
+
+    @classmethod
+    def of(cls, minted: MintedToken) -> TokenCreated:
+        """The answer to a minted token, on either path (Litestar's handler and the fast
+        path): the caller's room, never the namespaced one."""
+        return cls(
+            token=minted.token,
+            identity=minted.identity,
+            room=minted.room,
+            expires_at=minted.expires_at,
+            livekit_url=minted.livekit_url,
+        )
 
 
 class ValidateToken(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -88,19 +89,8 @@ class GrantsOut(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def of(cls, grants: VideoGrants) -> GrantsOut:
-        sources = grants.can_publish_sources
-        return cls(
-            room_join=grants.room_join,
-            can_publish=grants.can_publish,
-            can_subscribe=grants.can_subscribe,
-            can_publish_data=grants.can_publish_data,
-            can_publish_sources=list(sources) if sources is not None else None,
-            can_update_own_metadata=grants.can_update_own_metadata,
-            can_subscribe_metrics=grants.can_subscribe_metrics,
-            hidden=grants.hidden,
-            room_admin=grants.room_admin,
-            destination_room=grants.destination_room,
-        )
+        # Field by field, by name: the refused grants are not fields here, so they are left.
+        return msgspec.convert(grants, cls, from_attributes=True)
 
 
 class TokenValidity(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -124,5 +114,3 @@ class TokenValidity(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
             expires_at=verdict.expires_at,
             grants=GrantsOut.of(verdict.grants) if verdict.grants is not None else None,
         )
-
-

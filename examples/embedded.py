@@ -10,11 +10,17 @@ from __future__ import annotations
 import asyncio
 
 from pulse_adapters.clock import ManualClock
-from pulse_adapters.memory import InMemoryOrganizationRepository, InMemoryProjectRepository
+from pulse_adapters.memory import (
+    InMemoryHostResolver,
+    InMemoryOrganizationRepository,
+    InMemoryProjectRepository,
+)
 from pulse_core.errors import Unauthenticated
 from pulse_core.models import ManagementPrincipal, ProjectSettings
+from pulse_core.net import AddressPolicy, UrlGuard
 from pulse_core.services import (
     CredentialCache,
+    CredentialCachingProjectRepository,
     OrganizationService,
     ProjectAuthenticator,
     ProjectService,
@@ -25,10 +31,16 @@ async def main() -> None:
     clock = ManualClock()  # SystemClock() in a real service
     pepper = b"keep-me-secret"
     orgs, projects = InMemoryOrganizationRepository(), InMemoryProjectRepository()
-    cache = CredentialCache(clock)
-    organizations = OrganizationService(orgs, projects, cache, clock)
-    project_service = ProjectService(orgs, projects, cache, clock, pepper=pepper)
-    authenticator = ProjectAuthenticator(projects, cache, clock, pepper=pepper)
+    # Every project write goes through the caching repository, which drops the written
+    # project's cached credentials: a rotation or deletion holds at once in this process.
+    cached = CredentialCachingProjectRepository(projects, CredentialCache(clock))
+    organizations = OrganizationService(orgs, cached, clock)
+    # Every URL a tenant gives is checked against the address policy (no private,
+    # loopback or link-local targets); names resolve through a HostResolver port
+    # (SystemHostResolver() in a real service).
+    urls = UrlGuard(AddressPolicy(), InMemoryHostResolver({"acme.test": ["93.184.216.34"]}))
+    project_service = ProjectService(orgs, cached, clock, pepper=pepper, webhook_urls=urls)
+    authenticator = ProjectAuthenticator(cached, clock, pepper=pepper)
     operator = ManagementPrincipal.system()
 
     org = await organizations.create(operator, name="Acme", admin_email="ops@acme.test")

@@ -192,7 +192,11 @@ def configure_logging(settings: Settings) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_dumps)
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        # The plain formatter: the default one (rich, when installed) prints each
+        # frame's local variables, and those hold request headers, secrets included.
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stdout.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
@@ -200,8 +204,10 @@ def configure_logging(settings: Settings) -> None:
             add_request_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # Tracebacks become text (no locals) before redaction, so a secret in an
+            # exception's message is masked like any other value, in every format.
+            structlog.processors.format_exc_info,
             redact_secrets,
-            structlog.processors.format_exc_info if use_json else structlog.dev.set_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -11,9 +11,35 @@ import re
 import time
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
+from pulse_core.errors import InvalidInput
 from pulse_http.logging import AccessLog, bind_request_id, configured_access_log, reset_request_id
+
+#: What a body that ends before it is complete is (a malformed chunk, a short body).
+INCOMPLETE_BODY = "the request body is malformed or incomplete"
+
+
+def _complete_bodies(receive: Receive) -> Receive:
+    """``receive``, with a disconnect before the body's last part made a client error.
+
+    The server reports a body it cannot read (a chunk size of ``zz``, a connection that
+    ends mid-body) as ``http.disconnect``; Litestar and the token fast path would read
+    that as an internal error (500). It is the client's: ``InvalidInput`` (400) on both
+    paths. After the body, a disconnect is only a disconnect and passes through."""
+    complete = False
+
+    async def checked() -> ReceiveMessage:
+        nonlocal complete
+        message = await receive()
+        if message["type"] == "http.request":
+            complete = not message.get("more_body", False)
+        elif message["type"] == "http.disconnect" and not complete:
+            complete = True  # report it once; a later receive is an ordinary disconnect
+            raise InvalidInput(INCOMPLETE_BODY, field="body")
+        return message
+
+    return checked
 
 _INBOUND_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _random_bits = random.getrandbits
@@ -68,7 +94,7 @@ class RequestContextMiddleware:
 
         token = bind_request_id(request_id)
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, _complete_bodies(receive), send_with_id)
         finally:
             if self._access is not None:
                 self._access(

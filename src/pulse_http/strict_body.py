@@ -21,6 +21,29 @@ from pulse_core.errors import InvalidInput
 T = TypeVar("T")
 _NAMED = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
+#: The deepest nesting of arrays and objects a request body may have. Pulse's own
+#: bodies are a few levels deep; free-form fields (metadata, attributes) get this much.
+MAX_JSON_DEPTH = 32
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENING = frozenset(b"[{")
+
+
+def check_depth(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuse ``body`` when its arrays and objects nest deeper than ``max_depth``.
+
+    Runs before decoding, so a hostile body (a thousand ``[``) costs a scan, not the
+    decoder's recursion or a ``RecursionError``. Most bodies have fewer brackets in all
+    than the limit and skip the scan; the rest have their strings removed (brackets in
+    strings do not nest) and their brackets counted."""
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return
+    depth = 0
+    for byte in _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS):
+        depth += 1 if byte in _OPENING else -1
+        if depth > max_depth:
+            raise InvalidInput(f"JSON nests deeper than {max_depth} levels", field="body")
+
 
 @cache
 def _decoder(annotation: Any) -> msgspec.json.Decoder[Any]:
@@ -40,6 +63,7 @@ def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
 def decode_strict(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
     """``body`` decoded by ``decoder`` (strict), or one :class:`InvalidInput` naming the
     field; also used by the token fast path, which decodes its body only this once."""
+    check_depth(body)
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:

@@ -16,6 +16,7 @@ from pulse_http.app import create_app
 from pulse_http.container import Container, build_container
 from pulse_http.settings import Settings
 from tests.support.mongo import MongoTestServer
+from tests.support.urls import resolver_for_tests
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 
@@ -40,8 +41,14 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def container(settings: Settings, clock: ManualClock) -> Container:
     """The app's container, on a clock the test moves by hand."""
+    return make_container(settings, clock)
+
+
+def make_container(settings: Settings, clock: ManualClock) -> Container:
+    """A container on ``clock``, resolving the test names of ``tests/support/urls.py``."""
     container = build_container(settings)
     container.adapters.clock.override(providers.Object(clock))
+    container.adapters.resolver.override(providers.Object(resolver_for_tests()))
     return container
 
 

@@ -55,6 +55,17 @@ def now(clock: ManualClock) -> int:
             lambda now: _token({"sub": "x", "role": "admin", "exp": now + 60, "nbf": now + 600}),
             id="not-yet-valid",
         ),
+        pytest.param(lambda now: _token({"sub": "x", "role": "admin", "exp": None}), id="exp-null"),
+        pytest.param(
+            lambda now: _token({"sub": "x", "role": ["admin"], "exp": now + 60}), id="role-list"
+        ),
+        pytest.param(
+            lambda now: _token({"sub": "x", "role": {"a": 1}, "exp": now + 60}), id="role-object"
+        ),
+        pytest.param(
+            lambda now: _token({"sub": "x", "role": "admin", "exp": now + 400 * 86400}),
+            id="lives-a-year",
+        ),
     ],
 )
 async def test_bad_management_tokens_are_401(
@@ -75,3 +86,21 @@ async def test_a_good_token_from_another_library_is_accepted(
     token = _token({"sub": "ops", "role": "admin", "exp": now + 60, "iat": now})
     response = await client.get("/v1/organizations", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
+
+
+async def test_a_token_that_never_expires_cannot_delete_an_organization(
+    client: AsyncTestClient[Any], admin_headers: dict[str, str]
+) -> None:
+    created = await client.post(
+        "/v1/organizations",
+        json={"name": "Target", "admin_email": "ops@target.test"},
+        headers=admin_headers,
+    )
+    org_id = created.json()["id"]
+    forever = _token({"sub": "x", "role": "admin", "exp": None})
+    response = await client.delete(
+        f"/v1/organizations/{org_id}", headers={"Authorization": f"Bearer {forever}"}
+    )
+    assert response.status_code == 401
+    still = await client.get(f"/v1/organizations/{org_id}", headers=admin_headers)
+    assert still.status_code == 200

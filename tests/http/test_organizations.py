@@ -107,3 +107,26 @@ async def test_only_admins_create_and_only_admins_change_plan(
         f"/v1/organizations/{tenant_a.org_id}", json={"name": "New"}, headers=tenant_a.owner_headers
     )
     assert rename.status_code == 200
+
+
+async def test_an_owner_taking_a_used_admin_email_learns_nothing_of_the_other_organization(
+    client: AsyncTestClient[Any], tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    ours, theirs = tenant_a, tenant_b
+    taken = await client.put(
+        f"/v1/organizations/{ours.org_id}",
+        json={"admin_email": "admin@bravo.test"},  # tenant_b's
+        headers=ours.owner_headers,
+    )
+    assert taken.status_code == 409
+    problem = taken.json()
+    assert problem["field"] == "admin_email"
+    assert "each organization on this platform needs an admin_email of its own" in problem["detail"]
+    assert theirs.org_id not in taken.text and "Bravo" not in problem["detail"]
+    # The same words whoever holds the address, so the answer confirms no organization.
+    mine = await client.put(
+        f"/v1/organizations/{theirs.org_id}",
+        json={"admin_email": "admin@alpha.test"},
+        headers=theirs.owner_headers,
+    )
+    assert mine.json()["detail"] == problem["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from pulse_core import ids
@@ -17,10 +18,16 @@ from pulse_core.models import (
 )
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+# One more millisecond per object built, so ids sort in the order the test built them.
+_built = itertools.count()
+
+
+def _stamp(at: datetime) -> int:
+    return ids.ms_of(at) + next(_built)
 
 
 def org(*, email: str | None = None, name: str = "Acme", at: datetime = T0) -> Organization:
-    org_id = ids.new_id(ids.ORGANIZATION)
+    org_id = ids.new_id(ids.ORGANIZATION, now_ms=_stamp(at))
     return Organization(
         id=org_id,
         name=name,
@@ -43,7 +50,7 @@ def project(
             api_key=previous_key, secret_hash="ab" * 32, expires_at=at + timedelta(hours=1)
         )
     return Project(
-        id=ids.new_id(ids.PROJECT),
+        id=ids.new_id(ids.PROJECT, now_ms=_stamp(at)),
         org_id=org_id,
         name="Video app",
         settings=ProjectSettings(
@@ -61,7 +68,7 @@ def project(
 
 
 def user(org_id: str, *, email: str | None = None, at: datetime = T0) -> User:
-    user_id = ids.new_id(ids.USER)
+    user_id = ids.new_id(ids.USER, now_ms=_stamp(at))
     return User(
         id=user_id,
         email=email or f"{user_id.lower()}@example.com",

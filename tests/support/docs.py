@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import pytest
 
 from tests.support.ports import free_port, wait_for_port
 from tests.support.require import service_missing
+from tests.support.urls import fake_dns_environment
 
 ROOT = Path(__file__).parents[2]
 DOCS = ROOT / "docs"
@@ -25,9 +27,10 @@ def bash_blocks(markdown: str) -> list[str]:
     return re.findall(r"```bash\n(.*?)```", markdown, flags=re.DOTALL)
 
 
-@pytest.fixture
-def pulse_serve(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """`pulse serve` on the embedded default; yields (base URL, printed admin token)."""
+@contextlib.contextmanager
+def running_pulse_serve(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, str]]:
+    """`pulse serve` on the embedded default (plus ``extra_env``); yields (base URL,
+    printed admin token) and stops it afterwards."""
     port = free_port()
     env = {
         **os.environ,
@@ -35,6 +38,8 @@ def pulse_serve(tmp_path: Path) -> Iterator[tuple[str, str]]:
         "DATA_DIR": str(tmp_path / "data"),
         "ENVIRONMENT": "development",
         "LOG_LEVEL": "warning",
+        **fake_dns_environment(),
+        **extra_env,
     }
     pulse = Path(sys.executable).parent / "pulse"
     process = subprocess.Popen(
@@ -67,18 +72,40 @@ def pulse_serve(tmp_path: Path) -> Iterator[tuple[str, str]]:
             process.kill()
 
 
-def run_page(page: Path, server: tuple[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+@pytest.fixture
+def pulse_serve(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`pulse serve` on the embedded default; yields (base URL, printed admin token)."""
+    with running_pulse_serve(tmp_path) as server:
+        yield server
+
+
+def run_page(
+    page: Path, server: tuple[str, str], cwd: Path, *, cwd_is_root: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run ``page``'s bash blocks as one ``set -euo pipefail`` script against ``server``
-    (base URL, admin token); fails the test when the page does not run as written."""
+    (base URL, admin token); fails the test when the page does not run as written.
+
+    The script runs in ``cwd`` (or the repository's root with ``cwd_is_root``, for pages
+    that run ``examples/``). ``cwd`` (the test's ``tmp_path``) is always the page's
+    ``$PULSE_TMP``: every file the page writes stays in the test's own directory, so two
+    runs at once (two clones, two CI jobs on one machine) never share a file."""
     if shutil.which("curl") is None:
         service_missing("curl is not installed")
     base_url, token = server
     blocks = bash_blocks(page.read_text())
     assert blocks, f"{page} has no bash blocks"
+    assert not any("/tmp/" in block for block in blocks), f"{page}: use $PULSE_TMP, not /tmp"
     result = subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + "\n".join(blocks)],
-        env={**os.environ, "PULSE": base_url, "PULSE_ADMIN_TOKEN": token},
-        cwd=cwd,
+        env={
+            **os.environ,
+            # The project's virtualenv first, as after `. .venv/bin/activate`.
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PULSE": base_url,
+            "PULSE_ADMIN_TOKEN": token,
+            "PULSE_TMP": str(cwd),
+        },
+        cwd=ROOT if cwd_is_root else cwd,
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from datetime import datetime
+
+import pytest
+
 from pulse_adapters.clock import ManualClock
-from pulse_core.services import CredentialCache
+from pulse_adapters.memory import InMemoryProjectRepository
+from pulse_core.errors import Unavailable
+from pulse_core.models import Project
+from pulse_core.services import CredentialCache, CredentialCachingProjectRepository
 from tests.support import builders
 
 
@@ -42,3 +49,49 @@ def test_zero_ttl_disables_caching(clock: ManualClock) -> None:
     project = builders.project("org")
     cache.put(project.api_key, project)
     assert cache.get(project.api_key) is None
+
+
+class _FailingUpdates(InMemoryProjectRepository):
+    async def update(self, project: Project) -> None:
+        raise Unavailable("database timed out")
+
+    async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
+        raise Unavailable("database timed out")
+
+
+async def test_every_project_write_through_the_repository_drops_its_cached_keys(
+    clock: ManualClock,
+) -> None:
+    cache = CredentialCache(clock)
+    inner = InMemoryProjectRepository()
+    repository = CredentialCachingProjectRepository(inner, cache)
+    project = builders.project("org_A")
+    await repository.add(project)
+    cache.put(project.api_key, project)
+
+    await repository.update(project)
+    assert cache.get(project.api_key) is None
+
+    cache.put(project.api_key, project)
+    assert await repository.delete_for_organization(project.org_id, clock.now()) == [project.id]
+    assert cache.get(project.api_key) is None
+
+
+async def test_a_failed_or_timed_out_write_still_drops_the_cached_keys(
+    clock: ManualClock,
+) -> None:
+    # A timeout says nothing about whether the write landed: the entry must go either way.
+    cache = CredentialCache(clock)
+    repository = CredentialCachingProjectRepository(_FailingUpdates(), cache)
+    project, other_org = builders.project("org_A"), builders.project("org_B")
+    cache.put(project.api_key, project)
+    cache.put(other_org.api_key, other_org)
+    with pytest.raises(Unavailable):
+        await repository.update(project)
+    assert cache.get(project.api_key) is None
+
+    cache.put(project.api_key, project)
+    with pytest.raises(Unavailable):
+        await repository.delete_for_organization(project.org_id, clock.now())
+    assert cache.get(project.api_key) is None
+    assert cache.get(other_org.api_key) is other_org

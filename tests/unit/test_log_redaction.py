@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import pytest
+import structlog
+
 from pulse_core.crypto import credentials
-from pulse_http.logging import REDACTED, redact_secrets
+from pulse_http.logging import REDACTED, configure_logging, redact_secrets
+from pulse_http.settings import Settings
 
 
 def test_secret_named_fields_are_redacted() -> None:
@@ -23,3 +27,27 @@ def test_secret_values_are_masked_wherever_they_appear() -> None:
     out = redact_secrets(None, "info", {"event": f"oops {secret} and {jwt}", "detail": secret})
     assert secret not in str(out) and jwt not in str(out)
     assert out["detail"] == REDACTED
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_tracebacks_carry_no_locals_and_no_secrets(
+    log_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = credentials.generate_api_secret()
+    local_only = "value-only-in-a-local-variable"
+    configure_logging(
+        Settings(environment="development", log_format=log_format, log_level="info")  # type: ignore[arg-type]
+    )
+
+    def handler(headers: dict[str, str]) -> None:
+        hidden = local_only  # noqa: F841 - what a locals-printing formatter would show
+        raise RuntimeError(f"failed with {headers['x-pulse-secret']}")
+
+    try:
+        handler({"x-pulse-secret": secret})
+    except RuntimeError:
+        structlog.get_logger("test").exception("unhandled_error")
+    out = capsys.readouterr().out
+    assert "RuntimeError" in out and "unhandled_error" in out
+    assert secret not in out
+    assert local_only not in out

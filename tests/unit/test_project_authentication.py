@@ -10,10 +10,12 @@ from pulse_core.errors import Unauthenticated
 from pulse_core.models import ManagementPrincipal
 from pulse_core.services import (
     CredentialCache,
+    CredentialCachingProjectRepository,
     OrganizationService,
     ProjectAuthenticator,
     ProjectService,
 )
+from tests.support.urls import url_guard_for_tests
 
 PEPPER = b"pepper"
 ADMIN = ManagementPrincipal.system()
@@ -29,9 +31,12 @@ class Replica:
         clock: ManualClock,
     ) -> None:
         self.cache = CredentialCache(clock, ttl_seconds=5)
-        self.auth = ProjectAuthenticator(projects, self.cache, clock, pepper=PEPPER)
-        self.orgs = OrganizationService(orgs, projects, self.cache, clock)
-        self.projects = ProjectService(orgs, projects, self.cache, clock, pepper=PEPPER)
+        repository = CredentialCachingProjectRepository(projects, self.cache)
+        self.auth = ProjectAuthenticator(repository, clock, pepper=PEPPER)
+        self.orgs = OrganizationService(orgs, repository, clock)
+        self.projects = ProjectService(
+            orgs, repository, clock, pepper=PEPPER, webhook_urls=url_guard_for_tests()
+        )
 
 
 @pytest.fixture
@@ -91,7 +96,8 @@ async def test_malformed_credentials_never_reach_the_database(clock: ManualClock
         async def get_by_api_key(self, api_key: str) -> None:  # type: ignore[override]
             raise AssertionError("looked up a malformed key")
 
-    auth = ProjectAuthenticator(Exploding(), CredentialCache(clock), clock, pepper=PEPPER)
+    repository = CredentialCachingProjectRepository(Exploding(), CredentialCache(clock))
+    auth = ProjectAuthenticator(repository, clock, pepper=PEPPER)
     for key, secret in [
         ("pulse_key_x", "pulse_secret_y"),
         ("", ""),

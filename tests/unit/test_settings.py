@@ -72,3 +72,15 @@ def test_configuration_reference_documents_every_setting() -> None:
     reference = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     missing = [f.upper() for f in Settings.__struct_fields__ if f"`{f.upper()}`" not in reference]
     assert not missing, f"docs/configuration.md lacks {missing}"
+
+
+def test_allowed_networks_are_parsed_and_a_bad_one_names_its_variable() -> None:
+    settings = load_settings(
+        {"MEDIA_ALLOWED_NETWORKS": "10.0.0.0/8, fd00::/8", "WEBHOOK_ALLOWED_NETWORKS": ""},
+        env_file=None,
+    )
+    assert settings.media_allowed_networks == ("10.0.0.0/8", "fd00::/8")
+    assert settings.webhook_allowed_networks == ()
+    for bad in ("10.0.0.1/8", "not-a-network", "10.0.0.0/33"):
+        with pytest.raises(ConfigError, match="WEBHOOK_ALLOWED_NETWORKS"):
+            load_settings({"WEBHOOK_ALLOWED_NETWORKS": bad}, env_file=None)

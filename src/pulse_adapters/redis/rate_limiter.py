@@ -2,7 +2,8 @@
 
 The script mirrors :mod:`pulse_core.services.rate_limiting` line by line (same integer
 ticks, same clamping), so this adapter and the in-memory one return identical decisions
-for identical inputs; ``tests/unit/test_gcra.py`` checks that they do.
+for identical inputs; ``tests/contract/test_redis_rate_limiter_agreement.py`` checks
+that they do.
 
 Time comes from the injected :class:`~pulse_core.ports.clock.Clock` and is passed to the
 script as an argument rather than read with Redis ``TIME``: tests control it with a
@@ -222,7 +223,16 @@ class RedisRateLimiter(RateLimiter):
         self._clock = clock
         self._key_prefix = key_prefix
         self._grace_ms = round(expiry_grace_seconds * 1000)
+        self._client = client
+        self._timeout = timeout_seconds
         self._batcher = _ScriptBatcher(client, timeout_seconds=timeout_seconds)
+
+    async def ping(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._client.ping()
+        except _BACKEND_ERRORS as exc:
+            raise Unavailable("rate limiter backend (redis) is unavailable") from exc
 
     async def acquire(self, key: str, limit: RateLimit, cost: int = 1) -> RateLimitDecision:
         policy = gcra_policy(limit, cost)

@@ -58,3 +58,8 @@ class RateLimiter(abc.ABC):
         ``1..burst`` (such a request could never pass), and ``Unavailable`` when the
         backend cannot answer within its timeout.
         """
+
+    async def ping(self) -> None:
+        """Return when the backend answers; raise ``Unavailable`` within the adapter's
+        timeout when it does not. An in-process limiter always answers (the default)."""
+        return None

@@ -6,34 +6,41 @@ was wrong, so a caller cannot probe which keys exist.
 
 from __future__ import annotations
 
+import msgspec
+
 from pulse_core import ids
 from pulse_core.crypto import credentials
 from pulse_core.crypto.jwt import HS256Signer, HS256Verifier, TokenError
 from pulse_core.errors import Unauthenticated
 from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.models.principal import Role
 from pulse_core.ports.clock import Clock
-from pulse_core.ports.repositories import ProjectRepository
-from pulse_core.services.credential_cache import CredentialCache
+from pulse_core.services.credential_cache import CredentialCachingProjectRepository
 
 INVALID_CREDENTIALS = "invalid or missing credentials"
 _ROLES = frozenset({"admin", "owner", "member"})
 # Clock skew tolerated between the token's issuer and this server.
 JWT_LEEWAY_SECONDS = 5.0
+DEFAULT_MANAGEMENT_TOKEN_MAX_TTL_SECONDS = 24 * 3600
+MAX_SUBJECT_LENGTH = 255
 
 
 class ProjectAuthenticator:
-    """Verifies project credentials, reading through a :class:`CredentialCache`."""
+    """Verifies project credentials, reading through the repository's credential cache.
+
+    It takes the caching repository, not a bare one, so that the cache it reads is the
+    one every project write invalidates: hand the same repository to the services.
+    """
 
     def __init__(
         self,
-        projects: ProjectRepository,
-        cache: CredentialCache,
+        projects: CredentialCachingProjectRepository,
         clock: Clock,
         *,
         pepper: bytes,
     ) -> None:
         self._projects = projects
-        self._cache = cache
+        self._cache = projects.cache
         self._clock = clock
         self._secrets = credentials.SecretHasher(pepper)
 
@@ -84,31 +91,74 @@ class ProjectAuthenticator:
         raise Unauthenticated(INVALID_CREDENTIALS)
 
 
+class ManagementClaims(msgspec.Struct, frozen=True, kw_only=True):
+    """The claims of a management JWT, decoded strictly: a claim of the wrong type (a
+    ``null`` ``exp``, a list as ``role``) fails the decode, and so the token."""
+
+    sub: str
+    exp: float
+    role: Role
+    org_id: str | None = None
+    iat: float | None = None
+    nbf: float | None = None
+
+
+
 class ManagementAuthenticator:
     """Verifies and mints management JWTs (HS256 with ``JWT_SECRET``).
 
-    Required claims: ``sub`` (non-empty string), ``exp``, ``role`` (admin, owner,
-    member) and, unless admin, ``org_id``.
+    Required claims: ``sub`` (a non-empty string), ``exp`` (a number), ``role`` (admin,
+    owner, member) and, unless admin, ``org_id``. Pulse accepts no token that lives
+    longer than ``max_ttl_seconds``: neither ``exp`` further than that from now nor, when
+    ``iat`` is given, from ``iat``; ``iat`` and ``nbf`` in the future (beyond the clock
+    skew leeway) are refused too. Every refusal is the same ``Unauthenticated``.
     """
 
-    def __init__(self, jwt_secret: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        jwt_secret: str,
+        clock: Clock,
+        *,
+        max_ttl_seconds: int = DEFAULT_MANAGEMENT_TOKEN_MAX_TTL_SECONDS,
+    ) -> None:
+        if max_ttl_seconds <= 0:
+            raise ValueError("max_ttl_seconds must be positive")
         self._verifier = HS256Verifier(jwt_secret)
         self._signer = HS256Signer(jwt_secret)
         self._clock = clock
+        self._max_ttl = max_ttl_seconds
+
+    @property
+    def max_ttl_seconds(self) -> int:
+        return self._max_ttl
 
     def authenticate(self, token: str) -> ManagementPrincipal:
+        now = self._clock.time()
         try:
-            claims = self._verifier.decode(token, now=self._clock.time(), leeway=JWT_LEEWAY_SECONDS)
-        except TokenError as exc:
+            raw = self._verifier.decode(token, now=now, leeway=JWT_LEEWAY_SECONDS)
+            claims = msgspec.convert(raw, ManagementClaims, strict=True)
+        except (TokenError, msgspec.ValidationError) as exc:
             raise Unauthenticated(INVALID_CREDENTIALS) from exc
-        sub, role, org_id = claims.get("sub"), claims.get("role"), claims.get("org_id")
-        if "exp" not in claims or not isinstance(sub, str) or not sub or role not in _ROLES:
+        if not self._acceptable(claims, now):
             raise Unauthenticated(INVALID_CREDENTIALS)
-        if role == "admin":
-            return ManagementPrincipal(subject=sub, role="admin")
-        if not isinstance(org_id, str) or not ids.is_valid_id(org_id, ids.ORGANIZATION):
+        if claims.role == "admin":
+            return ManagementPrincipal(subject=claims.sub, role="admin")
+        org_id = claims.org_id
+        if org_id is None or not ids.is_valid_id(org_id, ids.ORGANIZATION):
             raise Unauthenticated(INVALID_CREDENTIALS)
-        return ManagementPrincipal(subject=sub, role=role, org_id=org_id)
+        return ManagementPrincipal(subject=claims.sub, role=claims.role, org_id=org_id)
+
+    def _acceptable(self, claims: ManagementClaims, now: float) -> bool:
+        latest = now + JWT_LEEWAY_SECONDS
+        if not claims.sub or len(claims.sub) > MAX_SUBJECT_LENGTH:
+            return False
+        if claims.exp > latest + self._max_ttl:
+            return False
+        if claims.iat is not None and (
+            claims.iat > latest or claims.exp - claims.iat > self._max_ttl
+        ):
+            return False
+        return claims.nbf is None or claims.nbf <= latest
 
     def mint(
         self,
@@ -118,11 +168,19 @@ class ManagementAuthenticator:
         org_id: str | None = None,
         ttl_seconds: int = 3600,
     ) -> str:
-        """A signed token for ``subject``; used by ``pulse admin-token`` and tests."""
+        """A signed token for ``subject``; used by ``pulse admin-token`` and tests.
+
+        ``ValueError`` for a role, organization or lifetime this authenticator would
+        refuse (``ttl_seconds`` in 1..``max_ttl_seconds``)."""
         if role not in _ROLES:
             raise ValueError(f"role must be one of {sorted(_ROLES)}")
         if role != "admin" and org_id is None:
             raise ValueError("owner and member tokens need an org_id")
+        if not 0 < ttl_seconds <= self._max_ttl:
+            raise ValueError(
+                f"ttl must be between 1 and {self._max_ttl} seconds "
+                "(MANAGEMENT_TOKEN_MAX_TTL_SECONDS)"
+            )
         now = int(self._clock.time())
         claims: dict[str, object] = {
             "sub": subject,

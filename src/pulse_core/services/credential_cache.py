@@ -3,8 +3,9 @@
 Verifying a project credential is on every project request; the cache keeps the database
 off that path. Staleness is bounded two ways:
 
-- on the process that changes a project (rotation, deletion, organization deletion), the
-  services call :meth:`CredentialCache.forget_project`, so the change holds at once;
+- on the process that changes a project (rotation, deletion, organization deletion),
+  :class:`CredentialCachingProjectRepository`, through which every project write goes,
+  drops the project's entries, so the change holds at once;
 - on every other process an entry lives at most ``ttl_seconds`` (default 5 s), which is
   the documented bound for a revoked key to stop working everywhere.
 
@@ -14,8 +15,11 @@ cached hash on every request, so a cached entry never lets a wrong secret throug
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pulse_core.models import Project
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.repositories import ProjectRepository
 
 DEFAULT_TTL_SECONDS = 5.0
 DEFAULT_MAX_ENTRIES = 10_000
@@ -66,6 +70,20 @@ class CredentialCache:
         for api_key in self._keys_of_project.pop(project_id, set()):
             self._by_key.pop(api_key, None)
 
+    def forget_organization(self, org_id: str) -> None:
+        """Drop every cached key of every project of ``org_id``."""
+        for project_id in [
+            pid for pid, keys in self._keys_of_project.items() if self._org_of(keys) == org_id
+        ]:
+            self.forget_project(project_id)
+
+    def _org_of(self, api_keys: set[str]) -> str | None:
+        for api_key in api_keys:
+            entry = self._by_key.get(api_key)
+            if entry is not None:
+                return entry[0].org_id
+        return None
+
     def clear(self) -> None:
         self._by_key.clear()
         self._keys_of_project.clear()
@@ -77,3 +95,57 @@ class CredentialCache:
             keys.discard(api_key)
             if not keys:
                 del self._keys_of_project[project_id]
+
+
+class CredentialCachingProjectRepository(ProjectRepository):
+    """A :class:`ProjectRepository` that keeps a :class:`CredentialCache` honest.
+
+    Every write that can change or revoke a credential passes through here, so the cache
+    entries of the project it touched are dropped right after the write succeeds: a
+    service cannot forget to, and an embedder who wires the services with this
+    repository gets the same guarantee. Reads pass straight through; the cache itself is
+    filled by the authenticator, the only reader that needs it.
+    """
+
+    __slots__ = ("_cache", "_inner")
+
+    def __init__(self, inner: ProjectRepository, cache: CredentialCache) -> None:
+        self._inner = inner
+        self._cache = cache
+
+    @property
+    def cache(self) -> CredentialCache:
+        return self._cache
+
+    async def add(self, project: Project) -> None:
+        await self._inner.add(project)
+
+    async def get(self, project_id: str) -> Project | None:
+        return await self._inner.get(project_id)
+
+    async def get_by_api_key(self, api_key: str) -> Project | None:
+        return await self._inner.get_by_api_key(api_key)
+
+    async def list_page(
+        self, *, org_id: str | None, after: str | None, limit: int
+    ) -> list[Project]:
+        return await self._inner.list_page(org_id=org_id, after=after, limit=limit)
+
+    async def update(self, project: Project) -> None:
+        try:
+            await self._inner.update(project)
+        finally:
+            # Dropped even when the write failed or timed out: the write may have landed
+            # (a timeout says nothing either way), and a miss only costs one lookup.
+            self._cache.forget_project(project.id)
+
+    async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
+        try:
+            deleted = await self._inner.delete_for_organization(org_id, at)
+        except BaseException:
+            # Which projects went is unknown: drop every cached key of the organization.
+            self._cache.forget_organization(org_id)
+            raise
+        for project_id in deleted:
+            self._cache.forget_project(project_id)
+        return deleted

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import get_args
 
 import msgspec
 
 from pulse_core import ids
-from pulse_core.errors import InvalidInput, NotFound, PermissionDenied
+from pulse_core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from pulse_core.models import ManagementPrincipal, Organization, Page, Plan
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 from pulse_core.services import pagination, validation
-from pulse_core.services.credential_cache import CredentialCache
 
 _PLANS: tuple[str, ...] = get_args(Plan)
+# An admin_email belongs to one live organization platform-wide (the Go service's unique
+# index). The refusal says that rule and nothing about which organization holds the
+# address: an owner changing their own admin_email must not learn who the others are.
+ADMIN_EMAIL_TAKEN = (
+    "admin_email is not available: each organization on this platform needs an "
+    "admin_email of its own"
+)
 
 
 class OrganizationPatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,17 +39,25 @@ def _plan(value: str) -> Plan:
     return value  # type: ignore[return-value]
 
 
+@contextlib.asynccontextmanager
+async def _admin_email_rule() -> AsyncIterator[None]:
+    try:
+        yield
+    except Conflict as exc:
+        if exc.field != "admin_email":
+            raise
+        raise Conflict(ADMIN_EMAIL_TAKEN, field="admin_email") from None
+
+
 class OrganizationService:
     def __init__(
         self,
         organizations: OrganizationRepository,
         projects: ProjectRepository,
-        credential_cache: CredentialCache,
         clock: Clock,
     ) -> None:
         self._orgs = organizations
         self._projects = projects
-        self._cache = credential_cache
         self._clock = clock
 
     async def create(
@@ -52,14 +68,15 @@ class OrganizationService:
             raise PermissionDenied("only platform admins create organizations")
         now = self._clock.now()
         org = Organization(
-            id=ids.new_id(ids.ORGANIZATION, now_ms=int(now.timestamp() * 1000)),
+            id=ids.new_id(ids.ORGANIZATION, now_ms=ids.ms_of(now)),
             name=validation.name(name),
             admin_email=validation.email(admin_email, "admin_email"),
             plan=_plan(plan),
             created_at=now,
             updated_at=now,
         )
-        await self._orgs.add(org)
+        async with _admin_email_rule():
+            await self._orgs.add(org)
         return org
 
     async def get(self, actor: ManagementPrincipal, org_id: str) -> Organization:
@@ -102,7 +119,8 @@ class OrganizationService:
         if not changes:
             return org
         updated = msgspec.structs.replace(org, updated_at=self._clock.now(), **changes)
-        await self._orgs.update(updated)
+        async with _admin_email_rule():
+            await self._orgs.update(updated)
         return updated
 
     async def delete(self, actor: ManagementPrincipal, org_id: str) -> None:
@@ -116,8 +134,7 @@ class OrganizationService:
         if not actor.can_write(org.id):
             raise PermissionDenied("members may not delete the organization")
         now = self._clock.now()
-        for project_id in await self._projects.delete_for_organization(org.id, now):
-            self._cache.forget_project(project_id)
+        await self._projects.delete_for_organization(org.id, now)
         await self._orgs.update(
             msgspec.structs.replace(org, is_deleted=True, deleted_at=now, updated_at=now)
         )

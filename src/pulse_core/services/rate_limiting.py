@@ -229,6 +229,9 @@ class FailoverRateLimiter(RateLimiter):
       others keep using the fallback. If the probe answers, the circuit closes and every
       request goes to the primary again; if it fails, the circuit stays open for another
       interval.
+    - :meth:`probe`, called on a schedule of its own and by readiness checks (the
+      shell's lifecycle does both), pings the primary and opens or closes the circuit by
+      its answer, so neither an outage nor a recovery waits for project traffic.
     - ``on_failover(exc)`` is called at most once per ``retry_primary_after_seconds``, so
       the shell logs an outage once per interval rather than once per request;
       ``on_recovery()`` is called when the primary answers again.
@@ -270,6 +273,26 @@ class FailoverRateLimiter(RateLimiter):
         """Whether decisions currently come from the per-process fallback."""
         return self._degraded
 
+    async def ping(self) -> None:
+        await self._primary.ping()
+
+    async def probe(self) -> bool:
+        """Ping the primary (unless a request is probing it already): open the circuit
+        when it does not answer, close it when it does. Whether decisions now come from
+        the primary."""
+        if self._probing:
+            return not self._degraded
+        self._probing = True
+        try:
+            await self._primary.ping()
+        except Unavailable as exc:
+            self._open_circuit(exc)
+            return False
+        finally:
+            self._probing = False
+        self._close_circuit()
+        return True
+
     async def acquire(self, key: str, limit: RateLimit, cost: int = 1) -> RateLimitDecision:
         if self._degraded:
             if self._probing or self._clock.time() < self._probe_at:
@@ -289,11 +312,14 @@ class FailoverRateLimiter(RateLimiter):
         except Unavailable as exc:
             self._open_circuit(exc)
             return await self._fallback.acquire(key, limit, cost)
+        self._close_circuit()
+        return decision
+
+    def _close_circuit(self) -> None:
         if self._degraded:
             self._degraded = False
             if self._on_recovery is not None:
                 self._on_recovery()
-        return decision
 
     def _open_circuit(self, exc: Unavailable) -> None:
         now = self._clock.time()

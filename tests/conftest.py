@@ -23,6 +23,7 @@ pytest_plugins: list[str] = [
     "tests.support.moto_server",
     "tests.support.mongo",
     "tests.support.docs",
+    "tests.support.webhook_receiver",
 ]
 
 

@@ -7,17 +7,16 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+import msgspec
 from granian.constants import Interfaces
 from granian.server import MPServer, MTServer
 from granian.server import Server as Granian
 
-from pulse_adapters.clock import SystemClock
-from pulse_adapters.mongo import MongoDatabase
-from pulse_adapters.sqlite import SqliteDatabase
 from pulse_core import __version__
 from pulse_core.errors import PulseError
-from pulse_core.services import ManagementAuthenticator
+from pulse_http.container import build_container
 from pulse_http.settings import ConfigError, Settings, load_settings
+from pulse_http.worker_process import run_worker
 
 
 def _settings_or_exit() -> Settings:
@@ -29,9 +28,12 @@ def _settings_or_exit() -> Settings:
 
 
 def _mint(settings: Settings, subject: str, role: str, org_id: str | None, ttl: int) -> str:
-    return ManagementAuthenticator(settings.jwt_secret, SystemClock()).mint(
-        subject, role=role, org_id=org_id, ttl_seconds=ttl
+    minted: str = (
+        build_container(settings)
+        .services.management_auth()
+        .mint(subject, role=role, org_id=org_id, ttl_seconds=ttl)
     )
+    return minted
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -39,13 +41,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
+    problems = settings.serve_problems(workers)
+    if problems:
+        for problem in problems:
+            print(f"pulse: {problem}", file=sys.stderr)
+        return 2
     if not settings.is_production:
-        token = _mint(settings, "dev-admin", "admin", None, 12 * 3600)
+        ttl = min(12 * 3600, settings.management_token_max_ttl_seconds)
+        token = _mint(settings, "dev-admin", "admin", None, ttl)
         print(
             f"Pulse {__version__} ({settings.environment}) on http://{host}:{port}\n"
             f"  persistence: {settings.persistence}"
             f" ({settings.resolved_sqlite_path if settings.persistence == 'sqlite' else 'mongo'})\n"
-            f"  admin token (12 h, development only):\n\n    export PULSE_ADMIN_TOKEN={token}\n",
+            f"  admin token ({ttl // 60} min, development only):\n\n"
+            f"    export PULSE_ADMIN_TOKEN={token}\n",
             flush=True,
         )
     build_server("pulse_http.asgi:app", host=host, port=port, workers=workers).serve()
@@ -73,12 +82,33 @@ def build_server(target: str, *, host: str, port: int, workers: int = 1) -> MPSe
     )
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Deliver webhooks and apply LiveKit's events until SIGTERM or SIGINT: then take no
+    new job, finish (or hand back) the ones held, and exit 0."""
+    settings = _settings_or_exit()
+    if args.concurrency is not None:
+        if args.concurrency < 1:
+            print("pulse: --concurrency must be at least 1", file=sys.stderr)
+            return 2
+        settings = msgspec.structs.replace(settings, webhook_concurrency=args.concurrency)
+    try:
+        asyncio.run(run_worker(settings))
+    except PulseError as exc:
+        print(f"pulse: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_admin_token(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     if args.role != "admin" and not args.org_id:
         print("pulse: --org-id is required for owner and member tokens", file=sys.stderr)
         return 2
-    print(_mint(settings, args.subject, args.role, args.org_id, args.ttl))
+    try:
+        print(_mint(settings, args.subject, args.role, args.org_id, args.ttl))
+    except ValueError as exc:
+        print(f"pulse: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -86,11 +116,16 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     print(f"environment:  {settings.environment}")
     print(f"persistence:  {settings.persistence}")
-    print(f"rate limits:  {'redis' if settings.redis_url else 'in-process'}")
-    media = f"livekit at {settings.livekit_host}" if settings.livekit_host else "simulated"
-    storage = f"s3 {settings.s3_bucket}" if settings.s3_bucket else f"local {settings.data_dir}"
-    print(f"media engine: {media}")
-    print(f"storage:      {storage}")
+    # The same properties the container's selectors read: one decision, said twice.
+    print(f"rate limits:  {settings.rate_limits}")
+    media = settings.media_engine
+    where = f" at {settings.livekit_host}" if media == "livekit" else " (simulated)"
+    print(f"media engine: {media}{where}")
+    storage = settings.object_storage
+    where = f" {settings.s3_bucket}" if storage == "s3" else f" {settings.recordings_dir}"
+    print(f"storage:      {storage}{where}")
+    for problem in settings.serve_problems(settings.workers):
+        print(f"refused by pulse serve: {problem}")
     problems = settings.production_problems()
     if problems and not settings.is_production:
         print("not ready for production:")
@@ -100,18 +135,12 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
 
 
 async def _create_indexes(settings: Settings, timeout_seconds: float) -> list[str]:
-    if settings.persistence == "sqlite":
-        sqlite = SqliteDatabase(settings.resolved_sqlite_path)
-        await sqlite.connect()  # applies pending schema migrations, indexes included
-        await sqlite.close()
-        return [f"sqlite schema up to date at {settings.resolved_sqlite_path}"]
-    mongo = MongoDatabase(
-        settings.mongo_uri, settings.mongo_db_name, timeout_seconds=timeout_seconds
-    )
+    database = build_container(settings).gateways.database()
     try:
-        return await mongo.ensure_indexes(timeout_seconds=timeout_seconds)
+        created: list[str] = await database.ensure_indexes(timeout_seconds=timeout_seconds)
+        return created
     finally:
-        await mongo.close()
+        await database.close()
 
 
 def cmd_create_indexes(args: argparse.Namespace) -> int:
@@ -137,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default PORT or 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default WORKERS or 1)")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run webhook delivery workers (until SIGTERM)")
+    worker.add_argument(
+        "--concurrency", type=int, help="deliveries at once (default WEBHOOK_CONCURRENCY or 10)"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     token = sub.add_parser("admin-token", help="mint a management JWT signed with JWT_SECRET")
     token.add_argument("--subject", default="operator", help="the sub claim")

@@ -1,7 +1,8 @@
 """Start, stop and health-check the backends the container selected.
 
 Only the chosen backends are registered (SQLite or Mongo, Redis when configured...), so
-an embedded start never touches a server it was not told about.
+an embedded start never touches a server it was not told about. Which backend that is
+was decided once, by the container's selectors; this module only asks it.
 """
 
 from __future__ import annotations
@@ -9,9 +10,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
+
+from pulse_core.errors import InvalidInput, Unavailable
+from pulse_core.models.events import EVENT_RETENTION_DAYS
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.events import EventRepository
+from pulse_core.ports.media import MediaEngine
+from pulse_core.ports.repositories import ProjectRepository
+from pulse_core.ports.storage import ObjectStorage
+from pulse_core.ports.webhook_sender import WebhookSender
+from pulse_core.services.rate_limiting import FailoverRateLimiter
+from pulse_core.services.webhooks import WebhookService
+from pulse_http.worker import Worker
+
+if TYPE_CHECKING:
+    from pulse_http.container import Container
 
 Health = Literal["ok", "degraded", "down"]
 # A check returns "ok"/"degraded", or raises (any exception) when the backend is down.
@@ -27,6 +44,8 @@ class _Component:
     start: Hook | None
     stop: Hook | None
     check: Check | None
+    every: tuple[float, Hook] | None = None
+    task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -42,8 +61,11 @@ class Lifecycle:
         start: Hook | None = None,
         stop: Hook | None = None,
         check: Check | None = None,
+        every: tuple[float, Hook] | None = None,
     ) -> None:
-        self._components.append(_Component(name, start, stop, check))
+        """Register a backend. ``every=(seconds, hook)`` runs ``hook`` on that schedule
+        between start and stop (a failing run is logged; the schedule goes on)."""
+        self._components.append(_Component(name, start, stop, check, every))
 
     async def start(self) -> None:
         """Start in registration order; on a failure stop what was started and raise."""
@@ -54,12 +76,20 @@ class Lifecycle:
                 except BaseException:
                     await self.stop()
                     raise
+            if component.every is not None:
+                component.task = asyncio.create_task(_repeat(component.name, *component.every))
             self._started.append(component)
 
     async def stop(self) -> None:
         """Stop in reverse order; a failing stop is logged and does not stop the others."""
+        for component in self._started:
+            if component.task is not None:
+                component.task.cancel()
         while self._started:
             component = self._started.pop()
+            if component.task is not None:
+                await asyncio.gather(component.task, return_exceptions=True)
+                component.task = None
             if component.stop is not None:
                 try:
                     await component.stop()
@@ -81,3 +111,155 @@ class Lifecycle:
         except Exception:
             _log.warning("health_check_failed", component=component.name, exc_info=True)
             return "down"
+
+
+async def _repeat(name: str, seconds: float, hook: Hook) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await hook()
+        except Exception:
+            _log.warning("scheduled_task_failed", component=name, exc_info=True)
+
+
+#: How often a degraded shared rate limiter pings Redis to come back on its own.
+RATE_LIMITER_PROBE_SECONDS = 2.0
+
+
+def build_lifecycle(container: Container) -> Lifecycle:
+    """Register start/stop/health of the backends the container's selectors chose."""
+    settings = container.settings()
+    lifecycle = Lifecycle()
+    database: Any = container.gateways.database()
+
+    async def database_ok() -> Health:
+        await database.ping()
+        return "ok"
+
+    # Mongo's connect() also creates the indexes, idempotently.
+    lifecycle.add("database", start=database.connect, stop=database.close, check=database_ok)
+    if settings.rate_limits == "redis":
+        _add_shared_rate_limiter(lifecycle, container)
+    _add_media(lifecycle, container)
+    _add_events(lifecycle, container)
+    return lifecycle
+
+
+def _add_shared_rate_limiter(lifecycle: Lifecycle, container: Container) -> None:
+    """Redis down is "degraded", not "down": limits fall back per process. The limiter
+    is probed on its own schedule so that it, and readiness, recover without waiting
+    for project traffic to try Redis again."""
+    limiter: FailoverRateLimiter = container.adapters.shared_rate_limiter()
+    client: Any = container.gateways.redis()
+
+    async def cache_ok() -> Health:
+        return "ok" if await limiter.probe() else "degraded"
+
+    async def probe() -> None:
+        await limiter.probe()
+
+    lifecycle.add(
+        "cache", stop=client.aclose, check=cache_ok, every=(RATE_LIMITER_PROBE_SECONDS, probe)
+    )
+
+
+#: How often old events are purged from the event log (Mongo also has a TTL index).
+EVENT_PURGE_SECONDS = 3600.0
+
+
+def _add_events(lifecycle: Lifecycle, container: Container) -> None:
+    """The job queue (its own SQLite file when persistence is Mongo and there is no
+    Redis), the event log's retention, and the in-process worker unless
+    ``WEBHOOK_WORKER=off``. The worker starts last and stops first, so it never holds a
+    job while the backends it needs are gone."""
+    settings = container.settings()
+    if settings.job_queue == "sqlite" and settings.persistence != "sqlite":
+        sqlite: Any = container.gateways.sqlite()
+        lifecycle.add("queue", start=sqlite.connect, stop=sqlite.close)
+    elif settings.job_queue == "redis":
+        client: Any = container.gateways.queue_redis()
+        lifecycle.add("queue", stop=client.aclose)
+    events: EventRepository = container.adapters.events()
+    clock: Clock = container.adapters.clock()
+
+    async def purge() -> None:
+        await events.purge_before(clock.now() - timedelta(days=EVENT_RETENTION_DAYS))
+
+    sender: WebhookSender = container.adapters.webhook_sender()
+    webhooks: WebhookService = container.services.webhooks()
+    projects: ProjectRepository = container.adapters.projects()
+
+    async def adopt_webhook_urls() -> None:
+        await adopt_all_webhook_urls(projects, webhooks)
+
+    lifecycle.add(
+        "events",
+        start=adopt_webhook_urls,
+        stop=sender.aclose,
+        every=(EVENT_PURGE_SECONDS, purge),
+    )
+    if settings.webhook_worker == "on":
+        add_worker(lifecycle, container)
+
+
+async def adopt_all_webhook_urls(projects: ProjectRepository, webhooks: WebhookService) -> int:
+    """Every project's ``webhook_url`` (stored by earlier versions) as an endpoint; how
+    many were created. A value the address policy now refuses is logged and left."""
+    created, after = 0, None
+    while True:
+        page = await projects.list_page(org_id=None, after=after, limit=200)
+        for project in page:
+            try:
+                if await webhooks.adopt_webhook_url(project) is not None:
+                    created += 1
+            except InvalidInput as exc:
+                _log.warning("webhook_url_not_adopted", project_id=project.id, reason=exc.detail)
+        if len(page) < 200:
+            return created
+        after = page[-1].id
+
+
+def add_worker(lifecycle: Lifecycle, container: Container) -> Worker:
+    """A :class:`Worker` on the container's queue, run between start and stop."""
+    settings = container.settings()
+    worker = Worker(
+        container.adapters.job_queue(),
+        container.services.job_runner(),
+        concurrency=settings.webhook_concurrency,
+    )
+    running: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        running.append(asyncio.create_task(worker.run()))
+
+    async def stop() -> None:
+        worker.stop()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    lifecycle.add("worker", start=start, stop=stop)
+    return worker
+
+
+def _add_media(lifecycle: Lifecycle, container: Container) -> None:
+    """Storage, then the engine (the simulated one writes into the storage; stopping
+    runs in reverse). Either being down is "degraded", not "down": everything but media
+    control keeps working, so a replica must stay in its load balancer."""
+    storage: ObjectStorage = container.adapters.storage()
+    engine: MediaEngine = container.adapters.media_engine()
+
+    async def storage_ok() -> Health:
+        try:
+            await storage.ping()
+        except Unavailable:
+            return "degraded"
+        return "ok"
+
+    async def media_ok() -> Health:
+        try:
+            await engine.ping()
+        except Unavailable:
+            return "degraded"
+        return "ok"
+
+    lifecycle.add("storage", stop=storage.aclose, check=storage_ok)
+    lifecycle.add("media", start=engine.start, stop=engine.aclose, check=media_ok)

@@ -17,6 +17,10 @@ from typing import Literal
 import msgspec
 from dotenv import dotenv_values
 
+from pulse_core.errors import InvalidInput
+from pulse_core.net import parse_networks
+from pulse_core.services.delivery import RetrySchedule
+
 Environment = Literal["development", "test", "production"]
 
 # Development defaults: they make `pulse serve` work with no configuration and are
@@ -57,6 +61,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 1
     max_body_bytes: int = 1_048_576
     cors_origins: tuple[str, ...] = ()
+    # The address policy of URLs tenants give (docs/security.md): private, loopback,
+    # link-local... addresses are refused unless inside one of these CIDR lists.
+    # MEDIA_: pages and streams LiveKit fetches; WEBHOOK_: endpoints Pulse posts to.
+    media_allowed_networks: tuple[str, ...] = ()
+    webhook_allowed_networks: tuple[str, ...] = ()
+    dns_timeout_seconds: float = 2.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "console", "json"] = "auto"
     # Persistence: SQLite under DATA_DIR unless MONGO_URI is set.
@@ -69,6 +79,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = DEV_JWT_SECRET
     api_key_pepper: str = DEV_API_KEY_PEPPER
     auth_cache_ttl_seconds: float = 5.0
+    # The longest-lived management JWT Pulse accepts (exp - now, and exp - iat).
+    management_token_max_ttl_seconds: int = 86_400
     # Rate limits: the platform default for projects without their own setting, and
     # the allowance of failed authentications per client address.
     rate_limit_requests: int = 50
@@ -101,6 +113,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_egress_endpoint_url: str = ""
     # How long a recording's download URL works unless the request asks for less or more.
     recording_url_ttl_seconds: int = 3600
+    # Webhooks (API.md, "Delivery rules"): the delay before each attempt, the first
+    # included; per-request timeout; how long an endpoint may fail before it is disabled;
+    # when a job held by a dead worker is handed to another; deliveries at once per
+    # worker; whether `pulse serve` runs a worker in-process.
+    webhook_retry_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
+    webhook_timeout_seconds: float = 15.0
+    webhook_disable_after_hours: float = 120.0
+    webhook_visibility_timeout_seconds: float = 60.0
+    webhook_concurrency: int = 10
+    webhook_worker: Literal["on", "off"] = "on"
 
     @property
     def is_production(self) -> bool:
@@ -135,6 +157,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return "redis" if self.redis_url else "memory"
 
     @property
+    def job_queue(self) -> Literal["redis", "sqlite"]:
+        """Redis Streams when Redis is configured (N replicas, N workers), else durable in
+        the SQLite file under ``DATA_DIR`` (with MongoDB persistence too)."""
+        return "redis" if self.redis_url else "sqlite"
+
+    @property
     def resolved_sqlite_path(self) -> Path:
         return Path(self.sqlite_path) if self.sqlite_path else Path(self.data_dir) / "pulse.sqlite3"
 
@@ -144,6 +172,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return self.public_url.rstrip("/")
         host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host  # noqa: S104
         return f"http://{host}:{self.port}"
+
+    def serve_problems(self, workers: int) -> list[str]:
+        """What stops ``pulse serve`` with ``workers`` processes, one message each.
+
+        Rate limits and the failed-authentication allowance live in process memory
+        unless Redis holds them: N processes would each allow the whole limit, N times
+        what the operator configured. So several workers need ``REDIS_URL``."""
+        if workers > 1 and self.rate_limits != "redis":
+            return [
+                f"WORKERS={workers} needs REDIS_URL: without Redis each worker process "
+                "would enforce rate limits and the failed-authentication allowance on its "
+                f"own ({workers}x the configured limits); set REDIS_URL or use WORKERS=1"
+            ]
+        if workers < 1:
+            return [f"WORKERS must be at least 1, not {workers}"]
+        return []
 
     def production_problems(self) -> list[str]:
         """What stops a production start, one message per variable."""
@@ -162,6 +206,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _FIELDS = Settings.__struct_fields__
+_LISTS = ("cors_origins", "media_allowed_networks", "webhook_allowed_networks")
 
 
 def load_settings(
@@ -179,7 +224,7 @@ def load_settings(
         value = raw.get(field.upper())
         if value is None:
             continue
-        if field == "cors_origins":
+        if field in _LISTS:
             values[field] = tuple(o.strip() for o in value.split(",") if o.strip())
         else:
             values[field] = value.strip()
@@ -187,6 +232,15 @@ def load_settings(
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(_name_variable(str(exc))) from exc
+    try:
+        RetrySchedule.parse(settings.webhook_retry_schedule)
+    except InvalidInput as exc:
+        raise ConfigError(exc.detail) from exc
+    for field in ("media_allowed_networks", "webhook_allowed_networks"):
+        try:
+            parse_networks(getattr(settings, field), field.upper())
+        except InvalidInput as exc:
+            raise ConfigError(f"{field.upper()}: {exc.detail}") from exc
     if settings.is_production:
         problems = settings.production_problems()
         if problems:

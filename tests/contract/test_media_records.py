@@ -110,7 +110,7 @@ async def records(records_factory: RecordsFactory) -> AsyncIterator[Records]:
 
 
 def project_id() -> str:
-    return ids.new_id(ids.PROJECT)
+    return ids.new_id(ids.PROJECT, now_ms=ids.ms_of(T0))
 
 
 def egress(project: str, *, room: str | None = "demo", at: datetime = T0) -> Egress:
@@ -163,7 +163,7 @@ async def test_egress_round_trips_and_is_invisible_to_other_projects(records: Re
     assert await records.egress.get(mine, web.id) == web
     assert await records.egress.get(mine, room.id) == room
     assert await records.egress.get(theirs, room.id) is None
-    assert await records.egress.get(mine, ids.new_id(ids.EGRESS)) is None
+    assert await records.egress.get(mine, ids.new_id(ids.EGRESS, now_ms=ids.ms_of(T0))) is None
     assert await records.egress.list_page(theirs, room=None, after=None, limit=10) == []
 
 
@@ -254,7 +254,8 @@ async def test_ingress_round_trips_lists_and_updates(records: Records) -> None:
     with pytest.raises(NotFound):
         await records.ingress.update(msgspec.structs.replace(publishing, project_id=theirs))
     with pytest.raises(Conflict):
-        await records.ingress.add(msgspec.structs.replace(pull, id=ids.new_id(ids.INGRESS)))
+        other_id = ids.new_id(ids.INGRESS, now_ms=ids.ms_of(T0))
+        await records.ingress.add(msgspec.structs.replace(pull, id=other_id))
 
 
 async def test_ingress_delete_only_deletes_the_owners_record(records: Records) -> None:
@@ -268,3 +269,19 @@ async def test_ingress_delete_only_deletes_the_owners_record(records: Records) -
     assert await records.ingress.get(mine, item.id) is None
     assert await records.ingress.delete(mine, item.id) is False
     assert await records.ingress.list_page(mine, room=None, after=None, limit=10) == []
+
+
+async def test_records_are_found_by_the_engine_id_whichever_project_owns_them(
+    records: Records,
+) -> None:
+    mine, theirs = project_id(), project_id()
+    my_egress, their_egress = egress(mine), egress(theirs)
+    my_ingress = ingress(mine)
+    for record in (my_egress, their_egress):
+        await records.egress.add(record)
+    await records.ingress.add(my_ingress)
+    assert await records.egress.get_by_engine_id(my_egress.engine_id) == my_egress
+    assert await records.egress.get_by_engine_id(their_egress.engine_id) == their_egress
+    assert await records.egress.get_by_engine_id("EG_unknown") is None
+    assert await records.ingress.get_by_engine_id(my_ingress.engine_id) == my_ingress
+    assert await records.ingress.get_by_engine_id(my_egress.engine_id) is None

@@ -71,6 +71,32 @@ EXPECTED: Expected = {
         "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
         "timestamp_1": ([("timestamp", 1)], False, None, 7_776_000),
     },
+    "events": {
+        "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
+        "project_id_1_type_1__id_1": (
+            [("project_id", 1), ("type", 1), ("_id", 1)],
+            False,
+            None,
+            None,
+        ),
+        # TTL: EVENT_RETENTION_DAYS (30) after the event's timestamp.
+        "timestamp_1": ([("timestamp", 1)], False, None, 2_592_000),
+    },
+    "webhook_endpoints": {
+        "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
+    },
+    "webhook_deliveries": {
+        "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
+        **{
+            f"project_id_1_{field}_1__id_1": (
+                [("project_id", 1), (field, 1), ("_id", 1)],
+                False,
+                None,
+                None,
+            )
+            for field in ("endpoint_id", "event_id", "status")
+        },
+    },
 }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,19 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 def container(settings: Settings, clock: ManualClock) -> Container:
     """The app's container, on a clock the test moves by hand."""
     return make_container(settings, clock)
+
+
+@contextlib.asynccontextmanager
+async def offline_container(settings: Settings) -> AsyncIterator[Container]:
+    """A container whose database is open in the test's own event loop, to read or
+    write stored state directly (the app under test runs in its client's loop)."""
+    container = make_container(settings, ManualClock(datetime.now(tz=UTC)))
+    database = container.gateways.database()
+    await database.connect()
+    try:
+        yield container
+    finally:
+        await database.close()
 
 
 def make_container(settings: Settings, clock: ManualClock) -> Container:

@@ -21,6 +21,9 @@ class InMemoryEgressRecordRepository(EgressRecordRepository):
             raise Conflict("engine egress id already exists", field="engine_id")
         self._by_id[egress.id] = egress
 
+    async def get_by_engine_id(self, engine_id: str) -> Egress | None:
+        return next((r for r in self._by_id.values() if r.engine_id == engine_id), None)
+
     async def get(self, project_id: str, egress_id: str) -> Egress | None:
         egress = self._by_id.get(egress_id)
         return egress if egress is not None and egress.project_id == project_id else None
@@ -56,6 +59,9 @@ class InMemoryIngressRecordRepository(IngressRecordRepository):
         if any(i.engine_id == ingress.engine_id for i in self._by_id.values()):
             raise Conflict("engine ingress id already exists", field="engine_id")
         self._by_id[ingress.id] = ingress
+
+    async def get_by_engine_id(self, engine_id: str) -> Ingress | None:
+        return next((r for r in self._by_id.values() if r.engine_id == engine_id), None)
 
     async def get(self, project_id: str, ingress_id: str) -> Ingress | None:
         ingress = self._by_id.get(ingress_id)

@@ -10,6 +10,11 @@ with the field) or ``Unavailable`` (down or too slow, within the configured time
 
 from pulse_adapters.mongo.database import IndexSpec, MongoDatabase, index_plan
 from pulse_adapters.mongo.errors import translate, translate_errors
+from pulse_adapters.mongo.events import (
+    MongoDeliveryRepository,
+    MongoEventRepository,
+    MongoWebhookEndpointRepository,
+)
 from pulse_adapters.mongo.repositories import (
     MongoOrganizationRepository,
     MongoProjectRepository,
@@ -20,10 +25,13 @@ from pulse_adapters.mongo.repositories import (
 __all__ = [
     "IndexSpec",
     "MongoDatabase",
+    "MongoDeliveryRepository",
+    "MongoEventRepository",
     "MongoOrganizationRepository",
     "MongoProjectRepository",
     "MongoUsageRepository",
     "MongoUserRepository",
+    "MongoWebhookEndpointRepository",
     "index_plan",
     "translate",
     "translate_errors",

@@ -35,6 +35,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_core.errors import Conflict
+from pulse_core.models.events import EVENT_RETENTION_DAYS
 
 Document = dict[str, Any]
 
@@ -45,10 +46,15 @@ USERS = "users"
 USAGE_METRICS = "usage_metrics"
 MEDIA_EGRESS = "media_egress"
 MEDIA_INGRESS = "media_ingress"
+EVENTS = "events"
+WEBHOOK_ENDPOINTS = "webhook_endpoints"
+WEBHOOK_DELIVERIES = "webhook_deliveries"
 
 #: Usage records expire 90 days after their ``timestamp`` (MongoDB's TTL monitor runs
 #: about once a minute, so expiry is not to the second).
 USAGE_TTL_SECONDS = 90 * 24 * 3600  # 7_776_000
+#: Events expire ``EVENT_RETENTION_DAYS`` (30) after their ``timestamp``, the same way.
+EVENT_TTL_SECONDS = EVENT_RETENTION_DAYS * 24 * 3600  # 2_592_000
 
 # createIndexes answers these when an index of the same name (or key) exists with other
 # options: typically the Go service's global `admin_email_1`.
@@ -108,6 +114,62 @@ _MEDIA_RECORD_PLAN: tuple[IndexSpec, ...] = tuple(
             purpose=f"list a project's {what} of one room in id order",
         ),
     )
+)
+
+# The event log, webhook endpoints and deliveries (pulse_adapters.mongo.events). Every
+# list is one project's range of `_id`, newest first: MongoDB walks these ascending
+# indexes backwards, so ascending keys serve both directions (endpoints fan out oldest
+# first) and keep the `<field>_1` names.
+_EVENT_PLAN: tuple[IndexSpec, ...] = (
+    IndexSpec(
+        collection=EVENTS,
+        name="project_id_1__id_1",
+        keys=(("project_id", ASCENDING), ("_id", ASCENDING)),
+        purpose="list a project's events newest first (time window applied on the way)",
+    ),
+    IndexSpec(
+        collection=EVENTS,
+        name="project_id_1_type_1__id_1",
+        keys=(("project_id", ASCENDING), ("type", ASCENDING), ("_id", ASCENDING)),
+        purpose="list a project's events of some types newest first (one range per type)",
+    ),
+    IndexSpec(
+        collection=EVENTS,
+        name="timestamp_1",
+        keys=(("timestamp", ASCENDING),),
+        expire_after_seconds=EVENT_TTL_SECONDS,
+        purpose="expire events 30 days after their timestamp (TTL); purge_before",
+    ),
+    IndexSpec(
+        collection=WEBHOOK_ENDPOINTS,
+        name="project_id_1__id_1",
+        keys=(("project_id", ASCENDING), ("_id", ASCENDING)),
+        purpose="list a project's webhook endpoints (pages newest first, fan-out oldest first)",
+    ),
+    IndexSpec(
+        collection=WEBHOOK_DELIVERIES,
+        name="project_id_1__id_1",
+        keys=(("project_id", ASCENDING), ("_id", ASCENDING)),
+        purpose="list a project's deliveries newest first",
+    ),
+    IndexSpec(
+        collection=WEBHOOK_DELIVERIES,
+        name="project_id_1_endpoint_id_1__id_1",
+        keys=(("project_id", ASCENDING), ("endpoint_id", ASCENDING), ("_id", ASCENDING)),
+        purpose="list an endpoint's deliveries newest first; delete them with the endpoint",
+    ),
+    IndexSpec(
+        collection=WEBHOOK_DELIVERIES,
+        name="project_id_1_event_id_1__id_1",
+        keys=(("project_id", ASCENDING), ("event_id", ASCENDING), ("_id", ASCENDING)),
+        purpose="list an event's deliveries (one per endpoint) newest first",
+    ),
+    IndexSpec(
+        collection=WEBHOOK_DELIVERIES,
+        name="project_id_1_status_1__id_1",
+        keys=(("project_id", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)),
+        purpose="list a project's deliveries in one status newest first",
+    ),
 )
 
 
@@ -198,6 +260,7 @@ _PLAN: tuple[IndexSpec, ...] = (
         purpose="expire usage records 90 days after their timestamp (TTL)",
     ),
     *_MEDIA_RECORD_PLAN,
+    *_EVENT_PLAN,
 )
 
 

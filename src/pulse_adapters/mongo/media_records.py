@@ -102,6 +102,11 @@ class MongoEgressRecordRepository(EgressRecordRepository):
         with translate_errors(f"insert into {MEDIA_EGRESS}"):
             await self._egress.insert_one(record_to_document(egress))
 
+    async def get_by_engine_id(self, engine_id: str) -> Egress | None:
+        with translate_errors(f"find in {MEDIA_EGRESS}"):
+            doc = await self._egress.find_one({"engine_id": engine_id})
+        return None if doc is None else record_from_document(doc, Egress)
+
     async def get(self, project_id: str, egress_id: str) -> Egress | None:
         with translate_errors(f"find in {MEDIA_EGRESS}"):
             doc = await self._egress.find_one({"_id": egress_id, "project_id": project_id})
@@ -132,6 +137,11 @@ class MongoIngressRecordRepository(IngressRecordRepository):
     async def add(self, ingress: Ingress) -> None:
         with translate_errors(f"insert into {MEDIA_INGRESS}"):
             await self._ingress.insert_one(record_to_document(ingress))
+
+    async def get_by_engine_id(self, engine_id: str) -> Ingress | None:
+        with translate_errors(f"find in {MEDIA_INGRESS}"):
+            doc = await self._ingress.find_one({"engine_id": engine_id})
+        return None if doc is None else record_from_document(doc, Ingress)
 
     async def get(self, project_id: str, ingress_id: str) -> Ingress | None:
         with translate_errors(f"find in {MEDIA_INGRESS}"):

@@ -6,10 +6,16 @@ connect()`` it, hand it to the repositories, ``await close()`` it on shutdown.
 """
 
 from pulse_adapters.sqlite.database import SqliteDatabase
+from pulse_adapters.sqlite.events import (
+    SqliteDeliveryRepository,
+    SqliteEventRepository,
+    SqliteWebhookEndpointRepository,
+)
 from pulse_adapters.sqlite.media_records import (
     SqliteEgressRecordRepository,
     SqliteIngressRecordRepository,
 )
+from pulse_adapters.sqlite.queue import SqliteJobQueue
 from pulse_adapters.sqlite.repositories import (
     SqliteOrganizationRepository,
     SqliteProjectRepository,
@@ -19,10 +25,14 @@ from pulse_adapters.sqlite.repositories import (
 
 __all__ = [
     "SqliteDatabase",
+    "SqliteDeliveryRepository",
     "SqliteEgressRecordRepository",
+    "SqliteEventRepository",
     "SqliteIngressRecordRepository",
+    "SqliteJobQueue",
     "SqliteOrganizationRepository",
     "SqliteProjectRepository",
     "SqliteUsageRepository",
     "SqliteUserRepository",
+    "SqliteWebhookEndpointRepository",
 ]

@@ -26,138 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from pulse_adapters.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from pulse_core.errors import Conflict, Unavailable
 
+# SCHEMA_VERSION is re-exported: callers (the tests) read it here, beside the code that
+# migrates to it.
+__all__ = ["SCHEMA_VERSION", "SqliteDatabase"]
+
 T = TypeVar("T")
-
-# -- schema ----------------------------------------------------------------------------
-
-# Migration N (1-based) brings a database from ``PRAGMA user_version`` N-1 to N. Append
-# new migrations, never edit a released one: files in the field are at every version.
-#
-# Each table keeps the columns that are looked up, ordered or unique as real columns and
-# the whole domain struct as msgspec JSON in ``data``: the models can grow fields without
-# a migration, and the database still enforces every uniqueness rule itself.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """
-        CREATE TABLE organizations (
-            id          TEXT    NOT NULL PRIMARY KEY,
-            admin_email TEXT    NOT NULL,
-            is_deleted  INTEGER NOT NULL CHECK (is_deleted IN (0, 1)),
-            data        TEXT    NOT NULL
-        )
-        """,
-        # A deleted organization frees its email: the rule only covers live rows.
-        """
-        CREATE UNIQUE INDEX organizations_live_admin_email
-            ON organizations (admin_email) WHERE is_deleted = 0
-        """,
-        # list_page walks live rows in id order without visiting deleted ones.
-        "CREATE INDEX organizations_live_id ON organizations (id) WHERE is_deleted = 0",
-        """
-        CREATE TABLE projects (
-            id               TEXT    NOT NULL PRIMARY KEY,
-            org_id           TEXT    NOT NULL,
-            api_key          TEXT    NOT NULL,
-            previous_api_key TEXT,
-            is_deleted       INTEGER NOT NULL CHECK (is_deleted IN (0, 1)),
-            data             TEXT    NOT NULL
-        )
-        """,
-        "CREATE INDEX projects_live_org_id ON projects (org_id, id) WHERE is_deleted = 0",
-        "CREATE INDEX projects_live_id ON projects (id) WHERE is_deleted = 0",
-        # Every key a project holds (current and previous), one row each. Its primary key
-        # is what makes a key unique ACROSS both project columns, which two UNIQUE column
-        # constraints cannot express. Deleted projects keep their rows: their keys stay
-        # reserved. The triggers below keep it in step with `projects` inside the very
-        # statement that writes the project, so no code path can forget it.
-        """
-        CREATE TABLE project_keys (
-            api_key    TEXT NOT NULL PRIMARY KEY,
-            project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE
-        )
-        """,
-        "CREATE INDEX project_keys_project_id ON project_keys (project_id)",
-        """
-        CREATE TRIGGER projects_keys_after_insert AFTER INSERT ON projects
-        BEGIN
-            INSERT INTO project_keys (api_key, project_id) VALUES (NEW.api_key, NEW.id);
-            INSERT INTO project_keys (api_key, project_id)
-                SELECT NEW.previous_api_key, NEW.id
-                WHERE NEW.previous_api_key IS NOT NULL
-                  AND NEW.previous_api_key <> NEW.api_key;
-        END
-        """,
-        # A rotation frees the key that dropped out, as the in-memory reference does.
-        """
-        CREATE TRIGGER projects_keys_after_update
-        AFTER UPDATE OF api_key, previous_api_key ON projects
-        BEGIN
-            DELETE FROM project_keys WHERE project_id = OLD.id;
-            INSERT INTO project_keys (api_key, project_id) VALUES (NEW.api_key, NEW.id);
-            INSERT INTO project_keys (api_key, project_id)
-                SELECT NEW.previous_api_key, NEW.id
-                WHERE NEW.previous_api_key IS NOT NULL
-                  AND NEW.previous_api_key <> NEW.api_key;
-        END
-        """,
-        """
-        CREATE TABLE users (
-            id     TEXT NOT NULL PRIMARY KEY,
-            email  TEXT NOT NULL,
-            org_id TEXT NOT NULL,
-            data   TEXT NOT NULL
-        )
-        """,
-        "CREATE UNIQUE INDEX users_email ON users (email)",
-        "CREATE INDEX users_org_id ON users (org_id, id)",
-        # `timestamp_us`: microseconds since the epoch, UTC; integers compare exactly, where
-        # RFC 3339 strings with different offsets would not.
-        """
-        CREATE TABLE usage_records (
-            id           TEXT    NOT NULL PRIMARY KEY,
-            project_id   TEXT    NOT NULL,
-            timestamp_us INTEGER NOT NULL,
-            data         TEXT    NOT NULL
-        )
-        """,
-        "CREATE INDEX usage_records_project_id ON usage_records (project_id, id)",
-    ),
-    # 2: media records (pulse_adapters.sqlite.media_records). Ownership of each egress and
-    # ingress: every read is by (project_id, id) or a project's range, optionally one
-    # room's. `engine_id` is the media server's id; unique, so no engine object ever has
-    # two owners.
-    (
-        """
-        CREATE TABLE egress_records (
-            id         TEXT NOT NULL PRIMARY KEY,
-            project_id TEXT NOT NULL,
-            room       TEXT,
-            engine_id  TEXT NOT NULL,
-            data       TEXT NOT NULL
-        )
-        """,
-        "CREATE UNIQUE INDEX egress_records_engine_id ON egress_records (engine_id)",
-        "CREATE INDEX egress_records_project_id ON egress_records (project_id, id)",
-        "CREATE INDEX egress_records_project_room ON egress_records (project_id, room, id)",
-        """
-        CREATE TABLE ingress_records (
-            id         TEXT NOT NULL PRIMARY KEY,
-            project_id TEXT NOT NULL,
-            room       TEXT NOT NULL,
-            engine_id  TEXT NOT NULL,
-            data       TEXT NOT NULL
-        )
-        """,
-        "CREATE UNIQUE INDEX ingress_records_engine_id ON ingress_records (engine_id)",
-        "CREATE INDEX ingress_records_project_id ON ingress_records (project_id, id)",
-        "CREATE INDEX ingress_records_project_room ON ingress_records (project_id, room, id)",
-    ),
-)
-
-SCHEMA_VERSION = len(_MIGRATIONS)
-"""The ``PRAGMA user_version`` this code creates and expects."""
 
 # -- error translation -----------------------------------------------------------------
 
@@ -234,6 +110,13 @@ class SqliteDatabase:
     @property
     def timeout_seconds(self) -> float:
         return self._timeout
+
+    async def ensure_indexes(self, *, timeout_seconds: float | None = None) -> list[str]:
+        """Apply pending schema migrations (indexes included) and say so; the SQLite side
+        of ``pulse db create-indexes``. ``timeout_seconds`` is accepted for the same call
+        as :class:`~pulse_adapters.mongo.MongoDatabase`'s; migrations are local and quick."""
+        await self.connect()
+        return [f"sqlite schema up to date at {self._path}"]
 
     async def connect(self) -> None:
         """Open the file (creating it and its directory) and migrate the schema.
@@ -395,7 +278,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 f"{SCHEMA_VERSION} this version of Pulse knows; upgrade Pulse"
             )
         for number in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[number - 1]:
+            for statement in MIGRATIONS[number - 1]:
                 conn.execute(statement)
             # PRAGMA takes no parameters; `number` is an int from our own table.
             conn.execute(f"PRAGMA user_version = {number}")

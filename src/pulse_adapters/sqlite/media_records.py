@@ -1,5 +1,5 @@
 """SQLite media records: tables ``egress_records`` and ``ingress_records`` (migration 2 of
-:mod:`pulse_adapters.sqlite.database`).
+:mod:`pulse_adapters.sqlite.schema`).
 
 As for the other repositories, the looked-up columns (``project_id``, ``room``,
 ``engine_id``) are real, indexed columns and the whole struct is msgspec JSON in
@@ -28,6 +28,7 @@ EGRESS_INSERT = (
     "INSERT INTO egress_records (id, project_id, room, engine_id, data) VALUES (?, ?, ?, ?, ?)"
 )
 EGRESS_GET = "SELECT data FROM egress_records WHERE id = ? AND project_id = ?"
+EGRESS_BY_ENGINE_ID = "SELECT data FROM egress_records WHERE engine_id = ?"
 EGRESS_LIST = "SELECT data FROM egress_records WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?"
 EGRESS_LIST_OF_ROOM = (
     "SELECT data FROM egress_records WHERE project_id = ? AND room = ? AND id > ?"
@@ -39,6 +40,7 @@ INGRESS_INSERT = (
     "INSERT INTO ingress_records (id, project_id, room, engine_id, data) VALUES (?, ?, ?, ?, ?)"
 )
 INGRESS_GET = "SELECT data FROM ingress_records WHERE id = ? AND project_id = ?"
+INGRESS_BY_ENGINE_ID = "SELECT data FROM ingress_records WHERE engine_id = ?"
 INGRESS_LIST = (
     "SELECT data FROM ingress_records WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?"
 )
@@ -72,6 +74,13 @@ class SqliteEgressRecordRepository(EgressRecordRepository):
             conn.execute(EGRESS_INSERT, row)
 
         await self._db.write(work)
+
+    async def get_by_engine_id(self, engine_id: str) -> Egress | None:
+        def work(conn: sqlite3.Connection) -> Egress | None:
+            row = conn.execute(EGRESS_BY_ENGINE_ID, (engine_id,)).fetchone()
+            return None if row is None else _EGRESS.decode(row[0])
+
+        return await self._db.read(work)
 
     async def get(self, project_id: str, egress_id: str) -> Egress | None:
         def work(conn: sqlite3.Connection) -> Egress | None:
@@ -112,6 +121,13 @@ class SqliteIngressRecordRepository(IngressRecordRepository):
             conn.execute(INGRESS_INSERT, row)
 
         await self._db.write(work)
+
+    async def get_by_engine_id(self, engine_id: str) -> Ingress | None:
+        def work(conn: sqlite3.Connection) -> Ingress | None:
+            row = conn.execute(INGRESS_BY_ENGINE_ID, (engine_id,)).fetchone()
+            return None if row is None else _INGRESS.decode(row[0])
+
+        return await self._db.read(work)
 
     async def get(self, project_id: str, ingress_id: str) -> Ingress | None:
         def work(conn: sqlite3.Connection) -> Ingress | None:

@@ -1,7 +1,7 @@
 """SQLite repositories: the persistence ports of pulse_core on one :class:`SqliteDatabase`.
 
 Each row holds the looked-up, ordered and unique fields as columns and the whole struct
-as msgspec JSON in ``data`` (schema in :mod:`pulse_adapters.sqlite.database`). The
+as msgspec JSON in ``data`` (schema in :mod:`pulse_adapters.sqlite.schema`). The
 database enforces every uniqueness rule itself, so a rule holds across processes sharing
 the file; a violation comes back as ``Conflict`` and nothing is written, because each
 write is one transaction.

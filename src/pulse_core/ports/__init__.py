@@ -12,11 +12,13 @@ from pulse_core.ports.repositories import (
     UsageRepository,
     UserRepository,
 )
+from pulse_core.ports.resolver import HostResolver
 from pulse_core.ports.storage import ObjectStorage
 
 __all__ = [
     "Clock",
     "EgressRecordRepository",
+    "HostResolver",
     "IngressRecordRepository",
     "JobQueue",
     "MediaEngine",

@@ -31,6 +31,12 @@ class EgressRecordRepository(abc.ABC):
         """Store ``egress``; ``Conflict`` if its id or engine id exists."""
 
     @abc.abstractmethod
+    async def get_by_engine_id(self, engine_id: str) -> Egress | None:
+        """The record of the media server's egress ``engine_id``, whichever project owns
+        it, or None. Only for routing the media server's own events to their project:
+        anything a tenant asks for goes through :meth:`get`."""
+
+    @abc.abstractmethod
     async def get(self, project_id: str, egress_id: str) -> Egress | None:
         """The egress ``egress_id`` if ``project_id`` owns it, else None."""
 
@@ -53,6 +59,12 @@ class IngressRecordRepository(abc.ABC):
     @abc.abstractmethod
     async def add(self, ingress: Ingress) -> None:
         """Store ``ingress``; ``Conflict`` if its id or engine id exists."""
+
+    @abc.abstractmethod
+    async def get_by_engine_id(self, engine_id: str) -> Ingress | None:
+        """The record of the media server's ingress ``engine_id``, whichever project owns
+        it, or None. Only for routing the media server's own events to their project:
+        anything a tenant asks for goes through :meth:`get`."""
 
     @abc.abstractmethod
     async def get(self, project_id: str, ingress_id: str) -> Ingress | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -17,10 +18,10 @@ from pulse_core.models import (
     ProjectSettings,
     RateLimitSettings,
 )
+from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 from pulse_core.services import pagination, validation
-from pulse_core.services.credential_cache import CredentialCache
 
 MAX_GRACE_PERIOD_SECONDS = 86_400
 # Platform bounds for LiveKit token lifetimes; a project may only narrow them.
@@ -84,14 +85,18 @@ class ProjectService:
         self,
         organizations: OrganizationRepository,
         projects: ProjectRepository,
-        credential_cache: CredentialCache,
         clock: Clock,
         *,
         pepper: bytes,
+        webhook_urls: UrlGuard,
+        on_saved: Callable[[Project], Awaitable[object]] | None = None,
     ) -> None:
+        # ``on_saved`` runs after a project is created or updated: the container has the
+        # webhook service adopt a ``webhook_url`` setting as an endpoint there.
+        self._on_saved = on_saved
+        self._webhook_urls = webhook_urls
         self._orgs = organizations
         self._projects = projects
-        self._cache = credential_cache
         self._clock = clock
         self._pepper = pepper
 
@@ -113,16 +118,17 @@ class ProjectService:
         now = self._clock.now()
         api_key, api_secret = credentials.generate_api_key(), credentials.generate_api_secret()
         project = Project(
-            id=ids.new_id(ids.PROJECT, now_ms=int(now.timestamp() * 1000)),
+            id=ids.new_id(ids.PROJECT, now_ms=ids.ms_of(now)),
             org_id=org_id,
             name=validation.name(name),
-            settings=check_settings(settings or ProjectSettings()),
+            settings=await self._checked(settings or ProjectSettings()),
             api_key=api_key,
             secret_hash=credentials.hash_secret(api_secret, self._pepper),
             created_at=now,
             updated_at=now,
         )
         await self._projects.add(project)
+        await self._saved(project)
         return IssuedProject(project=project, api_secret=api_secret)
 
     async def get(self, actor: ManagementPrincipal, project_id: str) -> Project:
@@ -162,7 +168,7 @@ class ProjectService:
             for field in ProjectSettings.__struct_fields__
             if getattr(patch, field) is not msgspec.UNSET
         }
-        settings = check_settings(msgspec.structs.replace(project.settings, **changes))
+        settings = await self._checked(msgspec.structs.replace(project.settings, **changes))
         name = project.name if patch.name is msgspec.UNSET else validation.name(patch.name)
         if settings == project.settings and name == project.name:
             return project
@@ -170,7 +176,7 @@ class ProjectService:
             project, name=name, settings=settings, updated_at=self._clock.now()
         )
         await self._projects.update(updated)
-        self._cache.forget_project(project.id)
+        await self._saved(updated)
         return updated
 
     async def delete(self, actor: ManagementPrincipal, project_id: str) -> None:
@@ -180,7 +186,6 @@ class ProjectService:
         await self._projects.update(
             msgspec.structs.replace(project, is_deleted=True, deleted_at=now, updated_at=now)
         )
-        self._cache.forget_project(project.id)
 
     async def regenerate_keys(
         self, actor: ManagementPrincipal, project_id: str, *, grace_period_seconds: int = 0
@@ -211,13 +216,24 @@ class ProjectService:
             updated_at=now,
         )
         await self._projects.update(updated)
-        self._cache.forget_project(project.id)
         return KeyRotation(
             project=updated,
             api_key=api_key,
             api_secret=api_secret,
             previous_key_expires_at=previous.expires_at if previous else None,
         )
+
+    async def _saved(self, project: Project) -> None:
+        if self._on_saved is not None:
+            await self._on_saved(project)
+
+    async def _checked(self, settings: ProjectSettings) -> ProjectSettings:
+        """:func:`check_settings`, then the address policy for the webhook URL (Pulse
+        will post to it from inside the operator's network)."""
+        settings = check_settings(settings)
+        if settings.webhook_url is not None:
+            await self._webhook_urls.check(settings.webhook_url, "webhook_url")
+        return settings
 
     async def _writable(self, actor: ManagementPrincipal, project_id: str) -> Project:
         project = await self.get(actor, project_id)

@@ -1,0 +1,163 @@
+"""In-memory event log, webhook endpoints and deliveries (:mod:`pulse_core.ports.events`).
+
+Each method runs without awaiting anything, so under asyncio it is atomic: ``add``'s
+"already stored?" check and its write cannot interleave with another task's. Lists sort
+on every call; fine for tests and embedding, where a project holds few objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from pulse_core.errors import Conflict, NotFound
+from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
+from pulse_core.ports.events import (
+    DeliveryRepository,
+    EventRepository,
+    WebhookEndpointRepository,
+)
+
+T = TypeVar("T", Event, WebhookEndpoint, Delivery)
+
+
+def _newest_first(
+    rows: Iterable[T], keep: Callable[[T], bool], before: str | None, limit: int
+) -> list[T]:
+    page = sorted(
+        (r for r in rows if keep(r) and (before is None or r.id < before)),
+        key=lambda r: r.id,
+        reverse=True,
+    )
+    return page[: max(limit, 0)]
+
+
+class InMemoryEventRepository(EventRepository):
+    def __init__(self) -> None:
+        self._by_id: dict[str, Event] = {}
+
+    async def add(self, event: Event) -> bool:
+        if event.id in self._by_id:
+            return False
+        self._by_id[event.id] = event
+        return True
+
+    async def get(self, project_id: str, event_id: str) -> Event | None:
+        event = self._by_id.get(event_id)
+        return event if event is not None and event.project_id == project_id else None
+
+    async def list_page(
+        self,
+        project_id: str,
+        *,
+        types: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: str | None = None,
+        limit: int,
+    ) -> list[Event]:
+        wanted = frozenset(types)
+
+        def keep(e: Event) -> bool:
+            return (
+                e.project_id == project_id
+                and (not wanted or e.type in wanted)
+                and (since is None or e.timestamp >= since)
+                and (until is None or e.timestamp < until)
+            )
+
+        return _newest_first(self._by_id.values(), keep, before, limit)
+
+    async def purge_before(self, at: datetime) -> int:
+        old = [e.id for e in self._by_id.values() if e.timestamp < at]
+        for event_id in old:
+            del self._by_id[event_id]
+        return len(old)
+
+
+class InMemoryWebhookEndpointRepository(WebhookEndpointRepository):
+    def __init__(self) -> None:
+        self._by_id: dict[str, WebhookEndpoint] = {}
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        if endpoint.id in self._by_id:
+            raise Conflict("webhook endpoint id already exists", field="id")
+        self._by_id[endpoint.id] = endpoint
+
+    async def get(self, project_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        endpoint = self._by_id.get(endpoint_id)
+        return endpoint if endpoint is not None and endpoint.project_id == project_id else None
+
+    async def list_page(
+        self, project_id: str, *, before: str | None = None, limit: int
+    ) -> list[WebhookEndpoint]:
+        return _newest_first(
+            self._by_id.values(), lambda e: e.project_id == project_id, before, limit
+        )
+
+    async def list_all(self, project_id: str) -> list[WebhookEndpoint]:
+        return sorted(
+            (e for e in self._by_id.values() if e.project_id == project_id), key=lambda e: e.id
+        )
+
+    async def update(self, endpoint: WebhookEndpoint) -> None:
+        if await self.get(endpoint.project_id, endpoint.id) is None:
+            raise NotFound("webhook endpoint not found")
+        self._by_id[endpoint.id] = endpoint
+
+    async def delete(self, project_id: str, endpoint_id: str) -> bool:
+        if await self.get(project_id, endpoint_id) is None:
+            return False
+        del self._by_id[endpoint_id]
+        return True
+
+
+class InMemoryDeliveryRepository(DeliveryRepository):
+    def __init__(self) -> None:
+        self._by_id: dict[str, Delivery] = {}
+
+    async def add(self, delivery: Delivery) -> bool:
+        if delivery.id in self._by_id:
+            return False
+        self._by_id[delivery.id] = delivery
+        return True
+
+    async def get(self, project_id: str, delivery_id: str) -> Delivery | None:
+        delivery = self._by_id.get(delivery_id)
+        return delivery if delivery is not None and delivery.project_id == project_id else None
+
+    async def update(self, delivery: Delivery) -> None:
+        if await self.get(delivery.project_id, delivery.id) is None:
+            raise NotFound("delivery not found")
+        self._by_id[delivery.id] = delivery
+
+    async def list_page(
+        self,
+        project_id: str,
+        *,
+        endpoint_id: str | None = None,
+        event_id: str | None = None,
+        status: DeliveryStatus | None = None,
+        before: str | None = None,
+        limit: int,
+    ) -> list[Delivery]:
+        def keep(d: Delivery) -> bool:
+            return (
+                d.project_id == project_id
+                and (endpoint_id is None or d.endpoint_id == endpoint_id)
+                and (event_id is None or d.event_id == event_id)
+                and (status is None or d.status == status)
+            )
+
+        return _newest_first(self._by_id.values(), keep, before, limit)
+
+    async def delete_for_endpoint(self, project_id: str, endpoint_id: str) -> int:
+        doomed = [
+            d.id
+            for d in self._by_id.values()
+            if d.project_id == project_id and d.endpoint_id == endpoint_id
+        ]
+        for delivery_id in doomed:
+            del self._by_id[delivery_id]
+        return len(doomed)

@@ -1,0 +1,256 @@
+"""MongoDB event log, webhook endpoints and deliveries (:mod:`pulse_core.ports.events`).
+
+Document layout (new collections; the Go service had no equivalent):
+
+==================  ============================================================
+collection          fields
+==================  ============================================================
+events              _id (id), project_id, type, timestamp, data {the event's JSON
+                    object, as a subdocument}
+webhook_endpoints   _id (id), project_id, url, description, event_types [..],
+                    enabled, disabled_reason, secret, previous_secret,
+                    previous_secret_expires_at, last_success_at, failing_since,
+                    created_at, updated_at
+webhook_deliveries  _id (id), project_id, endpoint_id, event_id, event_type,
+                    status, attempts [{at, status_code, duration_ms, error,
+                    response_excerpt}], next_attempt_at, created_at, updated_at
+==================  ============================================================
+
+As in :mod:`pulse_adapters.mongo.media_records`: None is never stored (an absent field
+reads back as None; inside ``data`` nulls are kept, it is the customer's JSON),
+datetimes are BSON dates (millisecond precision, read back timezone-aware UTC), every
+call runs inside ``translate_errors`` under the database's operation timeout, and every
+query is served by an index of :func:`event_indexes` (part of ``index_plan()``) with
+exact bounds, sorted by ``_id`` on that index and limited.
+
+Events expire through the TTL index ``timestamp_1`` (``EVENT_RETENTION_DAYS``);
+:meth:`MongoEventRepository.purge_before` exists for the port and uses the same index.
+``add`` of an event or delivery is one ``insert_one``: the unique ``_id`` makes "already
+stored?" and the write one atomic step, so of two workers applying the same input, one
+stores it and the other gets False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import msgspec
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+
+from pulse_adapters.mongo.database import (
+    EVENTS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_ENDPOINTS,
+    Document,
+    IndexSpec,
+    MongoDatabase,
+    index_plan,
+)
+from pulse_adapters.mongo.errors import translate_errors
+from pulse_core.errors import Conflict, NotFound
+from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
+from pulse_core.ports.events import (
+    DeliveryRepository,
+    EventRepository,
+    WebhookEndpointRepository,
+)
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+_COLLECTIONS = (EVENTS, WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES)
+
+
+def event_indexes() -> tuple[IndexSpec, ...]:
+    """The indexes these repositories rely on (part of ``index_plan()``, so
+    ``MongoDatabase.ensure_indexes`` creates them with the others)."""
+    return tuple(s for s in index_plan() if s.collection in _COLLECTIONS)
+
+
+def _without_none(fields: Mapping[str, Any]) -> Document:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def to_document(obj: Event | WebhookEndpoint | Delivery) -> Document:
+    """The document of ``obj``: its fields, ``id`` as ``_id``, None values left out (of
+    a delivery's attempts too, but never inside an event's ``data``)."""
+    fields = msgspec.to_builtins(obj, builtin_types=(datetime,))
+    document: Document = {"_id": fields.pop("id")}
+    document.update(_without_none(fields))
+    if "attempts" in document:
+        document["attempts"] = [_without_none(a) for a in document["attempts"]]
+    return document
+
+
+def from_document(doc: Mapping[str, Any], model: type[S]) -> S:
+    """The object stored in ``doc``; ``msgspec.ValidationError`` if it is corrupt.
+    Fields Pulse does not model are ignored; absent optional fields take their default."""
+    fields = {k: v for k, v in doc.items() if k != "_id"}
+    return msgspec.convert({**fields, "id": doc["_id"]}, model)
+
+
+async def _insert_new(collection: AsyncCollection[Document], document: Document) -> bool:
+    """Insert ``document``; False when its ``_id`` is taken (nothing written)."""
+    try:
+        with translate_errors(f"insert into {collection.name}"):
+            await collection.insert_one(document)
+    except Conflict as exc:
+        if exc.field != "id":  # another unique index: a real conflict, not a repeat
+            raise
+        return False
+    return True
+
+
+async def _newest_first(
+    collection: AsyncCollection[Document], query: Document, before: str | None, limit: int
+) -> list[Document]:
+    if limit <= 0:  # limit(0) is "no limit" to MongoDB
+        return []
+    if before is not None:
+        query = {**query, "_id": {"$lt": before}}
+    with translate_errors(f"list {collection.name}"):
+        return await collection.find(query).sort("_id", DESCENDING).limit(limit).to_list()
+
+
+async def _replace(collection: AsyncCollection[Document], document: Document, what: str) -> None:
+    with translate_errors(f"update {collection.name}"):
+        result = await collection.replace_one(
+            {"_id": document["_id"], "project_id": document["project_id"]}, document
+        )
+    if result.matched_count == 0:
+        raise NotFound(f"{what} not found")
+
+
+class MongoEventRepository(EventRepository):
+    """The event log in ``events``, expired by the TTL index ``timestamp_1``.
+
+    A type filter is an equality (one type) or ``$in`` on ``project_id_1_type_1__id_1``,
+    which MongoDB reads as one range per type merged in ``_id`` order; the time window
+    is applied on the way, bounded by the 30 days an event is kept.
+    """
+
+    def __init__(self, db: MongoDatabase) -> None:
+        self._events = db.collection(EVENTS)
+
+    async def add(self, event: Event) -> bool:
+        return await _insert_new(self._events, to_document(event))
+
+    async def get(self, project_id: str, event_id: str) -> Event | None:
+        with translate_errors(f"find in {EVENTS}"):
+            doc = await self._events.find_one({"_id": event_id, "project_id": project_id})
+        return None if doc is None else from_document(doc, Event)
+
+    async def list_page(
+        self,
+        project_id: str,
+        *,
+        types: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: str | None = None,
+        limit: int,
+    ) -> list[Event]:
+        query: Document = {"project_id": project_id}
+        distinct_types = list(dict.fromkeys(types))
+        if len(distinct_types) == 1:
+            query["type"] = distinct_types[0]
+        elif distinct_types:
+            query["type"] = {"$in": distinct_types}
+        window: Document = {}
+        if since is not None:
+            window["$gte"] = since
+        if until is not None:
+            window["$lt"] = until
+        if window:
+            query["timestamp"] = window
+        docs = await _newest_first(self._events, query, before, limit)
+        return [from_document(d, Event) for d in docs]
+
+    async def purge_before(self, at: datetime) -> int:
+        with translate_errors(f"purge {EVENTS}"):
+            result = await self._events.delete_many({"timestamp": {"$lt": at}})
+        return result.deleted_count
+
+
+class MongoWebhookEndpointRepository(WebhookEndpointRepository):
+    """Webhook endpoints in ``webhook_endpoints``. The signing secrets are stored as they
+    are: every delivery needs them to sign, so a hash would not do."""
+
+    def __init__(self, db: MongoDatabase) -> None:
+        self._endpoints = db.collection(WEBHOOK_ENDPOINTS)
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        with translate_errors(f"insert into {WEBHOOK_ENDPOINTS}"):
+            await self._endpoints.insert_one(to_document(endpoint))
+
+    async def get(self, project_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        with translate_errors(f"find in {WEBHOOK_ENDPOINTS}"):
+            doc = await self._endpoints.find_one({"_id": endpoint_id, "project_id": project_id})
+        return None if doc is None else from_document(doc, WebhookEndpoint)
+
+    async def list_page(
+        self, project_id: str, *, before: str | None = None, limit: int
+    ) -> list[WebhookEndpoint]:
+        docs = await _newest_first(self._endpoints, {"project_id": project_id}, before, limit)
+        return [from_document(d, WebhookEndpoint) for d in docs]
+
+    async def list_all(self, project_id: str) -> list[WebhookEndpoint]:
+        # Unbounded on purpose (the port's "a handful"): the fan-out must see them all.
+        with translate_errors(f"list {WEBHOOK_ENDPOINTS}"):
+            cursor = self._endpoints.find({"project_id": project_id}).sort("_id", ASCENDING)
+            docs = await cursor.to_list()
+        return [from_document(d, WebhookEndpoint) for d in docs]
+
+    async def update(self, endpoint: WebhookEndpoint) -> None:
+        await _replace(self._endpoints, to_document(endpoint), "webhook endpoint")
+
+    async def delete(self, project_id: str, endpoint_id: str) -> bool:
+        with translate_errors(f"delete in {WEBHOOK_ENDPOINTS}"):
+            result = await self._endpoints.delete_one(
+                {"_id": endpoint_id, "project_id": project_id}
+            )
+        return result.deleted_count > 0
+
+
+class MongoDeliveryRepository(DeliveryRepository):
+    """Deliveries in ``webhook_deliveries``, their attempts embedded: the retry
+    schedule's few, plus any manual retries, so the document stays small."""
+
+    def __init__(self, db: MongoDatabase) -> None:
+        self._deliveries = db.collection(WEBHOOK_DELIVERIES)
+
+    async def add(self, delivery: Delivery) -> bool:
+        return await _insert_new(self._deliveries, to_document(delivery))
+
+    async def get(self, project_id: str, delivery_id: str) -> Delivery | None:
+        with translate_errors(f"find in {WEBHOOK_DELIVERIES}"):
+            doc = await self._deliveries.find_one({"_id": delivery_id, "project_id": project_id})
+        return None if doc is None else from_document(doc, Delivery)
+
+    async def update(self, delivery: Delivery) -> None:
+        await _replace(self._deliveries, to_document(delivery), "delivery")
+
+    async def list_page(
+        self,
+        project_id: str,
+        *,
+        endpoint_id: str | None = None,
+        event_id: str | None = None,
+        status: DeliveryStatus | None = None,
+        before: str | None = None,
+        limit: int,
+    ) -> list[Delivery]:
+        query: Document = {"project_id": project_id}
+        filters = {"endpoint_id": endpoint_id, "event_id": event_id, "status": status}
+        query.update(_without_none(filters))
+        docs = await _newest_first(self._deliveries, query, before, limit)
+        return [from_document(d, Delivery) for d in docs]
+
+    async def delete_for_endpoint(self, project_id: str, endpoint_id: str) -> int:
+        with translate_errors(f"delete in {WEBHOOK_DELIVERIES}"):
+            result = await self._deliveries.delete_many(
+                {"project_id": project_id, "endpoint_id": endpoint_id}
+            )
+        return result.deleted_count

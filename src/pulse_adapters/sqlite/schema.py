@@ -1,0 +1,225 @@
+"""The schema of Pulse's SQLite file: its migrations, in order, and the version they reach.
+
+:class:`~pulse_adapters.sqlite.database.SqliteDatabase` applies the ones a file lacks when
+it connects. The tables are read and written by the adapters of this package
+(``repositories``, ``media_records``, ``queue``, ``events``).
+"""
+
+from __future__ import annotations
+
+# Migration N (1-based) brings a database from ``PRAGMA user_version`` N-1 to N. Append
+# new migrations, never edit a released one: files in the field are at every version.
+#
+# Each table keeps the columns that are looked up, ordered or unique as real columns and
+# the whole domain struct as msgspec JSON in ``data``: the models can grow fields without
+# a migration, and the database still enforces every uniqueness rule itself.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE organizations (
+            id          TEXT    NOT NULL PRIMARY KEY,
+            admin_email TEXT    NOT NULL,
+            is_deleted  INTEGER NOT NULL CHECK (is_deleted IN (0, 1)),
+            data        TEXT    NOT NULL
+        )
+        """,
+        # A deleted organization frees its email: the rule only covers live rows.
+        """
+        CREATE UNIQUE INDEX organizations_live_admin_email
+            ON organizations (admin_email) WHERE is_deleted = 0
+        """,
+        # list_page walks live rows in id order without visiting deleted ones.
+        "CREATE INDEX organizations_live_id ON organizations (id) WHERE is_deleted = 0",
+        """
+        CREATE TABLE projects (
+            id               TEXT    NOT NULL PRIMARY KEY,
+            org_id           TEXT    NOT NULL,
+            api_key          TEXT    NOT NULL,
+            previous_api_key TEXT,
+            is_deleted       INTEGER NOT NULL CHECK (is_deleted IN (0, 1)),
+            data             TEXT    NOT NULL
+        )
+        """,
+        "CREATE INDEX projects_live_org_id ON projects (org_id, id) WHERE is_deleted = 0",
+        "CREATE INDEX projects_live_id ON projects (id) WHERE is_deleted = 0",
+        # Every key a project holds (current and previous), one row each. Its primary key
+        # is what makes a key unique ACROSS both project columns, which two UNIQUE column
+        # constraints cannot express. Deleted projects keep their rows: their keys stay
+        # reserved. The triggers below keep it in step with `projects` inside the very
+        # statement that writes the project, so no code path can forget it.
+        """
+        CREATE TABLE project_keys (
+            api_key    TEXT NOT NULL PRIMARY KEY,
+            project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE
+        )
+        """,
+        "CREATE INDEX project_keys_project_id ON project_keys (project_id)",
+        """
+        CREATE TRIGGER projects_keys_after_insert AFTER INSERT ON projects
+        BEGIN
+            INSERT INTO project_keys (api_key, project_id) VALUES (NEW.api_key, NEW.id);
+            INSERT INTO project_keys (api_key, project_id)
+                SELECT NEW.previous_api_key, NEW.id
+                WHERE NEW.previous_api_key IS NOT NULL
+                  AND NEW.previous_api_key <> NEW.api_key;
+        END
+        """,
+        # A rotation frees the key that dropped out, as the in-memory reference does.
+        """
+        CREATE TRIGGER projects_keys_after_update
+        AFTER UPDATE OF api_key, previous_api_key ON projects
+        BEGIN
+            DELETE FROM project_keys WHERE project_id = OLD.id;
+            INSERT INTO project_keys (api_key, project_id) VALUES (NEW.api_key, NEW.id);
+            INSERT INTO project_keys (api_key, project_id)
+                SELECT NEW.previous_api_key, NEW.id
+                WHERE NEW.previous_api_key IS NOT NULL
+                  AND NEW.previous_api_key <> NEW.api_key;
+        END
+        """,
+        """
+        CREATE TABLE users (
+            id     TEXT NOT NULL PRIMARY KEY,
+            email  TEXT NOT NULL,
+            org_id TEXT NOT NULL,
+            data   TEXT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX users_email ON users (email)",
+        "CREATE INDEX users_org_id ON users (org_id, id)",
+        # `timestamp_us`: microseconds since the epoch, UTC; integers compare exactly, where
+        # RFC 3339 strings with different offsets would not.
+        """
+        CREATE TABLE usage_records (
+            id           TEXT    NOT NULL PRIMARY KEY,
+            project_id   TEXT    NOT NULL,
+            timestamp_us INTEGER NOT NULL,
+            data         TEXT    NOT NULL
+        )
+        """,
+        "CREATE INDEX usage_records_project_id ON usage_records (project_id, id)",
+    ),
+    # 2: media records (pulse_adapters.sqlite.media_records). Ownership of each egress and
+    # ingress: every read is by (project_id, id) or a project's range, optionally one
+    # room's. `engine_id` is the media server's id; unique, so no engine object ever has
+    # two owners.
+    (
+        """
+        CREATE TABLE egress_records (
+            id         TEXT NOT NULL PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            room       TEXT,
+            engine_id  TEXT NOT NULL,
+            data       TEXT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX egress_records_engine_id ON egress_records (engine_id)",
+        "CREATE INDEX egress_records_project_id ON egress_records (project_id, id)",
+        "CREATE INDEX egress_records_project_room ON egress_records (project_id, room, id)",
+        """
+        CREATE TABLE ingress_records (
+            id         TEXT NOT NULL PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            room       TEXT NOT NULL,
+            engine_id  TEXT NOT NULL,
+            data       TEXT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX ingress_records_engine_id ON ingress_records (engine_id)",
+        "CREATE INDEX ingress_records_project_id ON ingress_records (project_id, id)",
+        "CREATE INDEX ingress_records_project_room ON ingress_records (project_id, room, id)",
+    ),
+    # 3: the durable job queue (pulse_adapters.sqlite.queue). Times are microseconds
+    # since the epoch (the queue's clock). `seq` is enqueue order, so jobs due at the
+    # same instant leave in the order they came (ids are random within a millisecond).
+    # A job is runnable once `runnable_at_us` has passed: its due time while it is
+    # free, the end of its reservation while it is reserved (an expired reservation is
+    # runnable again). One index serves reserve(); the other serves the oldest-due stat.
+    (
+        """
+        CREATE TABLE queue_jobs (
+            seq               INTEGER NOT NULL PRIMARY KEY,
+            id                TEXT    NOT NULL UNIQUE,
+            queue             TEXT    NOT NULL,
+            payload           BLOB    NOT NULL,
+            attempts          INTEGER NOT NULL,
+            run_at_us         INTEGER NOT NULL,
+            reserved_by       TEXT,
+            reserved_until_us INTEGER,
+            runnable_at_us    INTEGER NOT NULL
+                GENERATED ALWAYS AS (coalesce(reserved_until_us, run_at_us)) VIRTUAL,
+            CHECK ((reserved_by IS NULL) = (reserved_until_us IS NULL))
+        )
+        """,
+        "CREATE INDEX queue_jobs_runnable ON queue_jobs (queue, runnable_at_us, seq)",
+        "CREATE INDEX queue_jobs_run_at ON queue_jobs (queue, run_at_us)",
+        # Dead letters, listed newest first by `seq` (the order they were given up in).
+        """
+        CREATE TABLE queue_dead_jobs (
+            seq        INTEGER NOT NULL PRIMARY KEY,
+            id         TEXT    NOT NULL,
+            queue      TEXT    NOT NULL,
+            payload    BLOB    NOT NULL,
+            reason     TEXT    NOT NULL,
+            attempts   INTEGER NOT NULL,
+            dead_at_us INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX queue_dead_jobs_queue ON queue_dead_jobs (queue, seq)",
+    ),
+    # 4: the event log, webhook endpoints and deliveries (pulse_adapters.sqlite.events).
+    # Every read is by (project_id, id) or a project's range walked newest first, whole or
+    # narrowed by one equality (an event's type; a delivery's endpoint, event or status);
+    # each such range has an index ending in `id`, so no page needs a sort. No foreign
+    # keys, as on MongoDB: an event expires while its deliveries stay, and an endpoint's
+    # deliveries are deleted by the caller (DeliveryRepository.delete_for_endpoint).
+    (
+        """
+        CREATE TABLE events (
+            id           TEXT    NOT NULL PRIMARY KEY,
+            project_id   TEXT    NOT NULL,
+            type         TEXT    NOT NULL,
+            timestamp_us INTEGER NOT NULL,
+            data         TEXT    NOT NULL
+        )
+        """,
+        "CREATE INDEX events_project_id ON events (project_id, id)",
+        "CREATE INDEX events_project_type ON events (project_id, type, id)",
+        # purge_before deletes by age, across projects.
+        "CREATE INDEX events_timestamp ON events (timestamp_us)",
+        """
+        CREATE TABLE webhook_endpoints (
+            id         TEXT NOT NULL PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            data       TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX webhook_endpoints_project_id ON webhook_endpoints (project_id, id)",
+        """
+        CREATE TABLE webhook_deliveries (
+            id          TEXT NOT NULL PRIMARY KEY,
+            project_id  TEXT NOT NULL,
+            endpoint_id TEXT NOT NULL,
+            event_id    TEXT NOT NULL,
+            status      TEXT NOT NULL,
+            data        TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX webhook_deliveries_project_id ON webhook_deliveries (project_id, id)",
+        """
+        CREATE INDEX webhook_deliveries_project_endpoint
+            ON webhook_deliveries (project_id, endpoint_id, id)
+        """,
+        """
+        CREATE INDEX webhook_deliveries_project_event
+            ON webhook_deliveries (project_id, event_id, id)
+        """,
+        """
+        CREATE INDEX webhook_deliveries_project_status
+            ON webhook_deliveries (project_id, status, id)
+        """,
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The ``PRAGMA user_version`` this code creates and expects."""

@@ -1,0 +1,112 @@
+"""Persistence of the event log, webhook endpoints and their deliveries.
+
+Shared rules (see also :mod:`pulse_core.ports.repositories`): every method is scoped by
+``project_id``, and an object of another project is never returned or changed (``get``
+answers None, ``update`` raises ``NotFound``). Lists are newest first: ``before`` is a
+cursor (the last id of the previous page; None from the newest) and at most ``limit``
+objects come back. A backend that is down raises ``Unavailable`` within its timeout.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+
+from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
+
+
+class EventRepository(abc.ABC):
+    """The event log of each project, kept ``EVENT_RETENTION_DAYS`` (backends expire
+    older events: a TTL index, or :meth:`purge_before` on a schedule)."""
+
+    @abc.abstractmethod
+    async def add(self, event: Event) -> bool:
+        """Store ``event``; False (and nothing written) when its id is already stored,
+        so that applying the same input twice is harmless."""
+
+    @abc.abstractmethod
+    async def get(self, project_id: str, event_id: str) -> Event | None:
+        """The project's event, or None."""
+
+    @abc.abstractmethod
+    async def list_page(
+        self,
+        project_id: str,
+        *,
+        types: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: str | None = None,
+        limit: int,
+    ) -> list[Event]:
+        """The project's events, newest first (id descending), of ``types`` when given,
+        with ``since <= timestamp < until``, and ids below ``before``."""
+
+    @abc.abstractmethod
+    async def purge_before(self, at: datetime) -> int:
+        """Delete every event with ``timestamp < at``; how many went."""
+
+
+class WebhookEndpointRepository(abc.ABC):
+    """A project's webhook endpoints. Deleting one deletes it (no soft delete)."""
+
+    @abc.abstractmethod
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        """Store ``endpoint``; ``Conflict`` if its id exists."""
+
+    @abc.abstractmethod
+    async def get(self, project_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        """The project's endpoint, or None."""
+
+    @abc.abstractmethod
+    async def list_page(
+        self, project_id: str, *, before: str | None = None, limit: int
+    ) -> list[WebhookEndpoint]:
+        """The project's endpoints, newest first."""
+
+    @abc.abstractmethod
+    async def list_all(self, project_id: str) -> list[WebhookEndpoint]:
+        """Every endpoint of the project (a project has a handful), oldest first: what an
+        event fans out to."""
+
+    @abc.abstractmethod
+    async def update(self, endpoint: WebhookEndpoint) -> None:
+        """Replace the endpoint with the same project and id; ``NotFound`` if absent."""
+
+    @abc.abstractmethod
+    async def delete(self, project_id: str, endpoint_id: str) -> bool:
+        """Delete the endpoint; whether it existed."""
+
+
+class DeliveryRepository(abc.ABC):
+    """Deliveries of events to endpoints, with their attempts."""
+
+    @abc.abstractmethod
+    async def add(self, delivery: Delivery) -> bool:
+        """Store ``delivery``; False (nothing written) when its id is already stored."""
+
+    @abc.abstractmethod
+    async def get(self, project_id: str, delivery_id: str) -> Delivery | None:
+        """The project's delivery, or None."""
+
+    @abc.abstractmethod
+    async def update(self, delivery: Delivery) -> None:
+        """Replace the delivery with the same project and id; ``NotFound`` if absent."""
+
+    @abc.abstractmethod
+    async def list_page(
+        self,
+        project_id: str,
+        *,
+        endpoint_id: str | None = None,
+        event_id: str | None = None,
+        status: DeliveryStatus | None = None,
+        before: str | None = None,
+        limit: int,
+    ) -> list[Delivery]:
+        """The project's deliveries, newest first, filtered by whichever is given."""
+
+    @abc.abstractmethod
+    async def delete_for_endpoint(self, project_id: str, endpoint_id: str) -> int:
+        """Delete every delivery of the endpoint (it is being deleted); how many went."""

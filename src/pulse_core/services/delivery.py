@@ -1,0 +1,285 @@
+"""Delivering one webhook: sign, check the address, POST, record the attempt, decide what
+comes next (API.md, "Delivery rules").
+
+A worker hands each ``DeliverWebhook`` job to :meth:`DeliveryService.attempt` and does
+what it answers: nothing more (``None``: succeeded, dead, or dropped) or run the job
+again after the returned delay. Every attempt is recorded on the delivery before the
+answer is returned, so a worker that dies afterwards loses no history: the job comes back
+(visibility timeout) and the delivery's own state says whether anything is left to do.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Final
+
+import msgspec
+
+from pulse_core.crypto.webhook_signature import signature_header
+from pulse_core.errors import InvalidInput, Unavailable
+from pulse_core.models.events import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+    WebhookEndpoint,
+)
+from pulse_core.net.url_guard import UrlGuard
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
+from pulse_core.ports.webhook_sender import DeliveryFailed, WebhookRequest, WebhookSender
+
+DEFAULT_SCHEDULE: Final = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+#: A receiver's ``Retry-After`` is honoured up to this long.
+MAX_RETRY_AFTER_SECONDS: Final = 86400.0
+GONE = 410
+_HONOURS_RETRY_AFTER = frozenset({429, 503})
+
+_encode = msgspec.json.Encoder().encode
+
+
+class RetrySchedule(msgspec.Struct, frozen=True):
+    """The delay, in seconds, before each attempt, the first included: its length is the
+    number of attempts (``WEBHOOK_RETRY_SCHEDULE``)."""
+
+    delays: tuple[float, ...] = DEFAULT_SCHEDULE
+
+    @classmethod
+    def parse(cls, text: str, field: str = "WEBHOOK_RETRY_SCHEDULE") -> RetrySchedule:
+        """``"0,5,300"`` → three attempts; ``InvalidInput`` naming ``field`` otherwise."""
+        try:
+            delays = tuple(float(part) for part in text.split(","))
+        except ValueError:
+            raise InvalidInput(f"{field} must be comma-separated seconds", field=field) from None
+        if not 1 <= len(delays) <= 50 or any(not 0 <= d <= 7 * 86400 for d in delays):
+            raise InvalidInput(
+                f"{field} must list 1 to 50 delays of 0 to 604800 seconds", field=field
+            )
+        return cls(delays)
+
+    @property
+    def attempts(self) -> int:
+        return len(self.delays)
+
+    def delay_before(self, attempt: int) -> float:
+        """The delay before attempt number ``attempt`` (1-based)."""
+        return self.delays[min(attempt, len(self.delays)) - 1]
+
+
+DEFAULT_RETRY_SCHEDULE: Final = RetrySchedule()
+
+
+def _jitter(delay: float) -> float:
+    # Up to 10% later, so that deliveries failed together do not all come back together.
+    return delay * (1 + random.random() / 10)  # noqa: S311 - spreading load, not secrecy
+
+
+def event_body(event: Event) -> bytes:
+    """What the customer receives: ``{id, type, timestamp, project_id, data}``."""
+    return _encode(
+        {
+            "id": event.id,
+            "type": event.type,
+            "timestamp": event.timestamp,
+            "project_id": event.project_id,
+            "data": event.data,
+        }
+    )
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        events: EventRepository,
+        endpoints: WebhookEndpointRepository,
+        deliveries: DeliveryRepository,
+        sender: WebhookSender,
+        clock: Clock,
+        *,
+        urls: UrlGuard,
+        schedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE,
+        timeout_seconds: float = 15.0,
+        disable_after_seconds: float = 120 * 3600.0,
+        jitter: Callable[[float], float] = _jitter,
+    ) -> None:
+        self._events = events
+        self._endpoints = endpoints
+        self._deliveries = deliveries
+        self._sender = sender
+        self._urls = urls
+        self._clock = clock
+        self._schedule = schedule
+        self._timeout = timeout_seconds
+        self._disable_after = timedelta(seconds=disable_after_seconds)
+        self._jitter = jitter
+
+    @property
+    def schedule(self) -> RetrySchedule:
+        return self._schedule
+
+    async def attempt(self, project_id: str, delivery_id: str) -> float | None:
+        """Attempt the delivery now; ``None`` when nothing is left to do, or the delay in
+        seconds before the next attempt. Raises ``Unavailable`` when Pulse's own storage
+        cannot answer (the job should simply run again)."""
+        delivery = await self._deliveries.get(project_id, delivery_id)
+        if delivery is None or delivery.status in ("succeeded", "dead"):
+            return None
+        endpoint = await self._endpoints.get(project_id, delivery.endpoint_id)
+        if endpoint is None:
+            return None  # deleted with its deliveries: nothing to deliver to
+        now = self._clock.now()
+        if not endpoint.enabled:
+            await self._finish(delivery, now, "dead", error="the endpoint is disabled")
+            return None
+        event = await self._events.get(project_id, delivery.event_id)
+        if event is None:
+            await self._finish(delivery, now, "dead", error="the event is no longer kept")
+            return None
+        attempt, retry_after = await self._post(endpoint, event, now)
+        return await self._record(delivery, endpoint, attempt, retry_after)
+
+    async def _post(
+        self, endpoint: WebhookEndpoint, event: Event, now: datetime
+    ) -> tuple[DeliveryAttempt, float | None]:
+        body = event_body(event)
+        timestamp = int(now.timestamp())
+        headers = {
+            "webhook-id": event.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(
+                _live_secrets(endpoint, now), event.id, timestamp, body
+            ),
+            "content-type": "application/json",
+        }
+        started = self._clock.micros()
+        try:
+            # Checked again at delivery time, and the sender connects to exactly these
+            # addresses: what was allowed when the endpoint was saved may not be now.
+            checked = await self._urls.check(endpoint.url, "url")
+            response = await self._sender.send(
+                WebhookRequest(
+                    url=endpoint.url,
+                    body=body,
+                    headers=headers,
+                    addresses=checked.addresses,
+                    timeout_seconds=self._timeout,
+                )
+            )
+        except (InvalidInput, Unavailable) as exc:
+            return self._failed(now, started, exc.detail), None
+        except DeliveryFailed as exc:
+            return self._failed(now, started, exc.reason), None
+        attempt = DeliveryAttempt(
+            at=now,
+            status_code=response.status_code,
+            duration_ms=self._elapsed_ms(started),
+            response_excerpt=response.excerpt or None,
+        )
+        retry_after = (
+            response.retry_after_seconds
+            if response.status_code in _HONOURS_RETRY_AFTER
+            else None
+        )
+        return attempt, retry_after
+
+    def _failed(self, now: datetime, started: int, error: str) -> DeliveryAttempt:
+        return DeliveryAttempt(at=now, duration_ms=self._elapsed_ms(started), error=error)
+
+    def _elapsed_ms(self, started: int) -> int:
+        return max(0, (self._clock.micros() - started) // 1000)
+
+    async def _record(
+        self,
+        delivery: Delivery,
+        endpoint: WebhookEndpoint,
+        attempt: DeliveryAttempt,
+        retry_after: float | None,
+    ) -> float | None:
+        code = attempt.status_code
+        succeeded = code is not None and 200 <= code < 300
+        await self._update_endpoint(endpoint, attempt, succeeded)
+        # Read again: a job that outlived its visibility timeout may have run twice at
+        # once, and the other run's outcome must not be overwritten by this one's.
+        delivery = await self._deliveries.get(delivery.project_id, delivery.id) or delivery
+        attempts = (*delivery.attempts, attempt)
+        if delivery.status in ("succeeded", "dead") and not succeeded:
+            await self._save(delivery, attempts, delivery.status, None, attempt.at)
+            return None
+        if succeeded:
+            await self._save(delivery, attempts, "succeeded", None, attempt.at)
+            return None
+        in_round = len(attempts) - delivery.round_start
+        if code == GONE or in_round >= self._schedule.attempts:
+            await self._save(delivery, attempts, "dead", None, attempt.at)
+            return None
+        refreshed = await self._endpoints.get(endpoint.project_id, endpoint.id)
+        if refreshed is None or not refreshed.enabled:
+            await self._save(delivery, attempts, "dead", None, attempt.at)
+            return None
+        delay = self._jitter(self._schedule.delay_before(in_round + 1))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+        await self._save(
+            delivery, attempts, "failed", attempt.at + timedelta(seconds=delay), attempt.at
+        )
+        return delay
+
+    async def _update_endpoint(
+        self, endpoint: WebhookEndpoint, attempt: DeliveryAttempt, succeeded: bool
+    ) -> None:
+        """Endpoint health: a success clears the failing streak; 410 Gone disables the
+        endpoint at once; a streak of failures longer than the limit disables it too."""
+        current = await self._endpoints.get(endpoint.project_id, endpoint.id)
+        if current is None:
+            return
+        now = attempt.at
+        if succeeded:
+            changes: dict[str, object] = {"last_success_at": now, "failing_since": None}
+        elif attempt.status_code == GONE:
+            changes = {"enabled": False, "disabled_reason": "the endpoint answered 410 Gone"}
+        else:
+            since = current.failing_since or now
+            changes = {"failing_since": since}
+            if now - since >= self._disable_after:
+                hours = self._disable_after.total_seconds() / 3600
+                changes.update(
+                    enabled=False,
+                    disabled_reason=f"no successful delivery for {hours:g} hours",
+                )
+        updated = msgspec.structs.replace(current, updated_at=now, **changes)
+        if updated != current:
+            await self._endpoints.update(updated)
+
+    async def _finish(
+        self, delivery: Delivery, now: datetime, status: DeliveryStatus, *, error: str
+    ) -> None:
+        attempts = (*delivery.attempts, DeliveryAttempt(at=now, error=error))
+        await self._save(delivery, attempts, status, None, now)
+
+    async def _save(
+        self,
+        delivery: Delivery,
+        attempts: tuple[DeliveryAttempt, ...],
+        status: DeliveryStatus,
+        next_attempt_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        await self._deliveries.update(
+            msgspec.structs.replace(
+                delivery,
+                attempts=attempts,
+                status=status,
+                next_attempt_at=next_attempt_at,
+                updated_at=now,
+            )
+        )
+
+
+def _live_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    live = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret is not None and expires is not None and now < expires:
+        live.append(endpoint.previous_secret)
+    return live

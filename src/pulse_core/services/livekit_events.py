@@ -1,0 +1,184 @@
+"""Applying LiveKit's webhooks: what each event changes in Pulse, and the Pulse event it
+becomes (API.md, "LiveKit's webhooks (inbound)").
+
+Runs from the queue (the inbound route only verifies and enqueues). Applying an event
+twice changes nothing the first time did not: the Pulse event id is derived from
+LiveKit's event id (and the event log keeps one), record updates never move an ended
+egress back, and deliveries are created once per event and endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import msgspec
+
+from pulse_core import ids
+from pulse_core.errors import InvalidInput
+from pulse_core.livekit_webhooks.protocol import Egress as EgressInfo
+from pulse_core.livekit_webhooks.protocol import LiveKitEvent, parse_livekit_event
+from pulse_core.livekit_webhooks.translate import (
+    egress_error,
+    egress_status,
+    ingress_status,
+    project_room_of,
+    translate,
+)
+from pulse_core.models.events import Event
+from pulse_core.models.jobs import ApplyLiveKitEvent
+from pulse_core.models.media import Egress, EgressFile, FileOutput, Ingress
+from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
+from pulse_core.ports.repositories import ProjectRepository
+from pulse_core.services.event_log import EventLog
+
+_log = logging.getLogger("pulse.livekit_events")
+
+
+def event_id_of(livekit_event_id: str, at: datetime) -> str:
+    """The Pulse event of LiveKit's event ``livekit_event_id``, however often it came."""
+    return ids.derived_id(ids.EVENT, now_ms=ids.ms_of(at), seed=f"livekit:{livekit_event_id}")
+
+
+class LiveKitEventProcessor:
+    def __init__(
+        self,
+        projects: ProjectRepository,
+        egress: EgressRecordRepository,
+        ingress: IngressRecordRepository,
+        log: EventLog,
+    ) -> None:
+        self._projects = projects
+        self._egress = egress
+        self._ingress = ingress
+        self._log = log
+
+    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> None:
+        """Apply one verified LiveKit webhook. Events of no live project, of egresses and
+        ingresses Pulse did not create, and of kinds Pulse does not publish are dropped
+        (LiveKit was already answered 200)."""
+        try:
+            event = parse_livekit_event(job.body)
+        except InvalidInput as exc:
+            _log.warning("unreadable LiveKit event dropped: %s", exc.detail)
+            return
+        at = event.created_time or job.received_at
+        if event.egress_info is not None and event.event.startswith("egress_"):
+            await self._apply_egress(event, event.egress_info, at, redelivered)
+        elif event.ingress_info is not None and event.event.startswith("ingress_"):
+            await self._apply_ingress(event, at, redelivered)
+        else:
+            owner = project_room_of(event)
+            if owner is not None and await self._projects.get(owner[0]) is not None:
+                await self._publish(event, owner[0], at, redelivered)
+
+    async def _apply_egress(
+        self, event: LiveKitEvent, info: EgressInfo, at: datetime, redelivered: bool
+    ) -> None:
+        record = await self._egress.get_by_engine_id(info.egress_id)
+        if record is None or await self._projects.get(record.project_id) is None:
+            return
+        updated = _egress_after(record, info, at)
+        if updated != record:
+            await self._egress.update(updated)
+        await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
+        if updated.status == "complete" and (not record.ended or redelivered):
+            for file in updated.files:
+                if file.recording_id is not None:
+                    await self._recording_ready(event, updated, file, at, redelivered)
+
+    async def _apply_ingress(self, event: LiveKitEvent, at: datetime, redelivered: bool) -> None:
+        info = event.ingress_info
+        assert info is not None
+        record = await self._ingress.get_by_engine_id(info.ingress_id)
+        if record is None or await self._projects.get(record.project_id) is None:
+            return
+        status = ingress_status(info)
+        if status != record.status:
+            updated: Ingress = msgspec.structs.replace(record, status=status, updated_at=at)
+            await self._ingress.update(updated)
+        await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
+
+    async def _publish(
+        self,
+        event: LiveKitEvent,
+        project_id: str,
+        at: datetime,
+        redelivered: bool,
+        *,
+        pulse_id: str | None = None,
+    ) -> None:
+        translated = translate(event, project_id, pulse_id=pulse_id)
+        if translated is None:
+            return
+        event_type, data = translated
+        await self._log.publish(
+            Event(
+                id=event_id_of(event.id, at),
+                project_id=project_id,
+                type=event_type,
+                timestamp=at,
+                data=data,
+            ),
+            requeue_pending=redelivered,
+        )
+
+    async def _recording_ready(
+        self, event: LiveKitEvent, egress: Egress, file: EgressFile, at: datetime, redelivered: bool
+    ) -> None:
+        await self._log.publish(
+            Event(
+                id=ids.derived_id(
+                    ids.EVENT, now_ms=ids.ms_of(at), seed=f"recording:{event.id}:{file.path}"
+                ),
+                project_id=egress.project_id,
+                type="recording.ready",
+                timestamp=at,
+                data={
+                    "recording_id": file.recording_id,
+                    "egress_id": egress.id,
+                    "room": egress.room,
+                    "path": file.path,
+                    "size": file.size,
+                    "duration_seconds": file.duration_seconds,
+                },
+            ),
+            requeue_pending=redelivered,
+        )
+
+
+def _egress_after(record: Egress, info: EgressInfo, at: datetime) -> Egress:
+    """The record once ``info`` is applied. An ended egress stays as it ended: LiveKit
+    retries and may deliver an older update after the final one."""
+    if record.ended:
+        return record
+    status = egress_status(info)
+    changes: dict[str, object] = {"status": status, "updated_at": at}
+    if status in ("complete", "failed", "aborted"):
+        changes["ended_at"] = info.ended_time or at
+        changes["files"] = _files(record, info)
+    error = egress_error(info)
+    if error:
+        changes["error"] = error
+    updated: Egress = msgspec.structs.replace(record, **changes)
+    return updated
+
+
+def _files(record: Egress, info: EgressInfo) -> list[EgressFile]:
+    """The files LiveKit reports, matched to the record's planned file outputs by the end
+    of their name (LiveKit reports the full storage key or path it wrote)."""
+    planned = [o for o in record.outputs if isinstance(o, FileOutput)]
+    files = []
+    for result in info.files:
+        match = next((o for o in planned if result.filename.endswith(o.filepath)), None)
+        if match is None and len(planned) == 1 and len(info.files) == 1:
+            match = planned[0]
+        files.append(
+            EgressFile(
+                path=match.filepath if match else result.filename.rsplit("/", 1)[-1],
+                recording_id=match.recording_id if match else None,
+                size=int(result.size),
+                duration_seconds=result.duration_seconds,
+            )
+        )
+    return files

@@ -1,0 +1,448 @@
+"""Events and webhooks (API.md): the project's own routes (key + secret) and the same
+routes under ``/v1/projects/{project_id}/`` for management callers. Both call the same
+services; the management side first resolves the project the caller may see (404
+otherwise) and, for writes, checks that it may change it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from pulse_core.errors import PermissionDenied
+from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.services import ProjectService
+from pulse_core.services.event_log import EventLog
+from pulse_core.services.webhooks import WebhookService
+from pulse_http.auth import MANAGEMENT, PROJECT
+from pulse_http.schemas.webhooks import (
+    CreateEndpoint,
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryOut,
+    EndpointCreated,
+    EndpointList,
+    EndpointOut,
+    EventList,
+    EventOut,
+    Replay,
+    ReplayQueued,
+    RotateSecret,
+    SecretRotated,
+    UpdateEndpoint,
+)
+
+
+def _types(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+# -- what both kinds of caller do, given the project --------------------------------------
+
+
+async def _list_events(
+    log: EventLog,
+    project: Project,
+    *,
+    type_: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    cursor: str | None,
+) -> EventList:
+    page = await log.list(
+        project, types=_types(type_), since=since, until=until, limit=limit, cursor=cursor
+    )
+    return EventList(items=[EventOut.of(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+async def _create(
+    webhooks: WebhookService, project: Project, data: CreateEndpoint
+) -> EndpointCreated:
+    created = await webhooks.create_endpoint(project, data.to_domain())
+    out = EndpointOut.of(created.endpoint)
+    return EndpointCreated(**msgspec.structs.asdict(out), secret=created.secret)
+
+
+async def _list_endpoints(
+    webhooks: WebhookService, project: Project, limit: int | None, cursor: str | None
+) -> EndpointList:
+    page = await webhooks.list_endpoints(project, limit=limit, cursor=cursor)
+    return EndpointList(items=[EndpointOut.of(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+async def _rotate(
+    webhooks: WebhookService, project: Project, endpoint_id: str, data: RotateSecret | None
+) -> SecretRotated:
+    grace = (data or RotateSecret()).grace_period_seconds
+    rotated = await webhooks.rotate_secret(project, endpoint_id, grace_period_seconds=grace)
+    return SecretRotated(
+        secret=rotated.secret, previous_secret_expires_at=rotated.previous_secret_expires_at
+    )
+
+
+async def _list_deliveries(
+    webhooks: WebhookService,
+    project: Project,
+    *,
+    endpoint_id: str | None,
+    event_id: str | None,
+    status: str | None,
+    limit: int | None,
+    cursor: str | None,
+) -> DeliveryList:
+    page = await webhooks.list_deliveries(
+        project,
+        endpoint_id=endpoint_id,
+        event_id=event_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return DeliveryList(items=[DeliveryOut.of(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+# -- project credentials -----------------------------------------------------------------
+
+
+class EventsController(Controller):
+    path = "/v1/events"
+    tags = ["events"]
+    opt = PROJECT
+
+    @get("/")
+    async def list_events(
+        self,
+        *,
+        project: NamedDependency[Project],
+        event_log: NamedDependency[EventLog],
+        type_: Annotated[str | None, QueryParameter(name="type")] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> EventList:
+        return await _list_events(
+            event_log, project, type_=type_, since=since, until=until, limit=limit, cursor=cursor
+        )
+
+
+class WebhooksController(Controller):
+    path = "/v1/webhooks"
+    tags = ["webhooks"]
+    opt = PROJECT
+
+    @post("/endpoints", status_code=201)
+    async def create_endpoint(
+        self,
+        data: JSONBody[CreateEndpoint],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+    ) -> EndpointCreated:
+        return await _create(webhooks, project, data)
+
+    @get("/endpoints")
+    async def list_endpoints(
+        self,
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> EndpointList:
+        return await _list_endpoints(webhooks, project, limit, cursor)
+
+    @get("/endpoints/{endpoint_id:str}")
+    async def get_endpoint(
+        self,
+        endpoint_id: FromPath[str],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+    ) -> EndpointOut:
+        return EndpointOut.of(await webhooks.get_endpoint(project, endpoint_id))
+
+    @patch("/endpoints/{endpoint_id:str}")
+    async def update_endpoint(
+        self,
+        endpoint_id: FromPath[str],
+        data: JSONBody[UpdateEndpoint],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+    ) -> EndpointOut:
+        updated = await webhooks.update_endpoint(project, endpoint_id, data.to_patch())
+        return EndpointOut.of(updated)
+
+    @delete("/endpoints/{endpoint_id:str}", status_code=204)
+    async def delete_endpoint(
+        self,
+        endpoint_id: FromPath[str],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+    ) -> None:
+        await webhooks.delete_endpoint(project, endpoint_id)
+
+    @post("/endpoints/{endpoint_id:str}/rotate-secret", status_code=200)
+    async def rotate_secret(
+        self,
+        endpoint_id: FromPath[str],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+        data: JSONBody[RotateSecret | None] = None,
+    ) -> SecretRotated:
+        return await _rotate(webhooks, project, endpoint_id, data)
+
+    @post("/endpoints/{endpoint_id:str}/test", status_code=202)
+    async def send_test(
+        self,
+        endpoint_id: FromPath[str],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+    ) -> DeliveryOut:
+        return DeliveryOut.of(await webhooks.send_test(project, endpoint_id))
+
+    @post("/endpoints/{endpoint_id:str}/replay", status_code=202)
+    async def replay(
+        self,
+        endpoint_id: FromPath[str],
+        data: JSONBody[Replay],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+    ) -> ReplayQueued:
+        count = await webhooks.replay(project, endpoint_id, since=data.since, until=data.until)
+        return ReplayQueued(count=count)
+
+    @get("/deliveries")
+    async def list_deliveries(
+        self,
+        *,
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+        endpoint_id: FromQuery[str | None] = None,
+        event_id: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> DeliveryList:
+        return await _list_deliveries(
+            webhooks,
+            project,
+            endpoint_id=endpoint_id,
+            event_id=event_id,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    @get("/deliveries/{delivery_id:str}")
+    async def get_delivery(
+        self,
+        delivery_id: FromPath[str],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+    ) -> DeliveryDetail:
+        return DeliveryDetail.of(await webhooks.get_delivery(project, delivery_id))
+
+    @post("/deliveries/{delivery_id:str}/retry", status_code=202)
+    async def retry_delivery(
+        self,
+        delivery_id: FromPath[str],
+        project: NamedDependency[Project],
+        webhooks: NamedDependency[WebhookService],
+    ) -> DeliveryDetail:
+        return DeliveryDetail.of(await webhooks.retry_delivery(project, delivery_id))
+
+
+# -- management --------------------------------------------------------------------------
+
+
+async def _managed(
+    principal: ManagementPrincipal, projects: ProjectService, project_id: str, *, write: bool
+) -> Project:
+    project = await projects.get(principal, project_id)
+    if write and not principal.can_write(project.org_id):
+        raise PermissionDenied("members may not change webhooks")
+    return project
+
+
+class ProjectWebhooksController(Controller):
+    """The same routes for dashboards and operators, under the project's id."""
+
+    path = "/v1/projects/{project_id:str}"
+    tags = ["webhooks"]
+    opt = MANAGEMENT
+
+    @get("/events")
+    async def list_events(
+        self,
+        *,
+        project_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        event_log: NamedDependency[EventLog],
+        type_: Annotated[str | None, QueryParameter(name="type")] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> EventList:
+        project = await _managed(principal, projects, project_id, write=False)
+        return await _list_events(
+            event_log, project, type_=type_, since=since, until=until, limit=limit, cursor=cursor
+        )
+
+    @post("/webhooks/endpoints", status_code=201)
+    async def create_endpoint(
+        self,
+        project_id: FromPath[str],
+        data: JSONBody[CreateEndpoint],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+    ) -> EndpointCreated:
+        project = await _managed(principal, projects, project_id, write=True)
+        return await _create(webhooks, project, data)
+
+    @get("/webhooks/endpoints")
+    async def list_endpoints(
+        self,
+        *,
+        project_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> EndpointList:
+        project = await _managed(principal, projects, project_id, write=False)
+        return await _list_endpoints(webhooks, project, limit, cursor)
+
+    @get("/webhooks/endpoints/{endpoint_id:str}")
+    async def get_endpoint(
+        self,
+        project_id: FromPath[str],
+        endpoint_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+    ) -> EndpointOut:
+        project = await _managed(principal, projects, project_id, write=False)
+        return EndpointOut.of(await webhooks.get_endpoint(project, endpoint_id))
+
+    @patch("/webhooks/endpoints/{endpoint_id:str}")
+    async def update_endpoint(
+        self,
+        *,
+        project_id: FromPath[str],
+        endpoint_id: FromPath[str],
+        data: JSONBody[UpdateEndpoint],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+    ) -> EndpointOut:
+        project = await _managed(principal, projects, project_id, write=True)
+        return EndpointOut.of(await webhooks.update_endpoint(project, endpoint_id, data.to_patch()))
+
+    @delete("/webhooks/endpoints/{endpoint_id:str}", status_code=204)
+    async def delete_endpoint(
+        self,
+        project_id: FromPath[str],
+        endpoint_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+    ) -> None:
+        project = await _managed(principal, projects, project_id, write=True)
+        await webhooks.delete_endpoint(project, endpoint_id)
+
+    @post("/webhooks/endpoints/{endpoint_id:str}/rotate-secret", status_code=200)
+    async def rotate_secret(
+        self,
+        *,
+        project_id: FromPath[str],
+        endpoint_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+        data: JSONBody[RotateSecret | None] = None,
+    ) -> SecretRotated:
+        project = await _managed(principal, projects, project_id, write=True)
+        return await _rotate(webhooks, project, endpoint_id, data)
+
+    @post("/webhooks/endpoints/{endpoint_id:str}/test", status_code=202)
+    async def send_test(
+        self,
+        project_id: FromPath[str],
+        endpoint_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+    ) -> DeliveryOut:
+        project = await _managed(principal, projects, project_id, write=True)
+        return DeliveryOut.of(await webhooks.send_test(project, endpoint_id))
+
+    @post("/webhooks/endpoints/{endpoint_id:str}/replay", status_code=202)
+    async def replay(
+        self,
+        *,
+        project_id: FromPath[str],
+        endpoint_id: FromPath[str],
+        data: JSONBody[Replay],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+    ) -> ReplayQueued:
+        project = await _managed(principal, projects, project_id, write=True)
+        count = await webhooks.replay(project, endpoint_id, since=data.since, until=data.until)
+        return ReplayQueued(count=count)
+
+    @get("/webhooks/deliveries")
+    async def list_deliveries(
+        self,
+        *,
+        project_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+        endpoint_id: FromQuery[str | None] = None,
+        event_id: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> DeliveryList:
+        project = await _managed(principal, projects, project_id, write=False)
+        return await _list_deliveries(
+            webhooks,
+            project,
+            endpoint_id=endpoint_id,
+            event_id=event_id,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    @get("/webhooks/deliveries/{delivery_id:str}")
+    async def get_delivery(
+        self,
+        project_id: FromPath[str],
+        delivery_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+    ) -> DeliveryDetail:
+        project = await _managed(principal, projects, project_id, write=False)
+        return DeliveryDetail.of(await webhooks.get_delivery(project, delivery_id))
+
+    @post("/webhooks/deliveries/{delivery_id:str}/retry", status_code=202)
+    async def retry_delivery(
+        self,
+        project_id: FromPath[str],
+        delivery_id: FromPath[str],
+        principal: NamedDependency[ManagementPrincipal],
+        projects: NamedDependency[ProjectService],
+        webhooks: NamedDependency[WebhookService],
+    ) -> DeliveryDetail:
+        project = await _managed(principal, projects, project_id, write=True)
+        return DeliveryDetail.of(await webhooks.retry_delivery(project, delivery_id))

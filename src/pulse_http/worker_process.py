@@ -1,0 +1,36 @@
+"""``pulse worker``: the worker loop as a process of its own, with the backends it needs
+started and stopped around it, and signals that stop it gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import msgspec
+import structlog
+
+from pulse_http.container import build_container
+from pulse_http.lifecycle import add_worker, build_lifecycle
+from pulse_http.logging import configure_logging
+from pulse_http.settings import Settings
+
+_log = structlog.get_logger("pulse.worker")
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT. The lifecycle is `pulse serve`'s without its own
+    in-process worker; this process's worker is added last, so it stops first."""
+    configure_logging(settings)
+    container = build_container(msgspec.structs.replace(settings, webhook_worker="off"))
+    lifecycle = build_lifecycle(container)
+    worker = add_worker(lifecycle, container)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await lifecycle.start()
+    _log.info("worker_process_started", consumer=worker.consumer, queue=settings.job_queue)
+    try:
+        await stopping.wait()
+    finally:
+        await lifecycle.stop()

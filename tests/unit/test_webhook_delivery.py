@@ -1,0 +1,285 @@
+"""Webhook endpoints and deliveries in the core: the retry schedule, Retry-After, 410,
+disabling, dead letters, retry and replay, secret rotation, two tenants. A scripted
+sender stands in for HTTP here; tests/http/test_webhooks.py posts to real receivers."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from pulse_adapters.clock import ManualClock
+from pulse_adapters.memory import (
+    InMemoryDeliveryRepository,
+    InMemoryEventRepository,
+    InMemoryJobQueue,
+    InMemoryWebhookEndpointRepository,
+)
+from pulse_core import ids
+from pulse_core.errors import InvalidInput, NotFound
+from pulse_core.models.events import Event
+from pulse_core.models.jobs import QUEUE, DeliverWebhook, decode_job
+from pulse_core.ports.webhook_sender import (
+    DeliveryFailed,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSender,
+)
+from pulse_core.services.delivery import DeliveryService, RetrySchedule
+from pulse_core.services.event_log import EventLog
+from pulse_core.services.webhooks import EndpointPatch, EndpointSpec, WebhookService
+from tests.support.builders import org, project
+from tests.support.urls import url_guard_for_tests
+
+URL = "https://hooks.example.com/pulse"
+
+
+class ScriptedSender(WebhookSender):
+    """Answers from a script (a status, ``(status, retry_after)`` or an exception)."""
+
+    def __init__(self) -> None:
+        self.script: deque[object] = deque()
+        self.sent: list[WebhookRequest] = []
+
+    async def send(self, request: WebhookRequest) -> WebhookResponse:
+        self.sent.append(request)
+        answer = self.script.popleft() if self.script else 200
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, tuple):
+            return WebhookResponse(status_code=answer[0], retry_after_seconds=answer[1])
+        assert isinstance(answer, int)
+        return WebhookResponse(status_code=answer, excerpt=f"answer {answer}")
+
+
+@dataclass
+class World:
+    clock: ManualClock
+    sender: ScriptedSender = field(default_factory=ScriptedSender)
+
+    def __post_init__(self) -> None:
+        self.events = InMemoryEventRepository()
+        self.endpoints = InMemoryWebhookEndpointRepository()
+        self.deliveries = InMemoryDeliveryRepository()
+        self.queue = InMemoryJobQueue(self.clock)
+        self.log = EventLog(self.events, self.endpoints, self.deliveries, self.queue, self.clock)
+        self.webhooks = WebhookService(
+            self.endpoints,
+            self.deliveries,
+            self.events,
+            self.log,
+            self.clock,
+            urls=url_guard_for_tests(),
+        )
+        self.delivery = DeliveryService(
+            self.events,
+            self.endpoints,
+            self.deliveries,
+            self.sender,
+            self.clock,
+            urls=url_guard_for_tests(),
+            schedule=RetrySchedule((0, 5, 60)),
+            disable_after_seconds=3600,
+            jitter=lambda delay: delay,
+        )
+        self.project = project(org().id)
+        self.other = project(org().id)
+
+    def event(self, type_: str = "room.started", *, project_id: str | None = None) -> Event:
+        now = self.clock.now()
+        return Event(
+            id=ids.new_id(ids.EVENT, now_ms=ids.ms_of(now)),
+            project_id=project_id or self.project.id,
+            type=type_,  # type: ignore[arg-type]
+            timestamp=now,
+            data={"room": "demo"},
+        )
+
+    async def queued(self) -> list[DeliverWebhook]:
+        jobs = await self.queue.reserve(QUEUE, "test", max_jobs=100, wait_seconds=0)
+        for job in jobs:
+            await self.queue.ack(QUEUE, job.id)
+        decoded = [decode_job(job.payload) for job in jobs]
+        return [job for job in decoded if isinstance(job, DeliverWebhook)]
+
+
+@pytest.fixture
+def world() -> World:
+    # Started at the real time: the standardwebhooks library checks the timestamp.
+    return World(ManualClock(datetime.now(tz=UTC)))
+
+
+async def test_a_delivery_is_signed_for_the_standard_webhooks_library(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [delivery] = await world.log.publish(world.event())
+    assert await world.delivery.attempt(world.project.id, delivery.id) is None
+    [request] = world.sender.sent
+    assert request.url == URL and [str(a) for a in request.addresses] == ["93.184.216.34"]
+    received = Webhook(created.secret).verify(request.body, request.headers)
+    assert received["type"] == "room.started" and received["project_id"] == world.project.id
+    assert request.headers["webhook-id"] == delivery.event_id
+    stored = await world.webhooks.get_delivery(world.project, delivery.id)
+    assert stored.status == "succeeded" and stored.attempts[0].status_code == 200
+
+
+async def test_the_schedule_then_the_dead_letter_then_a_retry_with_a_fresh_round(
+    world: World,
+) -> None:
+    await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [delivery] = await world.log.publish(world.event())
+    world.sender.script.extend([500, 500, 500])
+    assert await world.delivery.attempt(world.project.id, delivery.id) == 5
+    failed = await world.webhooks.get_delivery(world.project, delivery.id)
+    assert failed.status == "failed" and failed.next_attempt_at == world.clock.now() + timedelta(
+        seconds=5
+    )
+    assert await world.delivery.attempt(world.project.id, delivery.id) == 60
+    assert await world.delivery.attempt(world.project.id, delivery.id) is None
+    dead = await world.webhooks.get_delivery(world.project, delivery.id)
+    assert dead.status == "dead" and [a.status_code for a in dead.attempts] == [500] * 3
+    assert await world.delivery.attempt(world.project.id, delivery.id) is None  # stays dead
+
+    await world.queued()
+    retried = await world.webhooks.retry_delivery(world.project, delivery.id)
+    assert retried.status == "pending" and retried.round_start == 3
+    assert [j.delivery_id for j in await world.queued()] == [delivery.id]
+    world.sender.script.append(500)
+    assert await world.delivery.attempt(world.project.id, delivery.id) == 5  # a whole new round
+
+
+async def test_retry_after_is_honoured_on_429_and_503(world: World) -> None:
+    await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [delivery] = await world.log.publish(world.event())
+    world.sender.script.extend([(429, 120.0), (503, 1.0)])
+    assert await world.delivery.attempt(world.project.id, delivery.id) == 120
+    assert await world.delivery.attempt(world.project.id, delivery.id) == 60  # the larger
+
+
+async def test_410_disables_the_endpoint_and_ends_the_delivery(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [delivery] = await world.log.publish(world.event())
+    world.sender.script.append(410)
+    assert await world.delivery.attempt(world.project.id, delivery.id) is None
+    endpoint = await world.webhooks.get_endpoint(world.project, created.endpoint.id)
+    assert not endpoint.enabled and "410" in (endpoint.disabled_reason or "")
+    assert (await world.webhooks.get_delivery(world.project, delivery.id)).status == "dead"
+    assert await world.log.publish(world.event()) == []  # nothing to a disabled endpoint
+    enabled = await world.webhooks.update_endpoint(
+        world.project, endpoint.id, EndpointPatch(enabled=True)
+    )
+    assert enabled.enabled and enabled.disabled_reason is None
+
+
+async def test_an_endpoint_failing_for_too_long_is_disabled(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    world.sender.script.extend([DeliveryFailed("connection failed")] * 10)
+    [first] = await world.log.publish(world.event())
+    await world.delivery.attempt(world.project.id, first.id)
+    world.clock.advance(3601)
+    [second] = await world.log.publish(world.event())
+    assert await world.delivery.attempt(world.project.id, second.id) is None
+    endpoint = await world.webhooks.get_endpoint(world.project, created.endpoint.id)
+    assert not endpoint.enabled and "no successful delivery" in (endpoint.disabled_reason or "")
+    attempt = (await world.webhooks.get_delivery(world.project, second.id)).attempts[0]
+    assert attempt.status_code is None and attempt.error == "connection failed"
+
+
+async def test_an_address_refused_at_delivery_time_is_a_failed_attempt(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    # The name now resolves inside the operator's network (DNS changed since it was saved).
+    internal = await world.endpoints.get(world.project.id, created.endpoint.id)
+    assert internal is not None
+    await world.endpoints.update(
+        internal.__class__(**{**_fields(internal), "url": "https://hooks.internal.test/x"})
+    )
+    [delivery] = await world.log.publish(world.event())
+    assert await world.delivery.attempt(world.project.id, delivery.id) == 5
+    assert world.sender.sent == []  # never connected
+    attempt = (await world.webhooks.get_delivery(world.project, delivery.id)).attempts[0]
+    assert "private address" in (attempt.error or "")
+
+
+async def test_event_type_filters_and_two_projects(world: World) -> None:
+    ours = await world.webhooks.create_endpoint(
+        world.project, EndpointSpec(url=URL, event_types=("recording.ready",))
+    )
+    await world.webhooks.create_endpoint(world.other, EndpointSpec(url=URL))
+    assert await world.log.publish(world.event("room.started")) == []
+    [delivery] = await world.log.publish(world.event("recording.ready"))
+    assert delivery.endpoint_id == ours.endpoint.id
+    with pytest.raises(NotFound):
+        await world.webhooks.get_endpoint(world.other, ours.endpoint.id)
+    with pytest.raises(NotFound):
+        await world.webhooks.get_delivery(world.other, delivery.id)
+    with pytest.raises(NotFound):
+        await world.webhooks.retry_delivery(world.other, delivery.id)
+    theirs = await world.webhooks.list_deliveries(world.other)
+    assert theirs.items == []
+
+
+async def test_publishing_twice_delivers_once(world: World) -> None:
+    await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    event = world.event()
+    [first] = await world.log.publish(event)
+    assert await world.delivery.attempt(world.project.id, first.id) is None
+    assert await world.log.publish(event) == []  # applied again (a worker died): no new send
+    assert len(world.sender.sent) == 1
+
+
+async def test_rotation_signs_with_both_secrets_during_the_grace_period(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    rotated = await world.webhooks.rotate_secret(
+        world.project, created.endpoint.id, grace_period_seconds=60
+    )
+    [delivery] = await world.log.publish(world.event())
+    await world.delivery.attempt(world.project.id, delivery.id)
+    request = world.sender.sent[-1]
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (created.secret, rotated.secret):
+        Webhook(secret).verify(request.body, request.headers)
+    world.clock.advance(61)
+    [later] = await world.log.publish(world.event())
+    await world.delivery.attempt(world.project.id, later.id)
+    assert len(world.sender.sent[-1].headers["webhook-signature"].split(" ")) == 1
+
+
+async def test_replay_queues_what_did_not_succeed_in_the_window(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    start = world.clock.now()
+    world.sender.script.extend([200, 500, 500, 500])
+    delivered = []
+    for _ in range(2):
+        [d] = await world.log.publish(world.event())
+        delivered.append(d)
+        world.clock.advance(1)
+    await world.delivery.attempt(world.project.id, delivered[0].id)  # succeeds
+    for _ in range(3):
+        await world.delivery.attempt(world.project.id, delivered[1].id)  # dies
+    await world.queued()
+    count = await world.webhooks.replay(world.project, created.endpoint.id, since=start, until=None)
+    assert count == 1
+    assert [j.delivery_id for j in await world.queued()] == [delivered[1].id]
+
+
+async def test_bad_endpoint_input_names_the_field(world: World) -> None:
+    cases = [
+        (EndpointSpec(url="ftp://hooks.example.com"), "url"),
+        (EndpointSpec(url="http://127.0.0.1/hook"), "url"),
+        (EndpointSpec(url=URL, event_types=("room.exploded",)), "event_types[0]"),
+        (EndpointSpec(url=URL, description="x" * 501), "description"),
+    ]
+    for spec, field_name in cases:
+        with pytest.raises(InvalidInput) as caught:
+            await world.webhooks.create_endpoint(world.project, spec)
+        assert caught.value.field == field_name
+    with pytest.raises(InvalidInput):
+        await world.webhooks.rotate_secret(
+            world.project, "whe_01J0000000000000000000000A", grace_period_seconds=-1
+        )
+
+
+def _fields(struct: object) -> dict[str, object]:
+    return {name: getattr(struct, name) for name in struct.__struct_fields__}  # type: ignore[attr-defined]

@@ -35,6 +35,8 @@ DEFAULT_SCHEDULE: Final = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36
 #: A receiver's ``Retry-After`` is honoured up to this long.
 MAX_RETRY_AFTER_SECONDS: Final = 86400.0
 GONE = 410
+#: How stale a healthy endpoint's ``last_success_at`` may get before a success rewrites it.
+SUCCESS_REFRESH: Final = timedelta(minutes=1)
 _HONOURS_RETRY_AFTER = frozenset({429, 503})
 
 _encode = msgspec.json.Encoder().encode
@@ -230,11 +232,20 @@ class DeliveryService:
         self, endpoint: WebhookEndpoint, attempt: DeliveryAttempt, succeeded: bool
     ) -> None:
         """Endpoint health: a success clears the failing streak; 410 Gone disables the
-        endpoint at once; a streak of failures longer than the limit disables it too."""
+        endpoint at once; a streak of failures longer than the limit disables it too.
+
+        Written only when it changes what health means: a healthy endpoint's success
+        refreshes ``last_success_at`` at most once a minute, not on every delivery.
+        The endpoint was read a moment ago, at the start of this attempt; a change made
+        in between (an owner's edit) would be overwritten, so re-read before writing."""
+        now = attempt.at
+        if succeeded and endpoint.failing_since is None and endpoint.last_success_at and (
+            now - endpoint.last_success_at < SUCCESS_REFRESH
+        ):
+            return
         current = await self._endpoints.get(endpoint.project_id, endpoint.id)
         if current is None:
             return
-        now = attempt.at
         if succeeded:
             changes: dict[str, object] = {"last_success_at": now, "failing_since": None}
         elif attempt.status_code == GONE:

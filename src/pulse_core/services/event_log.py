@@ -57,23 +57,36 @@ class EventLog:
         self._queue = queue
         self._clock = clock
 
-    async def publish(self, event: Event, *, requeue_pending: bool = False) -> list[Delivery]:
-        """Record ``event`` (once) and queue a delivery to every enabled endpoint of its
-        project that subscribes to its type. Returns the deliveries queued by this call."""
+    async def publish(
+        self, event: Event, *, requeue_pending: bool = False, queue: bool = True
+    ) -> list[Delivery]:
+        """Record ``event`` (once) and create a delivery to every enabled endpoint of its
+        project that subscribes to its type. Returns the deliveries this call created
+        (or found ``pending``, with ``requeue_pending``), queued unless ``queue`` is
+        false: then the caller attempts them itself and must queue what it does not
+        finish (a worker applying an event delivers its first attempts inline)."""
         await self._events.add(event)
-        queued = []
+        created = []
         for endpoint in await self._endpoints.list_all(event.project_id):
             if endpoint.enabled and endpoint.wants(event.type):
-                delivery = await self.deliver(event, endpoint, requeue_pending=requeue_pending)
+                delivery = await self.deliver(
+                    event, endpoint, requeue_pending=requeue_pending, queue=queue
+                )
                 if delivery is not None:
-                    queued.append(delivery)
-        return queued
+                    created.append(delivery)
+        return created
 
     async def deliver(
-        self, event: Event, endpoint: WebhookEndpoint, *, requeue_pending: bool = False
+        self,
+        event: Event,
+        endpoint: WebhookEndpoint,
+        *,
+        requeue_pending: bool = False,
+        queue: bool = True,
     ) -> Delivery | None:
-        """Create the delivery of ``event`` to ``endpoint`` and queue it; None when it
-        existed already (unless ``requeue_pending`` and it is still ``pending``)."""
+        """Create the delivery of ``event`` to ``endpoint`` and queue it (unless
+        ``queue`` is false); None when it existed already (unless ``requeue_pending``
+        and it is still ``pending``)."""
         now = self._clock.now()
         delivery = Delivery(
             id=delivery_id_of(event.id, endpoint.id, now_ms=ids.ms_of(event.timestamp)),
@@ -86,10 +99,19 @@ class EventLog:
         )
         if not await self._deliveries.add(delivery):
             stored = await self._deliveries.get(event.project_id, delivery.id)
-            if not requeue_pending or stored is None or stored.status != "pending":
+            if not requeue_pending or stored is None:
+                return None
+            if stored.status == "failed" and stored.next_attempt_at is not None:
+                # Attempted inline by the run that died: its retry may never have been
+                # queued. Queue it for when it was due (a duplicate is harmless).
+                wait = (stored.next_attempt_at - now).total_seconds()
+                await self.queue(stored, delay_seconds=max(0.0, wait))
+                return None
+            if stored.status != "pending":
                 return None
             delivery = stored
-        await self.queue(delivery)
+        if queue:
+            await self.queue(delivery)
         return delivery
 
     async def queue(self, delivery: Delivery, *, delay_seconds: float = 0) -> None:

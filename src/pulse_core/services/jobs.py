@@ -3,12 +3,16 @@ whether it needs to run again (and when)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 import msgspec
 
+from pulse_core.errors import Unavailable
+from pulse_core.models.events import Delivery
 from pulse_core.models.jobs import ApplyLiveKitEvent, DeliverWebhook, decode_job
 from pulse_core.services.delivery import DeliveryService
+from pulse_core.services.event_log import EventLog
 
 
 class PoisonJob(Exception):
@@ -16,9 +20,10 @@ class PoisonJob(Exception):
 
 
 class LiveKitEventApplier(Protocol):
-    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> None:
+    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> list[Delivery]:
         """Apply a verified LiveKit webhook (idempotent); ``redelivered``: an earlier run
-        of this very job may have died half-way."""
+        of this very job may have died half-way. Returns the deliveries it created and
+        did not queue."""
 
 
 class JobRunner:
@@ -26,9 +31,12 @@ class JobRunner:
     Raises :class:`PoisonJob` for a payload that is not a job, and whatever the service
     raised otherwise (``Unavailable``: try again soon)."""
 
-    def __init__(self, livekit_events: LiveKitEventApplier, deliveries: DeliveryService) -> None:
+    def __init__(
+        self, livekit_events: LiveKitEventApplier, deliveries: DeliveryService, log: EventLog
+    ) -> None:
         self._livekit_events = livekit_events
         self._deliveries = deliveries
+        self._log = log
 
     async def run(self, payload: bytes, *, attempts: int = 1) -> float | None:
         try:
@@ -37,5 +45,18 @@ class JobRunner:
             raise PoisonJob(f"not a Pulse job: {exc}") from exc
         if isinstance(job, DeliverWebhook):
             return await self._deliveries.attempt(job.project_id, job.delivery_id)
-        await self._livekit_events.apply(job, redelivered=attempts > 1)
+        created = await self._livekit_events.apply(job, redelivered=attempts > 1)
+        # The first attempt of each delivery happens here, inline, rather than through
+        # one more trip through the queue; only what needs another attempt is queued. If
+        # this worker dies first, the job comes back (redelivered) and queues what is
+        # still pending, so nothing is lost either way.
+        await asyncio.gather(*(self._first_attempt(d) for d in created))
         return None
+
+    async def _first_attempt(self, delivery: Delivery) -> None:
+        try:
+            delay = await self._deliveries.attempt(delivery.project_id, delivery.id)
+        except Unavailable:
+            delay = 0.0  # Pulse's own storage did not answer: the queue will try again
+        if delay is not None:
+            await self._log.queue(delivery, delay_seconds=delay)

@@ -25,7 +25,7 @@ from pulse_core.livekit_webhooks.translate import (
     project_room_of,
     translate,
 )
-from pulse_core.models.events import Event
+from pulse_core.models.events import Delivery, Event
 from pulse_core.models.jobs import ApplyLiveKitEvent
 from pulse_core.models.media import Egress, EgressFile, FileOutput, Ingress
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
@@ -53,51 +53,55 @@ class LiveKitEventProcessor:
         self._ingress = ingress
         self._log = log
 
-    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> None:
-        """Apply one verified LiveKit webhook. Events of no live project, of egresses and
-        ingresses Pulse did not create, and of kinds Pulse does not publish are dropped
-        (LiveKit was already answered 200)."""
+    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> list[Delivery]:
+        """Apply one verified LiveKit webhook; the deliveries it created, not queued: the
+        caller attempts them (and queues what needs another attempt). Events of no live
+        project, of egresses and ingresses Pulse did not create, and of kinds Pulse does
+        not publish are dropped (LiveKit was already answered 200)."""
         try:
             event = parse_livekit_event(job.body)
         except InvalidInput as exc:
             _log.warning("unreadable LiveKit event dropped: %s", exc.detail)
-            return
+            return []
         at = event.created_time or job.received_at
         if event.egress_info is not None and event.event.startswith("egress_"):
-            await self._apply_egress(event, event.egress_info, at, redelivered)
-        elif event.ingress_info is not None and event.event.startswith("ingress_"):
-            await self._apply_ingress(event, at, redelivered)
-        else:
-            owner = project_room_of(event)
-            if owner is not None and await self._projects.get(owner[0]) is not None:
-                await self._publish(event, owner[0], at, redelivered)
+            return await self._apply_egress(event, event.egress_info, at, redelivered)
+        if event.ingress_info is not None and event.event.startswith("ingress_"):
+            return await self._apply_ingress(event, at, redelivered)
+        owner = project_room_of(event)
+        if owner is None or await self._projects.get(owner[0]) is None:
+            return []
+        return await self._publish(event, owner[0], at, redelivered)
 
     async def _apply_egress(
         self, event: LiveKitEvent, info: EgressInfo, at: datetime, redelivered: bool
-    ) -> None:
+    ) -> list[Delivery]:
         record = await self._egress.get_by_engine_id(info.egress_id)
         if record is None or await self._projects.get(record.project_id) is None:
-            return
+            return []
         updated = _egress_after(record, info, at)
         if updated != record:
             await self._egress.update(updated)
-        await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
+        created = await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
         if updated.status == "complete" and (not record.ended or redelivered):
             for file in updated.files:
                 if file.recording_id is not None:
-                    await self._recording_ready(event, updated, file, at, redelivered)
+                    created += await self._recording_ready(event, updated, file, at, redelivered)
+        return created
 
-    async def _apply_ingress(self, event: LiveKitEvent, at: datetime, redelivered: bool) -> None:
+    async def _apply_ingress(
+        self, event: LiveKitEvent, at: datetime, redelivered: bool
+    ) -> list[Delivery]:
         info = event.ingress_info
         assert info is not None
         record = await self._ingress.get_by_engine_id(info.ingress_id)
         if record is None or await self._projects.get(record.project_id) is None:
-            return
+            return []
         status = ingress_status(info)
         if status != record.status:
             updated: Ingress = msgspec.structs.replace(record, status=status, updated_at=at)
             await self._ingress.update(updated)
-        await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
+        return await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
 
     async def _publish(
         self,
@@ -107,12 +111,12 @@ class LiveKitEventProcessor:
         redelivered: bool,
         *,
         pulse_id: str | None = None,
-    ) -> None:
+    ) -> list[Delivery]:
         translated = translate(event, project_id, pulse_id=pulse_id)
         if translated is None:
-            return
+            return []
         event_type, data = translated
-        await self._log.publish(
+        return await self._log.publish(
             Event(
                 id=event_id_of(event.id, at),
                 project_id=project_id,
@@ -121,12 +125,13 @@ class LiveKitEventProcessor:
                 data=data,
             ),
             requeue_pending=redelivered,
+            queue=False,
         )
 
     async def _recording_ready(
         self, event: LiveKitEvent, egress: Egress, file: EgressFile, at: datetime, redelivered: bool
-    ) -> None:
-        await self._log.publish(
+    ) -> list[Delivery]:
+        return await self._log.publish(
             Event(
                 id=ids.derived_id(
                     ids.EVENT, now_ms=ids.ms_of(at), seed=f"recording:{event.id}:{file.path}"
@@ -144,6 +149,7 @@ class LiveKitEventProcessor:
                 },
             ),
             requeue_pending=redelivered,
+            queue=False,
         )
 
 

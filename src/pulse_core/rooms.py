@@ -132,3 +132,13 @@ def from_livekit(livekit_room: str) -> tuple[str, str] | None:
     except InvalidInput:
         return None
     return project_id, room
+
+
+def room_in_project(project_id: str, livekit_room: str) -> str | None:
+    """The caller's name of ``livekit_room`` when it is a room of project ``project_id``,
+    ``None`` for any other name (another project's room, or one made outside Pulse): what
+    a project's room listing keeps of the media server's."""
+    found = from_livekit(livekit_room)
+    if found is None or found[0] != project_id:
+        return None
+    return found[1]

@@ -1,7 +1,7 @@
 """The MediaEngine contract, on the simulated engine and on LiveKit.
 
 The LiveKit run is the real ``livekit-api`` SDK over HTTP against the Twirp test server
-(tests/support/livekit_twirp_server.py), which checks the SDK's JWT and grants and
+(tests/support/livekit_twirp_server/), which checks the SDK's JWT and grants and
 validates requests as livekit-server does. The shared suite sees only the port; after it
 come tests of each adapter's own side (the simulated engine's files, LiveKit's faults,
 credentials, timeouts and what goes over the wire).

@@ -4,11 +4,17 @@ State lives in the process and dies with it. They honour the same contracts as t
 persistent adapters (``tests/contract/`` runs the same suites on them).
 """
 
+from pulse_adapters.memory.events import (
+    InMemoryDeliveryRepository,
+    InMemoryEventRepository,
+    InMemoryWebhookEndpointRepository,
+)
 from pulse_adapters.memory.media_engine import InMemoryMediaEngine
 from pulse_adapters.memory.media_records import (
     InMemoryEgressRecordRepository,
     InMemoryIngressRecordRepository,
 )
+from pulse_adapters.memory.queue import InMemoryJobQueue
 from pulse_adapters.memory.rate_limiter import InMemoryRateLimiter
 from pulse_adapters.memory.repositories import (
     InMemoryOrganizationRepository,
@@ -16,16 +22,24 @@ from pulse_adapters.memory.repositories import (
     InMemoryUsageRepository,
     InMemoryUserRepository,
 )
+from pulse_adapters.memory.resolver import InMemoryHostResolver
+from pulse_adapters.memory.room_engine import InMemoryRoomEngine
 from pulse_adapters.memory.storage import InMemoryObjectStorage
 
 __all__ = [
+    "InMemoryDeliveryRepository",
     "InMemoryEgressRecordRepository",
+    "InMemoryEventRepository",
+    "InMemoryHostResolver",
     "InMemoryIngressRecordRepository",
+    "InMemoryJobQueue",
     "InMemoryMediaEngine",
     "InMemoryObjectStorage",
     "InMemoryOrganizationRepository",
     "InMemoryProjectRepository",
     "InMemoryRateLimiter",
+    "InMemoryRoomEngine",
     "InMemoryUsageRepository",
     "InMemoryUserRepository",
+    "InMemoryWebhookEndpointRepository",
 ]

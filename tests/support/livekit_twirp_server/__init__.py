@@ -20,6 +20,9 @@ livekit/protocol, and against the installed SDK's ``twirp_client.py``):
   livekit-server never answers ``permission_denied`` for grants.
   Pass ``auth_errors="twirp"`` for the idealised variant instead: token problems as Twirp
   JSON ``unauthenticated`` / 401 and missing grants as ``permission_denied`` / 403.
+* With ``narrow_grants=True`` (not livekit-server's behaviour) a token carrying any
+  privileged grant its RPC does not need is ``permission_denied`` / 403 too, which proves
+  an adapter signs each call with the narrowest token that works.
 * Egress: start answers ``EGRESS_STARTING``; stop answers ``EGRESS_ENDING`` with no file
   results yet (the egress worker uploads after EOS); stopping an ended egress is
   ``failed_precondition`` (HTTP 412); unknown ids are ``not_found``. Stream keys in returned

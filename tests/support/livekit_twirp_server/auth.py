@@ -2,6 +2,12 @@
 (``_authenticate``, its auth middleware), the video grant each RPC needs
 (``_has_grant``) and how a missing grant is answered (``_grant_failure``).
 
+Beyond livekit-server, ``narrow_grants=True`` also refuses a token that carries any
+privileged grant the RPC does not need (``_excess_grants``): a room RPC signed with
+``roomCreate`` *and* ``roomList``, a ``roomAdmin`` token for listing rooms, a ``sip``
+grant... LiveKit would accept those; the double refuses them so that a suite can prove
+an adapter signs each call with the narrowest token that works.
+
 Token problems raise ``_AuthFailure`` (a plain-text 401 in ``auth_errors="livekit"``
 mode); grant problems are ``TwirpFailure``s.
 """
@@ -18,6 +24,21 @@ from tests.support.livekit_twirp_server.twirp import TwirpFailure
 
 _ROOM_ADMIN = "roomAdmin+room"  # roomAdmin grant *and* video.room equal to the request's room
 _TOKEN_LEEWAY_S = 60  # livekit/protocol's verifier allows one minute of clock skew
+# Video grants that open a door of their own (the rest, canPublish and the like, only
+# shape what a participant of ``room`` may do), and the other grant families of a token.
+_PRIVILEGED_VIDEO = (
+    "roomCreate",
+    "roomList",
+    "roomRecord",
+    "roomAdmin",
+    "roomJoin",
+    "ingressAdmin",
+    "agent",
+    "recorder",
+    "canManageAgentSession",
+    "destinationRoom",
+)
+_OTHER_GRANTS = ("sip", "inference", "observability", "agent", "agentEndpoint", "agentThread")
 
 
 class _AuthFailure(Exception):
@@ -70,6 +91,18 @@ class _Authenticator:
             room = getattr(request, "room", "")
             return video.get("roomAdmin") is True and video.get("room", "") == room
         return video.get(grant) is True
+
+    @staticmethod
+    def _excess_grants(claims: dict[str, Any] | None, grant: str) -> list[str]:
+        """The privileged grants in ``claims`` that an RPC needing ``grant`` does not."""
+        needed = "roomAdmin" if grant == _ROOM_ADMIN else grant
+        video = (claims or {}).get("video") or {}
+        excess = [g for g in _PRIVILEGED_VIDEO if video.get(g) and g != needed]
+        others = (claims or {}).items()
+        excess += [
+            k for k, v in others if k in _OTHER_GRANTS and isinstance(v, dict) and any(v.values())
+        ]
+        return excess
 
     def _grant_failure(self, claims: dict[str, Any] | None) -> TwirpFailure:
         if self.auth_errors == "twirp":

@@ -1,6 +1,11 @@
 """The RoomService RPCs (create, list and delete rooms; list, get, remove and update
 participants; mute tracks; subscriptions; room metadata; send data), and the room
 lookups egress uses.
+
+As livekit-server: CreateRoom on an existing room applies the non-zero settings it is
+given (an upsert); a room reports how many participants it has, how many publish, and
+``active_recording`` while an egress of it has not ended; metadata over
+``limit.max_metadata_size`` (64 000 bytes) is ``invalid_argument``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from livekit.protocol import room as lk_room
 
 from tests.support.livekit_twirp_server.state import ServerState, _clone, _guid
 from tests.support.livekit_twirp_server.twirp import TwirpFailure
+
+MAX_METADATA_SIZE = 64_000  # livekit-server's default limit.max_metadata_size
 
 
 class _RoomHandlers:
@@ -39,6 +46,24 @@ class _RoomHandlers:
             self.state.rooms[name] = room
         return room
 
+    def _count_participants(self, room: lk_models.Room) -> None:
+        people = self.state.participants.get(room.name, {}).values()
+        room.num_participants = len(people)
+        room.num_publishers = sum(1 for p in people if p.tracks)
+
+    def _room_view(self, room: lk_models.Room) -> lk_models.Room:
+        """A copy of ``room`` as LiveKit reports it, ``active_recording`` included."""
+        view: lk_models.Room = _clone(room)
+        view.active_recording = any(
+            e.room_name == room.name and not e.ended_at for e in self.state.egresses.values()
+        )
+        return view
+
+    @staticmethod
+    def _check_metadata(metadata: str) -> None:
+        if len(metadata.encode()) > MAX_METADATA_SIZE:
+            raise TwirpFailure("invalid_argument", "metadata size exceeds limits")
+
     def _room_or_404(self, name: str) -> lk_models.Room:
         room = self.state.rooms.get(name)
         if room is None:
@@ -54,9 +79,14 @@ class _RoomHandlers:
     def _create_room(self, _method: str, req: lk_room.CreateRoomRequest) -> lk_models.Room:
         if not req.name:
             raise TwirpFailure("invalid_argument", "no room name")
-        if req.name in self.state.rooms:  # CreateRoom is idempotent in LiveKit
-            return _clone(self.state.rooms[req.name])
-        return _clone(
+        self._check_metadata(req.metadata)
+        existing = self.state.rooms.get(req.name)
+        if existing is not None:  # an upsert: given settings replace the room's
+            for field in ("empty_timeout", "departure_timeout", "max_participants", "metadata"):
+                if getattr(req, field):
+                    setattr(existing, field, getattr(req, field))
+            return self._room_view(existing)
+        return self._room_view(
             self._ensure_room(
                 req.name,
                 empty_timeout=req.empty_timeout,
@@ -68,7 +98,9 @@ class _RoomHandlers:
 
     def _list_rooms(self, _method: str, req: lk_room.ListRoomsRequest) -> Message:
         wanted = set(req.names)
-        rooms = [r for n, r in self.state.rooms.items() if not wanted or n in wanted]
+        rooms = [
+            self._room_view(r) for n, r in self.state.rooms.items() if not wanted or n in wanted
+        ]
         return lk_room.ListRoomsResponse(rooms=rooms)
 
     def _delete_room(self, _method: str, req: lk_room.DeleteRoomRequest) -> Message:
@@ -89,10 +121,11 @@ class _RoomHandlers:
             raise TwirpFailure("not_found", "participant not found")
         del self.state.participants[req.room][req.identity]
         if req.room in self.state.rooms:
-            self.state.rooms[req.room].num_participants = len(self.state.participants[req.room])
+            self._count_participants(self.state.rooms[req.room])
         return lk_room.RemoveParticipantResponse()
 
     def _update_participant(self, _method: str, req: lk_room.UpdateParticipantRequest) -> Message:
+        self._check_metadata(req.metadata)
         participant = self._participant_or_404(req.room, req.identity)
         if req.metadata:
             participant.metadata = req.metadata
@@ -120,9 +153,10 @@ class _RoomHandlers:
         return lk_room.UpdateSubscriptionsResponse()
 
     def _update_room_metadata(self, _method: str, req: lk_room.UpdateRoomMetadataRequest) -> Any:
+        self._check_metadata(req.metadata)
         room = self._room_or_404(req.room)
         room.metadata = req.metadata
-        return _clone(room)
+        return self._room_view(room)
 
     def _send_data(self, _method: str, req: lk_room.SendDataRequest) -> Message:
         if req.nonce and len(req.nonce) != 16:

@@ -66,6 +66,7 @@ class LiveKitTwirpServer(_EgressHandlers, _IngressHandlers, _Authenticator, _Twi
         auto_progress: bool = True,
         strict_rooms: bool = False,
         auth_errors: Literal["livekit", "twirp"] = "livekit",
+        narrow_grants: bool = False,
         rtmp_base_url: str = "rtmp://127.0.0.1/live",
         whip_base_url: str = "http://127.0.0.1/w",
     ) -> None:
@@ -77,6 +78,7 @@ class LiveKitTwirpServer(_EgressHandlers, _IngressHandlers, _Authenticator, _Twi
         self.auto_progress = auto_progress
         self.strict_rooms = strict_rooms
         self.auth_errors = auth_errors
+        self.narrow_grants = narrow_grants
         self.rtmp_base_url = rtmp_base_url
         self.whip_base_url = whip_base_url
         self.state = ServerState()
@@ -247,8 +249,11 @@ class LiveKitTwirpServer(_EgressHandlers, _IngressHandlers, _Authenticator, _Twi
         name: str = "",
         metadata: str = "",
         tracks: list[lk_models.TrackInfo] | None = None,
+        attributes: Mapping[str, str] | None = None,
+        permission: lk_models.ParticipantPermission | None = None,
     ) -> lk_models.ParticipantInfo:
-        """Put a participant in ``room`` (created if needed). Returns a copy."""
+        """Put a participant in ``room`` (created if needed). Returns a copy. Without
+        ``permission`` it may publish, subscribe and send data (a default token's)."""
         now = time.time()
         with self.lock:
             room_info = self._ensure_room(room)
@@ -261,9 +266,14 @@ class LiveKitTwirpServer(_EgressHandlers, _IngressHandlers, _Authenticator, _Twi
                 joined_at=int(now),
                 joined_at_ms=int(now * 1000),
                 tracks=tracks or [],
+                attributes=dict(attributes or {}),
+                permission=permission
+                or lk_models.ParticipantPermission(
+                    can_publish=True, can_subscribe=True, can_publish_data=True
+                ),
             )
             self.state.participants.setdefault(room, {})[identity] = participant
-            room_info.num_participants = len(self.state.participants[room])
+            self._count_participants(room_info)
             return _clone(participant)
 
     def reset(self) -> None:
@@ -342,6 +352,11 @@ class LiveKitTwirpServer(_EgressHandlers, _IngressHandlers, _Authenticator, _Twi
             call.request = request
             if not self._has_grant(call.claims, route.grant, request):
                 raise self._grant_failure(call.claims)
+            excess = self._excess_grants(call.claims, route.grant) if self.narrow_grants else []
+            if excess:
+                raise TwirpFailure(
+                    "permission_denied", f"token grants more than {call.method} needs: {excess}"
+                )
             response: Message = getattr(self, route.handler)(call.method, request)
         except _AuthFailure as exc:
             call.error_code = "unauthenticated"

@@ -15,16 +15,25 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 
 from pulse_core import __version__
 from pulse_http.auth import Authenticators, authenticate, provide_principal, provide_project
-from pulse_http.container import Container, build_container, build_lifecycle
+from pulse_http.container import Container, build_container
+from pulse_http.fast_livekit import LiveKitWebhookFastPath
 from pulse_http.fast_tokens import TokenFastPath
+from pulse_http.lifecycle import build_lifecycle
 from pulse_http.logging import configure_logging
 from pulse_http.middleware import RequestContextMiddleware
 from pulse_http.problems import EXCEPTION_HANDLERS
 from pulse_http.routes import health
+from pulse_http.routes.livekit import livekit_webhook
 from pulse_http.routes.media import MediaController, download_routes
 from pulse_http.routes.organizations import OrganizationsController
 from pulse_http.routes.projects import CurrentProjectController, ProjectsController
+from pulse_http.routes.rooms import RoomsController
 from pulse_http.routes.tokens import TokensController
+from pulse_http.routes.webhooks import (
+    EventsController,
+    ProjectWebhooksController,
+    WebhooksController,
+)
 from pulse_http.strict_body import check_json_body
 
 
@@ -76,6 +85,12 @@ def create_app(container: Container | None = None) -> Litestar:
         "projects": _factory(services.projects),
         "tokens": _constant(services.tokens()),
         "media": _factory(services.media),
+        "rooms": _factory(services.rooms),
+        "event_log": _constant(services.event_log()),
+        "webhooks": _constant(services.webhooks()),
+        "livekit_verifier": _constant(services.livekit_verifier()),
+        "job_queue": _constant(container.adapters.job_queue()),
+        "clock": _constant(container.adapters.clock()),
         "principal": Provide(provide_principal, sync_to_thread=False),
         "project": Provide(provide_project, sync_to_thread=False),
     }
@@ -106,7 +121,12 @@ def create_app(container: Container | None = None) -> Litestar:
             CurrentProjectController,
             TokensController,
             MediaController,
-            *download_routes(container.adapters.storage()),
+            RoomsController,
+            EventsController,
+            WebhooksController,
+            ProjectWebhooksController,
+            livekit_webhook,
+            *download_routes(container.adapters.signed_downloads()),
         ],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -124,11 +144,21 @@ def create_app(container: Container | None = None) -> Litestar:
         ),
         debug=False,
     )
-    # POST /v1/tokens/create is answered by the fast path (same guard, same errors) before
-    # Litestar; the middleware gives it, like every request, its id and access-log line.
+    # POST /v1/tokens/create and POST /v1/livekit/webhook are answered by fast paths (the
+    # same code and errors as their Litestar routes) before Litestar; the middleware gives
+    # them, like every request, an id and an access-log line. Tokens first: the hottest
+    # route passes through no other layer.
+    livekit = LiveKitWebhookFastPath(
+        app.asgi_handler,
+        verifier=services.livekit_verifier(),
+        queue=container.adapters.job_queue(),
+        clock=container.adapters.clock(),
+        max_body_bytes=settings.max_body_bytes,
+        cors=bool(settings.cors_origins),
+    )
     app.asgi_handler = RequestContextMiddleware(
         TokenFastPath(
-            app.asgi_handler,
+            livekit,
             authenticators=authenticators,
             tokens=services.tokens(),
             max_body_bytes=settings.max_body_bytes,

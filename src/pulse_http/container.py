@@ -7,59 +7,71 @@ override providers (``container.adapters.clock.override(...)``) instead of patch
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import structlog
 from dependency_injector import containers, providers
 from redis.asyncio import Redis
 
 from pulse_adapters.clock import SystemClock
-from pulse_adapters.livekit import LiveKitMediaEngine
-from pulse_adapters.local import LocalObjectStorage
-from pulse_adapters.memory import InMemoryMediaEngine, InMemoryRateLimiter
+from pulse_adapters.dns import SystemHostResolver
+from pulse_adapters.http import AiohttpWebhookSender
+from pulse_adapters.livekit import LiveKitMediaEngine, LiveKitRoomEngine
+from pulse_adapters.local import LocalObjectStorage, download_signing_key
+from pulse_adapters.memory import InMemoryMediaEngine, InMemoryRateLimiter, InMemoryRoomEngine
 from pulse_adapters.mongo import (
     MongoDatabase,
+    MongoDeliveryRepository,
+    MongoEventRepository,
     MongoOrganizationRepository,
     MongoProjectRepository,
     MongoUsageRepository,
     MongoUserRepository,
+    MongoWebhookEndpointRepository,
 )
 from pulse_adapters.mongo.media_records import (
     MongoEgressRecordRepository,
     MongoIngressRecordRepository,
 )
-from pulse_adapters.redis import RedisRateLimiter
+from pulse_adapters.redis import RedisJobQueue, RedisRateLimiter
 from pulse_adapters.redis.client import create_redis_client
-from pulse_adapters.redis.client import ping as redis_ping
 from pulse_adapters.s3 import S3Config, S3ObjectStorage
 from pulse_adapters.sqlite import (
     SqliteDatabase,
+    SqliteDeliveryRepository,
     SqliteEgressRecordRepository,
+    SqliteEventRepository,
     SqliteIngressRecordRepository,
+    SqliteJobQueue,
     SqliteOrganizationRepository,
     SqliteProjectRepository,
     SqliteUsageRepository,
     SqliteUserRepository,
+    SqliteWebhookEndpointRepository,
 )
-from pulse_core.errors import Unavailable
+from pulse_core import __version__
+from pulse_core.livekit_webhooks import LiveKitWebhookVerifier
 from pulse_core.models import RateLimitSettings
+from pulse_core.net import AddressPolicy, UrlGuard
 from pulse_core.ports.clock import Clock
-from pulse_core.ports.media import MediaEngine
 from pulse_core.ports.rate_limit import RateLimit, RateLimiter
-from pulse_core.ports.storage import EgressUploadTarget, ObjectStorage
+from pulse_core.ports.storage import EgressUploadTarget, ObjectStorage, SignedDownloads
 from pulse_core.services import (
     CredentialCache,
+    CredentialCachingProjectRepository,
     ManagementAuthenticator,
     MediaService,
     OrganizationService,
     ProjectAuthenticator,
     ProjectService,
 )
+from pulse_core.services.delivery import DeliveryService, RetrySchedule
+from pulse_core.services.event_log import EventLog
+from pulse_core.services.jobs import JobRunner
+from pulse_core.services.livekit_events import LiveKitEventProcessor
 from pulse_core.services.rate_limiting import FailoverRateLimiter
+from pulse_core.services.rooms import RoomService
 from pulse_core.services.throttling import FailedAuthThrottle, ProjectRateLimits
 from pulse_core.services.tokens import TokenService
-from pulse_http.lifecycle import Health, Lifecycle
+from pulse_core.services.webhooks import WebhookService
 from pulse_http.settings import Settings, load_settings
 
 
@@ -81,11 +93,23 @@ def _redis(settings: Settings) -> Redis:
     return create_redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
 
 
+#: The job queue's Redis calls (a blocking read, a Lua script) get longer than the rate
+#: limiter's, whose timeout is a fail-open budget on the request path.
+QUEUE_REDIS_TIMEOUT_SECONDS = 5.0
+
+
+def _queue_redis(settings: Settings) -> Redis:
+    timeout = max(settings.redis_timeout_seconds, QUEUE_REDIS_TIMEOUT_SECONDS)
+    return create_redis_client(settings.redis_url, timeout_seconds=timeout)
+
+
 class Gateways(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     sqlite = providers.Singleton(_sqlite, settings)
     mongo = providers.Singleton(_mongo, settings)
     redis = providers.Singleton(_redis, settings)
+    queue_redis = providers.Singleton(_queue_redis, settings)
+    database = providers.Selector(settings.provided.persistence, sqlite=sqlite, mongo=mongo)
 
 
 _rate_log = structlog.get_logger("pulse.rate_limit")
@@ -104,22 +128,6 @@ def _shared_rate_limiter(
         ),
         on_recovery=lambda: _rate_log.info("rate_limiter_recovered"),
     )
-
-
-#: HKDF ``info`` of the key that signs local-storage download URLs.
-DOWNLOAD_KEY_INFO = b"pulse local-storage download URLs v1"
-
-
-def download_signing_key(jwt_secret: str) -> bytes:
-    """The key signing download URLs of local recordings: HKDF-SHA256 (RFC 5869) of
-    ``JWT_SECRET`` with an empty salt and :data:`DOWNLOAD_KEY_INFO`, 32 bytes.
-
-    Derived rather than configured: every replica that knows ``JWT_SECRET`` signs and
-    checks the same URLs with nothing more to set, and the fixed label keeps the key
-    independent of the JWT key (neither can forge the other's signatures).
-    """
-    prk = hmac.new(b"\0" * hashlib.sha256().digest_size, jwt_secret.encode(), hashlib.sha256)
-    return hmac.new(prk.digest(), DOWNLOAD_KEY_INFO + b"\x01", hashlib.sha256).digest()
 
 
 def _local_storage(settings: Settings, clock: Clock) -> LocalObjectStorage:
@@ -166,6 +174,10 @@ def _upload_target(storage: ObjectStorage) -> EgressUploadTarget | None:
     return storage if isinstance(storage, EgressUploadTarget) else None
 
 
+def _signed_downloads(storage: ObjectStorage) -> SignedDownloads | None:
+    return storage if isinstance(storage, SignedDownloads) else None
+
+
 class Adapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     gateways = providers.DependenciesContainer()
@@ -206,19 +218,70 @@ class Adapters(containers.DeclarativeContainer):
         local=providers.Singleton(_local_storage, settings, clock),
         s3=providers.Singleton(_s3_storage, settings),
     )
+    signed_downloads = providers.Callable(_signed_downloads, storage)
     media_engine = providers.Selector(
         settings.provided.media_engine,
         memory=providers.Singleton(_simulated_engine, clock, storage),
         livekit=providers.Singleton(_livekit_engine, settings),
     )
-    local_rate_limiter = providers.Singleton(InMemoryRateLimiter, clock)
-    rate_limiter = providers.Selector(
-        settings.provided.rate_limits,
-        memory=local_rate_limiter,
+    # The room engine is the media engine's other half: on LiveKit it shares its session,
+    # in the simulation it sees its egresses (a room's active_recording).
+    room_engine = providers.Selector(
+        settings.provided.media_engine,
+        memory=providers.Singleton(InMemoryRoomEngine, clock, media=media_engine),
+        livekit=providers.Singleton(LiveKitRoomEngine, media_engine),
+    )
+    resolver = providers.Singleton(
+        SystemHostResolver, timeout_seconds=settings.provided.dns_timeout_seconds
+    )
+    events = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteEventRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoEventRepository, gateways.mongo),
+    )
+    webhook_endpoints = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteWebhookEndpointRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoWebhookEndpointRepository, gateways.mongo),
+    )
+    deliveries = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteDeliveryRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoDeliveryRepository, gateways.mongo),
+    )
+    job_queue = providers.Selector(
+        settings.provided.job_queue,
+        sqlite=providers.Singleton(
+            SqliteJobQueue,
+            gateways.sqlite,
+            clock,
+            visibility_timeout_seconds=settings.provided.webhook_visibility_timeout_seconds,
+        ),
         redis=providers.Singleton(
-            _shared_rate_limiter, settings, gateways.redis, local_rate_limiter, clock
+            RedisJobQueue,
+            gateways.queue_redis,
+            clock,
+            visibility_timeout_seconds=settings.provided.webhook_visibility_timeout_seconds,
         ),
     )
+    webhook_sender = providers.Singleton(
+        AiohttpWebhookSender, user_agent=f"Pulse-Webhooks/{__version__}"
+    )
+    local_rate_limiter = providers.Singleton(InMemoryRateLimiter, clock)
+    shared_rate_limiter = providers.Singleton(
+        _shared_rate_limiter, settings, gateways.redis, local_rate_limiter, clock
+    )
+    rate_limiter = providers.Selector(
+        settings.provided.rate_limits, memory=local_rate_limiter, redis=shared_rate_limiter
+    )
+
+
+def _address_policy(allowed_networks: tuple[str, ...]) -> AddressPolicy:
+    return AddressPolicy.from_cidrs(allowed_networks)
+
+
+def _hours(hours: float) -> float:
+    return hours * 3600
 
 
 def _pepper(settings: Settings) -> bytes:
@@ -249,11 +312,19 @@ class Services(containers.DeclarativeContainer):
     credential_cache = providers.Singleton(
         CredentialCache, adapters.clock, ttl_seconds=settings.provided.auth_cache_ttl_seconds
     )
+    # Every project write goes through this repository, which drops the written
+    # project's cached credentials; the authenticator reads through the same cache.
+    projects_repository = providers.Singleton(
+        CredentialCachingProjectRepository, adapters.projects, credential_cache
+    )
     project_auth = providers.Singleton(
-        ProjectAuthenticator, adapters.projects, credential_cache, adapters.clock, pepper=pepper
+        ProjectAuthenticator, projects_repository, adapters.clock, pepper=pepper
     )
     management_auth = providers.Singleton(
-        ManagementAuthenticator, settings.provided.jwt_secret, adapters.clock
+        ManagementAuthenticator,
+        settings.provided.jwt_secret,
+        adapters.clock,
+        max_ttl_seconds=settings.provided.management_token_max_ttl_seconds,
     )
     project_rate_limits = providers.Singleton(
         ProjectRateLimits,
@@ -273,20 +344,75 @@ class Services(containers.DeclarativeContainer):
         livekit_api_secret=settings.provided.livekit_api_secret,
         livekit_url=settings.provided.livekit_client_url,
     )
+    media_urls = providers.Singleton(
+        UrlGuard,
+        providers.Callable(_address_policy, settings.provided.media_allowed_networks),
+        adapters.resolver,
+    )
+    webhook_urls = providers.Singleton(
+        UrlGuard,
+        providers.Callable(_address_policy, settings.provided.webhook_allowed_networks),
+        adapters.resolver,
+    )
+    event_log = providers.Singleton(
+        EventLog,
+        adapters.events,
+        adapters.webhook_endpoints,
+        adapters.deliveries,
+        adapters.job_queue,
+        adapters.clock,
+    )
+    webhooks = providers.Singleton(
+        WebhookService,
+        adapters.webhook_endpoints,
+        adapters.deliveries,
+        adapters.events,
+        event_log,
+        adapters.clock,
+        urls=webhook_urls,
+        require_https=settings.provided.is_production,
+    )
+    delivery = providers.Singleton(
+        DeliveryService,
+        adapters.events,
+        adapters.webhook_endpoints,
+        adapters.deliveries,
+        adapters.webhook_sender,
+        adapters.clock,
+        urls=webhook_urls,
+        schedule=providers.Callable(RetrySchedule.parse, settings.provided.webhook_retry_schedule),
+        timeout_seconds=settings.provided.webhook_timeout_seconds,
+        disable_after_seconds=providers.Callable(
+            _hours, settings.provided.webhook_disable_after_hours
+        ),
+    )
+    livekit_events = providers.Singleton(
+        LiveKitEventProcessor,
+        adapters.projects,
+        adapters.egress_records,
+        adapters.ingress_records,
+        event_log,
+    )
+    job_runner = providers.Singleton(JobRunner, livekit_events, delivery, event_log)
+    livekit_verifier = providers.Singleton(
+        LiveKitWebhookVerifier,
+        settings.provided.livekit_api_key,
+        settings.provided.livekit_api_secret,
+    )
     organizations = providers.Factory(
         OrganizationService,
         adapters.organizations,
-        adapters.projects,
-        credential_cache,
+        projects_repository,
         adapters.clock,
     )
     projects = providers.Factory(
         ProjectService,
         adapters.organizations,
-        adapters.projects,
-        credential_cache,
+        projects_repository,
         adapters.clock,
         pepper=pepper,
+        webhook_urls=webhook_urls,
+        on_saved=webhooks.provided.adopt_webhook_url,
     )
     media = providers.Factory(
         MediaService,
@@ -295,9 +421,11 @@ class Services(containers.DeclarativeContainer):
         adapters.ingress_records,
         adapters.storage,
         adapters.clock,
+        url_guard=media_urls,
         upload_target=providers.Callable(_upload_target, adapters.storage),
         url_expiry_seconds=settings.provided.recording_url_ttl_seconds,
     )
+    rooms = providers.Factory(RoomService, adapters.room_engine)
 
 
 class Container(containers.DeclarativeContainer):
@@ -313,61 +441,3 @@ def build_container(settings: Settings | None = None) -> Container:
     if settings is not None:
         container.settings.override(providers.Object(settings))
     return container
-
-
-def build_lifecycle(container: Container) -> Lifecycle:
-    """Register start/stop/health of the backends the settings selected."""
-    settings: Settings = container.settings()
-    lifecycle = Lifecycle()
-    database: SqliteDatabase | MongoDatabase = (
-        container.gateways.sqlite()
-        if settings.persistence == "sqlite"
-        else container.gateways.mongo()
-    )
-
-    async def database_ok() -> Health:
-        await database.ping()
-        return "ok"
-
-    # Mongo's connect() also creates the indexes, idempotently.
-    lifecycle.add("database", start=database.connect, stop=database.close, check=database_ok)
-    if settings.rate_limits == "redis":
-        client: Redis = container.gateways.redis()
-        limiter = container.adapters.rate_limiter()
-
-        async def cache_ok() -> Health:
-            # Redis down is "degraded", not "down": limits fall back per process.
-            try:
-                await redis_ping(client, timeout_seconds=settings.redis_timeout_seconds)
-            except Unavailable:
-                return "degraded"
-            return "degraded" if getattr(limiter, "degraded", False) else "ok"
-
-        lifecycle.add("cache", stop=client.aclose, check=cache_ok)
-    _add_media(lifecycle, container)
-    return lifecycle
-
-
-def _add_media(lifecycle: Lifecycle, container: Container) -> None:
-    """Storage, then the engine (the simulated one writes into the storage; stopping
-    runs in reverse). Either being down is "degraded", not "down": everything but media
-    control keeps working, so a replica must stay in its load balancer."""
-    storage: ObjectStorage = container.adapters.storage()
-    engine: MediaEngine = container.adapters.media_engine()
-
-    async def storage_ok() -> Health:
-        try:
-            await storage.ping()
-        except Unavailable:
-            return "degraded"
-        return "ok"
-
-    async def media_ok() -> Health:
-        try:
-            await engine.ping()
-        except Unavailable:
-            return "degraded"
-        return "ok"
-
-    lifecycle.add("storage", stop=storage.aclose, check=storage_ok)
-    lifecycle.add("media", start=engine.start, stop=engine.aclose, check=media_ok)

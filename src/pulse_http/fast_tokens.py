@@ -22,6 +22,9 @@ Litestar's handler, answers that one route itself with the same code, in the sam
 4. errors as the same problem+json as :mod:`pulse_http.problems` (same bodies, same
    ``WWW-Authenticate`` / ``Retry-After``, unexpected errors logged and a 500).
 
+Reading the body and answering errors are :mod:`pulse_http.fast_path`'s, shared with
+the LiveKit webhook's fast path (:mod:`pulse_http.fast_livekit`).
+
 The request id and the access-log line come from the middleware around it, as for any
 route. Everything else goes to Litestar, which still declares the route (OpenAPI): other
 methods and paths (a trailing slash too), and requests with an ``Origin`` header when
@@ -30,23 +33,15 @@ CORS is on, so that browsers get Litestar's CORS handling.
 
 from __future__ import annotations
 
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from pulse_core.errors import PulseError
 from pulse_core.services.tokens import TokenService
 from pulse_http.auth import Authenticators
-from pulse_http.middleware import INCOMPLETE_BODY
-from pulse_http.problems import (
-    PROBLEM_JSON,
-    Problem,
-    problem_body,
-    pulse_problem,
-    unexpected_problem,
-)
+from pulse_http.fast_path import JSON, PROBLEM, encode, error_answer, read_body
 from pulse_http.routes.tokens import CREATE_TOKEN
 from pulse_http.schemas.tokens import CreateToken, TokenCreated
 from pulse_http.strict_body import decode_strict
@@ -68,19 +63,6 @@ _WANTED: Final = frozenset(
     )
 )
 _DECODER: Final = msgspec.json.Decoder(CreateToken)
-_encode = msgspec.json.Encoder().encode
-_JSON: Final = (b"content-type", b"application/json")
-_PROBLEM: Final = (b"content-type", PROBLEM_JSON.encode())
-
-
-class _Refused(Exception):
-    """An HTTP-level refusal while reading the body (what Litestar would raise)."""
-
-    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.field = field
 
 
 class TokenFastPath:
@@ -127,20 +109,13 @@ class TokenFastPath:
                 client[0] if client else None,
                 secret_required=_SECRET_REQUIRED,
             )
-            body = await self._body(receive, headers.get("content-length"))
+            body = await read_body(receive, headers.get("content-length"), self._max_body)
             request = decode_strict(_DECODER, body)
-            payload = _encode(TokenCreated.of(self._tokens.mint(project, request.to_domain())))
-            status, content_type = 201, _JSON
-        except PulseError as exc:
-            problem, problem_headers = pulse_problem(exc, state.get("request_id"))
-            extra = [(k.lower().encode(), v.encode("latin-1")) for k, v in problem_headers.items()]
-            payload, status, content_type = _encode(problem), problem.status, _PROBLEM
-        except _Refused as exc:
-            problem = _refusal(exc, state.get("request_id"))
-            payload, status, content_type = _encode(problem), problem.status, _PROBLEM
+            payload = encode(TokenCreated.of(self._tokens.mint(project, request.to_domain())))
+            status, content_type = 201, JSON
         except Exception as exc:
-            problem = unexpected_problem(exc, state.get("request_id"))
-            payload, status, content_type = _encode(problem), 500, _PROBLEM
+            status, extra, payload = error_answer(exc, state.get("request_id"))
+            content_type = PROBLEM
         await send(
             {
                 "type": "http.response.start",
@@ -153,38 +128,3 @@ class TokenFastPath:
             }
         )
         await send({"type": "http.response.body", "body": payload, "more_body": False})
-
-    async def _body(self, receive: Receive, declared: str | None) -> bytes:
-        """The request body, refused like Litestar refuses it: an announced or actual
-        size over the limit is a 413, a garbled ``Content-Length`` a 400."""
-        limit = self._max_body
-        if declared is not None:
-            try:
-                announced = int(declared)
-            except ValueError:
-                raise _Refused(400, f"Invalid content-length: {declared!r}") from None
-            if announced > limit:
-                raise _Refused(413, "request body is too large", "body")
-        message = await receive()
-        if message["type"] == "http.request" and not message.get("more_body", False):
-            body: bytes = message.get("body", b"")  # the usual case: one message
-            if len(body) > limit:
-                raise _Refused(413, "request body is too large", "body")
-            return body
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            if message["type"] == "http.disconnect":
-                raise _Refused(400, INCOMPLETE_BODY, "body")
-            chunk = cast("bytes", message.get("body", b""))
-            size += len(chunk)
-            if size > limit:
-                raise _Refused(413, "request body is too large", "body")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-            message = await receive()
-
-
-def _refusal(exc: _Refused, request_id: str | None) -> Problem:
-    return problem_body(exc.status, detail=exc.detail, request_id=request_id, field=exc.field)

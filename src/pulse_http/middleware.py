@@ -41,6 +41,7 @@ def _complete_bodies(receive: Receive) -> Receive:
 
     return checked
 
+
 _INBOUND_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _random_bits = random.getrandbits
 

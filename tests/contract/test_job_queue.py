@@ -464,6 +464,24 @@ async def test_queues_are_independent(jobs: JobQueue, clock: ManualClock) -> Non
     assert [d.id for d in await jobs.dead_letters("béta {x}")] == [b]
 
 
+async def test_concurrent_enqueues_each_land_exactly_once(backend: QueueBackend) -> None:
+    """Enqueues made at once, from two processes and into two queues (the Redis adapter
+    sends those of one event-loop iteration in one round trip): each caller gets its own
+    id, and each job is handed out exactly once, with its own payload."""
+    producers = [await backend.open() for _ in range(2)]
+    calls = [(producers[i % 2], "q" if i % 3 else "other", f"job {i}".encode()) for i in range(300)]
+    ids = await asyncio.gather(*(queue.enqueue(name, data) for queue, name, data in calls))
+    assert len(set(ids)) == len(calls)
+
+    consumer = await backend.open()
+    for name in ("q", "other"):
+        expected = {i: data for i, (_, n, data) in zip(ids, calls, strict=True) if n == name}
+        handed = await drain(consumer, name, "w", until=set(expected))
+        assert sorted(job.id for job in handed) == sorted(expected)  # none twice
+        assert {job.id: job.payload for job in handed} == expected
+        assert (await consumer.stats(name)).depth == 0  # and no copy left behind
+
+
 # -- SQLite: durable across a restart, two processes, indexed --------------------------
 
 

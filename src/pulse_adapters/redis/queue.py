@@ -17,13 +17,19 @@ the scripts need on a cluster), under ``key_prefix`` (default ``pulse:q:``):
 - ``{q}:reclaim``: the ``XAUTOCLAIM`` cursor, so reclaiming walks the whole pending
   list over successive calls instead of rescanning its head.
 
-Every change is one Lua script, atomic in Redis. Reserving runs one script that moves
-the due delayed jobs into the stream, creates the group when missing (``MKSTREAM``; a
-Redis that lost its data gets it back), reclaims reservations idle for longer than the
-visibility timeout (``XAUTOCLAIM``) and reads new entries (``XREADGROUP``). When that
-finds nothing, the reserver blocks on ``XREAD`` (a wake-up only: any new entry ends it,
-then the script runs again) for at most ``poll_interval_seconds``, so delays and expired
-reservations are noticed within that interval.
+Every change is one Lua script (:mod:`pulse_adapters.redis.queue_scripts`), atomic in
+Redis. Enqueues asked for during one event-loop iteration (the webhooks of concurrent
+requests) go to Redis together, as one pipeline of the enqueue script
+(:class:`~pulse_adapters.redis.script_batch.ScriptBatcher`): still one atomic script and
+one reply per job, and each ``enqueue`` returns only once its own job is in.
+
+Reserving runs one script that moves the due delayed jobs into the stream, creates the
+group when missing (``MKSTREAM``; a Redis that lost its data gets it back), reclaims
+reservations idle for longer than the visibility timeout (``XAUTOCLAIM``) and reads new
+entries (``XREADGROUP``). When that finds nothing, the reserver blocks on ``XREAD`` (a
+wake-up only: any new entry ends it, then the script runs again) for at most
+``poll_interval_seconds``, so delays and expired reservations are noticed within that
+interval.
 
 Delays and the ``due``/``at`` times use the injected ``Clock`` (passed to the scripts, as
 the rate limiter does), so tests can move them with a manual clock; replicas' clocks are
@@ -38,11 +44,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 import redis.asyncio
 from redis.exceptions import RedisError
 
+from pulse_adapters.redis.queue_scripts import (
+    ACK,
+    BURY,
+    DEAD_LIST,
+    ENQUEUE,
+    RESERVE,
+    RETRY,
+    STATS,
+)
+from pulse_adapters.redis.script_batch import ScriptBatcher
 from pulse_core.errors import Unavailable
 from pulse_core.ids import new_id
 from pulse_core.ports.clock import Clock
@@ -50,210 +66,16 @@ from pulse_core.ports.queue import JOB_ID_PREFIX, DeadJob, JobQueue, QueueStats,
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BACKEND_ERRORS = (RedisError, OSError, TimeoutError)
-# Due delayed jobs moved into the stream per script run; the rest follow on the next.
-_MOVE_LIMIT: Final = 100
-# XAUTOCLAIM rounds per reserve; each scans up to 10 * max_jobs pending entries.
-_RECLAIM_ROUNDS: Final = 10
-
-_LUA_HELPERS: Final = """
-local function fields_of(flat)
-  local fields = {}
-  for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
-  return fields
-end
-
-local function add_job(stream, entries, job, attempts, due, payload)
-  local entry = redis.call('XADD', stream, '*',
-    'job', job, 'attempts', attempts, 'due', due, 'payload', payload)
-  redis.call('HSET', entries, job, entry)
-end
-
--- Delayed jobs due by `now` join the stream, the earliest due first.
-local function move_due(stream, delayed, entries, now, limit)
-  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
-  for i = 1, #due, 2 do
-    local member = due[i]
-    local a = string.find(member, '|', 1, true)
-    local b = string.find(member, '|', a + 1, true)
-    add_job(stream, entries, string.sub(member, 1, a - 1), string.sub(member, a + 1, b - 1),
-      string.format('%.0f', tonumber(due[i + 1])), string.sub(member, b + 1))
-    redis.call('ZREM', delayed, member)
-  end
-end
-
--- Looked up rather than attempted: a failed XGROUP CREATE (BUSYGROUP) on every call
--- would count in Redis's error statistics, which operators watch.
-local function has_group(stream, group)
-  if redis.call('EXISTS', stream) == 0 then return false end
-  for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-    for i = 1, #info, 2 do
-      if info[i] == 'name' and info[i + 1] == group then return true end
-    end
-  end
-  return false
-end
-
--- The stream entry and fields of `job` when it is reserved (pending in the group, by
--- anyone), with its attempts so far; nil otherwise.
-local function reserved(stream, entries, group, job)
-  local entry = redis.call('HGET', entries, job)
-  if not entry or not has_group(stream, group) then return nil end
-  local pending = redis.call('XPENDING', stream, group, entry, entry, 1)
-  if #pending == 0 then return nil end
-  local found = redis.call('XRANGE', stream, entry, entry)
-  if #found == 0 then return nil end
-  local fields = fields_of(found[1][2])
-  return entry, fields, tonumber(fields['attempts']) + pending[1][4]
-end
-
-local function forget(stream, entries, group, job, entry)
-  redis.call('XACK', stream, group, entry)
-  redis.call('XDEL', stream, entry)
-  redis.call('HDEL', entries, job)
-end
-"""
-
-# KEYS: jobs, delayed, entries. ARGV: job id, payload, now_us.
-_ENQUEUE: Final = (
-    _LUA_HELPERS
-    + f"""
-move_due(KEYS[1], KEYS[2], KEYS[3], ARGV[3], {_MOVE_LIMIT})
-add_job(KEYS[1], KEYS[3], ARGV[1], '0', ARGV[3], ARGV[2])
-return 1
-"""
-)
-
-# KEYS: jobs, delayed, entries, reclaim cursor.
-# ARGV: group, consumer, now_us, visibility_ms, max_jobs.
-# Returns {last entry id of the stream, {job, payload, attempts, ...}}.
-_RESERVE: Final = (
-    _LUA_HELPERS
-    + f"""
-local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
-local wanted = tonumber(ARGV[5])
-move_due(stream, KEYS[2], KEYS[3], ARGV[3], {_MOVE_LIMIT})
--- From the stream's first entry ('0'): jobs enqueued before the group existed count.
-if not has_group(stream, group) then
-  redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
-end
-
-local out, taken = {{}}, 0
-local function hand_out(flat, deliveries)
-  local fields = fields_of(flat)
-  out[#out + 1] = fields['job']
-  out[#out + 1] = fields['payload']
-  out[#out + 1] = tonumber(fields['attempts']) + deliveries
-  taken = taken + 1
-end
-
-local cursor = redis.call('GET', KEYS[4]) or '0-0'
-for _ = 1, {_RECLAIM_ROUNDS} do
-  local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[4], cursor,
-    'COUNT', wanted - taken)
-  cursor = claimed[1]
-  for _, e in ipairs(claimed[2]) do
-    hand_out(e[2], redis.call('XPENDING', stream, group, e[1], e[1], 1)[1][4])
-  end
-  if cursor == '0-0' or taken >= wanted then break end
-end
-redis.call('SET', KEYS[4], cursor)
-
-if taken < wanted then
-  local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', wanted - taken,
-    'STREAMS', stream, '>')
-  if read then
-    for _, e in ipairs(read[1][2]) do hand_out(e[2], 1) end
-  end
-end
-local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-return {{last[1] and last[1][1] or '0-0', out}}
-"""
-)
-
-# KEYS: jobs, entries. ARGV: group, job id.
-_ACK: Final = (
-    _LUA_HELPERS
-    + """
-local entry = reserved(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
-if not entry then return 0 end
-forget(KEYS[1], KEYS[2], ARGV[1], ARGV[2], entry)
-return 1
-"""
-)
-
-# KEYS: jobs, entries, delayed. ARGV: group, job id, now_us, due_us.
-_RETRY: Final = (
-    _LUA_HELPERS
-    + """
-local entry, fields, attempts = reserved(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
-if not entry then return 0 end
-forget(KEYS[1], KEYS[2], ARGV[1], ARGV[2], entry)
-local count = string.format('%d', attempts)
-if tonumber(ARGV[4]) <= tonumber(ARGV[3]) then
-  add_job(KEYS[1], KEYS[2], ARGV[2], count, ARGV[4], fields['payload'])
-else
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2] .. '|' .. count .. '|' .. fields['payload'])
-end
-return 1
-"""
-)
-
-# KEYS: jobs, entries, dead. ARGV: group, job id, reason, now_us.
-_BURY: Final = (
-    _LUA_HELPERS
-    + """
-local entry, fields, attempts = reserved(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
-if not entry then return 0 end
-redis.call('XADD', KEYS[3], '*', 'job', ARGV[2], 'payload', fields['payload'],
-  'reason', ARGV[3], 'attempts', string.format('%d', attempts), 'at', ARGV[4])
-forget(KEYS[1], KEYS[2], ARGV[1], ARGV[2], entry)
-return 1
-"""
-)
-
-# KEYS: dead. ARGV: limit. Returns {job, payload, reason, attempts, at, ...}, newest first.
-_DEAD_LIST: Final = (
-    _LUA_HELPERS
-    + """
-local out = {}
-for _, e in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[1])) do
-  local f = fields_of(e[2])
-  for _, name in ipairs({'job', 'payload', 'reason', 'attempts', 'at'}) do
-    out[#out + 1] = f[name]
-  end
-end
-return out
-"""
-)
-
-# KEYS: jobs, delayed, dead. ARGV: now_us. Returns {depth, dead, oldest due µs or ''}.
-# The stream's head is the job that joined it first, which is the earliest due as long
-# as due delayed jobs are moved in before anything else is added (move_due runs first
-# in every script that adds); a due job still in the sorted set counts too.
-_STATS: Final = (
-    _LUA_HELPERS
-    + """
-local oldest = nil
-local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
-if head[1] then oldest = tonumber(fields_of(head[1][2])['due']) end
-local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if first[2] then
-  local score = tonumber(first[2])
-  if score <= tonumber(ARGV[1]) and (oldest == nil or score < oldest) then oldest = score end
-end
-local depth = redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])
-return {depth, redis.call('XLEN', KEYS[3]), oldest and string.format('%.0f', oldest) or ''}
-"""
-)
 
 
 class RedisJobQueue(JobQueue):
     """The :class:`~pulse_core.ports.queue.JobQueue` contract on Redis Streams (layout
-    and scripts in the module docstring).
+    in the module docstring).
 
     Every Redis failure (refused or reset connection, timeout, error reply) raises
     ``Unavailable`` from the driver's exception; a call takes at most ``timeout_seconds``
-    (a blocking wait of :meth:`reserve`: each of its slices, plus that). The client
+    (an enqueue: plus one event-loop iteration, its batch leaving at the end of it; a
+    blocking wait of :meth:`reserve`: each of its slices, plus that). The client
     should have socket timeouts (:func:`~pulse_adapters.redis.client.create_redis_client`
     sets them); a wait blocks in slices shorter than half of the socket timeout, so a
     quiet queue never reads as a dead connection. Dead letters are kept until an
@@ -288,13 +110,16 @@ class RedisJobQueue(JobQueue):
         self._slice = poll_interval_seconds
         if socket_timeout:
             self._slice = min(self._slice, socket_timeout / 2)
-        self._enqueue = client.register_script(_ENQUEUE)
-        self._reserve = client.register_script(_RESERVE)
-        self._ack = client.register_script(_ACK)
-        self._retry = client.register_script(_RETRY)
-        self._bury = client.register_script(_BURY)
-        self._dead_list = client.register_script(_DEAD_LIST)
-        self._stats = client.register_script(_STATS)
+        # Enqueues made together (concurrent requests) share one pipelined round trip.
+        self._enqueues = ScriptBatcher(
+            client, client.register_script(ENQUEUE), timeout_seconds=timeout_seconds
+        )
+        self._reserve = client.register_script(RESERVE)
+        self._ack = client.register_script(ACK)
+        self._retry = client.register_script(RETRY)
+        self._bury = client.register_script(BURY)
+        self._dead_list = client.register_script(DEAD_LIST)
+        self._stats = client.register_script(STATS)
 
     @property
     def visibility_timeout_seconds(self) -> float:
@@ -315,8 +140,12 @@ class RedisJobQueue(JobQueue):
         now = self._clock.micros()
         job_id = new_id(JOB_ID_PREFIX, now_ms=now // 1000)
         if delay_seconds == 0:
-            keys = [k["jobs"], k["delayed"], k["entries"]]
-            await self._call(self._enqueue(keys=keys, args=[job_id, bytes(payload), now]))
+            keys = (k["jobs"], k["delayed"], k["entries"])
+            try:
+                # Returns once Redis has run this job's own script (not just its batch's).
+                await self._enqueues.submit(keys, (job_id, bytes(payload), now))
+            except _BACKEND_ERRORS as exc:
+                raise Unavailable("job queue backend (redis) is unavailable") from exc
         else:
             due = now + round(delay_seconds * 1_000_000)
             member = f"{job_id}|0|".encode() + bytes(payload)

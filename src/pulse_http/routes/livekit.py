@@ -5,13 +5,21 @@ in ``Authorization`` whose ``sha256`` claim is the body's hash), check that the 
 LiveKit event, queue it, answer 200 ``{}``. Applying it (records, events, deliveries)
 is the workers' job (:mod:`pulse_core.services.livekit_events`). A call that is not
 LiveKit's is a 401 and changes nothing.
+
+The route is served twice, from this module: by :func:`livekit_webhook` (Litestar, for
+OpenAPI and what the fast path passes on) and by
+:class:`pulse_http.fast_livekit.LiveKitWebhookFastPath` (raw ASGI, every event LiveKit
+sends). Both take the route's facts from :data:`LIVEKIT_WEBHOOK` and do the work by
+calling :func:`accept_livekit_webhook`, so they cannot disagree on which request is the
+route, what is checked, in which order, or what the answer is.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, Literal
 
-from litestar import Request, post
+import msgspec
+from litestar import Request, route
 from litestar.di import NamedDependency
 
 from pulse_core.errors import InvalidInput
@@ -23,7 +31,61 @@ from pulse_core.ports.queue import JobQueue
 CONTENT_TYPES = frozenset({"application/webhook+json", "application/json"})
 
 
-@post("/v1/livekit/webhook", status_code=200, tags=["livekit"])
+class WebhookRouteFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """What an inbound webhook route is, declared once next to its handler: the path and
+    method the sender calls and the status of an accepted call. (A webhook's sender
+    proves itself with a signature over the body, not with Pulse credentials, so there is
+    no bucket or secret here, unlike :class:`pulse_http.routes.tokens.RouteFacts`.)"""
+
+    path: str
+    method: Literal["POST"]
+    status_code: int
+
+
+LIVEKIT_WEBHOOK: Final = WebhookRouteFacts(
+    path="/v1/livekit/webhook", method="POST", status_code=200
+)
+
+
+async def accept_livekit_webhook(
+    body: bytes,
+    authorization: str | None,
+    content_type: str | None,
+    *,
+    verifier: LiveKitWebhookVerifier,
+    queue: JobQueue,
+    clock: Clock,
+) -> dict[str, str]:
+    """Accept one of LiveKit's webhooks (``body`` and the ``Authorization`` and
+    ``Content-Type`` headers, None when absent): verified, queued, and the answer's body.
+
+    Raises what the answer is otherwise: ``LiveKitWebhookRejected`` (401) before anything
+    else, so a caller that is not LiveKit learns nothing about the body;
+    :class:`InvalidInput` (400) for another content type or a body that is not an event;
+    ``Unavailable`` (503) when the queue is. Returns only once the job is queued."""
+    verifier.verify(body, authorization, now=clock.time())
+    if (content_type or "").split(";")[0].strip().lower() not in CONTENT_TYPES:
+        raise InvalidInput(
+            "content-type must be application/webhook+json or application/json",
+            field="content-type",
+        )
+    parse_livekit_event(body)  # garbage is the sender's error (400), not a poison job
+    try:
+        # The parse does not look inside fields it skips: they can still be bad UTF-8.
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The words of problems.bad_encoding_handler, the answer this always had.
+        raise InvalidInput("request body is not valid UTF-8", field="body") from exc
+    await queue.enqueue(QUEUE, encode_job(ApplyLiveKitEvent(body=text, received_at=clock.now())))
+    return {}
+
+
+@route(
+    LIVEKIT_WEBHOOK.path,
+    http_method=LIVEKIT_WEBHOOK.method,
+    status_code=LIVEKIT_WEBHOOK.status_code,
+    tags=["livekit"],
+)
 async def livekit_webhook(
     request: Request[Any, Any, Any],
     livekit_verifier: NamedDependency[LiveKitWebhookVerifier],
@@ -31,15 +93,11 @@ async def livekit_webhook(
     clock: NamedDependency[Clock],
 ) -> dict[str, str]:
     """Accept one of LiveKit's webhooks: verified, queued, answered."""
-    body = await request.body()
-    livekit_verifier.verify(body, request.headers.get("authorization"), now=clock.time())
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in CONTENT_TYPES:
-        raise InvalidInput(
-            "content-type must be application/webhook+json or application/json",
-            field="content-type",
-        )
-    parse_livekit_event(body)  # garbage is the sender's error (400), not a poison job
-    job = ApplyLiveKitEvent(body=body.decode("utf-8"), received_at=clock.now())
-    await job_queue.enqueue(QUEUE, encode_job(job))
-    return {}
+    return await accept_livekit_webhook(
+        await request.body(),
+        request.headers.get("authorization"),
+        request.headers.get("content-type"),
+        verifier=livekit_verifier,
+        queue=job_queue,
+        clock=clock,
+    )

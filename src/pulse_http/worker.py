@@ -16,7 +16,7 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable
-from typing import Final
+from typing import Any, Final
 
 import structlog
 
@@ -72,16 +72,34 @@ class Worker:
 
     async def run(self) -> None:
         _log.info("worker_started", consumer=self._consumer, concurrency=self._concurrency)
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await self._loop(stop)
+        finally:
+            stop.cancel()
+        await self._settle()
+        _log.info("worker_stopped", consumer=self._consumer)
+
+    async def _loop(self, stop: asyncio.Future[Any]) -> None:
         outage = 0
         while not self._stopping.is_set():
             free = self._concurrency - len(self._held)
             if free <= 0:
-                await asyncio.wait(self._held, return_when=asyncio.FIRST_COMPLETED)
+                waiting: set[asyncio.Future[Any]] = {*self._held, stop}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 continue
+            reserving: asyncio.Future[Any] = asyncio.ensure_future(
+                self._queue.reserve(QUEUE, self._consumer, max_jobs=free, wait_seconds=self._wait)
+            )
+            await asyncio.wait({reserving, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not reserving.done():
+                # Stopping while waiting for work: stop now, not when the wait ends. A job
+                # claimed in that very instant comes back after the visibility timeout.
+                reserving.cancel()
+                await asyncio.gather(reserving, return_exceptions=True)
+                return
             try:
-                jobs = await self._queue.reserve(
-                    QUEUE, self._consumer, max_jobs=free, wait_seconds=self._wait
-                )
+                jobs = reserving.result()
             except Unavailable as exc:
                 outage += 1
                 _log.warning("queue_unavailable", error=exc.detail, consumer=self._consumer)
@@ -92,8 +110,6 @@ class Worker:
                 task = asyncio.create_task(self._handle(job))
                 self._held.add(task)
                 task.add_done_callback(self._held.discard)
-        await self._settle()
-        _log.info("worker_stopped", consumer=self._consumer)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

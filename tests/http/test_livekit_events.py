@@ -130,12 +130,18 @@ async def test_egress_and_ingress_take_their_state_from_livekits_events(
     await _post(client, ended)
     await _post(client, ended)  # a retry of LiveKit's: nothing more happens
 
-    done = await _until(
+    # Wait on the event log, not on the egress: reading the egress asks the engine (the
+    # simulated one, which does not know about this end) while it is still running.
+    events = await _until(
         client,
-        f"/v1/media/egress/{egress['id']}",
+        "/v1/events",
         alpha.project_headers,
-        lambda body: body["status"] == "complete",
+        lambda body: len(body["items"]) >= 2,
     )
+    done = (
+        await client.get(f"/v1/media/egress/{egress['id']}", headers=alpha.project_headers)
+    ).json()
+    assert done["status"] == "complete", done
     assert done["ended_at"] and done["files"] == [
         {
             "path": "talk.mp4",
@@ -144,12 +150,6 @@ async def test_egress_and_ingress_take_their_state_from_livekits_events(
             "duration_seconds": 60.0,
         }
     ]
-    events = await _until(
-        client,
-        "/v1/events",
-        alpha.project_headers,
-        lambda body: len(body["items"]) >= 2,
-    )
     by_type = {e["type"]: e for e in events["items"]}
     assert set(by_type) == {"egress.ended", "recording.ready"}
     assert by_type["egress.ended"]["data"]["egress_id"] == egress["id"]

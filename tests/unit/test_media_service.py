@@ -371,3 +371,29 @@ def test_names_stay_importable_from_the_service_module() -> None:
         assert getattr(service, name) is getattr(recordings, name)
     assert service.redact_stream_url is egress_plan.redact_stream_url
     assert service.DEFAULT_URL_EXPIRY_SECONDS == 3600
+
+
+async def test_a_refresh_racing_the_media_servers_end_never_revives_the_egress(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook that ends an egress can land while a read is asking the engine: the
+    read's older answer must not overwrite the end."""
+    me = setup.project
+    egress = await setup.service.start_egress(me, StartEgress(room="demo"))
+    real_get = setup.engine.get_egress
+
+    async def engine_answer_then_webhook(engine_id: str) -> Any:
+        info = await real_get(engine_id)  # the engine's answer: still running
+        stored = await setup.egress.get(me.id, egress.id)
+        assert stored is not None and not stored.ended
+        ended = msgspec.structs.replace(
+            stored, status="complete", ended_at=stored.started_at, updated_at=stored.started_at
+        )
+        await setup.egress.update(ended)  # ...and the webhook lands meanwhile
+        return info
+
+    monkeypatch.setattr(setup.engine, "get_egress", engine_answer_then_webhook)
+    seen = await setup.service.get_egress(me, egress.id)
+    assert seen.status == "complete"
+    stored = await setup.egress.get(me.id, egress.id)
+    assert stored is not None and stored.status == "complete"

@@ -375,6 +375,11 @@ class MediaService:
     async def _save_egress(self, old: Egress, new: Egress) -> Egress:
         if new == old:
             return old
+        # Read again before writing: the media server's webhook may have ended the egress
+        # while this refresh was asking the engine, and an end is final.
+        current = await self._egress.get(old.project_id, old.id)
+        if current is not None and current.ended and not old.ended:
+            return current
         new = msgspec.structs.replace(new, updated_at=self._clock.now())
         await self._egress.update(new)
         return new

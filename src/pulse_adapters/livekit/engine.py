@@ -163,9 +163,12 @@ class LiveKitMediaEngine(MediaEngine):
             )
         return self._api
 
-    async def _call(
+    async def call(
         self, what: str, op: Callable[[api.LiveKitAPI], Awaitable[T]], *, stopping: bool = False
     ) -> T:
+        """Run ``op`` on the shared client once, bounded by the timeout, with LiveKit's
+        errors translated (``what`` names the call in them). The room engine goes through
+        this too, so both share one session, one timeout and one translation."""
         client = self._client()
         try:
             async with asyncio.timeout(self._timeout):
@@ -185,19 +188,19 @@ class LiveKitMediaEngine(MediaEngine):
 
     async def start_egress(self, request: EgressRequest) -> EgressInfo:
         method, message = _egress_request(request)
-        info = await self._call("start egress", lambda c: getattr(c.egress, method)(message))
+        info = await self.call("start egress", lambda c: getattr(c.egress, method)(message))
         return _egress_info(info)
 
     async def stop_egress(self, egress_id: str) -> EgressInfo:
         message = lk_egress.StopEgressRequest(egress_id=egress_id)
-        info = await self._call(
+        info = await self.call(
             "stop egress", lambda c: c.egress.stop_egress(message), stopping=True
         )
         return _egress_info(info)
 
     async def get_egress(self, egress_id: str) -> EgressInfo:
         message = lk_egress.ListEgressRequest(egress_id=egress_id)
-        found = await self._call("get egress", lambda c: c.egress.list_egress(message))
+        found = await self.call("get egress", lambda c: c.egress.list_egress(message))
         for item in found.items:
             if item.egress_id == egress_id:
                 return _egress_info(item)
@@ -205,7 +208,7 @@ class LiveKitMediaEngine(MediaEngine):
 
     async def list_egress(self, *, room_name: str | None = None) -> builtins.list[EgressInfo]:
         message = lk_egress.ListEgressRequest(room_name=room_name or "")
-        found = await self._call("list egress", lambda c: c.egress.list_egress(message))
+        found = await self.call("list egress", lambda c: c.egress.list_egress(message))
         items = sorted(found.items, key=lambda i: i.started_at)
         return [_egress_info(i) for i in items]
 
@@ -220,12 +223,12 @@ class LiveKitMediaEngine(MediaEngine):
             participant_name=request.participant_name or "",
             url=request.url or "",
         )
-        info = await self._call("create ingress", lambda c: c.ingress.create_ingress(message))
+        info = await self.call("create ingress", lambda c: c.ingress.create_ingress(message))
         return _ingress_info(info)
 
     async def get_ingress(self, ingress_id: str) -> IngressInfo:
         message = lk_ingress.ListIngressRequest(ingress_id=ingress_id)
-        found = await self._call("get ingress", lambda c: c.ingress.list_ingress(message))
+        found = await self.call("get ingress", lambda c: c.ingress.list_ingress(message))
         for item in found.items:
             if item.ingress_id == ingress_id:
                 return _ingress_info(item)
@@ -233,16 +236,16 @@ class LiveKitMediaEngine(MediaEngine):
 
     async def list_ingress(self, *, room_name: str | None = None) -> builtins.list[IngressInfo]:
         message = lk_ingress.ListIngressRequest(room_name=room_name or "")
-        found = await self._call("list ingress", lambda c: c.ingress.list_ingress(message))
+        found = await self.call("list ingress", lambda c: c.ingress.list_ingress(message))
         return [_ingress_info(i) for i in found.items]
 
     async def delete_ingress(self, ingress_id: str) -> None:
         message = lk_ingress.DeleteIngressRequest(ingress_id=ingress_id)
-        await self._call("delete ingress", lambda c: c.ingress.delete_ingress(message))
+        await self.call("delete ingress", lambda c: c.ingress.delete_ingress(message))
 
     async def ping(self) -> None:
         message = lk_room.ListRoomsRequest(names=[_PING_ROOM])
-        await self._call("ping", lambda c: c.room.list_rooms(message))
+        await self.call("ping", lambda c: c.room.list_rooms(message))
 
 
 # -- translation ---------------------------------------------------------------------------

@@ -87,7 +87,7 @@ class LiveKitRoomEngine(RoomEngine):
 
     async def _call(self, what: str, op: Callable[[api.LiveKitAPI], Awaitable[T]]) -> T:
         # The media engine's bounded, translated, single-attempt call, on its session.
-        return await self._media._call(what, op)
+        return await self._media.call(what, op)
 
     # -- rooms ------------------------------------------------------------------------
 

@@ -33,7 +33,16 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from pulse_core.livekit_webhooks import LiveKitWebhookVerifier
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.queue import JobQueue
-from pulse_http.fast_path import JSON, PROBLEM, Header, encode, error_answer, read_body
+from pulse_http.fast_path import (
+    JSON,
+    PROBLEM,
+    Header,
+    encode,
+    error_answer,
+    picked_headers,
+    read_body,
+    send_answer,
+)
 from pulse_http.routes.livekit import LIVEKIT_WEBHOOK, accept_livekit_webhook
 
 # The route's facts, as module globals: read on every request.
@@ -71,12 +80,7 @@ class LiveKitWebhookFastPath:
         if scope["type"] != ScopeType.HTTP or scope["path"] != PATH or scope["method"] != _METHOD:
             await self.app(scope, receive, send)
             return
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.lower()
-            if name in _WANTED:
-                # The first of repeated headers, as Litestar's ``headers.get`` reads them.
-                headers.setdefault(name.decode("ascii"), raw_value.decode("latin-1"))
+        headers = picked_headers(scope["headers"], _WANTED)
         if self._cors and "origin" in headers:
             await self.app(scope, receive, send)
             return
@@ -96,11 +100,4 @@ class LiveKitWebhookFastPath:
             state: dict[str, Any] = scope.get("state", {})
             status, extra, payload = error_answer(exc, state.get("request_id"))
             content_type = PROBLEM
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*extra, content_type, (b"content-length", str(len(payload)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
+        await send_answer(send, status, extra, content_type, payload)

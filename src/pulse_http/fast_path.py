@@ -11,10 +11,11 @@ problem+json (core errors with their headers, body refusals, anything else a log
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, cast
 
 import msgspec
-from litestar.types import Receive
+from litestar.types import Receive, Send
 
 from pulse_core.errors import PulseError
 from pulse_http.middleware import INCOMPLETE_BODY
@@ -26,6 +27,31 @@ encode: Final = msgspec.json.Encoder().encode
 #: The ``Content-Type`` headers of the answers, as Litestar writes them.
 JSON: Final[Header] = (b"content-type", b"application/json")
 PROBLEM: Final[Header] = (b"content-type", PROBLEM_JSON.encode())
+
+
+def picked_headers(raw: Iterable[tuple[bytes, bytes]], wanted: frozenset[bytes]) -> dict[str, str]:
+    """The ``wanted`` headers (lower-case names), the first of repeated ones, as
+    Litestar's ``headers.get`` reads them."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name = raw_name.lower()
+        if name in wanted:
+            headers.setdefault(name.decode("ascii"), raw_value.decode("latin-1"))
+    return headers
+
+
+async def send_answer(
+    send: Send, status: int, headers: list[Header], content_type: Header, payload: bytes
+) -> None:
+    """One complete answer, with its ``Content-Length``, in two ASGI messages."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, content_type, (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
 class Refused(Exception):

@@ -41,7 +41,15 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from pulse_core.services.tokens import TokenService
 from pulse_http.auth import Authenticators
-from pulse_http.fast_path import JSON, PROBLEM, encode, error_answer, read_body
+from pulse_http.fast_path import (
+    JSON,
+    PROBLEM,
+    encode,
+    error_answer,
+    picked_headers,
+    read_body,
+    send_answer,
+)
 from pulse_http.routes.tokens import CREATE_TOKEN
 from pulse_http.schemas.tokens import CreateToken, TokenCreated
 from pulse_http.strict_body import decode_strict
@@ -90,11 +98,7 @@ class TokenFastPath:
         if scope["type"] != ScopeType.HTTP or scope["path"] != PATH or scope["method"] != _METHOD:
             await self.app(scope, receive, send)
             return
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.lower()
-            if name in _WANTED:
-                headers.setdefault(name.decode("ascii"), raw_value.decode("latin-1"))
+        headers = picked_headers(scope["headers"], _WANTED)
         if self._cors and "origin" in headers:
             await self.app(scope, receive, send)
             return
@@ -116,15 +120,4 @@ class TokenFastPath:
         except Exception as exc:
             status, extra, payload = error_answer(exc, state.get("request_id"))
             content_type = PROBLEM
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    *extra,
-                    content_type,
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
+        await send_answer(send, status, extra, content_type, payload)

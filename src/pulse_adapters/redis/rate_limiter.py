@@ -20,8 +20,9 @@ import asyncio
 from typing import Final
 
 import redis.asyncio
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
+from pulse_adapters.redis.script_batch import ScriptBatcher
 from pulse_core.errors import Unavailable
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.rate_limit import RateLimit, RateLimitDecision, RateLimiter
@@ -102,102 +103,15 @@ return {1, after}
 # Everything a redis-py call can raise when the server is down, slow or confused.
 _BACKEND_ERRORS = (RedisError, OSError, TimeoutError)
 
-_Args = tuple[int, int, int, int, int, int]
-_Pending = tuple[str, _Args, "asyncio.Future[object]"]
-
-
-class _ScriptBatcher:
-    """Runs the GCRA script for every decision asked for during one event-loop iteration
-    in one pipelined round trip.
-
-    Under load many requests want a decision at once; one ``EVALSHA`` each through
-    redis-py costs a pooled connection, a command and a reply parse per call, most of a
-    request's time. Here the decisions queued during an iteration go out together at its
-    end, on one connection, as one pipeline of ``EVALSHA``s (each still atomic in Redis,
-    in the order they were asked). A lone decision is sent as before, through redis-py's
-    script object. Nothing waits for a batch to fill: a batch is whatever is ready.
-
-    A failure of the round trip (connection, timeout) is every caller's failure; an error
-    reply is its own caller's. ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``) loads
-    the script and re-sends the decisions that hit it.
-    """
-
-    __slots__ = ("_client", "_queue", "_script", "_tasks", "_timeout")
-
-    def __init__(self, client: redis.asyncio.Redis, *, timeout_seconds: float) -> None:
-        self._client = client
-        self._timeout = timeout_seconds
-        self._script = client.register_script(GCRA_SCRIPT)
-        self._queue: list[_Pending] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def submit(self, key: str, args: _Args) -> asyncio.Future[object]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[object] = loop.create_future()
-        if not self._queue:
-            loop.call_soon(self._send)
-        self._queue.append((key, args, future))
-        return future
-
-    def _send(self) -> None:
-        batch, self._queue = self._queue, []
-        task = asyncio.get_running_loop().create_task(self._run(batch))
-        self._tasks.add(task)  # a reference until it is done
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, batch: list[_Pending]) -> None:
-        try:
-            # One bound for the whole round trip, so for each of its callers: a batch
-            # starts at most one loop iteration after its first caller asked.
-            async with asyncio.timeout(self._timeout):
-                replies = await self._execute(batch)
-        except asyncio.CancelledError:
-            for _, _, future in batch:
-                future.cancel()
-            raise
-        except Exception as exc:
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, _, future), reply in zip(batch, replies, strict=True):
-            if future.done():  # its caller gave up (timeout)
-                continue
-            if isinstance(reply, Exception):
-                future.set_exception(reply)
-            else:
-                future.set_result(reply)
-
-    async def _execute(self, batch: list[_Pending]) -> list[object]:
-        if len(batch) == 1:
-            key, args, _ = batch[0]
-            return [await self._script(keys=[key], args=args)]
-        replies = await self._pipeline(batch)
-        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if missing:
-            await self._client.script_load(GCRA_SCRIPT)
-            retried = await self._pipeline([batch[i] for i in missing])
-            for i, reply in zip(missing, retried, strict=True):
-                replies[i] = reply
-        return replies
-
-    async def _pipeline(self, batch: list[_Pending]) -> list[object]:
-        pipe = self._client.pipeline(transaction=False)
-        sha = self._script.sha
-        for key, args, _ in batch:
-            pipe.evalsha(sha, 1, key, *args)
-        replies: list[object] = await pipe.execute(raise_on_error=False)
-        return replies
-
-
 class RedisRateLimiter(RateLimiter):
     """GCRA per key in Redis: one ``EVALSHA`` per decision, atomic across all replicas.
 
     The script is sent by SHA1 (``EVALSHA``) and loaded with ``SCRIPT LOAD`` when the
     server answers ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``). Decisions asked
-    for together (concurrent requests) share one pipelined round trip
-    (:class:`_ScriptBatcher`). Each key holds the TAT and expires (``PX``)
-    ``expiry_grace_seconds`` after its bucket is full again, so idle keys cost nothing.
+    for together (concurrent requests) share one pipelined round trip (the same
+    :class:`~pulse_adapters.redis.script_batch.ScriptBatcher` as the job queue's
+    enqueues). Each key holds the TAT and expires (``PX``) ``expiry_grace_seconds``
+    after its bucket is full again, so idle keys cost nothing.
 
     Every Redis failure (connection refused or reset, timeout, error reply) raises
     ``Unavailable`` from the driver's exception, and a call never takes longer than
@@ -225,7 +139,9 @@ class RedisRateLimiter(RateLimiter):
         self._grace_ms = round(expiry_grace_seconds * 1000)
         self._client = client
         self._timeout = timeout_seconds
-        self._batcher = _ScriptBatcher(client, timeout_seconds=timeout_seconds)
+        self._batcher = ScriptBatcher(
+            client, client.register_script(GCRA_SCRIPT), timeout_seconds=timeout_seconds
+        )
 
     async def ping(self) -> None:
         try:
@@ -239,7 +155,7 @@ class RedisRateLimiter(RateLimiter):
         now_us = self._clock.micros()
         args = (now_us, policy.requests, policy.period_us, policy.burst, cost, self._grace_ms)
         try:
-            reply = await self._batcher.submit(self._key_prefix + key, args)
+            reply = await self._batcher.submit((self._key_prefix + key,), args)
         except _BACKEND_ERRORS as exc:
             raise Unavailable("rate limiter backend (redis) is unavailable") from exc
         allowed, backlog = _parse_reply(reply)

@@ -8,8 +8,8 @@ one event-loop iteration together, at its end, on one connection, as one pipelin
 ``EVALSHA``s. The pipeline is not a transaction: each call is still its own atomic
 script, run in the order asked, with its own reply.
 
-The same design as the rate limiter's batcher (:mod:`pulse_adapters.redis.rate_limiter`),
-for a script with any keys and arguments.
+Used by the rate limiter (one GCRA decision per request) and the job queue (one enqueue
+per accepted webhook): any script, any keys and arguments.
 """
 
 from __future__ import annotations

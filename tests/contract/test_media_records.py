@@ -21,9 +21,18 @@ from pulse_adapters.sqlite import (
     SqliteEgressRecordRepository,
     SqliteIngressRecordRepository,
 )
+from pulse_adapters.sqlite import media_records as sqlite_queries
 from pulse_core import ids, rooms
 from pulse_core.errors import Conflict, NotFound
-from pulse_core.models.media import Egress, FileOutput, HlsOutput, Ingress, RtmpOutput
+from pulse_core.models.media import (
+    ENDED_EGRESS_STATUSES,
+    ENDED_INGRESS_STATUSES,
+    Egress,
+    FileOutput,
+    HlsOutput,
+    Ingress,
+    RtmpOutput,
+)
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
 
 if TYPE_CHECKING:
@@ -285,3 +294,89 @@ async def test_records_are_found_by_the_engine_id_whichever_project_owns_them(
     assert await records.egress.get_by_engine_id("EG_unknown") is None
     assert await records.ingress.get_by_engine_id(my_ingress.engine_id) == my_ingress
     assert await records.ingress.get_by_engine_id(my_egress.engine_id) is None
+
+
+# -- counting what is active ---------------------------------------------------------------
+
+
+async def test_egress_count_active_counts_the_given_projects_until_they_end(
+    records: Records,
+) -> None:
+    mine, also_mine, theirs = project_id(), project_id(), project_id()
+    running = [egress(mine), egress(mine, room=None), egress(also_mine)]
+    ended = [
+        msgspec.structs.replace(egress(mine), status=status, ended_at=T0)
+        for status in sorted(ENDED_EGRESS_STATUSES)
+    ]
+    for item in [*running, *ended, egress(theirs)]:
+        await records.egress.add(item)
+    await records.egress.add(msgspec.structs.replace(egress(theirs), status="active"))
+
+    assert await records.egress.count_active([mine, also_mine]) == 3
+    assert await records.egress.count_active([mine]) == 2
+    assert await records.egress.count_active([also_mine, mine, mine]) == 3  # a set, in effect
+    assert await records.egress.count_active([theirs]) == 2
+    assert await records.egress.count_active([project_id()]) == 0
+    assert await records.egress.count_active([]) == 0
+
+    # Every status that is not an ended one counts, whatever its stage.
+    for status in ("active", "ending"):
+        await records.egress.update(msgspec.structs.replace(running[0], status=status))
+        assert await records.egress.count_active([mine, also_mine]) == 3
+    await records.egress.update(msgspec.structs.replace(running[0], status="complete", ended_at=T0))
+    assert await records.egress.count_active([mine, also_mine]) == 2
+    assert await records.egress.count_active([mine]) == 1
+
+
+async def test_ingress_count_active_counts_the_given_projects_until_they_end(
+    records: Records,
+) -> None:
+    mine, also_mine, theirs = project_id(), project_id(), project_id()
+    idle = ingress(mine)  # "inactive": created, not publishing yet, still counts
+    publishing = msgspec.structs.replace(ingress(also_mine), status="publishing")
+    ended = [
+        msgspec.structs.replace(ingress(mine), status=status)
+        for status in sorted(ENDED_INGRESS_STATUSES)
+    ]
+    for item in [idle, publishing, *ended, ingress(theirs)]:
+        await records.ingress.add(item)
+
+    assert not idle.ended
+    assert await records.ingress.count_active([mine, also_mine]) == 2
+    assert await records.ingress.count_active([mine]) == 1
+    assert await records.ingress.count_active([theirs]) == 1
+    assert await records.ingress.count_active([]) == 0
+
+    await records.ingress.update(msgspec.structs.replace(publishing, status="complete"))
+    assert await records.ingress.count_active([mine, also_mine]) == 1
+    # An RTMP or WHIP endpoint may publish again: then it is active again.
+    await records.ingress.update(msgspec.structs.replace(publishing, status="buffering"))
+    assert await records.ingress.count_active([mine, also_mine]) == 2
+    assert await records.ingress.delete(mine, idle.id)
+    assert await records.ingress.count_active([mine, also_mine]) == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "sql", "ended"),
+    [
+        ("egress_records", sqlite_queries.EGRESS_COUNT_ACTIVE, sqlite_queries.ENDED_EGRESS_JSON),
+        ("ingress_records", sqlite_queries.INGRESS_COUNT_ACTIVE, sqlite_queries.ENDED_INGRESS_JSON),
+    ],
+    ids=["egress", "ingress"],
+)
+async def test_sqlite_count_active_searches_the_project_index(
+    tmp_path: Path, table: str, sql: str, ended: str
+) -> None:
+    db = SqliteDatabase(tmp_path / "plan.sqlite3")
+    await db.connect()
+    try:
+        params = ('["prj_a", "prj_b"]', ended)
+        plan = await db.read(
+            lambda c: [row[3] for row in c.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        )
+    finally:
+        await db.close()
+    # Either project index serves `project_id IN (...)`; which one is the planner's call.
+    assert plan[0].startswith(f"SEARCH {table} USING INDEX {table}_project"), plan
+    assert "(project_id=?)" in plan[0], plan
+    assert not any(step.startswith(f"SCAN {table}") or "TEMP B-TREE" in step for step in plan)

@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -28,6 +29,7 @@ from pymongo.errors import (
 )
 
 from pulse_adapters.mongo import (
+    MongoConnectionRepository,
     MongoDatabase,
     MongoOrganizationRepository,
     MongoProjectRepository,
@@ -41,6 +43,7 @@ from tests.support.mongo_wire_server import MongoWireServer
 from tests.support.ports import free_port
 
 TIMEOUT = 1.0  # the adapter's configured timeout in these tests
+T0, T1 = builders.T0, builders.T0 + timedelta(hours=1)  # the builders' hour
 HANG_LIMIT = 5.0  # a call that takes longer than this counts as a hang
 
 
@@ -51,6 +54,7 @@ class Repos:
     projects: MongoProjectRepository
     users: MongoUserRepository
     usage: MongoUsageRepository
+    connections: MongoConnectionRepository
 
 
 def _repos(db: MongoDatabase) -> Repos:
@@ -60,6 +64,7 @@ def _repos(db: MongoDatabase) -> Repos:
         projects=MongoProjectRepository(db),
         users=MongoUserRepository(db),
         usage=MongoUsageRepository(db),
+        connections=MongoConnectionRepository(db),
     )
 
 
@@ -103,11 +108,13 @@ async def test_outage_raises_unavailable_in_time_and_restart_recovers(
     org = builders.org()
     project = builders.project(org.id, previous_key=builders.project("x").api_key)
     user = builders.user(org.id)
-    record = builders.usage(project.id)
+    record = builders.usage(project.id, quantity=4)
+    connection = builders.connection(project.id)
     await repos.organizations.add(org)
     await repos.projects.add(project)
     await repos.users.add(user)
-    await repos.usage.add(record)
+    assert await repos.usage.record([record]) == 1
+    assert await repos.connections.open(connection)
 
     wire.stop()
     during = builders.org()
@@ -121,10 +128,14 @@ async def test_outage_raises_unavailable_in_time_and_restart_recovers(
         lambda: repos.projects.list_page(org_id=org.id, after=None, limit=10),
         lambda: repos.projects.delete_for_organization(org.id, builders.T0),
         lambda: repos.users.get_by_email(user.email),
-        lambda: repos.usage.add(builders.usage(project.id)),
-        lambda: repos.usage.list_page(
-            project_id=project.id, since=None, until=None, after=None, limit=10
-        ),
+        lambda: repos.usage.record([builders.usage(project.id)]),
+        lambda: repos.usage.totals([project.id], granularity="hour", since=T0, until=T1),
+        lambda: repos.usage.purge(records_before=T0, rollups_before=T0),
+        lambda: repos.usage.repair(pending_before=T1),
+        lambda: repos.connections.open(builders.connection(project.id)),
+        lambda: repos.connections.close(project.id, connection.participant_sid),
+        lambda: repos.connections.list_room(project.id, connection.livekit_room),
+        lambda: repos.connections.list_rooms(limit=10),
         repos.db.ensure_indexes,
     ]
     # Concurrently: each is timed on its own, and the test stays at ~1 s instead of ~12.
@@ -140,9 +151,10 @@ async def test_outage_raises_unavailable_in_time_and_restart_recovers(
     assert await repos.projects.get(project.id) == project
     assert await repos.projects.get_by_api_key(project.api_key) == project
     assert await repos.users.get(user.id) == user
-    assert await repos.usage.list_page(
-        project_id=project.id, since=None, until=None, after=None, limit=10
-    ) == [record]
+    assert await repos.usage.record([record]) == 0
+    totals = await repos.usage.totals([project.id], granularity="hour", since=T0, until=T1)
+    assert [t.quantity for t in totals] == [4]
+    assert await repos.connections.list_room(project.id, connection.livekit_room) == [connection]
     await repos.organizations.add(during)
     assert await repos.organizations.get(during.id) == during
 

@@ -70,6 +70,31 @@ EXPECTED: Expected = {
     "usage_metrics": {
         "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
         "timestamp_1": ([("timestamp", 1)], False, None, 7_776_000),
+        # Only records whose roll-ups a crashed record() left unfinished.
+        "pending_since_1": (
+            [("pending_since", 1)],
+            False,
+            {"pending_since": {"$exists": True}},
+            None,
+        ),
+    },
+    "usage_rollups": {
+        "project_id_1_granularity_1_period_start_1": (
+            [("project_id", 1), ("granularity", 1), ("period_start", 1)],
+            False,
+            None,
+            None,
+        ),
+        # TTL at the date in expires_at (period start + 400 days).
+        "expires_at_1": ([("expires_at", 1)], False, None, 0),
+    },
+    "open_connections": {
+        "project_id_1_livekit_room_1_joined_at_1_participant_sid_1": (
+            [("project_id", 1), ("livekit_room", 1), ("joined_at", 1), ("participant_sid", 1)],
+            False,
+            None,
+            None,
+        ),
     },
     "events": {
         "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
@@ -183,11 +208,11 @@ async def test_documents_keep_the_go_service_field_names(db: MongoDatabase) -> N
     org = builders.org()
     project = builders.project(org.id, previous_key=builders.project("x").api_key)
     user = builders.user(org.id)
-    record = builders.usage(project.id)
+    record = builders.usage(project.id, quantity=2)
     await MongoOrganizationRepository(db).add(org)
     await MongoProjectRepository(db).add(project)
     await MongoUserRepository(db).add(user)
-    await MongoUsageRepository(db).add(record)
+    assert await MongoUsageRepository(db).record([record]) == 1
 
     async def raw(collection: str, doc_id: str) -> dict[str, Any]:
         doc = await db.collection(collection).find_one({"_id": doc_id})
@@ -216,7 +241,8 @@ async def test_documents_keep_the_go_service_field_names(db: MongoDatabase) -> N
         "_id": record.id,
         "project_id": project.id,
         "event_type": record.metric,
-        "value": record.quantity,
+        "value": 2,
+        "kind": "",
         "timestamp": record.timestamp,
     }
 

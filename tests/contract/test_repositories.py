@@ -196,28 +196,6 @@ async def test_users_are_listed_per_organization(repos: RepoSet) -> None:
     )
 
 
-# -- usage -----------------------------------------------------------------------------
-
-
-async def test_usage_is_scoped_by_project_and_time_window(repos: RepoSet) -> None:
-    mine, theirs = builders.project("org").id, builders.project("org").id
-    records = [builders.usage(mine, at=T0 + timedelta(minutes=i)) for i in range(4)]
-    for record in [*records, builders.usage(theirs)]:
-        await repos.usage.add(record)
-    window = await repos.usage.list_page(
-        project_id=mine,
-        since=T0 + timedelta(minutes=1),
-        until=T0 + timedelta(minutes=3),
-        after=None,
-        limit=10,
-    )
-    assert window == records[1:3]
-    everything = await repos.usage.list_page(
-        project_id=mine, since=None, until=None, after=records[0].id, limit=10
-    )
-    assert everything == records[1:]
-
-
 # -- the unique rule under arbitrary histories ------------------------------------------
 
 _EMAILS = st.sampled_from(["a@x.test", "b@x.test", "c@x.test"])

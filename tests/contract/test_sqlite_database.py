@@ -8,12 +8,14 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from pulse_adapters.sqlite import (
+    SqliteConnectionRepository,
     SqliteDatabase,
     SqliteOrganizationRepository,
     SqliteProjectRepository,
@@ -21,8 +23,10 @@ from pulse_adapters.sqlite import (
     SqliteUserRepository,
 )
 from pulse_adapters.sqlite import repositories as queries
+from pulse_adapters.sqlite import usage as usage_queries
 from pulse_adapters.sqlite.database import SCHEMA_VERSION
 from pulse_core.errors import Conflict, Unavailable
+from pulse_core.models.usage import UsageTotal
 from tests.support import builders
 
 
@@ -88,6 +92,7 @@ async def test_first_connect_creates_directory_file_and_schema(tmp_path: Path) -
     assert _user_version(path) == SCHEMA_VERSION >= 1
     names = {name for _, name, _ in _schema(path)}
     assert {"organizations", "projects", "project_keys", "users", "usage_records"} <= names
+    assert {"usage_rollups", "open_connections"} <= names
 
 
 async def test_data_survives_close_and_reopen(db_path: Path) -> None:
@@ -95,14 +100,16 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
     old_key = builders.project("x").api_key
     project = builders.project(org.id, previous_key=old_key)
     user = builders.user(org.id, email="ada@acme.test")
-    record = builders.usage(project.id)
+    record = builders.usage(project.id, quantity=3)
+    connection = builders.connection(project.id)
 
     first = SqliteDatabase(db_path)
     await first.connect()
     await SqliteOrganizationRepository(first).add(org)
     await SqliteProjectRepository(first).add(project)
     await SqliteUserRepository(first).add(user)
-    await SqliteUsageRepository(first).add(record)
+    assert await SqliteUsageRepository(first).record([record]) == 1
+    assert await SqliteConnectionRepository(first).open(connection)
     await first.close()
 
     restarted = SqliteDatabase(db_path)
@@ -116,9 +123,22 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
         assert await projects.get_by_api_key(old_key) == project
         assert await SqliteUserRepository(restarted).get_by_email("ada@acme.test") == user
         usage = SqliteUsageRepository(restarted)
-        assert await usage.list_page(
-            project_id=project.id, since=None, until=None, after=None, limit=10
-        ) == [record]
+        assert await usage.record([record]) == 0  # still known: not counted again
+        assert await usage.totals(
+            [project.id],
+            granularity="day",
+            since=builders.T0 - timedelta(days=1),
+            until=builders.T0,
+        ) == [
+            UsageTotal(
+                project_id=project.id,
+                metric=record.metric,
+                period_start=builders.T0.replace(hour=0),
+                quantity=3,
+            )
+        ]
+        connections = SqliteConnectionRepository(restarted)
+        assert await connections.list_room(project.id, connection.livekit_room) == [connection]
         # The rules are in the file, not in the process that wrote it.
         with pytest.raises(Conflict):
             await orgs.add(builders.org(email="ops@acme.test"))
@@ -341,10 +361,7 @@ async def test_a_locked_file_gives_unavailable_within_the_timeout(db_path: Path)
         (queries.PROJECT_BY_KEY, ("key",)),
         (queries.USER_BY_EMAIL, ("a@b.test",)),
         (queries.USER_LIST, ("org_a", "", 10)),
-        (
-            queries.USAGE_LIST,
-            {"project_id": "prj_a", "after": "", "since": 0, "until": None, "limit": 10},
-        ),
+        (usage_queries.CONNECTION_LIST_ROOM, ("prj_a", "lk_room")),
     ],
 )
 async def test_queries_use_an_index_and_no_sort(

@@ -16,6 +16,7 @@ from pulse_core.models import (
     UsageRecord,
     User,
 )
+from pulse_core.models.usage import Metric, OpenConnection
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 # One more millisecond per object built, so ids sort in the order the test built them.
@@ -80,11 +81,39 @@ def user(org_id: str, *, email: str | None = None, at: datetime = T0) -> User:
     )
 
 
-def usage(project_id: str, *, at: datetime = T0, metric: str = "tokens_created") -> UsageRecord:
+def usage(
+    project_id: str,
+    *,
+    at: datetime = T0,
+    metric: Metric = "tokens_created",
+    quantity: int = 1,
+    kind: str = "",
+    record_id: str | None = None,
+) -> UsageRecord:
+    """A usage record; its id is new unless ``record_id`` is given (a repeat's id)."""
     return UsageRecord(
-        id=ids.new_id(ids.USAGE, now_ms=int(at.timestamp() * 1000)),
+        id=record_id or ids.new_id(ids.USAGE, now_ms=_stamp(at)),
         project_id=project_id,
         metric=metric,
-        quantity=1.0,
+        quantity=quantity,
         timestamp=at,
+        kind=kind,
+    )
+
+
+def connection(
+    project_id: str,
+    *,
+    room: str = "lk_room",
+    at: datetime = T0,
+    participant_sid: str | None = None,
+    identity: str = "ada",
+) -> OpenConnection:
+    """An open connection of ``room``; its sid is new unless given."""
+    return OpenConnection(
+        project_id=project_id,
+        participant_sid=participant_sid or f"PA_{next(_built)}",
+        livekit_room=room,
+        identity=identity,
+        joined_at=at,
     )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pulse_adapters.memory import (
+    InMemoryConnectionRepository,
     InMemoryOrganizationRepository,
     InMemoryProjectRepository,
     InMemoryUsageRepository,
@@ -22,9 +23,9 @@ from pulse_adapters.memory import (
 from pulse_core.ports.repositories import (
     OrganizationRepository,
     ProjectRepository,
-    UsageRepository,
     UserRepository,
 )
+from pulse_core.ports.usage import ConnectionRepository, UsageRepository
 
 if TYPE_CHECKING:  # a plugin of its own (tests/conftest.py); importing it here would
     # register it before pytest can rewrite its asserts.
@@ -41,6 +42,7 @@ class RepoSet:
     projects: ProjectRepository
     users: UserRepository
     usage: UsageRepository
+    connections: ConnectionRepository
     aclose: Callable[[], Awaitable[None]] = _nothing
 
 
@@ -55,6 +57,7 @@ def memory_repos_factory() -> RepoFactory:
             projects=InMemoryProjectRepository(),
             users=InMemoryUserRepository(),
             usage=InMemoryUsageRepository(),
+            connections=InMemoryConnectionRepository(),
         )
 
     return make
@@ -63,6 +66,7 @@ def memory_repos_factory() -> RepoFactory:
 @pytest.fixture
 def sqlite_repos_factory(tmp_path: Path) -> RepoFactory:
     from pulse_adapters.sqlite import (
+        SqliteConnectionRepository,
         SqliteDatabase,
         SqliteOrganizationRepository,
         SqliteProjectRepository,
@@ -80,6 +84,7 @@ def sqlite_repos_factory(tmp_path: Path) -> RepoFactory:
             projects=SqliteProjectRepository(db),
             users=SqliteUserRepository(db),
             usage=SqliteUsageRepository(db),
+            connections=SqliteConnectionRepository(db),
             aclose=db.close,
         )
 
@@ -90,6 +95,7 @@ def sqlite_repos_factory(tmp_path: Path) -> RepoFactory:
 def mongo_repos_factory(mongo_server: MongoTestServer) -> RepoFactory:
     """Each call: a fresh database on the session's MongoDB, dropped again by ``aclose``."""
     from pulse_adapters.mongo import (
+        MongoConnectionRepository,
         MongoDatabase,
         MongoOrganizationRepository,
         MongoProjectRepository,
@@ -112,6 +118,7 @@ def mongo_repos_factory(mongo_server: MongoTestServer) -> RepoFactory:
             projects=MongoProjectRepository(db),
             users=MongoUserRepository(db),
             usage=MongoUsageRepository(db),
+            connections=MongoConnectionRepository(db),
             aclose=aclose,
         )
 

@@ -9,6 +9,7 @@ from pulse_adapters.memory.events import (
     InMemoryEventRepository,
     InMemoryWebhookEndpointRepository,
 )
+from pulse_adapters.memory.locks import InMemoryLocks
 from pulse_adapters.memory.media_engine import InMemoryMediaEngine
 from pulse_adapters.memory.media_records import (
     InMemoryEgressRecordRepository,
@@ -19,20 +20,22 @@ from pulse_adapters.memory.rate_limiter import InMemoryRateLimiter
 from pulse_adapters.memory.repositories import (
     InMemoryOrganizationRepository,
     InMemoryProjectRepository,
-    InMemoryUsageRepository,
     InMemoryUserRepository,
 )
 from pulse_adapters.memory.resolver import InMemoryHostResolver
 from pulse_adapters.memory.room_engine import InMemoryRoomEngine
 from pulse_adapters.memory.storage import InMemoryObjectStorage
+from pulse_adapters.memory.usage import InMemoryConnectionRepository, InMemoryUsageRepository
 
 __all__ = [
+    "InMemoryConnectionRepository",
     "InMemoryDeliveryRepository",
     "InMemoryEgressRecordRepository",
     "InMemoryEventRepository",
     "InMemoryHostResolver",
     "InMemoryIngressRecordRepository",
     "InMemoryJobQueue",
+    "InMemoryLocks",
     "InMemoryMediaEngine",
     "InMemoryObjectStorage",
     "InMemoryOrganizationRepository",

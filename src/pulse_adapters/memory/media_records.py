@@ -5,6 +5,8 @@ Each method runs without awaiting anything, so under asyncio it is atomic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.media import Egress, Ingress
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
@@ -48,6 +50,10 @@ class InMemoryEgressRecordRepository(EgressRecordRepository):
             raise NotFound("egress not found")
         self._by_id[egress.id] = egress
 
+    async def count_active(self, project_ids: Sequence[str]) -> int:
+        projects = set(project_ids)
+        return sum(1 for e in self._by_id.values() if e.project_id in projects and not e.ended)
+
 
 class InMemoryIngressRecordRepository(IngressRecordRepository):
     def __init__(self) -> None:
@@ -86,6 +92,10 @@ class InMemoryIngressRecordRepository(IngressRecordRepository):
         if await self.get(ingress.project_id, ingress.id) is None:
             raise NotFound("ingress not found")
         self._by_id[ingress.id] = ingress
+
+    async def count_active(self, project_ids: Sequence[str]) -> int:
+        projects = set(project_ids)
+        return sum(1 for i in self._by_id.values() if i.project_id in projects and not i.ended)
 
     async def delete(self, project_id: str, ingress_id: str) -> bool:
         if await self.get(project_id, ingress_id) is None:

@@ -11,11 +11,10 @@ from datetime import datetime
 import msgspec
 
 from pulse_core.errors import Conflict, NotFound
-from pulse_core.models import Organization, Project, UsageRecord, User
+from pulse_core.models import Organization, Project, User
 from pulse_core.ports.repositories import (
     OrganizationRepository,
     ProjectRepository,
-    UsageRepository,
     UserRepository,
 )
 
@@ -157,35 +156,5 @@ class InMemoryUserRepository(UserRepository):
                 if u.org_id == org_id and (after is None or u.id > after)
             ),
             key=lambda u: u.id,
-        )
-        return rows[:limit]
-
-
-class InMemoryUsageRepository(UsageRepository):
-    def __init__(self) -> None:
-        self._records: list[UsageRecord] = []
-
-    async def add(self, record: UsageRecord) -> None:
-        self._records.append(record)
-
-    async def list_page(
-        self,
-        *,
-        project_id: str,
-        since: datetime | None,
-        until: datetime | None,
-        after: str | None,
-        limit: int,
-    ) -> list[UsageRecord]:
-        rows = sorted(
-            (
-                r
-                for r in self._records
-                if r.project_id == project_id
-                and (since is None or r.timestamp >= since)
-                and (until is None or r.timestamp < until)
-                and (after is None or r.id > after)
-            ),
-            key=lambda r: r.id,
         )
         return rows[:limit]

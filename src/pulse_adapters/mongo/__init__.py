@@ -18,12 +18,13 @@ from pulse_adapters.mongo.events import (
 from pulse_adapters.mongo.repositories import (
     MongoOrganizationRepository,
     MongoProjectRepository,
-    MongoUsageRepository,
     MongoUserRepository,
 )
+from pulse_adapters.mongo.usage import MongoConnectionRepository, MongoUsageRepository
 
 __all__ = [
     "IndexSpec",
+    "MongoConnectionRepository",
     "MongoDatabase",
     "MongoDeliveryRepository",
     "MongoEventRepository",

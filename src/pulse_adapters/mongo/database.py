@@ -44,6 +44,8 @@ ORGANIZATIONS = "organizations"
 PROJECTS = "projects"
 USERS = "users"
 USAGE_METRICS = "usage_metrics"
+USAGE_ROLLUPS = "usage_rollups"
+OPEN_CONNECTIONS = "open_connections"
 MEDIA_EGRESS = "media_egress"
 MEDIA_INGRESS = "media_ingress"
 EVENTS = "events"
@@ -53,6 +55,9 @@ WEBHOOK_DELIVERIES = "webhook_deliveries"
 #: Usage records expire 90 days after their ``timestamp`` (MongoDB's TTL monitor runs
 #: about once a minute, so expiry is not to the second).
 USAGE_TTL_SECONDS = 90 * 24 * 3600  # 7_776_000
+#: Usage roll-ups expire 13 months (400 days) after their period start, through their
+#: ``expires_at`` field (the TTL index expires at that date: ``expireAfterSeconds: 0``).
+ROLLUP_RETENTION_DAYS = 400
 #: Events expire ``EVENT_RETENTION_DAYS`` (30) after their ``timestamp``, the same way.
 EVENT_TTL_SECONDS = EVENT_RETENTION_DAYS * 24 * 3600  # 2_592_000
 
@@ -172,6 +177,42 @@ _EVENT_PLAN: tuple[IndexSpec, ...] = (
     ),
 )
 
+# Usage metering (pulse_adapters.mongo.usage), beyond usage_metrics' own indexes below.
+_USAGE_PLAN: tuple[IndexSpec, ...] = (
+    IndexSpec(
+        collection=USAGE_METRICS,
+        name="pending_since_1",
+        keys=(("pending_since", ASCENDING),),
+        # Only records whose roll-ups are unfinished carry the field: a tiny index.
+        partial_filter={"pending_since": {"$exists": True}},
+        purpose="find records a crashed or failed record() left pending (repair)",
+    ),
+    IndexSpec(
+        collection=USAGE_ROLLUPS,
+        name="project_id_1_granularity_1_period_start_1",
+        keys=(("project_id", ASCENDING), ("granularity", ASCENDING), ("period_start", ASCENDING)),
+        purpose="totals: a project's hourly or daily roll-ups over a time range",
+    ),
+    IndexSpec(
+        collection=USAGE_ROLLUPS,
+        name="expires_at_1",
+        keys=(("expires_at", ASCENDING),),
+        expire_after_seconds=0,
+        purpose="expire roll-ups 13 months (400 days) after their period start (TTL); purge",
+    ),
+    IndexSpec(
+        collection=OPEN_CONNECTIONS,
+        name="project_id_1_livekit_room_1_joined_at_1_participant_sid_1",
+        keys=(
+            ("project_id", ASCENDING),
+            ("livekit_room", ASCENDING),
+            ("joined_at", ASCENDING),
+            ("participant_sid", ASCENDING),
+        ),
+        purpose="list a room's open connections oldest first; the rooms with open connections",
+    ),
+)
+
 
 _PLAN: tuple[IndexSpec, ...] = (
     # -- organizations ---------------------------------------------------------------
@@ -259,6 +300,7 @@ _PLAN: tuple[IndexSpec, ...] = (
         expire_after_seconds=USAGE_TTL_SECONDS,
         purpose="expire usage records 90 days after their timestamp (TTL)",
     ),
+    *_USAGE_PLAN,
     *_MEDIA_RECORD_PLAN,
     *_EVENT_PLAN,
 )

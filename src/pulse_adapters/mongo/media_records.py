@@ -18,7 +18,10 @@ reads back as None), datetimes are BSON dates (millisecond precision, read back
 timezone-aware UTC), every call runs inside ``translate_errors`` under the database's
 operation timeout, and every query is served by an index of :func:`media_record_indexes`
 with exact bounds, sorted by ``_id`` and limited. Every read and write filters on
-``project_id``, so another project's id matches nothing.
+``project_id``, so another project's id matches nothing. ``count_active`` is the one
+unlimited query: it counts the documents of the given projects (``project_id``
+``$in``, exact bounds on either project index) whose ``status`` is not an ended one
+(``$nin``, a filter on what the bounds found).
 
 :func:`media_record_indexes` lists the indexes; they are part of the adapter's one
 index plan, so start-up and ``pulse db create-indexes`` create them.
@@ -26,7 +29,7 @@ index plan, so start-up and ``pulse db create-indexes`` create them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -44,7 +47,12 @@ from pulse_adapters.mongo.database import (
 )
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_core.errors import NotFound
-from pulse_core.models.media import Egress, Ingress
+from pulse_core.models.media import (
+    ENDED_EGRESS_STATUSES,
+    ENDED_INGRESS_STATUSES,
+    Egress,
+    Ingress,
+)
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -92,6 +100,19 @@ async def _page(
     return await collection.find(query).sort("_id", ASCENDING).limit(limit).to_list()
 
 
+async def _count_active(
+    collection: AsyncCollection[Document], project_ids: Sequence[str], ended: Collection[str]
+) -> int:
+    if not project_ids:
+        return 0
+    query: Document = {
+        "project_id": {"$in": list(project_ids)},
+        "status": {"$nin": sorted(ended)},
+    }
+    with translate_errors(f"count in {collection.name}"):
+        return await collection.count_documents(query)
+
+
 class MongoEgressRecordRepository(EgressRecordRepository):
     """Egress records in ``media_egress``."""
 
@@ -126,6 +147,9 @@ class MongoEgressRecordRepository(EgressRecordRepository):
             )
         if result.matched_count == 0:
             raise NotFound("egress not found")
+
+    async def count_active(self, project_ids: Sequence[str]) -> int:
+        return await _count_active(self._egress, project_ids, ENDED_EGRESS_STATUSES)
 
 
 class MongoIngressRecordRepository(IngressRecordRepository):
@@ -163,6 +187,9 @@ class MongoIngressRecordRepository(IngressRecordRepository):
             )
         if result.matched_count == 0:
             raise NotFound("ingress not found")
+
+    async def count_active(self, project_ids: Sequence[str]) -> int:
+        return await _count_active(self._ingress, project_ids, ENDED_INGRESS_STATUSES)
 
     async def delete(self, project_id: str, ingress_id: str) -> bool:
         with translate_errors("delete in media_ingress"):

@@ -19,7 +19,6 @@ projects       _id (id), org_id, name, pulse_api_key (api_key),
                token_ttl_default_seconds, token_ttl_max_seconds (settings.*),
                is_deleted, created_at, updated_at, deleted_at
 users          _id (id), email, org_id, name, role, created_at, updated_at
-usage_metrics  _id (id), project_id, event_type (metric), value (quantity), timestamp
 =============  ===================================================================
 
 Rules of the mapping:
@@ -30,7 +29,8 @@ Rules of the mapping:
 - The secret hash is ``pulse_api_secret_hash``, not the Go service's ``pulse_api_secret``:
   Go stored a bcrypt hash there, Pulse stores HMAC-SHA256(pepper, secret) hex, and a
   distinct name makes sure a Go-era hash is never fed to the wrong verifier.
-- Usage keeps the Go names ``event_type``/``value`` for Pulse's ``metric``/``quantity``.
+- Usage (``usage_metrics``, in :mod:`pulse_adapters.mongo.usage`) keeps the Go names
+  ``event_type``/``value`` for Pulse's ``metric``/``quantity``.
 - Datetimes are BSON dates: UTC, millisecond precision (microseconds are truncated on
   write) and read back timezone-aware. ``plan`` is read case-insensitively (Go wrote
   "Free"/"Pro"/"Enterprise").
@@ -59,18 +59,16 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pulse_adapters.mongo.database import (
     ORGANIZATIONS,
     PROJECTS,
-    USAGE_METRICS,
     USERS,
     Document,
     MongoDatabase,
 )
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_core.errors import NotFound
-from pulse_core.models import Organization, Project, UsageRecord, User
+from pulse_core.models import Organization, Project, User
 from pulse_core.ports.repositories import (
     OrganizationRepository,
     ProjectRepository,
-    UsageRepository,
     UserRepository,
 )
 
@@ -393,69 +391,3 @@ class MongoUserRepository(UserRepository):
         with translate_errors("list users"):
             docs = await _page(self._users, _page_filter({"org_id": org_id}, after), limit)
         return [user_from_document(d) for d in docs]
-
-
-# -- usage -------------------------------------------------------------------------------
-
-
-def usage_to_document(record: UsageRecord) -> Document:
-    """The ``usage_metrics`` document of ``record`` (Go names: event_type, value)."""
-    return {
-        "_id": record.id,
-        "project_id": record.project_id,
-        "event_type": record.metric,
-        "value": record.quantity,
-        "timestamp": record.timestamp,
-    }
-
-
-def usage_from_document(doc: Mapping[str, Any]) -> UsageRecord:
-    """The record stored in ``doc``; ``msgspec.ValidationError`` if it is corrupt."""
-    return msgspec.convert(
-        {
-            "id": doc["_id"],
-            "project_id": doc["project_id"],
-            "metric": doc["event_type"],
-            "quantity": float(doc["value"]),
-            "timestamp": doc["timestamp"],
-        },
-        UsageRecord,
-    )
-
-
-class MongoUsageRepository(UsageRepository):
-    """Usage records in ``usage_metrics``, expired by the TTL index ``timestamp_1`` 90 days
-    after their timestamp.
-
-    ``list_page`` walks ``project_id_1__id_1`` from the cursor and filters the time window
-    on the way, so its cost is bounded by the project's records after the cursor (at most
-    90 days of them), not by the collection.
-    """
-
-    def __init__(self, db: MongoDatabase) -> None:
-        self._usage = db.collection(USAGE_METRICS)
-
-    async def add(self, record: UsageRecord) -> None:
-        with translate_errors("insert into usage_metrics"):
-            await self._usage.insert_one(usage_to_document(record))
-
-    async def list_page(
-        self,
-        *,
-        project_id: str,
-        since: datetime | None,
-        until: datetime | None,
-        after: str | None,
-        limit: int,
-    ) -> list[UsageRecord]:
-        base: Document = {"project_id": project_id}
-        window: Document = {}
-        if since is not None:
-            window["$gte"] = since
-        if until is not None:
-            window["$lt"] = until
-        if window:
-            base["timestamp"] = window
-        with translate_errors("list usage_metrics"):
-            docs = await _page(self._usage, _page_filter(base, after), limit)
-        return [usage_from_document(d) for d in docs]

@@ -19,11 +19,12 @@ from pulse_adapters.sqlite.queue import SqliteJobQueue
 from pulse_adapters.sqlite.repositories import (
     SqliteOrganizationRepository,
     SqliteProjectRepository,
-    SqliteUsageRepository,
     SqliteUserRepository,
 )
+from pulse_adapters.sqlite.usage import SqliteConnectionRepository, SqliteUsageRepository
 
 __all__ = [
+    "SqliteConnectionRepository",
     "SqliteDatabase",
     "SqliteDeliveryRepository",
     "SqliteEgressRecordRepository",

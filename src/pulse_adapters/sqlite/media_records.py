@@ -4,18 +4,29 @@
 As for the other repositories, the looked-up columns (``project_id``, ``room``,
 ``engine_id``) are real, indexed columns and the whole struct is msgspec JSON in
 ``data``. Every read filters on ``project_id``, so another project's id finds nothing.
+
+``count_active`` reads ``status`` out of ``data`` (``json_extract``): it is a filter on
+the rows of the given projects, which the ``project_id`` index finds, so it needs no
+column of its own.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
 import msgspec
 
 from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
-from pulse_core.models.media import Egress, Ingress
+from pulse_core.models.media import (
+    ENDED_EGRESS_STATUSES,
+    ENDED_INGRESS_STATUSES,
+    Egress,
+    Ingress,
+)
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
 
 _ENCODER = msgspec.json.Encoder()
@@ -35,6 +46,13 @@ EGRESS_LIST_OF_ROOM = (
     " ORDER BY id LIMIT ?"
 )
 EGRESS_UPDATE = "UPDATE egress_records SET room = ?, data = ? WHERE id = ? AND project_id = ?"
+# Both lists are bound as one JSON array each (json_each): one statement whatever the
+# number of projects, and never near SQLite's limit on bound parameters.
+EGRESS_COUNT_ACTIVE = (
+    "SELECT count(*) FROM egress_records"
+    " WHERE project_id IN (SELECT value FROM json_each(?))"
+    " AND json_extract(data, '$.status') NOT IN (SELECT value FROM json_each(?))"
+)
 
 INGRESS_INSERT = (
     "INSERT INTO ingress_records (id, project_id, room, engine_id, data) VALUES (?, ?, ?, ?, ?)"
@@ -50,10 +68,33 @@ INGRESS_LIST_OF_ROOM = (
 )
 INGRESS_UPDATE = "UPDATE ingress_records SET room = ?, data = ? WHERE id = ? AND project_id = ?"
 INGRESS_DELETE = "DELETE FROM ingress_records WHERE id = ? AND project_id = ?"
+INGRESS_COUNT_ACTIVE = (
+    "SELECT count(*) FROM ingress_records"
+    " WHERE project_id IN (SELECT value FROM json_each(?))"
+    " AND json_extract(data, '$.status') NOT IN (SELECT value FROM json_each(?))"
+)
+
+# The second parameter of the *_COUNT_ACTIVE statements, from the model's own constants.
+ENDED_EGRESS_JSON: Final = json.dumps(sorted(ENDED_EGRESS_STATUSES))
+ENDED_INGRESS_JSON: Final = json.dumps(sorted(ENDED_INGRESS_STATUSES))
 
 
 def _json(obj: msgspec.Struct) -> str:
     return _ENCODER.encode(obj).decode()
+
+
+async def _count_active(
+    db: SqliteDatabase, sql: str, project_ids: Sequence[str], ended_json: str
+) -> int:
+    if not project_ids:
+        return 0
+    params = (json.dumps(list(project_ids)), ended_json)
+
+    def work(conn: sqlite3.Connection) -> int:
+        (count,) = conn.execute(sql, params).fetchone()
+        return int(count)
+
+    return await db.read(work)
 
 
 def _list_params(
@@ -109,6 +150,9 @@ class SqliteEgressRecordRepository(EgressRecordRepository):
 
         await self._db.write(work)
 
+    async def count_active(self, project_ids: Sequence[str]) -> int:
+        return await _count_active(self._db, EGRESS_COUNT_ACTIVE, project_ids, ENDED_EGRESS_JSON)
+
 
 class SqliteIngressRecordRepository(IngressRecordRepository):
     def __init__(self, db: SqliteDatabase) -> None:
@@ -155,6 +199,9 @@ class SqliteIngressRecordRepository(IngressRecordRepository):
                 raise NotFound("ingress not found")
 
         await self._db.write(work)
+
+    async def count_active(self, project_ids: Sequence[str]) -> int:
+        return await _count_active(self._db, INGRESS_COUNT_ACTIVE, project_ids, ENDED_INGRESS_JSON)
 
     async def delete(self, project_id: str, ingress_id: str) -> bool:
         def work(conn: sqlite3.Connection) -> bool:

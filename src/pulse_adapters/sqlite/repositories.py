@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
 
 from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
-from pulse_core.models import Organization, Project, UsageRecord, User
+from pulse_core.models import Organization, Project, User
 from pulse_core.ports.repositories import (
     OrganizationRepository,
     ProjectRepository,
-    UsageRepository,
     UserRepository,
 )
 
@@ -35,7 +34,6 @@ _ENCODER = msgspec.json.Encoder()
 _ORGANIZATION = msgspec.json.Decoder(Organization)
 _PROJECT = msgspec.json.Decoder(Project)
 _USER = msgspec.json.Decoder(User)
-_USAGE = msgspec.json.Decoder(UsageRecord)
 
 # The queries, named so that tests can check each one is served by an index. Live-row
 # filters are written as the literal `is_deleted = 0` (not a parameter) so that SQLite's
@@ -79,30 +77,11 @@ USER_BY_EMAIL = "SELECT data FROM users WHERE email = ?"
 USER_LIST = "SELECT data FROM users WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"
 USER_INSERT = "INSERT INTO users (id, email, org_id, data) VALUES (?, ?, ?, ?)"
 
-USAGE_INSERT = "INSERT INTO usage_records (id, project_id, timestamp_us, data) VALUES (?, ?, ?, ?)"
-USAGE_LIST = (
-    "SELECT data FROM usage_records"
-    " WHERE project_id = :project_id AND id > :after"
-    " AND (:since IS NULL OR timestamp_us >= :since)"
-    " AND (:until IS NULL OR timestamp_us < :until)"
-    " ORDER BY id LIMIT :limit"
-)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
 
 def _json(obj: msgspec.Struct) -> str:
     # Stored as TEXT, not BLOB, so the file stays readable with the sqlite3 shell and
     # SQLite's json_* functions.
     return _ENCODER.encode(obj).decode()
-
-
-def _micros(at: datetime) -> int:
-    """Exact microseconds since the epoch of an aware datetime (no float rounding)."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"naive datetime {at!r}: Pulse times are timezone-aware UTC")
-    return (at - _EPOCH) // _MICROSECOND
 
 
 def _after(after: str | None) -> str:
@@ -246,38 +225,3 @@ class SqliteUserRepository(UserRepository):
 
     async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
         return await self._db.read(_many(_USER, USER_LIST, (org_id, _after(after), max(limit, 0))))
-
-
-class SqliteUsageRepository(UsageRepository):
-    """Usage records in table ``usage_records``, with the timestamp as exact integer
-    microseconds for the time window. Nothing expires them (yet): the port allows but
-    does not require dropping records older than 90 days."""
-
-    def __init__(self, db: SqliteDatabase) -> None:
-        self._db = db
-
-    async def add(self, record: UsageRecord) -> None:
-        timestamp_us = _micros(record.timestamp)
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(USAGE_INSERT, (record.id, record.project_id, timestamp_us, _json(record)))
-
-        await self._db.write(work)
-
-    async def list_page(
-        self,
-        *,
-        project_id: str,
-        since: datetime | None,
-        until: datetime | None,
-        after: str | None,
-        limit: int,
-    ) -> list[UsageRecord]:
-        params = {
-            "project_id": project_id,
-            "after": _after(after),
-            "since": None if since is None else _micros(since),
-            "until": None if until is None else _micros(until),
-            "limit": max(limit, 0),
-        }
-        return await self._db.read(_many(_USAGE, USAGE_LIST, params))

@@ -2,7 +2,7 @@
 
 :class:`~pulse_adapters.sqlite.database.SqliteDatabase` applies the ones a file lacks when
 it connects. The tables are read and written by the adapters of this package
-(``repositories``, ``media_records``, ``queue``, ``events``).
+(``repositories``, ``media_records``, ``queue``, ``events``, ``usage``).
 """
 
 from __future__ import annotations
@@ -217,6 +217,58 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """
         CREATE INDEX webhook_deliveries_project_status
             ON webhook_deliveries (project_id, status, id)
+        """,
+    ),
+    # 5: usage metering (pulse_adapters.sqlite.usage). Migration 1's `usage_records` was
+    # never written in production, so it is dropped rather than converted. Records are
+    # kept for dedupe and purge only (never listed), so their columns are the record's
+    # fields and no `data`. Roll-ups are one row per (project, granularity, UTC period
+    # start, metric, kind): WITHOUT ROWID makes that primary key the table's own b-tree,
+    # so a project's month of totals is one range of it. Times are exact integer
+    # microseconds since the epoch, UTC, as in the other tables.
+    (
+        "DROP TABLE usage_records",
+        """
+        CREATE TABLE usage_records (
+            id           TEXT    NOT NULL PRIMARY KEY,
+            project_id   TEXT    NOT NULL,
+            metric       TEXT    NOT NULL,
+            kind         TEXT    NOT NULL,
+            quantity     INTEGER NOT NULL,
+            timestamp_us INTEGER NOT NULL
+        )
+        """,
+        # purge deletes by age, across projects.
+        "CREATE INDEX usage_records_timestamp ON usage_records (timestamp_us)",
+        """
+        CREATE TABLE usage_rollups (
+            project_id      TEXT    NOT NULL,
+            granularity     TEXT    NOT NULL CHECK (granularity IN ('hour', 'day')),
+            period_start_us INTEGER NOT NULL,
+            metric          TEXT    NOT NULL,
+            kind            TEXT    NOT NULL,
+            quantity        INTEGER NOT NULL,
+            PRIMARY KEY (project_id, granularity, period_start_us, metric, kind)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX usage_rollups_period_start ON usage_rollups (period_start_us)",
+        # One row per connection still open; `participant_sid` is LiveKit's id of one
+        # connection, unique within a project. The room index ends in the listing order
+        # (oldest first, then sid), so list_room needs no sort and list_rooms reads it
+        # alone (covering) in room order.
+        """
+        CREATE TABLE open_connections (
+            project_id      TEXT    NOT NULL,
+            participant_sid TEXT    NOT NULL,
+            livekit_room    TEXT    NOT NULL,
+            joined_at_us    INTEGER NOT NULL,
+            data            TEXT    NOT NULL,
+            PRIMARY KEY (project_id, participant_sid)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE INDEX open_connections_room
+            ON open_connections (project_id, livekit_room, joined_at_us, participant_sid)
         """,
     ),
 )

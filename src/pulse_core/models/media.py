@@ -41,6 +41,9 @@ INGRESS_TYPES: Final[tuple[str, ...]] = get_args(IngressType)
 
 #: LiveKit's ``IngressState.Status``, lower-cased without the ``ENDPOINT_`` prefix.
 IngressStatus = Literal["inactive", "buffering", "publishing", "error", "complete"]
+#: An ingress in these has stopped publishing (an RTMP or WHIP endpoint may publish
+#: again later, and is then active again).
+ENDED_INGRESS_STATUSES: Final = frozenset({"error", "complete"})
 
 
 class FileOutput(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="file"):
@@ -137,6 +140,10 @@ class Ingress(msgspec.Struct, frozen=True, kw_only=True):
             f"room={self.room!r}, url={self.url!r}, stream_key="
             f"{'***' if self.stream_key else None!r}, status={self.status!r})"
         )
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED_INGRESS_STATUSES
 
 
 class Recording(msgspec.Struct, frozen=True, kw_only=True):

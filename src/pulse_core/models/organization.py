@@ -1,11 +1,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 import msgspec
-
-Plan = Literal["free", "pro", "enterprise"]
 
 
 class Organization(msgspec.Struct, frozen=True, kw_only=True):
@@ -14,7 +11,7 @@ class Organization(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
     admin_email: str
-    plan: Plan = "free"
+    plan: str = "free"  # a plan of the catalog (pulse_core.plans)
     is_deleted: bool = False
     created_at: datetime
     updated_at: datetime

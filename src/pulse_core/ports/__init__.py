@@ -2,6 +2,7 @@
 contract every adapter must honour (and that ``tests/contract/`` checks)."""
 
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.locks import Locks
 from pulse_core.ports.media import MediaEngine
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
 from pulse_core.ports.queue import JobQueue
@@ -9,18 +10,20 @@ from pulse_core.ports.rate_limit import RateLimiter
 from pulse_core.ports.repositories import (
     OrganizationRepository,
     ProjectRepository,
-    UsageRepository,
     UserRepository,
 )
 from pulse_core.ports.resolver import HostResolver
 from pulse_core.ports.storage import ObjectStorage
+from pulse_core.ports.usage import ConnectionRepository, UsageRepository
 
 __all__ = [
     "Clock",
+    "ConnectionRepository",
     "EgressRecordRepository",
     "HostResolver",
     "IngressRecordRepository",
     "JobQueue",
+    "Locks",
     "MediaEngine",
     "ObjectStorage",
     "OrganizationRepository",

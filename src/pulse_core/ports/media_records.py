@@ -18,6 +18,7 @@ exactly as if it did not exist.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 from pulse_core.models.media import Egress, Ingress
 
@@ -51,6 +52,11 @@ class EgressRecordRepository(abc.ABC):
     async def update(self, egress: Egress) -> None:
         """Replace ``egress`` by id and project; ``NotFound`` if there is none."""
 
+    @abc.abstractmethod
+    async def count_active(self, project_ids: Sequence[str]) -> int:
+        """How many egresses of ``project_ids`` have not ended (``Egress.ended`` is
+        False): what an organization's concurrent-egress limit counts."""
+
 
 class IngressRecordRepository(abc.ABC):
     """Ingress records (:class:`~pulse_core.models.media.Ingress`); deleting an ingress
@@ -79,6 +85,11 @@ class IngressRecordRepository(abc.ABC):
     @abc.abstractmethod
     async def update(self, ingress: Ingress) -> None:
         """Replace ``ingress`` by id and project; ``NotFound`` if there is none."""
+
+    @abc.abstractmethod
+    async def count_active(self, project_ids: Sequence[str]) -> int:
+        """How many ingresses of ``project_ids`` exist and have not ended (``Ingress.ended``
+        is False): what an organization's concurrent-ingress limit counts."""
 
     @abc.abstractmethod
     async def delete(self, project_id: str, ingress_id: str) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 from datetime import datetime
 
-from pulse_core.models import Organization, Project, UsageRecord, User
+from pulse_core.models import Organization, Project, User
 
 
 class OrganizationRepository(abc.ABC):
@@ -93,23 +93,3 @@ class UserRepository(abc.ABC):
     @abc.abstractmethod
     async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
         """Users of ``org_id`` in id order."""
-
-
-class UsageRepository(abc.ABC):
-    """Metered usage. Records are append-only; backends may expire them after 90 days."""
-
-    @abc.abstractmethod
-    async def add(self, record: UsageRecord) -> None:
-        """Append ``record``."""
-
-    @abc.abstractmethod
-    async def list_page(
-        self,
-        *,
-        project_id: str,
-        since: datetime | None,
-        until: datetime | None,
-        after: str | None,
-        limit: int,
-    ) -> list[UsageRecord]:
-        """Records of ``project_id`` with ``since <= timestamp < until`` in id order."""

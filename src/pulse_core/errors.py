@@ -52,6 +52,28 @@ class PermissionDenied(PulseError):
     code = "permission_denied"
 
 
+class QuotaExceeded(PermissionDenied):
+    """The organization's plan does not allow this: ``limit`` (its name) is ``value``
+    and ``used`` of it is in use (or counted this month) already."""
+
+    code = "quota_exceeded"
+
+    def __init__(
+        self, limit: str, *, value: int, used: int, detail: str = "", field: str | None = None
+    ) -> None:
+        super().__init__(
+            detail
+            or (
+                f"the plan's {limit} is {value} and {used} is in use; "
+                "ask the organization's owner to move to a larger plan"
+            ),
+            field=field,
+        )
+        self.limit = limit
+        self.value = value
+        self.used = used
+
+
 class RateLimited(PulseError):
     """Too many requests; ``retry_after`` is the number of seconds to wait."""
 

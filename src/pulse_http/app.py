@@ -29,6 +29,7 @@ from pulse_http.routes.organizations import OrganizationsController
 from pulse_http.routes.projects import CurrentProjectController, ProjectsController
 from pulse_http.routes.rooms import RoomsController
 from pulse_http.routes.tokens import TokensController
+from pulse_http.routes.usage import ManagedUsageController, UsageController
 from pulse_http.routes.webhooks import (
     EventsController,
     ProjectWebhooksController,
@@ -76,6 +77,7 @@ def create_app(container: Container | None = None) -> Litestar:
         services.project_auth(),
         throttle=services.auth_throttle(),
         limits=services.project_rate_limits(),
+        usage=services.usage_counter(),
         trust_x_forwarded_for=settings.trust_x_forwarded_for,
     )
     dependencies = {
@@ -86,6 +88,8 @@ def create_app(container: Container | None = None) -> Litestar:
         "tokens": _constant(services.tokens()),
         "media": _factory(services.media),
         "rooms": _factory(services.rooms),
+        "usage": _constant(services.usage()),
+        "quotas": _constant(services.quotas()),
         "event_log": _constant(services.event_log()),
         "webhooks": _constant(services.webhooks()),
         "livekit_verifier": _constant(services.livekit_verifier()),
@@ -125,6 +129,8 @@ def create_app(container: Container | None = None) -> Litestar:
             EventsController,
             WebhooksController,
             ProjectWebhooksController,
+            UsageController,
+            ManagedUsageController,
             livekit_webhook,
             *download_routes(container.adapters.signed_downloads()),
         ],

@@ -34,6 +34,7 @@ from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.services import ManagementAuthenticator, ProjectAuthenticator
 from pulse_core.services.authentication import INVALID_CREDENTIALS
 from pulse_core.services.throttling import Bucket, FailedAuthThrottle, ProjectRateLimits
+from pulse_core.services.usage_counter import UsageCounter
 from pulse_http.rate_limit_headers import rate_limit_headers, reset_seconds
 
 AuthKind = Literal["management", "project", "project_key"]
@@ -54,8 +55,10 @@ class Authenticators:
         *,
         throttle: FailedAuthThrottle,
         limits: ProjectRateLimits,
+        usage: UsageCounter | None = None,
         trust_x_forwarded_for: bool = False,
     ) -> None:
+        self._usage = usage
         self._management = management
         self._project = project
         self.throttle = throttle
@@ -128,6 +131,9 @@ class Authenticators:
             raise RateLimited(
                 f"rate limit of the {bucket!r} bucket exceeded", retry_after=reset_seconds(decision)
             )
+        if self._usage is not None:
+            # Metered: every request a project's credentials were admitted for.
+            self._usage.count(project.id, "api_requests")
         return project
 
     async def principal_of(self, headers: Mapping[str, str]) -> ManagementPrincipal:

@@ -1,7 +1,8 @@
 """The one place where concrete adapters are chosen and wired (dependency-injector).
 
 Layers: ``settings`` → :class:`Gateways` (clients and connections) → :class:`Adapters`
-(port implementations chosen by settings) → :class:`Services` (the domain). Tests
+(port implementations chosen by settings) → :class:`Services` (the domain, wired in
+:mod:`pulse_http.service_wiring`). Tests
 override providers (``container.adapters.clock.override(...)``) instead of patching.
 """
 
@@ -16,8 +17,14 @@ from pulse_adapters.dns import SystemHostResolver
 from pulse_adapters.http import AiohttpWebhookSender
 from pulse_adapters.livekit import LiveKitMediaEngine, LiveKitRoomEngine
 from pulse_adapters.local import LocalObjectStorage, download_signing_key
-from pulse_adapters.memory import InMemoryMediaEngine, InMemoryRateLimiter, InMemoryRoomEngine
+from pulse_adapters.memory import (
+    InMemoryLocks,
+    InMemoryMediaEngine,
+    InMemoryRateLimiter,
+    InMemoryRoomEngine,
+)
 from pulse_adapters.mongo import (
+    MongoConnectionRepository,
     MongoDatabase,
     MongoDeliveryRepository,
     MongoEventRepository,
@@ -31,10 +38,11 @@ from pulse_adapters.mongo.media_records import (
     MongoEgressRecordRepository,
     MongoIngressRecordRepository,
 )
-from pulse_adapters.redis import RedisJobQueue, RedisRateLimiter
+from pulse_adapters.redis import RedisJobQueue, RedisLocks, RedisRateLimiter
 from pulse_adapters.redis.client import create_redis_client
 from pulse_adapters.s3 import S3Config, S3ObjectStorage
 from pulse_adapters.sqlite import (
+    SqliteConnectionRepository,
     SqliteDatabase,
     SqliteDeliveryRepository,
     SqliteEgressRecordRepository,
@@ -48,30 +56,11 @@ from pulse_adapters.sqlite import (
     SqliteWebhookEndpointRepository,
 )
 from pulse_core import __version__
-from pulse_core.livekit_webhooks import LiveKitWebhookVerifier
-from pulse_core.models import RateLimitSettings
-from pulse_core.net import AddressPolicy, UrlGuard
 from pulse_core.ports.clock import Clock
-from pulse_core.ports.rate_limit import RateLimit, RateLimiter
+from pulse_core.ports.rate_limit import RateLimiter
 from pulse_core.ports.storage import EgressUploadTarget, ObjectStorage, SignedDownloads
-from pulse_core.services import (
-    CredentialCache,
-    CredentialCachingProjectRepository,
-    ManagementAuthenticator,
-    MediaService,
-    OrganizationService,
-    ProjectAuthenticator,
-    ProjectService,
-)
-from pulse_core.services.delivery import DeliveryService, RetrySchedule
-from pulse_core.services.event_log import EventLog
-from pulse_core.services.jobs import JobRunner
-from pulse_core.services.livekit_events import LiveKitEventProcessor
 from pulse_core.services.rate_limiting import FailoverRateLimiter
-from pulse_core.services.rooms import RoomService
-from pulse_core.services.throttling import FailedAuthThrottle, ProjectRateLimits
-from pulse_core.services.tokens import TokenService
-from pulse_core.services.webhooks import WebhookService
+from pulse_http.service_wiring import Services
 from pulse_http.settings import Settings, load_settings
 
 
@@ -203,6 +192,17 @@ class Adapters(containers.DeclarativeContainer):
         sqlite=providers.Singleton(SqliteUsageRepository, gateways.sqlite),
         mongo=providers.Singleton(MongoUsageRepository, gateways.mongo),
     )
+    connections = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteConnectionRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoConnectionRepository, gateways.mongo),
+    )
+    # Quota checks lock across replicas through the Redis they share.
+    locks = providers.Selector(
+        settings.provided.rate_limits,
+        memory=providers.Singleton(InMemoryLocks),
+        redis=providers.Singleton(RedisLocks, gateways.queue_redis),
+    )
     egress_records = providers.Selector(
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteEgressRecordRepository, gateways.sqlite),
@@ -219,6 +219,7 @@ class Adapters(containers.DeclarativeContainer):
         s3=providers.Singleton(_s3_storage, settings),
     )
     signed_downloads = providers.Callable(_signed_downloads, storage)
+    upload_target = providers.Callable(_upload_target, storage)
     media_engine = providers.Selector(
         settings.provided.media_engine,
         memory=providers.Singleton(_simulated_engine, clock, storage),
@@ -274,158 +275,6 @@ class Adapters(containers.DeclarativeContainer):
     rate_limiter = providers.Selector(
         settings.provided.rate_limits, memory=local_rate_limiter, redis=shared_rate_limiter
     )
-
-
-def _address_policy(allowed_networks: tuple[str, ...]) -> AddressPolicy:
-    return AddressPolicy.from_cidrs(allowed_networks)
-
-
-def _hours(hours: float) -> float:
-    return hours * 3600
-
-
-def _pepper(settings: Settings) -> bytes:
-    return settings.api_key_pepper.encode("utf-8")
-
-
-def _default_rate_limit(settings: Settings) -> RateLimitSettings:
-    return RateLimitSettings(
-        requests=settings.rate_limit_requests,
-        period=settings.rate_limit_period,
-        burst=settings.rate_limit_burst,
-    )
-
-
-def _auth_failure_limit(settings: Settings) -> RateLimit:
-    return RateLimit(
-        requests=settings.auth_failure_limit,
-        period_seconds=settings.auth_failure_window_seconds,
-        burst=settings.auth_failure_limit,
-    )
-
-
-class Services(containers.DeclarativeContainer):
-    settings = providers.Dependency(instance_of=Settings)
-    adapters = providers.DependenciesContainer()
-
-    pepper = providers.Callable(_pepper, settings)
-    credential_cache = providers.Singleton(
-        CredentialCache, adapters.clock, ttl_seconds=settings.provided.auth_cache_ttl_seconds
-    )
-    # Every project write goes through this repository, which drops the written
-    # project's cached credentials; the authenticator reads through the same cache.
-    projects_repository = providers.Singleton(
-        CredentialCachingProjectRepository, adapters.projects, credential_cache
-    )
-    project_auth = providers.Singleton(
-        ProjectAuthenticator, projects_repository, adapters.clock, pepper=pepper
-    )
-    management_auth = providers.Singleton(
-        ManagementAuthenticator,
-        settings.provided.jwt_secret,
-        adapters.clock,
-        max_ttl_seconds=settings.provided.management_token_max_ttl_seconds,
-    )
-    project_rate_limits = providers.Singleton(
-        ProjectRateLimits,
-        adapters.rate_limiter,
-        default=providers.Callable(_default_rate_limit, settings),
-    )
-    auth_throttle = providers.Singleton(
-        FailedAuthThrottle,
-        adapters.rate_limiter,
-        adapters.clock,
-        limit=providers.Callable(_auth_failure_limit, settings),
-    )
-    tokens = providers.Singleton(
-        TokenService,
-        adapters.clock,
-        livekit_api_key=settings.provided.livekit_api_key,
-        livekit_api_secret=settings.provided.livekit_api_secret,
-        livekit_url=settings.provided.livekit_client_url,
-    )
-    media_urls = providers.Singleton(
-        UrlGuard,
-        providers.Callable(_address_policy, settings.provided.media_allowed_networks),
-        adapters.resolver,
-    )
-    webhook_urls = providers.Singleton(
-        UrlGuard,
-        providers.Callable(_address_policy, settings.provided.webhook_allowed_networks),
-        adapters.resolver,
-    )
-    event_log = providers.Singleton(
-        EventLog,
-        adapters.events,
-        adapters.webhook_endpoints,
-        adapters.deliveries,
-        adapters.job_queue,
-        adapters.clock,
-    )
-    webhooks = providers.Singleton(
-        WebhookService,
-        adapters.webhook_endpoints,
-        adapters.deliveries,
-        adapters.events,
-        event_log,
-        adapters.clock,
-        urls=webhook_urls,
-        require_https=settings.provided.is_production,
-    )
-    delivery = providers.Singleton(
-        DeliveryService,
-        adapters.events,
-        adapters.webhook_endpoints,
-        adapters.deliveries,
-        adapters.webhook_sender,
-        adapters.clock,
-        urls=webhook_urls,
-        schedule=providers.Callable(RetrySchedule.parse, settings.provided.webhook_retry_schedule),
-        timeout_seconds=settings.provided.webhook_timeout_seconds,
-        disable_after_seconds=providers.Callable(
-            _hours, settings.provided.webhook_disable_after_hours
-        ),
-    )
-    livekit_events = providers.Singleton(
-        LiveKitEventProcessor,
-        adapters.projects,
-        adapters.egress_records,
-        adapters.ingress_records,
-        event_log,
-    )
-    job_runner = providers.Singleton(JobRunner, livekit_events, delivery, event_log)
-    livekit_verifier = providers.Singleton(
-        LiveKitWebhookVerifier,
-        settings.provided.livekit_api_key,
-        settings.provided.livekit_api_secret,
-    )
-    organizations = providers.Factory(
-        OrganizationService,
-        adapters.organizations,
-        projects_repository,
-        adapters.clock,
-    )
-    projects = providers.Factory(
-        ProjectService,
-        adapters.organizations,
-        projects_repository,
-        adapters.clock,
-        pepper=pepper,
-        webhook_urls=webhook_urls,
-        on_saved=webhooks.provided.adopt_webhook_url,
-    )
-    media = providers.Factory(
-        MediaService,
-        adapters.media_engine,
-        adapters.egress_records,
-        adapters.ingress_records,
-        adapters.storage,
-        adapters.clock,
-        url_guard=media_urls,
-        upload_target=providers.Callable(_upload_target, adapters.storage),
-        url_expiry_seconds=settings.provided.recording_url_ttl_seconds,
-    )
-    rooms = providers.Factory(RoomService, adapters.room_engine)
 
 
 class Container(containers.DeclarativeContainer):

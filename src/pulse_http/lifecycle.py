@@ -17,13 +17,19 @@ import structlog
 
 from pulse_core.errors import InvalidInput, Unavailable
 from pulse_core.models.events import EVENT_RETENTION_DAYS
+from pulse_core.models.usage import USAGE_RECORD_RETENTION_DAYS, USAGE_ROLLUP_RETENTION_DAYS
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import EventRepository
 from pulse_core.ports.media import MediaEngine
 from pulse_core.ports.repositories import ProjectRepository
+from pulse_core.ports.rooms import RoomEngine
 from pulse_core.ports.storage import ObjectStorage
+from pulse_core.ports.usage import UsageRepository
 from pulse_core.ports.webhook_sender import WebhookSender
+from pulse_core.services.metering import UsageMeter
+from pulse_core.services.quotas import QuotaService
 from pulse_core.services.rate_limiting import FailoverRateLimiter
+from pulse_core.services.usage_counter import UsageCounter
 from pulse_core.services.webhooks import WebhookService
 from pulse_http.worker import Worker
 
@@ -141,6 +147,7 @@ def build_lifecycle(container: Container) -> Lifecycle:
     if settings.rate_limits == "redis":
         _add_shared_rate_limiter(lifecycle, container)
     _add_media(lifecycle, container)
+    _add_usage(lifecycle, container)
     _add_events(lifecycle, container)
     return lifecycle
 
@@ -161,6 +168,50 @@ def _add_shared_rate_limiter(lifecycle: Lifecycle, container: Container) -> None
     lifecycle.add(
         "cache", stop=client.aclose, check=cache_ok, every=(RATE_LIMITER_PROBE_SECONDS, probe)
     )
+
+
+#: How often organizations that minted tokens are checked against their monthly minutes
+#: (on the replica that metered them it happens at once), and old usage is purged.
+QUOTA_REFRESH_SECONDS = 10.0
+USAGE_PURGE_SECONDS = 600.0
+USAGE_REPAIR_AFTER = timedelta(minutes=10)
+
+
+def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
+    """Flush in-process counts on a schedule and at stop (registered after the database
+    and before the worker, so it stops after the worker's last count and before the
+    database closes); refresh token allowances; repair and expire old usage; and, on LiveKit,
+    reconcile open connections with the rooms LiveKit still has."""
+    settings = container.settings()
+    counter: UsageCounter = container.services.usage_counter()
+    quotas: QuotaService = container.services.quotas()
+    usage: UsageRepository = container.adapters.usage()
+    clock: Clock = container.adapters.clock()
+
+    async def flush() -> None:
+        await counter.flush()
+
+    async def purge() -> None:
+        now = clock.now()
+        # Records a crashed write left half counted (Mongo): long enough ago that no
+        # live write is still finishing them.
+        await usage.repair(pending_before=now - USAGE_REPAIR_AFTER)
+        await usage.purge(
+            records_before=now - timedelta(days=USAGE_RECORD_RETENTION_DAYS),
+            rollups_before=now - timedelta(days=USAGE_ROLLUP_RETENTION_DAYS),
+        )
+
+    lifecycle.add("usage", stop=flush, every=(settings.usage_flush_seconds, flush))
+    lifecycle.add("usage-retention", every=(USAGE_PURGE_SECONDS, purge))
+    lifecycle.add("quotas", every=(QUOTA_REFRESH_SECONDS, quotas.refresh_allowance))
+    if settings.media_engine == "livekit" and settings.usage_reconcile_seconds > 0:
+        meter: UsageMeter = container.services.meter()
+        rooms: RoomEngine = container.adapters.room_engine()
+
+        async def reconcile() -> None:
+            await meter.reconcile(rooms)
+
+        lifecycle.add("usage-reconcile", every=(settings.usage_reconcile_seconds, reconcile))
 
 
 #: How often old events are purged from the event log (Mongo also has a TTL index).

@@ -20,6 +20,7 @@ from pulse_core.errors import (
     NotFound,
     PermissionDenied,
     PulseError,
+    QuotaExceeded,
     RateLimited,
     Unauthenticated,
     Unavailable,
@@ -83,6 +84,10 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     field: str | None = None
     errors: list[FieldError] | None = None
     request_id: str | None = None
+    # A quota refusal's limit, its value and the current use (API.md, "Usage and quotas").
+    limit: str | None = None
+    value: int | None = None
+    used: int | None = None
 
 
 def problem_response(
@@ -144,6 +149,8 @@ def pulse_problem(exc: PulseError, request_id: str | None) -> tuple[Problem, dic
     body = problem_body(
         status, detail=exc.detail, request_id=request_id, code=exc.code, field=exc.field
     )
+    if isinstance(exc, QuotaExceeded):
+        body = msgspec.structs.replace(body, limit=exc.limit, value=exc.value, used=exc.used)
     return body, headers
 
 

@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 
 from pulse_core.errors import InvalidInput
 from pulse_core.net import parse_networks
+from pulse_core.plans import PlanCatalog, parse_plans
 from pulse_core.services.delivery import RetrySchedule
 
 Environment = Literal["development", "test", "production"]
@@ -123,6 +124,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_visibility_timeout_seconds: float = 60.0
     webhook_concurrency: int = 10
     webhook_worker: Literal["on", "off"] = "on"
+    # Usage (API.md, "Usage and quotas"): the operator's plans (TOML or JSON); how often
+    # in-process counts (tokens, requests, deliveries) are written; how often open
+    # connections are checked against LiveKit (0: never).
+    plans_file: str = ""
+    usage_flush_seconds: float = 5.0
+    usage_reconcile_seconds: float = 300.0
 
     @property
     def is_production(self) -> bool:
@@ -232,6 +239,16 @@ def load_settings(
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(_name_variable(str(exc))) from exc
+    _check_values(settings)
+    if settings.is_production:
+        problems = settings.production_problems()
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+    return settings
+
+
+def _check_values(settings: Settings) -> None:
+    """What msgspec's types cannot say about the values; ``ConfigError`` naming one."""
     try:
         RetrySchedule.parse(settings.webhook_retry_schedule)
     except InvalidInput as exc:
@@ -241,11 +258,23 @@ def load_settings(
             parse_networks(getattr(settings, field), field.upper())
         except InvalidInput as exc:
             raise ConfigError(f"{field.upper()}: {exc.detail}") from exc
-    if settings.is_production:
-        problems = settings.production_problems()
-        if problems:
-            raise ConfigError("refusing to start in production: " + "; ".join(problems))
-    return settings
+    if not 0 < settings.usage_flush_seconds <= 10:
+        # API.md promises usage within 10 seconds of what caused it.
+        raise ConfigError("USAGE_FLUSH_SECONDS: must be more than 0 and at most 10")
+    if settings.usage_reconcile_seconds < 0:
+        raise ConfigError("USAGE_RECONCILE_SECONDS: must be 0 (off) or more")
+    if settings.plans_file:
+        try:
+            read_plans(settings.plans_file)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"PLANS_FILE: {exc}") from exc
+
+
+def read_plans(path: str) -> PlanCatalog:
+    """The plan catalog with the operator's ``PLANS_FILE`` at ``path`` (or none)."""
+    if not path:
+        return PlanCatalog()
+    return PlanCatalog(parse_plans(Path(path).read_text(encoding="utf-8"), source=path))
 
 
 def _name_variable(message: str) -> str:

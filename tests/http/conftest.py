@@ -97,11 +97,18 @@ class Tenant:
 
 
 async def make_tenant(
-    client: AsyncTestClient[Any], container: Container, admin_headers: dict[str, str], name: str
+    client: AsyncTestClient[Any],
+    container: Container,
+    admin_headers: dict[str, str],
+    name: str,
+    *,
+    plan: str = "enterprise",
 ) -> Tenant:
+    # Unlimited: tests of other features must not meet a plan's limits by accident
+    # (tests/http/test_quotas.py meets each on purpose).
     org = await client.post(
         "/v1/organizations",
-        json={"name": name, "admin_email": f"admin@{name.lower()}.test"},
+        json={"name": name, "admin_email": f"admin@{name.lower()}.test", "plan": plan},
         headers=admin_headers,
     )
     assert org.status_code == 201, org.text

@@ -47,6 +47,9 @@ SHELL = frozenset(
         "opentelemetry",
         "argon2",
         "standardwebhooks",
+        # The injection library itself is no adapter: services are wired with it in
+        # pulse_http.service_wiring, onto the adapters only the container picks.
+        "dependency_injector",
     }
 )
 WIRING = "pulse_http.container"

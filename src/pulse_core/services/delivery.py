@@ -30,6 +30,7 @@ from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
 from pulse_core.ports.webhook_sender import DeliveryFailed, WebhookRequest, WebhookSender
+from pulse_core.services.usage_counter import UsageCounter
 
 DEFAULT_SCHEDULE: Final = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 #: A receiver's ``Retry-After`` is honoured up to this long.
@@ -105,7 +106,9 @@ class DeliveryService:
         timeout_seconds: float = 15.0,
         disable_after_seconds: float = 120 * 3600.0,
         jitter: Callable[[float], float] = _jitter,
+        usage: UsageCounter | None = None,
     ) -> None:
+        self._usage = usage
         self._events = events
         self._endpoints = endpoints
         self._deliveries = deliveries
@@ -140,6 +143,9 @@ class DeliveryService:
             await self._finish(delivery, now, "dead", error="the event is no longer kept")
             return None
         attempt, retry_after = await self._post(endpoint, event, now)
+        if self._usage is not None:
+            # Every POST Pulse makes is metered, retries included.
+            self._usage.count(project_id, "webhook_deliveries")
         return await self._record(delivery, endpoint, attempt, retry_after)
 
     async def _post(

@@ -27,12 +27,20 @@ from pulse_core.livekit_webhooks.translate import (
 )
 from pulse_core.models.events import Delivery, Event
 from pulse_core.models.jobs import ApplyLiveKitEvent
-from pulse_core.models.media import Egress, EgressFile, FileOutput, Ingress
+from pulse_core.models.media import (
+    ENDED_INGRESS_STATUSES,
+    Egress,
+    EgressFile,
+    FileOutput,
+    Ingress,
+)
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
 from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.services.event_log import EventLog
+from pulse_core.services.metering import UsageMeter
 
 _log = logging.getLogger("pulse.livekit_events")
+_DEPARTURES = frozenset({"participant_left", "participant_connection_aborted"})
 
 
 def event_id_of(livekit_event_id: str, at: datetime) -> str:
@@ -47,7 +55,9 @@ class LiveKitEventProcessor:
         egress: EgressRecordRepository,
         ingress: IngressRecordRepository,
         log: EventLog,
+        meter: UsageMeter | None = None,
     ) -> None:
+        self._meter = meter
         self._projects = projects
         self._egress = egress
         self._ingress = ingress
@@ -71,7 +81,19 @@ class LiveKitEventProcessor:
         owner = project_room_of(event)
         if owner is None or await self._projects.get(owner[0]) is None:
             return []
+        if self._meter is not None:
+            await self._meter_room_event(event, owner[0], at)
         return await self._publish(event, owner[0], at, redelivered)
+
+    async def _meter_room_event(self, event: LiveKitEvent, project_id: str, at: datetime) -> None:
+        assert self._meter is not None
+        livekit_room = event.room.name if event.room is not None else ""
+        if event.event == "participant_joined" and event.participant is not None:
+            await self._meter.participant_joined(project_id, livekit_room, event.participant, at)
+        elif event.event in _DEPARTURES and event.participant is not None:
+            await self._meter.participant_left(project_id, event.participant, at)
+        elif event.event == "room_finished" and livekit_room:
+            await self._meter.room_finished(project_id, livekit_room, at)
 
     async def _apply_egress(
         self, event: LiveKitEvent, info: EgressInfo, at: datetime, redelivered: bool
@@ -82,6 +104,8 @@ class LiveKitEventProcessor:
         updated = _egress_after(record, info, at)
         if updated != record:
             await self._egress.update(updated)
+        if updated.ended and self._meter is not None:
+            await self._meter.egress_ended(updated)
         created = await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
         if updated.status == "complete" and (not record.ended or redelivered):
             for file in updated.files:
@@ -101,6 +125,10 @@ class LiveKitEventProcessor:
         if status != record.status:
             updated: Ingress = msgspec.structs.replace(record, status=status, updated_at=at)
             await self._ingress.update(updated)
+        if self._meter is not None and (
+            event.event == "ingress_ended" or status in ENDED_INGRESS_STATUSES
+        ):
+            await self._meter.ingress_ended(record, info.state, at)
         return await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
 
     async def _publish(

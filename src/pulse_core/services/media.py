@@ -19,8 +19,8 @@ naming functions are importable from here too, where embedders have always found
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Final
 
 import msgspec
@@ -46,6 +46,7 @@ from pulse_core.ports.media import (
     EgressInfo,
     EgressRequest,
     IngressInfo,
+    IngressRequest,
     MediaEngine,
     StreamTarget,
 )
@@ -66,6 +67,8 @@ from pulse_core.recordings import (
 from pulse_core.services import pagination
 from pulse_core.services.egress_plan import plan_egress, redact_stream_url
 from pulse_core.services.ingress_plan import plan_ingress
+from pulse_core.services.metering import UsageMeter
+from pulse_core.services.quotas import QuotaService
 
 DEFAULT_URL_EXPIRY_SECONDS: Final = 3600
 _ENGINE_GONE = "the media server no longer knows this egress"
@@ -96,7 +99,11 @@ class MediaService:
         url_guard: UrlGuard,
         upload_target: EgressUploadTarget | None = None,
         url_expiry_seconds: int = DEFAULT_URL_EXPIRY_SECONDS,
+        quotas: QuotaService | None = None,
+        meter: UsageMeter | None = None,
     ) -> None:
+        self._quotas = quotas
+        self._meter = meter
         if not 1 <= url_expiry_seconds <= MAX_URL_EXPIRY_SECONDS:
             raise ValueError(f"url_expiry_seconds must be 1..{MAX_URL_EXPIRY_SECONDS}")
         self._engine = engine
@@ -121,24 +128,26 @@ class MediaService:
         if self._upload_target is not None and plan.writes_files:
             upload = await self._upload_target.egress_upload_config()
             engine_request = msgspec.structs.replace(engine_request, upload=upload)
-        info = await self._engine.start_egress(engine_request)
-        egress = Egress(
-            id=egress_id,
-            project_id=project.id,
-            engine_id=info.egress_id,
-            kind=plan.kind,
-            room=plan.room,
-            livekit_room=plan.livekit_room,
-            status=info.status,
-            outputs=[plan.output],
-            started_at=info.started_at or now,
-            ended_at=info.ended_at,
-            error=info.error,
-            updated_at=now,
-        )
-        await self._record(
-            self._egress.add(egress), undo=lambda: self._engine.stop_egress(info.egress_id)
-        )
+        # The plan's limits hold from the count to the record being written.
+        async with self._quotas.egress_slot(project) if self._quotas else _no_quota():
+            info = await self._engine.start_egress(engine_request)
+            egress = Egress(
+                id=egress_id,
+                project_id=project.id,
+                engine_id=info.egress_id,
+                kind=plan.kind,
+                room=plan.room,
+                livekit_room=plan.livekit_room,
+                status=info.status,
+                outputs=[plan.output],
+                started_at=info.started_at or now,
+                ended_at=info.ended_at,
+                error=info.error,
+                updated_at=now,
+            )
+            await self._record(
+                self._egress.add(egress), undo=lambda: self._engine.stop_egress(info.egress_id)
+            )
         return egress
 
     async def stop_egress(self, project: Project, egress_id: str) -> Egress:
@@ -198,6 +207,17 @@ class MediaService:
         engine_request = plan_ingress(project.id, request, ingress_id)
         if engine_request.url is not None:
             await self._urls.check(engine_request.url, "url")
+        async with self._quotas.ingress_slot(project) if self._quotas else _no_quota():
+            return await self._create_ingress(project, request, ingress_id, engine_request, now)
+
+    async def _create_ingress(
+        self,
+        project: Project,
+        request: CreateIngress,
+        ingress_id: str,
+        engine_request: IngressRequest,
+        now: datetime,
+    ) -> Ingress:
         info = await self._engine.create_ingress(engine_request)
         ingress = Ingress(
             id=ingress_id,
@@ -382,6 +402,8 @@ class MediaService:
             return current
         new = msgspec.structs.replace(new, updated_at=self._clock.now())
         await self._egress.update(new)
+        if new.ended and not old.ended and self._meter is not None:
+            await self._meter.egress_ended(new)
         return new
 
     # -- internals: ingress ----------------------------------------------------------
@@ -431,3 +453,8 @@ __all__ = [
     "redact_stream_url",
     "room_directory",
 ]
+
+
+@contextlib.asynccontextmanager
+async def _no_quota() -> AsyncIterator[None]:
+    yield

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import get_args
 
 import msgspec
 
 from pulse_core import ids
-from pulse_core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from pulse_core.models import ManagementPrincipal, Organization, Page, Plan
+from pulse_core.errors import Conflict, NotFound, PermissionDenied
+from pulse_core.models import ManagementPrincipal, Organization, Page
+from pulse_core.plans import PlanCatalog
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 from pulse_core.services import pagination, validation
 
-_PLANS: tuple[str, ...] = get_args(Plan)
 # An admin_email belongs to one live organization platform-wide (the Go service's unique
 # index). The refusal says that rule and nothing about which organization holds the
 # address: an owner changing their own admin_email must not learn who the others are.
@@ -31,12 +30,6 @@ class OrganizationPatch(msgspec.Struct, frozen=True, kw_only=True):
     name: str | msgspec.UnsetType = msgspec.UNSET
     admin_email: str | msgspec.UnsetType = msgspec.UNSET
     plan: str | msgspec.UnsetType = msgspec.UNSET
-
-
-def _plan(value: str) -> Plan:
-    if value not in _PLANS:
-        raise InvalidInput(f"plan must be one of {', '.join(_PLANS)}", field="plan")
-    return value  # type: ignore[return-value]
 
 
 @contextlib.asynccontextmanager
@@ -55,7 +48,9 @@ class OrganizationService:
         organizations: OrganizationRepository,
         projects: ProjectRepository,
         clock: Clock,
+        plans: PlanCatalog | None = None,
     ) -> None:
+        self._plans = plans or PlanCatalog()
         self._orgs = organizations
         self._projects = projects
         self._clock = clock
@@ -71,7 +66,7 @@ class OrganizationService:
             id=ids.new_id(ids.ORGANIZATION, now_ms=ids.ms_of(now)),
             name=validation.name(name),
             admin_email=validation.email(admin_email, "admin_email"),
-            plan=_plan(plan),
+            plan=self._plans.check(plan),
             created_at=now,
             updated_at=now,
         )
@@ -115,7 +110,7 @@ class OrganizationService:
         if patch.plan is not msgspec.UNSET:
             if not actor.is_admin and patch.plan != org.plan:
                 raise PermissionDenied("only platform admins change the plan")
-            changes["plan"] = _plan(patch.plan)
+            changes["plan"] = self._plans.check(patch.plan)
         if not changes:
             return org
         updated = msgspec.structs.replace(org, updated_at=self._clock.now(), **changes)

@@ -22,6 +22,7 @@ from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 from pulse_core.services import pagination, validation
+from pulse_core.services.quotas import QuotaService
 
 MAX_GRACE_PERIOD_SECONDS = 86_400
 # Platform bounds for LiveKit token lifetimes; a project may only narrow them.
@@ -90,7 +91,9 @@ class ProjectService:
         pepper: bytes,
         webhook_urls: UrlGuard,
         on_saved: Callable[[Project], Awaitable[object]] | None = None,
+        quotas: QuotaService | None = None,
     ) -> None:
+        self._quotas = quotas
         # ``on_saved`` runs after a project is created or updated: the container has the
         # webhook service adopt a ``webhook_url`` setting as an endpoint there.
         self._on_saved = on_saved
@@ -127,7 +130,11 @@ class ProjectService:
             created_at=now,
             updated_at=now,
         )
-        await self._projects.add(project)
+        if self._quotas is None:
+            await self._projects.add(project)
+        else:
+            async with self._quotas.project_slot(org_id):
+                await self._projects.add(project)
         await self._saved(project)
         return IssuedProject(project=project, api_secret=api_secret)
 

@@ -24,8 +24,10 @@ import builtins
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import msgspec
+
 from pulse_core import rooms
-from pulse_core.errors import InvalidInput, NotFound
+from pulse_core.errors import InvalidInput, NotFound, QuotaExceeded
 from pulse_core.models import Page, Project
 from pulse_core.models.rooms import (
     MAX_DATA_BYTES,
@@ -43,6 +45,7 @@ from pulse_core.models.rooms import (
 )
 from pulse_core.ports.rooms import RoomEngine, RoomInfo, RoomRequest
 from pulse_core.services import pagination
+from pulse_core.services.quotas import QuotaService
 from pulse_core.services.token_input import (
     check_attributes,
     check_identity,
@@ -58,8 +61,9 @@ MAX_TRACK_SID_LENGTH = 64
 class RoomService:
     """Rooms and participants of the calling project (module docstring)."""
 
-    def __init__(self, engine: RoomEngine) -> None:
+    def __init__(self, engine: RoomEngine, quotas: QuotaService | None = None) -> None:
         self._engine = engine
+        self._quotas = quotas
 
     # -- rooms -----------------------------------------------------------------------
 
@@ -82,6 +86,20 @@ class RoomService:
             ),
             metadata=_room_metadata(request.metadata) or None,
         )
+        cap = await self._quotas.participants_cap(project) if self._quotas else None
+        if cap is not None:
+            wanted = engine_request.max_participants
+            if wanted is not None and wanted > cap:
+                raise QuotaExceeded(
+                    "max_participants_per_room",
+                    value=cap,
+                    used=wanted,
+                    detail=f"max_participants is above the plan's limit of {cap} a room",
+                    field="max_participants",
+                )
+            engine_request = msgspec.structs.replace(
+                engine_request, max_participants=wanted or cap
+            )
         info, created = await self._engine.create_room(engine_request)
         return _room(info, request.name), created
 

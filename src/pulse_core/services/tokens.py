@@ -55,6 +55,7 @@ from pulse_core.models.token import (
     TokenValidation,
 )
 from pulse_core.ports.clock import Clock
+from pulse_core.services.quotas import TokenAllowance
 from pulse_core.services.token_claims import (
     DEFAULT_VIDEO,
     REFUSED_GRANTS,
@@ -82,6 +83,7 @@ from pulse_core.services.token_input import (
     check_name,
     token_ttl,
 )
+from pulse_core.services.usage_counter import UsageCounter
 
 __all__ = [
     "DEFAULT_TOKEN_TTL_SECONDS",
@@ -132,7 +134,15 @@ class TokenService:
     state and is safe to share between threads and tasks.
     """
 
-    __slots__ = ("_api_key", "_clock", "_livekit_url", "_signer", "_verifier")
+    __slots__ = (
+        "_allowance",
+        "_api_key",
+        "_clock",
+        "_livekit_url",
+        "_signer",
+        "_usage",
+        "_verifier",
+    )
 
     def __init__(
         self,
@@ -141,7 +151,11 @@ class TokenService:
         livekit_api_key: str,
         livekit_api_secret: str,
         livekit_url: str,
+        usage: UsageCounter | None = None,
+        allowance: TokenAllowance | None = None,
     ) -> None:
+        self._usage = usage
+        self._allowance = allowance
         if not livekit_api_key or not livekit_api_secret:
             raise ValueError("the LiveKit API key and secret must be set")
         self._clock = clock
@@ -181,6 +195,8 @@ class TokenService:
         """
         if project.is_deleted:
             raise NotFound("project not found")
+        if self._allowance is not None:
+            self._allowance.check(project.org_id)
         identity = check_identity(request.identity)
         livekit_room = rooms.to_livekit(project.id, request.room)
         name = check_name(request.name)
@@ -208,6 +224,8 @@ class TokenService:
                 attributes=attributes,
             )
         )
+        if self._usage is not None:
+            self._usage.count(project.id, "tokens_created")
         return MintedToken(
             token=token,
             identity=identity,

@@ -1,0 +1,150 @@
+"""Reading usage (API.md, "Usage and quotas"): a project's or an organization's metered
+quantities per UTC hour, day or month, from the roll-ups (never a scan of records)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Final
+
+import msgspec
+
+from pulse_core.errors import InvalidInput
+from pulse_core.models.usage import GRANULARITIES, METRICS, Granularity, Metric, UsageTotal
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.repositories import ProjectRepository
+from pulse_core.ports.usage import UsageRepository
+from pulse_core.services.periods import is_aligned, month_start, next_month, period_start
+
+#: The widest window one request may ask for, per granularity (hourly roll-ups are
+#: kept 13 months too, but a year of hours is 8,760 rows a metric).
+MAX_WINDOW: Final[dict[Granularity, timedelta]] = {
+    "hour": timedelta(days=31),
+    "day": timedelta(days=400),
+    "month": timedelta(days=400),
+}
+_PAGE = 200
+
+
+class UsageItem(msgspec.Struct, frozen=True, kw_only=True):
+    metric: Metric
+    period_start: datetime
+    quantity: int
+
+
+class UsageQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """A checked request: ``since <= period_start < until``."""
+
+    since: datetime
+    until: datetime
+    granularity: Granularity
+    metrics: tuple[Metric, ...]
+
+
+async def project_ids_of(projects: ProjectRepository, org_id: str) -> list[str]:
+    """The ids of every live project of ``org_id``."""
+    found: list[str] = []
+    after = None
+    while True:
+        page = await projects.list_page(org_id=org_id, after=after, limit=_PAGE)
+        found += [p.id for p in page]
+        if len(page) < _PAGE:
+            return found
+        after = page[-1].id
+
+
+class UsageService:
+    """Callers authorize first: the project is the caller's, or the organization one
+    the management principal may read."""
+
+    def __init__(self, usage: UsageRepository, projects: ProjectRepository, clock: Clock) -> None:
+        self._usage = usage
+        self._projects = projects
+        self._clock = clock
+
+    def query(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        granularity: str | None = None,
+        metric: str | None = None,
+    ) -> UsageQuery:
+        """Check a request's parameters (``InvalidInput`` naming the one at fault). The
+        default window is the current UTC month; the default granularity ``day``."""
+        if granularity is None:
+            granularity = "day"
+        if granularity not in GRANULARITIES:
+            raise InvalidInput(
+                f"granularity must be one of {', '.join(GRANULARITIES)}", field="granularity"
+            )
+        level: Granularity = granularity
+        if metric is not None and metric not in METRICS:
+            raise InvalidInput(f"metric must be one of {', '.join(METRICS)}", field="metric")
+        for name, value in (("from", since), ("to", until)):
+            if value is not None and value.tzinfo is None:
+                raise InvalidInput(f"{name} must carry a time zone (Z for UTC)", field=name)
+        start = since if since is not None else month_start(self._clock.now())
+        end = until if until is not None else next_month(start)
+        if end <= start:
+            raise InvalidInput("to must be later than from", field="to")
+        if end - start > MAX_WINDOW[level]:
+            raise InvalidInput(
+                f"a {level} query covers at most {MAX_WINDOW[level].days} days", field="to"
+            )
+        metrics: tuple[Metric, ...] = (metric,) if metric is not None else ()
+        return UsageQuery(since=start, until=end, granularity=level, metrics=metrics)
+
+    async def project_usage(self, project_id: str, query: UsageQuery) -> list[UsageItem]:
+        """The project's usage, one item per period and metric."""
+        return _items(await self._totals([project_id], query), query.granularity)
+
+    async def organization_usage(
+        self, org_id: str, query: UsageQuery
+    ) -> tuple[list[UsageItem], dict[str, list[UsageItem]]]:
+        """The organization's usage (its projects together), and each project's."""
+        project_ids = await project_ids_of(self._projects, org_id)
+        totals = await self._totals(project_ids, query)
+        per_project: dict[str, list[UsageTotal]] = defaultdict(list)
+        for total in totals:
+            per_project[total.project_id].append(total)
+        return _items(totals, query.granularity), {
+            p: _items(per_project.get(p, []), query.granularity) for p in project_ids
+        }
+
+    async def _totals(self, project_ids: Sequence[str], query: UsageQuery) -> list[UsageTotal]:
+        if not project_ids:
+            return []
+        # A period that starts before ``since`` but overlaps it is not counted: periods
+        # are whole, so the window is widened to the periods it touches.
+        level = query.granularity
+        since = period_start(query.since, level)
+        until = query.until if is_aligned(query.until, level) else _after(query.until, level)
+        return await self._usage.totals(
+            project_ids,
+            granularity="hour" if level == "hour" else "day",
+            since=since,
+            until=until,
+            metrics=query.metrics,
+        )
+
+
+def _after(moment: datetime, level: Granularity) -> datetime:
+    start = period_start(moment, level)
+    if level == "month":
+        return next_month(start)
+    return start + (timedelta(hours=1) if level == "hour" else timedelta(days=1))
+
+
+def _items(totals: Iterable[UsageTotal], level: Granularity) -> list[UsageItem]:
+    """Sum roll-ups into one item per (period, metric): kinds and projects together,
+    days into months when asked for months."""
+    sums: dict[tuple[datetime, Metric], int] = defaultdict(int)
+    for total in totals:
+        sums[(period_start(total.period_start, level), total.metric)] += total.quantity
+    return [
+        UsageItem(metric=metric, period_start=start, quantity=quantity)
+        for (start, metric), quantity in sorted(sums.items())
+        if quantity
+    ]

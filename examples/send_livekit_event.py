@@ -3,7 +3,11 @@
 is the body's hash (livekit-api does the signing).
 
     python examples/send_livekit_event.py participant_joined <livekit room> <identity>
+    python examples/send_livekit_event.py participant_left <livekit room> <identity> \
+        --joined-ago 150
 
+``--joined-ago SECONDS`` says the participant joined that long ago (LiveKit's
+``joined_at``, which participant minutes are counted from); by default, now.
 The LiveKit room name is the project's id, ``_``, then the project's own room name
 (``prj_…_demo``). Key and secret come from LIVEKIT_API_KEY / LIVEKIT_API_SECRET (the
 development defaults otherwise); Pulse's URL from PULSE (http://127.0.0.1:8080).
@@ -11,11 +15,11 @@ development defaults otherwise); Pulse's URL from PULSE (http://127.0.0.1:8080).
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import os
 import secrets
-import sys
 import time
 import urllib.request
 
@@ -29,15 +33,30 @@ DEV_SECRET = "dev-only-livekit-secret-at-least-32-chars"
 
 
 def main() -> None:
-    event_name, livekit_room, identity = sys.argv[1:4]
+    parser = argparse.ArgumentParser(description="Send Pulse a webhook as LiveKit does.")
+    parser.add_argument("event", help="LiveKit's event name, e.g. participant_joined")
+    parser.add_argument("livekit_room", help="<project id>_<room>")
+    parser.add_argument("identity")
+    parser.add_argument(
+        "--joined-ago",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="the participant joined this many seconds ago (default: now)",
+    )
+    args = parser.parse_args()
     now = int(time.time())
+    joined = now - args.joined_ago
     event = WebhookEvent(
-        event=event_name,
+        event=args.event,
         id="EV_" + secrets.token_hex(6),
         created_at=now,
-        room=models.Room(name=livekit_room, sid="RM_demo"),
+        room=models.Room(name=args.livekit_room, sid="RM_demo"),
         participant=models.ParticipantInfo(
-            identity=identity, sid="PA_" + identity, joined_at=now, joined_at_ms=now * 1000
+            identity=args.identity,
+            sid="PA_" + args.identity,
+            joined_at=joined,
+            joined_at_ms=joined * 1000,
         ),
     )
     body = json_format.MessageToJson(event, indent=None).encode()

@@ -59,8 +59,9 @@ def _user_version(path: Path) -> int:
         ),
         (
             usage_queries.CONNECTION_LIST_ROOMS,
-            (10,),
-            "SCAN open_connections USING COVERING INDEX open_connections_room",
+            ("prj_a", "lk_1", 10),
+            "SEARCH open_connections USING COVERING INDEX open_connections_room"
+            " ((project_id,livekit_room)>(?,?))",
         ),
         (
             usage_queries.RECORD_PURGE,

@@ -85,9 +85,12 @@ async def total(usage: InMemoryUsageRepository, metric: Metric, project: str = P
 
 def test_whole_minutes_round_up_per_connection() -> None:
     assert whole_minutes(at(0), at(0)) == 0
-    assert whole_minutes(at(0), at(0.000001)) == 1
+    assert whole_minutes(at(0), at(0.001)) == 1
     assert whole_minutes(at(0), at(60)) == 1
-    assert whole_minutes(at(0), at(60.000001)) == 2
+    assert whole_minutes(at(0), at(60.001)) == 2
+    # To the millisecond, as every store keeps times (Mongo holds no more).
+    assert whole_minutes(at(0), at(60.000999)) == 1
+    assert whole_minutes(at(0.0005), at(60.0009)) == 1
     assert whole_minutes(at(10), at(0)) == 0
 
 

@@ -105,7 +105,9 @@ class LiveKitEventProcessor:
         if updated != record:
             await self._egress.update(updated)
         if updated.ended and self._meter is not None:
-            await self._meter.egress_ended(updated)
+            await self._meter.egress_ended(
+                updated, started=info.started_time, ended=info.ended_time
+            )
         created = await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
         if updated.status == "complete" and (not record.ended or redelivered):
             for file in updated.files:

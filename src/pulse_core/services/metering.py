@@ -16,9 +16,8 @@ minutes already.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pulse_core import ids
 from pulse_core.errors import NotFound
@@ -34,15 +33,18 @@ _log = logging.getLogger("pulse.usage")
 _UNMETERED_KINDS = frozenset({"EGRESS", "INGRESS"})
 #: How many rooms one reconciliation pass asks the media server about.
 RECONCILE_ROOMS = 500
-_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 OnRecorded = Callable[[Sequence[UsageRecord]], Awaitable[None]]
 
 
 def whole_minutes(start: datetime, end: datetime) -> int:
-    """Minutes from ``start`` to ``end`` rounded up (0 when ``end`` is not later)."""
-    micros = (end - start) // _MICROSECOND
-    return max(0, math.ceil(micros / 60_000_000))
+    """Minutes from ``start`` to ``end`` rounded up (0 when ``end`` is not later), both
+    taken to the millisecond: what every store keeps (Mongo's dates hold no more), so a
+    duration is billed alike whichever database held its start."""
+    millis = (end - _EPOCH) // _MILLISECOND - (start - _EPOCH) // _MILLISECOND
+    return max(0, -(-millis // 60_000))
 
 
 class UsageMeter:
@@ -129,11 +131,16 @@ class UsageMeter:
 
     # -- egress and ingress ----------------------------------------------------------
 
-    async def egress_ended(self, egress: Egress) -> None:
-        """Meter an egress that has ended: its minutes by kind, and its files' bytes."""
+    async def egress_ended(
+        self, egress: Egress, *, started: datetime | None = None, ended: datetime | None = None
+    ) -> None:
+        """Meter an egress that has ended: its minutes by kind, and its files' bytes.
+        ``started`` / ``ended``: the media server's own times when it reported them (an
+        egress starts some moments after Pulse asked for it); else the record's."""
         if not egress.ended:
             return
-        ended = egress.ended_at or egress.updated_at
+        ended = ended or egress.ended_at or egress.updated_at
+        began = started or egress.started_at
         seed = f"egress:{egress.project_id}:{egress.id}"
         at_ms = ids.ms_of(egress.started_at)
         records = [
@@ -142,7 +149,7 @@ class UsageMeter:
                 project_id=egress.project_id,
                 metric="egress_minutes",
                 kind=egress.kind,
-                quantity=whole_minutes(egress.started_at, ended),
+                quantity=whole_minutes(began, ended),
                 timestamp=ended,
             )
         ]

@@ -35,13 +35,27 @@ class QuotaNotices:
         self, org_id: str, project_ids: Sequence[str], limit_name: str, limit: int, used: int
     ) -> None:
         """Publish what ``used`` of ``limit`` calls for, if anything."""
-        kind: EventType
+        # A jump past both lines tells both, the warning first.
+        kinds: list[EventType] = []
+        if used >= limit * WARNING_SHARE:
+            kinds.append("usage.quota_warning")
         if used >= limit:
-            kind = "usage.quota_exceeded"
-        elif used >= limit * WARNING_SHARE:
-            kind = "usage.quota_warning"
-        else:
-            return
+            kinds.append("usage.quota_exceeded")
+        for kind in kinds:
+            await self._tell(
+                org_id, project_ids, kind, limit_name=limit_name, limit=limit, used=used
+            )
+
+    async def _tell(
+        self,
+        org_id: str,
+        project_ids: Sequence[str],
+        kind: EventType,
+        *,
+        limit_name: str,
+        limit: int,
+        used: int,
+    ) -> None:
         now = self._clock.now()
         month = month_start(now)
         for project_id in project_ids:

@@ -68,10 +68,15 @@ class TokenAllowance:
         self.seen: set[str] = set()
 
     def check(self, org_id: str) -> None:
-        refusal = self.blocked.get(org_id)
-        if refusal is not None:
-            raise refusal
+        if org_id in self.blocked:
+            raise self.refusal(org_id)
         self.seen.add(org_id)
+
+    def refusal(self, org_id: str) -> QuotaExceeded:
+        """A fresh error each time: one raised again and again would grow its
+        traceback with every request."""
+        known = self.blocked[org_id]
+        return QuotaExceeded(known.limit, value=known.value, used=known.used)
 
 
 class QuotaService:
@@ -175,8 +180,9 @@ class QuotaService:
     async def month_use(self, org_id: str, metric: Metric) -> int:
         """The organization's ``metric`` so far this UTC month."""
         start = month_start(self._clock.now())
+        # Deleted projects included: deleting one must not hand its minutes back.
         totals = await self._usage.totals(
-            await self._project_ids(org_id),
+            await self._projects.ids_of_organization(org_id),
             granularity="day",
             since=start,
             until=next_month(start),

@@ -43,7 +43,8 @@ class UsageQuery(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def project_ids_of(projects: ProjectRepository, org_id: str) -> list[str]:
-    """The ids of every live project of ``org_id``."""
+    """The ids of every live project of ``org_id`` (its usage is summed over deleted
+    ones too: :meth:`ProjectRepository.ids_of_organization`)."""
     found: list[str] = []
     after = None
     while True:
@@ -104,8 +105,10 @@ class UsageService:
         self, org_id: str, query: UsageQuery
     ) -> tuple[list[UsageItem], dict[str, list[UsageItem]]]:
         """The organization's usage (its projects together), and each project's."""
+        # Deleted projects count too: their usage happened. The per-project view lists
+        # the live ones.
+        totals = await self._totals(await self._projects.ids_of_organization(org_id), query)
         project_ids = await project_ids_of(self._projects, org_id)
-        totals = await self._totals(project_ids, query)
         per_project: dict[str, list[UsageTotal]] = defaultdict(list)
         for total in totals:
             per_project[total.project_id].append(total)
@@ -141,8 +144,16 @@ def _items(totals: Iterable[UsageTotal], level: Granularity) -> list[UsageItem]:
     """Sum roll-ups into one item per (period, metric): kinds and projects together,
     days into months when asked for months."""
     sums: dict[tuple[datetime, Metric], int] = defaultdict(int)
-    for total in totals:
-        sums[(period_start(total.period_start, level), total.metric)] += total.quantity
+    if level == "month":
+        months: dict[datetime, datetime] = {}
+        for total in totals:
+            day = total.period_start
+            month = months.get(day) or months.setdefault(day, period_start(day, "month"))
+            sums[(month, total.metric)] += total.quantity
+    else:
+        # Roll-ups of the level asked for start on its UTC periods already.
+        for total in totals:
+            sums[(total.period_start, total.metric)] += total.quantity
     return [
         UsageItem(metric=metric, period_start=start, quantity=quantity)
         for (start, metric), quantity in sorted(sums.items())

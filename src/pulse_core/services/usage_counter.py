@@ -23,32 +23,65 @@ from pulse_core.ports.usage import UsageRepository
 _log = logging.getLogger("pulse.usage")
 _HOUR = 3600
 
-#: (project id, metric, start of the UTC hour in epoch seconds)
-_Key = tuple[str, Metric, int]
+#: Counts of one hour: metric -> project id -> quantity.
+_Hour = dict[Metric, defaultdict[str, int]]
 
 
 class UsageCounter:
+    __slots__ = (
+        "_clock",
+        "_closed",
+        "_current",
+        "_hour",
+        "_hour_end",
+        "_time",
+        "_unsent",
+        "_usage",
+    )
+
     def __init__(self, usage: UsageRepository, clock: Clock) -> None:
         self._usage = usage
         self._clock = clock
-        self._counts: defaultdict[_Key, int] = defaultdict(int)
+        # The hot path reads the clock through this bound method and compares it with
+        # the end of the current hour: no division, no tuple key per count.
+        self._time = clock.time
+        self._hour = -1
+        self._hour_end = float("-inf")
+        self._current: _Hour = {}
+        #: Earlier hours not flushed yet, by their start (epoch seconds).
+        self._closed: dict[int, _Hour] = {}
         # Records of a failed flush, offered again (same ids) by the next one.
         self._unsent: list[UsageRecord] = []
 
     def count(self, project_id: str, metric: Metric, quantity: int = 1) -> None:
         """Add ``quantity`` of ``metric`` to ``project_id`` in the current hour."""
-        hour = int(self._clock.time()) // _HOUR * _HOUR
-        self._counts[(project_id, metric, hour)] += quantity
+        if self._time() >= self._hour_end:
+            self._next_hour()
+        counts = self._current.get(metric)
+        if counts is None:
+            counts = self._current[metric] = defaultdict(int)
+        counts[project_id] += quantity
+
+    def _next_hour(self) -> None:
+        if self._current:
+            self._closed[self._hour] = self._current
+        self._hour = int(self._time()) // _HOUR * _HOUR
+        self._hour_end = float(self._hour + _HOUR)
+        self._current = self._closed.pop(self._hour, {})
 
     @property
     def pending(self) -> int:
         """How many counts are not stored yet."""
-        return sum(self._counts.values()) + sum(r.quantity for r in self._unsent)
+        hours = [self._current, *self._closed.values()]
+        counted = sum(q for hour in hours for counts in hour.values() for q in counts.values())
+        return counted + sum(r.quantity for r in self._unsent)
 
     async def flush(self) -> int:
-        """Store everything counted so far; how many records were written. On
-        ``Unavailable`` the counts stay for the next flush and the error is raised."""
-        counts, self._counts = self._counts, defaultdict(int)
+        """Store everything counted so far; how many records were written. When the
+        write fails (or is cancelled, at shutdown) the records stay for the next flush,
+        with the same ids, and the error is raised."""
+        hours = {**self._closed, self._hour: self._current}
+        self._closed, self._current = {}, {}
         now_ms = ids.ms_of(self._clock.now())
         records = self._unsent + [
             UsageRecord(
@@ -58,7 +91,9 @@ class UsageCounter:
                 quantity=quantity,
                 timestamp=datetime.fromtimestamp(hour, UTC),
             )
-            for (project_id, metric, hour), quantity in counts.items()
+            for hour, counts_of in hours.items()
+            for metric, counts in counts_of.items()
+            for project_id, quantity in counts.items()
             if quantity
         ]
         self._unsent = []
@@ -66,8 +101,11 @@ class UsageCounter:
             return 0
         try:
             await self._usage.record(records)
-        except Unavailable:
-            _log.warning("usage flush failed; %d records kept for the next one", len(records))
+        except BaseException as exc:
+            # A cancelled write (the schedule stopped mid-flush) may or may not have
+            # landed: the ids make offering the records again harmless either way.
             self._unsent = records
+            if isinstance(exc, Unavailable):
+                _log.warning("usage flush failed; %d records kept for the next one", len(records))
             raise
         return len(records)

@@ -15,11 +15,12 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from pulse_core.errors import InvalidInput
 from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.services import OrganizationService, ProjectService
 from pulse_core.services.quotas import QuotaService
 from pulse_core.services.usage import UsageQuery, UsageService
-from pulse_http.auth import MANAGEMENT, PROJECT
+from pulse_http.auth import MANAGEMENT, project_route
 from pulse_http.schemas.usage import (
     OrganizationUsageOut,
     PlanOut,
@@ -28,24 +29,42 @@ from pulse_http.schemas.usage import (
     items_of,
 )
 
-From = Annotated[datetime | None, QueryParameter(name="from")]
-To = Annotated[datetime | None, QueryParameter(name="to")]
+# Strings, parsed here: Litestar would name a malformed value by the argument's name
+# (``since``), not the query parameter's (``from``).
+From = Annotated[str | None, QueryParameter(name="from", format="date-time")]
+To = Annotated[str | None, QueryParameter(name="to", format="date-time")]
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 date and time (e.g. 2026-11-01T00:00:00Z)", field=name
+        ) from None
 
 
 def _query(
     usage: UsageService,
-    since: datetime | None,
-    until: datetime | None,
+    since: str | None,
+    until: str | None,
     granularity: str | None,
     metric: str | None,
 ) -> UsageQuery:
-    return usage.query(since=since, until=until, granularity=granularity, metric=metric)
+    return usage.query(
+        since=_moment(since, "from"),
+        until=_moment(until, "to"),
+        granularity=granularity,
+        metric=metric,
+    )
 
 
 class UsageController(Controller):
     path = "/v1/usage"
     tags = ["usage"]
-    opt = PROJECT
+    opt = project_route("usage:read")
 
     @get("/")
     async def project_usage(

@@ -24,6 +24,9 @@ INGRESS = "ig"
 EVENT = "evt"
 WEBHOOK_ENDPOINT = "whe"
 DELIVERY = "whd"
+API_KEY = "key"
+SESSION = "ses"
+AUDIT = "aud"
 
 
 def _encode(value: int, length: int) -> str:

@@ -14,7 +14,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from pulse_core import __version__
-from pulse_http.auth import Authenticators, authenticate, provide_principal, provide_project
+from pulse_http.auth import (
+    Authenticators,
+    authenticate,
+    provide_caller,
+    provide_principal,
+    provide_project,
+)
 from pulse_http.container import Container, build_container
 from pulse_http.fast_livekit import LiveKitWebhookFastPath
 from pulse_http.fast_tokens import TokenFastPath
@@ -23,6 +29,12 @@ from pulse_http.logging import configure_logging
 from pulse_http.middleware import RequestContextMiddleware
 from pulse_http.problems import EXCEPTION_HANDLERS
 from pulse_http.routes import health
+from pulse_http.routes.access import (
+    AuditController,
+    AuthController,
+    KeysController,
+    UsersController,
+)
 from pulse_http.routes.livekit import livekit_webhook
 from pulse_http.routes.media import MediaController, download_routes
 from pulse_http.routes.organizations import OrganizationsController
@@ -78,6 +90,8 @@ def create_app(container: Container | None = None) -> Litestar:
         throttle=services.auth_throttle(),
         limits=services.project_rate_limits(),
         usage=services.usage_counter(),
+        key_usage=services.key_usage(),
+        sessions=services.session_guard(),
         trust_x_forwarded_for=settings.trust_x_forwarded_for,
     )
     dependencies = {
@@ -90,6 +104,10 @@ def create_app(container: Container | None = None) -> Litestar:
         "rooms": _factory(services.rooms),
         "usage": _constant(services.usage()),
         "quotas": _constant(services.quotas()),
+        "users": _factory(services.users),
+        "sign_in": _constant(services.sign_in()),
+        "keys": _factory(services.keys),
+        "audit": _constant(services.audit()),
         "event_log": _constant(services.event_log()),
         "webhooks": _constant(services.webhooks()),
         "livekit_verifier": _constant(services.livekit_verifier()),
@@ -97,6 +115,7 @@ def create_app(container: Container | None = None) -> Litestar:
         "clock": _constant(container.adapters.clock()),
         "principal": Provide(provide_principal, sync_to_thread=False),
         "project": Provide(provide_project, sync_to_thread=False),
+        "caller": Provide(provide_caller, sync_to_thread=False),
     }
     cors = (
         CORSConfig(
@@ -130,6 +149,10 @@ def create_app(container: Container | None = None) -> Litestar:
             WebhooksController,
             ProjectWebhooksController,
             UsageController,
+            UsersController,
+            AuthController,
+            KeysController,
+            AuditController,
             ManagedUsageController,
             livekit_webhook,
             *download_routes(container.adapters.signed_downloads()),

@@ -8,7 +8,11 @@ Each controller declares the kind of caller it serves with ``opt={"auth": ...}``
   ``Authorization: Bearer pulse_key_…``); a secret, if sent, must match.
 
 Project routes also declare their rate-limit bucket (``opt={"auth": "project", "bucket":
-"tokens"}``; ``"api"`` by default; see pulse_core.services.throttling). The guard runs
+"tokens"}``; ``"api"`` by default; see pulse_core.services.throttling) and the scope a key
+needs (``"scope"``: a family such as ``"rooms"``, whose ``GET``s need ``rooms:read`` and
+other methods ``rooms:write``, an exact scope such as ``"tokens:create"``, or None for
+none): :func:`project_route` builds both, and ``tests/http/test_scopes.py`` walks the
+route table so that no project route forgets its scope. The guard runs
 before the body is read, so an unauthenticated caller learns nothing from validation
 errors, and a throttled one costs no credential lookup.
 
@@ -25,14 +29,19 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal
 
+import msgspec
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from pulse_core.crypto.credentials import KEY_PREFIX
 from pulse_core.errors import PermissionDenied, RateLimited, Unauthenticated
 from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.models.audit import Actor, Caller, ClientInfo
+from pulse_core.models.keys import ProjectCredential
 from pulse_core.services import ManagementAuthenticator, ProjectAuthenticator
 from pulse_core.services.authentication import INVALID_CREDENTIALS
+from pulse_core.services.keys import KeyUsage
+from pulse_core.services.sessions import SessionGuard
 from pulse_core.services.throttling import Bucket, FailedAuthThrottle, ProjectRateLimits
 from pulse_core.services.usage_counter import UsageCounter
 from pulse_http.rate_limit_headers import rate_limit_headers, reset_seconds
@@ -43,6 +52,21 @@ Connection = ASGIConnection[Any, Any, Any, Any]
 MANAGEMENT: dict[str, Any] = {"auth": "management"}
 PROJECT: dict[str, Any] = {"auth": "project"}
 PROJECT_KEY: dict[str, Any] = {"auth": "project_key"}
+_READS = frozenset({"GET", "HEAD"})
+_MAX_USER_AGENT = 512
+
+
+def project_route(scope: str | None, *, key_only: bool = False, **more: Any) -> dict[str, Any]:
+    """The ``opt`` of a project route (or controller): its credentials and scope."""
+    return {**(PROJECT_KEY if key_only else PROJECT), "scope": scope, **more}
+
+
+def required_scope(declared: str | None, method: str) -> str | None:
+    """The scope a request needs: exact when declared with ``:``, else the family's
+    ``:read`` for reads and ``:write`` for everything else."""
+    if declared is None or ":" in declared:
+        return declared
+    return f"{declared}:{'read' if method in _READS else 'write'}"
 
 
 class Authenticators:
@@ -56,9 +80,13 @@ class Authenticators:
         throttle: FailedAuthThrottle,
         limits: ProjectRateLimits,
         usage: UsageCounter | None = None,
+        key_usage: KeyUsage | None = None,
+        sessions: SessionGuard | None = None,
         trust_x_forwarded_for: bool = False,
     ) -> None:
         self._usage = usage
+        self._key_usage = key_usage
+        self._sessions = sessions
         self._management = management
         self._project = project
         self.throttle = throttle
@@ -81,6 +109,8 @@ class Authenticators:
         bucket: Bucket,
         headers: Mapping[str, str],
         peer: str | None,
+        *,
+        scope: str | None = None,
     ) -> ManagementPrincipal | Project:
         """Authenticate the caller as ``kind`` says and, for a project, charge ``bucket``.
 
@@ -92,7 +122,7 @@ class Authenticators:
         if kind == "management":
             return await self.admit_management(state, headers, peer)
         return await self.admit_project(
-            state, bucket, headers, peer, secret_required=kind == "project"
+            state, bucket, headers, peer, secret_required=kind == "project", scope=scope
         )
 
     async def admit_management(
@@ -102,9 +132,12 @@ class Authenticators:
         self.throttle.check(client)
         try:
             principal = await self.principal_of(headers)
+            if self._sessions is not None:
+                await self._sessions.check(principal)
         except Unauthenticated:
             await self.throttle.failed(client)
             raise
+        principal = msgspec.structs.replace(principal, client=client_info(state, headers, client))
         state["principal"] = principal
         return principal
 
@@ -116,15 +149,20 @@ class Authenticators:
         peer: str | None,
         *,
         secret_required: bool = True,
+        scope: str | None = None,
     ) -> Project:
         client = self.client_address(headers, peer)
         self.throttle.check(client)
         try:
-            project = await self.project_of(headers, secret_required=secret_required)
+            credential = await self.project_of(headers, secret_required=secret_required)
         except Unauthenticated:
             await self.throttle.failed(client)
             raise
+        if scope is not None and not credential.allows(scope):
+            raise PermissionDenied(f"this key lacks the {scope} scope", code="insufficient_scope")
+        project = credential.project
         state["project"] = project
+        state["credential"] = credential
         policy, decision = await self.limits.charge(project, bucket)
         state["rate_limit_headers"] = rate_limit_headers(bucket, policy, decision)
         if not decision.allowed:
@@ -134,6 +172,8 @@ class Authenticators:
         if self._usage is not None:
             # Metered: every request a project's credentials were admitted for.
             self._usage.count(project.id, "api_requests")
+        if self._key_usage is not None:
+            self._key_usage.used(credential.key_id)
         return project
 
     async def principal_of(self, headers: Mapping[str, str]) -> ManagementPrincipal:
@@ -146,7 +186,9 @@ class Authenticators:
             raise PermissionDenied("project credentials cannot call management routes")
         raise Unauthenticated(INVALID_CREDENTIALS)
 
-    async def project_of(self, headers: Mapping[str, str], *, secret_required: bool) -> Project:
+    async def project_of(
+        self, headers: Mapping[str, str], *, secret_required: bool
+    ) -> ProjectCredential:
         key = headers.get("x-pulse-key")
         secret = headers.get("x-pulse-secret")
         token = _bearer(headers) if key is None else None
@@ -159,10 +201,10 @@ class Authenticators:
             raise PermissionDenied("management tokens cannot call project routes")
         raise Unauthenticated(INVALID_CREDENTIALS)
 
-    async def _project_from(self, key: str, secret: str | None) -> Project:
+    async def _project_from(self, key: str, secret: str | None) -> ProjectCredential:
         if secret is None:
-            return await self._project.identify(key)
-        return await self._project.authenticate(key, secret)
+            return await self._project.identify_key(key)
+        return await self._project.verify(key, secret)
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -191,6 +233,7 @@ async def authenticate(connection: Connection, handler: BaseRouteHandler) -> Non
         bucket,
         connection.headers,
         client[0] if client else None,
+        scope=required_scope(handler.opt.get("scope"), str(connection.scope.get("method"))),
     )
 
 
@@ -202,3 +245,31 @@ def provide_principal(request: Connection) -> ManagementPrincipal:
 def provide_project(request: Connection) -> Project:
     project: Project = request.state["project"]
     return project
+
+
+def provide_caller(request: Connection) -> Caller:
+    """Who is calling a project route, for the audit log: the key and where from."""
+    credential: ProjectCredential = request.state["credential"]
+    return Caller(
+        actor=Actor(type="key", id=credential.key_id),
+        client=client_info(request.scope["state"], request.headers, _peer(request)),
+    )
+
+
+def client_info(
+    state: Mapping[str, Any], headers: Mapping[str, str], address: str | None
+) -> ClientInfo:
+    """Where the request came from: the address throttling counts against, the user
+    agent (bounded: it is the client's to choose) and the request id."""
+    agent = headers.get("user-agent")
+    return ClientInfo(
+        ip=address,
+        user_agent=agent[:_MAX_USER_AGENT] if agent else None,
+        request_id=state.get("request_id"),
+    )
+
+
+def _peer(request: Connection) -> str | None:
+    authenticators: Authenticators = request.app.state["authenticators"]
+    client = request.scope.get("client")
+    return authenticators.client_address(request.headers, client[0] if client else None)

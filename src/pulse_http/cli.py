@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +16,8 @@ from granian.server import Server as Granian
 
 from pulse_core import __version__
 from pulse_core.errors import PulseError
+from pulse_core.ports.audit import AuditRepository
+from pulse_core.services.users import UserService
 from pulse_http.container import build_container
 from pulse_http.settings import ConfigError, Settings, load_settings
 from pulse_http.worker_process import run_worker
@@ -156,6 +160,50 @@ def cmd_create_indexes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin_password() -> str:
+    """PULSE_ADMIN_PASSWORD for scripts; else a prompt (twice) on a terminal; else one
+    line of standard input."""
+    password = os.environ.get("PULSE_ADMIN_PASSWORD")
+    if password is not None:
+        return password
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise ValueError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def _create_admin(settings: Settings, email: str, password: str) -> str:
+    container = build_container(settings)
+    database = container.gateways.database()
+    await database.connect()
+    try:
+        users: UserService = container.services.users()
+        user = await users.create_admin(email, password)
+        audit_log: AuditRepository = container.adapters.audit()
+        await audit_log.settle()
+        return user.id
+    finally:
+        await database.close()
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    """A platform admin who can sign in (``POST /v1/auth/login``)."""
+    settings = _settings_or_exit()
+    try:
+        user_id = asyncio.run(_create_admin(settings, args.email, _admin_password()))
+    except ValueError as exc:
+        print(f"pulse: {exc}", file=sys.stderr)
+        return 2
+    except PulseError as exc:
+        field = f" ({exc.field})" if exc.field else ""
+        print(f"pulse: {exc.detail}{field}", file=sys.stderr)
+        return 1
+    print(user_id)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pulse", description="Pulse control plane")
     parser.add_argument("--version", action="version", version=f"pulse {__version__}")
@@ -180,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(func=cmd_admin_token)
 
+    admin = sub.add_parser(
+        "create-admin",
+        help="create a platform admin who can sign in (password: PULSE_ADMIN_PASSWORD, "
+        "a prompt, or standard input)",
+    )
+    admin.add_argument("--email", required=True)
+    admin.set_defaults(func=cmd_create_admin)
     check = sub.add_parser("check-config", help="load the settings and say what is selected")
     check.set_defaults(func=cmd_check_config)
 

@@ -12,6 +12,7 @@ import structlog
 from dependency_injector import containers, providers
 from redis.asyncio import Redis
 
+from pulse_adapters.argon2 import Argon2PasswordHasher
 from pulse_adapters.clock import SystemClock
 from pulse_adapters.dns import SystemHostResolver
 from pulse_adapters.http import AiohttpWebhookSender
@@ -24,12 +25,15 @@ from pulse_adapters.memory import (
     InMemoryRoomEngine,
 )
 from pulse_adapters.mongo import (
+    MongoApiKeyRepository,
+    MongoAuditRepository,
     MongoConnectionRepository,
     MongoDatabase,
     MongoDeliveryRepository,
     MongoEventRepository,
     MongoOrganizationRepository,
     MongoProjectRepository,
+    MongoSessionRepository,
     MongoUsageRepository,
     MongoUserRepository,
     MongoWebhookEndpointRepository,
@@ -42,6 +46,8 @@ from pulse_adapters.redis import RedisJobQueue, RedisLocks, RedisRateLimiter
 from pulse_adapters.redis.client import create_redis_client
 from pulse_adapters.s3 import S3Config, S3ObjectStorage
 from pulse_adapters.sqlite import (
+    SqliteApiKeyRepository,
+    SqliteAuditRepository,
     SqliteConnectionRepository,
     SqliteDatabase,
     SqliteDeliveryRepository,
@@ -51,6 +57,7 @@ from pulse_adapters.sqlite import (
     SqliteJobQueue,
     SqliteOrganizationRepository,
     SqliteProjectRepository,
+    SqliteSessionRepository,
     SqliteUsageRepository,
     SqliteUserRepository,
     SqliteWebhookEndpointRepository,
@@ -192,6 +199,22 @@ class Adapters(containers.DeclarativeContainer):
         sqlite=providers.Singleton(SqliteUsageRepository, gateways.sqlite),
         mongo=providers.Singleton(MongoUsageRepository, gateways.mongo),
     )
+    sessions = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteSessionRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoSessionRepository, gateways.mongo),
+    )
+    api_keys = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteApiKeyRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoApiKeyRepository, gateways.mongo),
+    )
+    audit = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteAuditRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoAuditRepository, gateways.mongo),
+    )
+    passwords = providers.Singleton(Argon2PasswordHasher)
     connections = providers.Selector(
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteConnectionRepository, gateways.sqlite),

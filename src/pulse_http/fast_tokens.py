@@ -59,6 +59,7 @@ PATH: Final = CREATE_TOKEN.path
 _METHOD: Final = CREATE_TOKEN.method
 _BUCKET: Final = CREATE_TOKEN.bucket
 _SECRET_REQUIRED: Final = CREATE_TOKEN.secret_required
+_SCOPE: Final = CREATE_TOKEN.scope
 # The request headers the route reads, and nothing else is decoded.
 _WANTED: Final = frozenset(
     (
@@ -112,6 +113,7 @@ class TokenFastPath:
                 headers,
                 client[0] if client else None,
                 secret_required=_SECRET_REQUIRED,
+                scope=_SCOPE,
             )
             body = await read_body(receive, headers.get("content-length"), self._max_body)
             request = decode_strict(_DECODER, body)

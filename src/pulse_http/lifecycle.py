@@ -18,6 +18,7 @@ import structlog
 from pulse_core.errors import InvalidInput, Unavailable
 from pulse_core.models.events import EVENT_RETENTION_DAYS
 from pulse_core.models.usage import USAGE_RECORD_RETENTION_DAYS, USAGE_ROLLUP_RETENTION_DAYS
+from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import EventRepository
 from pulse_core.ports.media import MediaEngine
@@ -25,7 +26,9 @@ from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.ports.rooms import RoomEngine
 from pulse_core.ports.storage import ObjectStorage
 from pulse_core.ports.usage import UsageRepository
+from pulse_core.ports.users import SessionRepository
 from pulse_core.ports.webhook_sender import WebhookSender
+from pulse_core.services.keys import KeyUsage
 from pulse_core.services.metering import UsageMeter
 from pulse_core.services.quotas import QuotaService
 from pulse_core.services.rate_limiting import FailoverRateLimiter
@@ -148,6 +151,7 @@ def build_lifecycle(container: Container) -> Lifecycle:
         _add_shared_rate_limiter(lifecycle, container)
     _add_media(lifecycle, container)
     _add_usage(lifecycle, container)
+    _add_access(lifecycle, container)
     _add_events(lifecycle, container)
     return lifecycle
 
@@ -177,6 +181,31 @@ USAGE_PURGE_SECONDS = 600.0
 USAGE_REPAIR_AFTER = timedelta(minutes=10)
 
 
+#: How often the audit log's carried records are settled and old records, expired
+#: sessions purged.
+ACCESS_UPKEEP_SECONDS = 600.0
+
+
+def _add_access(lifecycle: Lifecycle, container: Container) -> None:
+    """Move audit records a crash left inside written documents into the log (at start
+    and on a schedule), and expire audit records and sessions."""
+    settings = container.settings()
+    audit_log: AuditRepository = container.adapters.audit()
+    sessions: SessionRepository = container.adapters.sessions()
+    clock: Clock = container.adapters.clock()
+
+    async def settle() -> None:
+        await audit_log.settle()
+
+    async def upkeep() -> None:
+        await audit_log.settle()
+        now = clock.now()
+        await audit_log.purge_before(now - timedelta(days=settings.audit_retention_days))
+        await sessions.purge_expired(now)
+
+    lifecycle.add("access", start=settle, every=(ACCESS_UPKEEP_SECONDS, upkeep))
+
+
 def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
     """Flush in-process counts on a schedule and at stop (registered after the database
     and before the worker, so it stops after the worker's last count and before the
@@ -201,7 +230,13 @@ def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
             rollups_before=now - timedelta(days=USAGE_ROLLUP_RETENTION_DAYS),
         )
 
+    key_usage: KeyUsage = container.services.key_usage()
+
+    async def flush_keys() -> None:
+        await key_usage.flush()
+
     lifecycle.add("usage", stop=flush, every=(settings.usage_flush_seconds, flush))
+    lifecycle.add("key-usage", stop=flush_keys, every=(settings.usage_flush_seconds, flush_keys))
     lifecycle.add("usage-retention", every=(USAGE_PURGE_SECONDS, purge))
     lifecycle.add("quotas", every=(QUOTA_REFRESH_SECONDS, quotas.refresh_allowance))
     if settings.media_engine == "livekit" and settings.usage_reconcile_seconds > 0:

@@ -18,18 +18,24 @@ from pulse_core.services import (
     ProjectAuthenticator,
     ProjectService,
 )
+from pulse_core.services.audit import AuditService
+from pulse_core.services.credential_cache import CredentialCachingApiKeyRepository
 from pulse_core.services.delivery import DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.jobs import JobRunner
+from pulse_core.services.keys import KeyService, KeyUsage
 from pulse_core.services.livekit_events import LiveKitEventProcessor
 from pulse_core.services.metering import UsageMeter
 from pulse_core.services.quota_notices import QuotaNotices
 from pulse_core.services.quotas import QuotaService, TokenAllowance
 from pulse_core.services.rooms import RoomService
+from pulse_core.services.sessions import SessionGuard
+from pulse_core.services.sign_in import SignInService
 from pulse_core.services.throttling import FailedAuthThrottle, ProjectRateLimits
 from pulse_core.services.tokens import TokenService
 from pulse_core.services.usage import UsageService
 from pulse_core.services.usage_counter import UsageCounter
+from pulse_core.services.users import UserService
 from pulse_core.services.webhooks import WebhookService
 from pulse_http.settings import Settings, read_plans
 
@@ -62,6 +68,14 @@ def _auth_failure_limit(settings: Settings) -> RateLimit:
     )
 
 
+def _sign_in_failure_limit(settings: Settings) -> RateLimit:
+    return RateLimit(
+        requests=settings.sign_in_failure_limit,
+        period_seconds=settings.sign_in_failure_window_seconds,
+        burst=settings.sign_in_failure_limit,
+    )
+
+
 class Services(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     adapters = providers.DependenciesContainer()
@@ -75,8 +89,22 @@ class Services(containers.DeclarativeContainer):
     projects_repository = providers.Singleton(
         CredentialCachingProjectRepository, adapters.projects, credential_cache
     )
+    keys_repository = providers.Singleton(
+        CredentialCachingApiKeyRepository, adapters.api_keys, credential_cache
+    )
     project_auth = providers.Singleton(
-        ProjectAuthenticator, projects_repository, adapters.clock, pepper=pepper
+        ProjectAuthenticator,
+        projects_repository,
+        adapters.clock,
+        pepper=pepper,
+        keys=keys_repository,
+    )
+    key_usage = providers.Singleton(KeyUsage, keys_repository, adapters.clock)
+    session_guard = providers.Singleton(
+        SessionGuard,
+        adapters.sessions,
+        adapters.clock,
+        ttl_seconds=settings.provided.auth_cache_ttl_seconds,
     )
     management_auth = providers.Singleton(
         ManagementAuthenticator,
@@ -217,3 +245,31 @@ class Services(containers.DeclarativeContainer):
         meter=meter,
     )
     rooms = providers.Factory(RoomService, adapters.room_engine, quotas)
+    # Access: users, sign-in, keys, the audit log.
+    audit = providers.Singleton(AuditService, adapters.audit)
+    users = providers.Factory(
+        UserService,
+        adapters.users,
+        adapters.organizations,
+        session_guard,
+        adapters.passwords,
+        adapters.clock,
+        pepper=pepper,
+    )
+    sign_in = providers.Singleton(
+        SignInService,
+        adapters.users,
+        session_guard,
+        adapters.passwords,
+        tokens=management_auth,
+        records=adapters.audit,
+        throttle=providers.Singleton(
+            FailedAuthThrottle,
+            adapters.rate_limiter,
+            adapters.clock,
+            limit=providers.Callable(_sign_in_failure_limit, settings),
+        ),
+        clock=adapters.clock,
+        session_seconds=settings.provided.session_seconds,
+    )
+    keys = providers.Factory(KeyService, keys_repository, projects, adapters.clock, pepper=pepper)

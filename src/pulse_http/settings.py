@@ -128,8 +128,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # in-process counts (tokens, requests, deliveries) are written; how often open
     # connections are checked against LiveKit (0: never).
     plans_file: str = ""
+    # Access (API.md, "Users and sign-in", "Audit log"): how long a sign-in lasts, failed
+    # sign-ins allowed per email and per client address in the window, and how long
+    # audit records are kept.
+    session_ttl_seconds: int = 8 * 3600
+    sign_in_failure_limit: int = 10
+    sign_in_failure_window_seconds: int = 900
+    audit_retention_days: int = 365
     usage_flush_seconds: float = 5.0
     usage_reconcile_seconds: float = 300.0
+
+    @property
+    def session_seconds(self) -> int:
+        """How long a sign-in lasts: its tokens are management tokens, so never longer
+        than MANAGEMENT_TOKEN_MAX_TTL_SECONDS allows."""
+        return min(self.session_ttl_seconds, self.management_token_max_ttl_seconds)
 
     @property
     def is_production(self) -> bool:
@@ -261,6 +274,12 @@ def _check_values(settings: Settings) -> None:
     if not 0 < settings.usage_flush_seconds <= 10:
         # API.md promises usage within 10 seconds of what caused it.
         raise ConfigError("USAGE_FLUSH_SECONDS: must be more than 0 and at most 10")
+    if settings.session_ttl_seconds < 1:
+        raise ConfigError("SESSION_TTL_SECONDS: at least 1")
+    if settings.sign_in_failure_limit < 1 or settings.sign_in_failure_window_seconds < 1:
+        raise ConfigError("SIGN_IN_FAILURE_LIMIT and SIGN_IN_FAILURE_WINDOW_SECONDS: at least 1")
+    if settings.audit_retention_days < 1:
+        raise ConfigError("AUDIT_RETENTION_DAYS: at least 1")
     if settings.usage_reconcile_seconds < 0:
         raise ConfigError("USAGE_RECONCILE_SECONDS: must be 0 (off) or more")
     if settings.plans_file:

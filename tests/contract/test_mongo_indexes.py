@@ -64,8 +64,34 @@ EXPECTED: Expected = {
         "is_deleted_1__id_1": ([("is_deleted", 1), ("_id", 1)], False, None, None),
     },
     "users": {
-        "email_1": ([("email", 1)], True, None, None),
+        # Unique among users not removed: removing a user frees its email.
+        "email_1": ([("email", 1)], True, {"is_removed": False}, None),
         "org_id_1__id_1": ([("org_id", 1), ("_id", 1)], False, None, None),
+    },
+    "sessions": {
+        "user_id_1": ([("user_id", 1)], False, None, None),
+        "expires_at_1": ([("expires_at", 1)], False, None, None),
+    },
+    "api_keys": {
+        "api_key_1": ([("api_key", 1)], True, None, None),
+        "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
+    },
+    "audit_log": {
+        "org_id_1__id_-1": ([("org_id", 1), ("_id", -1)], False, None, None),
+        "org_id_1_action_1__id_-1": (
+            [("org_id", 1), ("action", 1), ("_id", -1)],
+            False,
+            None,
+            None,
+        ),
+        "org_id_1_resource_id_1__id_-1": (
+            [("org_id", 1), ("resource_id", 1), ("_id", -1)],
+            False,
+            None,
+            None,
+        ),
+        # Not TTL: the retention is a setting; purge_before walks this index.
+        "at_1": ([("at", 1)], False, None, None),
     },
     "usage_metrics": {
         "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
@@ -109,6 +135,8 @@ EXPECTED: Expected = {
     },
     "webhook_endpoints": {
         "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
+        # Only endpoints whose deletion is under way (tombstones).
+        "deleted_1": ([("deleted", 1)], False, {"deleted": True}, None),
     },
     "webhook_deliveries": {
         "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
@@ -123,6 +151,17 @@ EXPECTED: Expected = {
         },
     },
 }
+# Every collection whose writes take `audit`: only documents still carrying a record
+# not yet moved to audit_log are in this index.
+for _audited in (
+    "organizations", "projects", "users", "sessions", "api_keys", "webhook_endpoints"
+):  # fmt: skip
+    EXPECTED[_audited]["audit_outbox._id_1"] = (
+        [("audit_outbox._id", 1)],
+        False,
+        {"audit_outbox._id": {"$exists": True}},
+        None,
+    )
 
 
 @pytest.fixture
@@ -196,7 +235,10 @@ async def test_a_legacy_global_admin_email_index_is_reported_not_kept(db: MongoD
 async def test_unique_index_over_violating_data_is_a_conflict(db: MongoDatabase) -> None:
     users = db.collection("users")
     await users.insert_many(
-        [{"_id": "usr_1", "email": "a@x.test"}, {"_id": "usr_2", "email": "a@x.test"}]
+        [
+            {"_id": "usr_1", "email": "a@x.test", "is_removed": False},
+            {"_id": "usr_2", "email": "a@x.test", "is_removed": False},
+        ]
     )
     with pytest.raises(Conflict) as caught:
         await db.ensure_indexes()
@@ -234,9 +276,15 @@ async def test_documents_keep_the_go_service_field_names(db: MongoDatabase) -> N
     assert stored["rate_limit"] == {"requests": 10, "period": "second", "burst": 20}
     assert stored["org_id"] == org.id and stored["is_deleted"] is False
     assert "deleted_at" not in stored  # None is never stored
-    assert set(await raw("users", user.id)) == {
-        "_id", "email", "org_id", "name", "role", "created_at", "updated_at",
-    }  # fmt: skip
+    stored_user = await raw("users", user.id)
+    assert {"_id", "email", "org_id", "name", "role", "created_at"} <= set(stored_user)
+    # None is never stored; `is_removed` is derived, for the partial unique email index.
+    assert set(stored_user) == {
+        "_id" if name == "id" else name
+        for name in msgspec.structs.asdict(user)
+        if getattr(user, name) is not None
+    } | {"is_removed"}
+    assert stored_user["is_removed"] is False
     assert await raw("usage_metrics", record.id) == {
         "_id": record.id,
         "project_id": project.id,

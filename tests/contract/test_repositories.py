@@ -1,4 +1,7 @@
-"""The repository contract (pulse_core.ports.repositories), run on every backend."""
+"""The repository contract (pulse_core.ports.repositories), run on every backend.
+
+Users, sessions, keys and the audit log: test_access_repositories.py; the ``audit``
+argument of the writes: test_audited_writes.py."""
 
 from __future__ import annotations
 
@@ -171,29 +174,15 @@ async def test_delete_for_organization_cascades_only_there(repos: RepoSet) -> No
     assert await repos.projects.delete_for_organization(org_a, at) == []
 
 
-# -- users -----------------------------------------------------------------------------
-
-
-async def test_user_email_is_unique(repos: RepoSet) -> None:
-    org_id = builders.org().id
-    ada = builders.user(org_id, email="ada@acme.test")
-    await repos.users.add(ada)
-    assert await repos.users.get(ada.id) == ada
-    assert await repos.users.get_by_email("ada@acme.test") == ada
-    with pytest.raises(Conflict):
-        await repos.users.add(builders.user(builders.org().id, email="ada@acme.test"))
-    assert await repos.users.get_by_email("nobody@acme.test") is None
-
-
-async def test_users_are_listed_per_organization(repos: RepoSet) -> None:
+async def test_ids_of_organization_include_deleted_projects(repos: RepoSet) -> None:
     org_a, org_b = builders.org().id, builders.org().id
-    of_a = [builders.user(org_a) for _ in range(3)]
-    await repos.users.add(builders.user(org_b))
-    for user in of_a:
-        await repos.users.add(user)
-    assert await repos.users.list_page(org_id=org_a, after=None, limit=10) == sorted(
-        of_a, key=lambda u: u.id
-    )
+    of_a = [builders.project(org_a) for _ in range(3)]
+    for project in [*of_a, builders.project(org_b)]:
+        await repos.projects.add(project)
+    gone = of_a[1]
+    await repos.projects.update(msgspec.structs.replace(gone, is_deleted=True, deleted_at=T0))
+    assert await repos.projects.ids_of_organization(org_a) == sorted(p.id for p in of_a)
+    assert await repos.projects.ids_of_organization(builders.org().id) == []
 
 
 # -- the unique rule under arbitrary histories ------------------------------------------

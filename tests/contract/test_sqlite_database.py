@@ -10,22 +10,32 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 
 from pulse_adapters.sqlite import (
+    SqliteApiKeyRepository,
+    SqliteAuditRepository,
     SqliteConnectionRepository,
     SqliteDatabase,
     SqliteOrganizationRepository,
     SqliteProjectRepository,
+    SqliteSessionRepository,
     SqliteUsageRepository,
     SqliteUserRepository,
+    SqliteWebhookEndpointRepository,
 )
+from pulse_adapters.sqlite import audit as audit_queries
+from pulse_adapters.sqlite import keys as key_queries
 from pulse_adapters.sqlite import repositories as queries
 from pulse_adapters.sqlite import usage as usage_queries
+from pulse_adapters.sqlite import users as user_queries
 from pulse_adapters.sqlite.database import SCHEMA_VERSION
+from pulse_adapters.sqlite.schema import MIGRATIONS
 from pulse_core.errors import Conflict, Unavailable
+from pulse_core.models.events import WebhookEndpoint
 from pulse_core.models.usage import UsageTotal
 from tests.support import builders
 
@@ -93,6 +103,7 @@ async def test_first_connect_creates_directory_file_and_schema(tmp_path: Path) -
     names = {name for _, name, _ in _schema(path)}
     assert {"organizations", "projects", "project_keys", "users", "usage_records"} <= names
     assert {"usage_rollups", "open_connections"} <= names
+    assert {"sessions", "api_keys", "audit_log"} <= names
 
 
 async def test_data_survives_close_and_reopen(db_path: Path) -> None:
@@ -102,6 +113,9 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
     user = builders.user(org.id, email="ada@acme.test")
     record = builders.usage(project.id, quantity=3)
     connection = builders.connection(project.id)
+    session = builders.session(user.id, org.id)
+    key = builders.api_key(project.id, org.id)
+    audit = builders.audit_record(org.id, action="key.created", resource_id=key.id)
 
     first = SqliteDatabase(db_path)
     await first.connect()
@@ -110,6 +124,8 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
     await SqliteUserRepository(first).add(user)
     assert await SqliteUsageRepository(first).record([record]) == 1
     assert await SqliteConnectionRepository(first).open(connection)
+    await SqliteSessionRepository(first).add(session)
+    await SqliteApiKeyRepository(first).add(key, audit=audit)
     await first.close()
 
     restarted = SqliteDatabase(db_path)
@@ -122,6 +138,9 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
         assert loaded is not None and loaded.created_at.tzinfo is not None
         assert await projects.get_by_api_key(old_key) == project
         assert await SqliteUserRepository(restarted).get_by_email("ada@acme.test") == user
+        assert await SqliteSessionRepository(restarted).get(session.id) == session
+        assert await SqliteApiKeyRepository(restarted).get_by_api_key(key.api_key) == key
+        assert await SqliteAuditRepository(restarted).list_page(org.id, limit=10) == [audit]
         usage = SqliteUsageRepository(restarted)
         assert await usage.record([record]) == 0  # still known: not counted again
         assert await usage.totals(
@@ -215,6 +234,15 @@ async def test_conflicts_name_the_offending_field(db: SqliteDatabase) -> None:
     with pytest.raises(Conflict) as caught:
         await users.add(builders.user("org_b", email="ada@acme.test"))
     assert caught.value.field == "email"
+    assert caught.value.detail == "a user with this email exists"
+
+    keys = SqliteApiKeyRepository(db)
+    key = builders.api_key("prj_a", "org_a")
+    await keys.add(key)
+    with pytest.raises(Conflict) as caught:
+        await keys.add(builders.api_key("prj_b", "org_b", api_key=key.api_key))
+    assert caught.value.field == "api_key"
+    assert caught.value.detail == "api key already exists"
 
 
 async def test_a_key_is_unique_across_current_and_previous_columns(db: SqliteDatabase) -> None:
@@ -359,8 +387,8 @@ async def test_a_locked_file_gives_unavailable_within_the_timeout(db_path: Path)
         (queries.PROJECT_LIST_OF_ORG, ("org_a", "", 10)),
         (queries.PROJECT_LIVE_OF_ORG, ("org_a",)),
         (queries.PROJECT_BY_KEY, ("key",)),
-        (queries.USER_BY_EMAIL, ("a@b.test",)),
-        (queries.USER_LIST, ("org_a", "", 10)),
+        (user_queries.USER_BY_EMAIL, ("a@b.test",)),
+        (user_queries.USER_LIST, ("org_a", "", 10)),
         (usage_queries.CONNECTION_LIST_ROOM, ("prj_a", "lk_room")),
     ],
 )
@@ -372,3 +400,176 @@ async def test_queries_use_an_index_and_no_sort(
     )
     assert plan and all("USING INDEX" in step for step in plan), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+def _access_queries() -> list[Any]:
+    audit_filters: dict[str, Any] = {
+        "org_id": "org_a",
+        "action": None,
+        "resource_id": None,
+        "since": None,
+        "before": "\U0010ffff",
+        "limit": 10,
+    }
+    cases: dict[str, tuple[str, Any]] = {
+        "USER_GET": (user_queries.USER_GET, ("usr_a",)),
+        "USER_UPDATE": (user_queries.USER_UPDATE, ("a@b.test", "org_a", None, "{}", "usr_a")),
+        "SESSION_LIVE": (user_queries.SESSION_LIVE, ("ses_a", 0)),
+        "SESSION_LIVE_OF_USER": (user_queries.SESSION_LIVE_OF_USER, ("usr_a", 0)),
+        "SESSION_REVOKE": (user_queries.SESSION_REVOKE, (0, "{}", "ses_a")),
+        "SESSION_PURGE": (user_queries.SESSION_PURGE, (0,)),
+        "KEY_GET": (key_queries.KEY_GET, ("key_a", "prj_a")),
+        "KEY_BY_API_KEY": (key_queries.KEY_BY_API_KEY, ("pk_a",)),
+        "KEY_LIST": (key_queries.KEY_LIST, ("prj_a",)),
+        "KEY_UPDATE": (key_queries.KEY_UPDATE, ("pk_a", None, "{}", "key_a", "prj_a")),
+        "KEY_TOUCH": (key_queries.KEY_TOUCH, {"id": "key_a", "at_us": 0, "at": '"x"'}),
+        "AUDIT_LIST": (audit_queries.AUDIT_LIST, audit_filters),
+        "AUDIT_LIST platform since": (
+            audit_queries.AUDIT_LIST,
+            {**audit_filters, "org_id": None, "since": 0},
+        ),
+        "AUDIT_LIST_OF_ACTION": (
+            audit_queries.AUDIT_LIST_OF_ACTION,
+            {**audit_filters, "action": "project.updated", "since": 0},
+        ),
+        "AUDIT_LIST_OF_RESOURCE": (
+            audit_queries.AUDIT_LIST_OF_RESOURCE,
+            {**audit_filters, "resource_id": "prj_a", "action": "project.updated"},
+        ),
+        "AUDIT_LIST_OF_RESOURCE platform": (
+            audit_queries.AUDIT_LIST_OF_RESOURCE,
+            {**audit_filters, "org_id": None, "resource_id": "org_a"},
+        ),
+        "AUDIT_PURGE": (audit_queries.AUDIT_PURGE, (0, 10)),
+    }
+    return [pytest.param(sql, params, id=name) for name, (sql, params) in cases.items()]
+
+
+@pytest.mark.parametrize(("sql", "params"), _access_queries())
+async def test_access_queries_use_an_index_and_no_sort(
+    db: SqliteDatabase, sql: str, params: Any
+) -> None:
+    """Users (the partial indexes included: each query spells their condition), sessions,
+    keys and the audit log, the platform's own records (``org_id IS NULL``) included."""
+    plan = await db.read(
+        lambda c: [row[3] for row in c.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    )
+    steps = [step for step in plan if not step.startswith("LIST SUBQUERY")]
+    assert steps and all("USING" in step and "INDEX" in step for step in steps), plan
+    assert not any("TEMP B-TREE" in step or step.startswith("SCAN") for step in plan), plan
+
+
+# -- migration 6: access tables -------------------------------------------------------------
+
+
+async def test_migration_6_reshapes_users_and_adds_the_access_tables(db_path: Path) -> None:
+    """A file at version 5 (users in migration 1's shape, never written in production)
+    comes up with the new users table and its partial email rule."""
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    for number, statements in enumerate(MIGRATIONS[:5], start=1):
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    # A row in the old shape anyway: dropped with its table, not converted.
+    conn.execute(
+        "INSERT INTO users (id, email, org_id, data)"
+        " VALUES ('usr_old', 'root@pulse.test', 'org_a', '{}')"
+    )
+    conn.close()
+
+    database = SqliteDatabase(db_path)
+    await database.connect()
+    try:
+        users = SqliteUserRepository(database)
+        admin = builders.user(None, email="root@pulse.test", role="admin")
+        assert await users.get("usr_old") is None
+        await users.add(admin)
+        assert await users.get_by_email("root@pulse.test") == admin
+        await users.update(msgspec.structs.replace(admin, removed_at=builders.T0))
+        await users.add(builders.user(None, email="root@pulse.test", role="admin"))
+    finally:
+        await database.close()
+    assert _user_version(db_path) == SCHEMA_VERSION
+    names = {name for _, name, _ in _schema(db_path)}
+    assert "users_email" not in names  # migration 1's full unique index went with its table
+    assert {"users_present_email", "users_present_org_id", "sessions_user_id"} <= names
+    assert {"api_keys_api_key", "api_keys_project_id", "audit_log_org_id", "audit_log_at"} <= names
+
+
+# -- audited writes: one transaction -------------------------------------------------------
+
+
+async def test_a_write_whose_audit_row_fails_is_rolled_back(db: SqliteDatabase) -> None:
+    """The change and its record commit together: when storing the record fails (here a
+    trigger refuses it, as a full disk would), the change is not stored either."""
+    orgs, endpoints = SqliteOrganizationRepository(db), SqliteWebhookEndpointRepository(db)
+    sessions, keys = SqliteSessionRepository(db), SqliteApiKeyRepository(db)
+    audit = SqliteAuditRepository(db)
+    org = builders.org()
+    endpoint = WebhookEndpoint(
+        id="whe_a",
+        project_id="prj_a",
+        url="https://hooks.example.com/pulse",
+        secret="whsec_" + "a" * 32,
+        created_at=builders.T0,
+        updated_at=builders.T0,
+    )
+    session = builders.session("usr_a", org.id)
+    key = builders.api_key("prj_a", org.id)
+    await endpoints.add(endpoint)
+    await sessions.add(session)
+    await keys.add(key)
+    await db.write(
+        lambda c: c.execute(
+            "CREATE TEMP TRIGGER refuse_audit BEFORE INSERT ON audit_log"
+            " BEGIN SELECT RAISE(ABORT, 'audit log refused'); END"
+        )
+    )
+    record = builders.audit_record(org.id)
+    later = builders.T0 + timedelta(minutes=1)
+
+    with pytest.raises(sqlite3.IntegrityError, match="audit log refused"):
+        await orgs.add(org, audit=record)
+    with pytest.raises(sqlite3.IntegrityError):
+        await endpoints.delete("prj_a", "whe_a", audit=record)
+    with pytest.raises(sqlite3.IntegrityError):
+        await sessions.revoke(session.id, later, audit=record)
+    with pytest.raises(sqlite3.IntegrityError):
+        await keys.update(msgspec.structs.replace(key, revoked_at=later), audit=record)
+
+    assert await orgs.get(org.id) is None
+    assert await endpoints.get("prj_a", "whe_a") == endpoint
+    assert await sessions.get(session.id) == session
+    assert await keys.get("prj_a", key.id) == key
+    await db.write(lambda c: c.execute("DROP TRIGGER temp.refuse_audit"))
+    assert await audit.list_page(org.id, limit=10) == []
+    # Without the trigger, the same write goes through with its record.
+    await orgs.add(org, audit=record)
+    assert await audit.list_page(org.id, limit=10) == [record]
+
+
+async def test_touch_writes_a_batch_in_one_transaction_and_keeps_data_decodable(
+    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = SqliteApiKeyRepository(db)
+    batch = [builders.api_key("prj_a", "org_a") for _ in range(50)]
+    for key in batch:
+        await keys.add(key)
+    at = builders.T0 + timedelta(seconds=1, microseconds=123456)
+    transactions = 0
+    write = db.write
+
+    async def counted(work: Any) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return await write(work)
+
+    monkeypatch.setattr(db, "write", counted)
+    await keys.touch({key.id: at for key in batch})
+    assert transactions == 1
+    listed = await keys.list_for_project("prj_a")
+    assert listed == [msgspec.structs.replace(key, last_used_at=at) for key in batch]
+    # The column moved with the JSON: an older time is refused by the guard in SQL.
+    await keys.touch({batch[0].id: builders.T0})
+    assert await keys.get("prj_a", batch[0].id) == listed[0]

@@ -32,6 +32,7 @@ TECHNOLOGIES: dict[str, frozenset[str]] = {
     "s3": frozenset({"boto3", "botocore", "mypy_boto3_s3"}),
     "livekit": frozenset({"livekit", "aiohttp"}),
     "http": frozenset({"aiohttp"}),
+    "argon2": frozenset({"argon2"}),
 }
 
 #: What the HTTP shell may import besides the core; the container may import anything.
@@ -45,7 +46,6 @@ SHELL = frozenset(
         "jinja2",
         "prometheus_client",
         "opentelemetry",
-        "argon2",
         "standardwebhooks",
         # The injection library itself is no adapter: services are wired with it in
         # pulse_http.service_wiring, onto the adapters only the container picks.

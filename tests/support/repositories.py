@@ -2,6 +2,8 @@
 
 Each ``<backend>_repos_factory`` fixture returns an async factory of a fresh, empty
 :class:`RepoSet`; ``repos`` (in tests/contract/conftest.py) parametrizes over them.
+Every repository of a set whose writes take ``audit`` records into the set's ``audit``
+log, as the container wires them.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pulse_adapters.memory import (
+    InMemoryApiKeyRepository,
+    InMemoryAuditRepository,
     InMemoryConnectionRepository,
     InMemoryOrganizationRepository,
     InMemoryProjectRepository,
+    InMemorySessionRepository,
     InMemoryUsageRepository,
     InMemoryUserRepository,
+    InMemoryWebhookEndpointRepository,
 )
-from pulse_core.ports.repositories import (
-    OrganizationRepository,
-    ProjectRepository,
-    UserRepository,
-)
+from pulse_core.ports.audit import AuditRepository
+from pulse_core.ports.events import WebhookEndpointRepository
+from pulse_core.ports.keys import ApiKeyRepository
+from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 from pulse_core.ports.usage import ConnectionRepository, UsageRepository
+from pulse_core.ports.users import SessionRepository, UserRepository
 
 if TYPE_CHECKING:  # a plugin of its own (tests/conftest.py); importing it here would
     # register it before pytest can rewrite its asserts.
@@ -43,6 +49,10 @@ class RepoSet:
     users: UserRepository
     usage: UsageRepository
     connections: ConnectionRepository
+    sessions: SessionRepository
+    api_keys: ApiKeyRepository
+    endpoints: WebhookEndpointRepository
+    audit: AuditRepository
     aclose: Callable[[], Awaitable[None]] = _nothing
 
 
@@ -52,12 +62,18 @@ RepoFactory = Callable[[], Awaitable[RepoSet]]
 @pytest.fixture
 def memory_repos_factory() -> RepoFactory:
     async def make() -> RepoSet:
+        # One log shared by every audited repository, as one database would be.
+        audit = InMemoryAuditRepository()
         return RepoSet(
-            organizations=InMemoryOrganizationRepository(),
-            projects=InMemoryProjectRepository(),
-            users=InMemoryUserRepository(),
+            organizations=InMemoryOrganizationRepository(audit_log=audit),
+            projects=InMemoryProjectRepository(audit_log=audit),
+            users=InMemoryUserRepository(audit_log=audit),
             usage=InMemoryUsageRepository(),
             connections=InMemoryConnectionRepository(),
+            sessions=InMemorySessionRepository(audit_log=audit),
+            api_keys=InMemoryApiKeyRepository(audit_log=audit),
+            endpoints=InMemoryWebhookEndpointRepository(audit_log=audit),
+            audit=audit,
         )
 
     return make
@@ -66,12 +82,16 @@ def memory_repos_factory() -> RepoFactory:
 @pytest.fixture
 def sqlite_repos_factory(tmp_path: Path) -> RepoFactory:
     from pulse_adapters.sqlite import (
+        SqliteApiKeyRepository,
+        SqliteAuditRepository,
         SqliteConnectionRepository,
         SqliteDatabase,
         SqliteOrganizationRepository,
         SqliteProjectRepository,
+        SqliteSessionRepository,
         SqliteUsageRepository,
         SqliteUserRepository,
+        SqliteWebhookEndpointRepository,
     )
 
     counter = iter(range(1_000_000))
@@ -85,6 +105,10 @@ def sqlite_repos_factory(tmp_path: Path) -> RepoFactory:
             users=SqliteUserRepository(db),
             usage=SqliteUsageRepository(db),
             connections=SqliteConnectionRepository(db),
+            sessions=SqliteSessionRepository(db),
+            api_keys=SqliteApiKeyRepository(db),
+            endpoints=SqliteWebhookEndpointRepository(db),
+            audit=SqliteAuditRepository(db),
             aclose=db.close,
         )
 
@@ -95,12 +119,16 @@ def sqlite_repos_factory(tmp_path: Path) -> RepoFactory:
 def mongo_repos_factory(mongo_server: MongoTestServer) -> RepoFactory:
     """Each call: a fresh database on the session's MongoDB, dropped again by ``aclose``."""
     from pulse_adapters.mongo import (
+        MongoApiKeyRepository,
+        MongoAuditRepository,
         MongoConnectionRepository,
         MongoDatabase,
         MongoOrganizationRepository,
         MongoProjectRepository,
+        MongoSessionRepository,
         MongoUsageRepository,
         MongoUserRepository,
+        MongoWebhookEndpointRepository,
     )
 
     async def make() -> RepoSet:
@@ -119,6 +147,10 @@ def mongo_repos_factory(mongo_server: MongoTestServer) -> RepoFactory:
             users=MongoUserRepository(db),
             usage=MongoUsageRepository(db),
             connections=MongoConnectionRepository(db),
+            sessions=MongoSessionRepository(db),
+            api_keys=MongoApiKeyRepository(db),
+            endpoints=MongoWebhookEndpointRepository(db),
+            audit=MongoAuditRepository(db),
             aclose=aclose,
         )
 

@@ -4,11 +4,13 @@ State lives in the process and dies with it. They honour the same contracts as t
 persistent adapters (``tests/contract/`` runs the same suites on them).
 """
 
+from pulse_adapters.memory.audit import InMemoryAuditRepository
 from pulse_adapters.memory.events import (
     InMemoryDeliveryRepository,
     InMemoryEventRepository,
     InMemoryWebhookEndpointRepository,
 )
+from pulse_adapters.memory.keys import InMemoryApiKeyRepository
 from pulse_adapters.memory.locks import InMemoryLocks
 from pulse_adapters.memory.media_engine import InMemoryMediaEngine
 from pulse_adapters.memory.media_records import (
@@ -20,14 +22,16 @@ from pulse_adapters.memory.rate_limiter import InMemoryRateLimiter
 from pulse_adapters.memory.repositories import (
     InMemoryOrganizationRepository,
     InMemoryProjectRepository,
-    InMemoryUserRepository,
 )
 from pulse_adapters.memory.resolver import InMemoryHostResolver
 from pulse_adapters.memory.room_engine import InMemoryRoomEngine
 from pulse_adapters.memory.storage import InMemoryObjectStorage
 from pulse_adapters.memory.usage import InMemoryConnectionRepository, InMemoryUsageRepository
+from pulse_adapters.memory.users import InMemorySessionRepository, InMemoryUserRepository
 
 __all__ = [
+    "InMemoryApiKeyRepository",
+    "InMemoryAuditRepository",
     "InMemoryConnectionRepository",
     "InMemoryDeliveryRepository",
     "InMemoryEgressRecordRepository",
@@ -42,6 +46,7 @@ __all__ = [
     "InMemoryProjectRepository",
     "InMemoryRateLimiter",
     "InMemoryRoomEngine",
+    "InMemorySessionRepository",
     "InMemoryUsageRepository",
     "InMemoryUserRepository",
     "InMemoryWebhookEndpointRepository",

@@ -1,8 +1,10 @@
 """In-memory event log, webhook endpoints and deliveries (:mod:`pulse_core.ports.events`).
 
 Each method runs without awaiting anything, so under asyncio it is atomic: ``add``'s
-"already stored?" check and its write cannot interleave with another task's. Lists sort
-on every call; fine for tests and embedding, where a project holds few objects.
+"already stored?" check and its write cannot interleave with another task's, nor an
+endpoint's write and its audit record (appended to the shared ``audit_log``, see
+:mod:`pulse_adapters.memory.audit`). Lists sort on every call; fine for tests and
+embedding, where a project holds few objects.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from pulse_adapters.memory.audit import InMemoryAuditRepository
 from pulse_core.errors import Conflict, NotFound
+from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from pulse_core.ports.events import (
     DeliveryRepository,
@@ -77,17 +81,26 @@ class InMemoryEventRepository(EventRepository):
 
 
 class InMemoryWebhookEndpointRepository(WebhookEndpointRepository):
-    def __init__(self) -> None:
+    def __init__(self, *, audit_log: InMemoryAuditRepository | None = None) -> None:
         self._by_id: dict[str, WebhookEndpoint] = {}
+        self._audit_log = audit_log if audit_log is not None else InMemoryAuditRepository()
 
-    async def add(self, endpoint: WebhookEndpoint) -> None:
+    # Writes check with `_find` rather than awaiting `get`: an await between the check
+    # and the write would let another task in (today's `get` never suspends, but
+    # nothing promises it).
+    def _find(self, project_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        endpoint = self._by_id.get(endpoint_id)
+        return endpoint if endpoint is not None and endpoint.project_id == project_id else None
+
+    async def add(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
         if endpoint.id in self._by_id:
             raise Conflict("webhook endpoint id already exists", field="id")
         self._by_id[endpoint.id] = endpoint
+        if audit is not None:
+            self._audit_log.append(audit)
 
     async def get(self, project_id: str, endpoint_id: str) -> WebhookEndpoint | None:
-        endpoint = self._by_id.get(endpoint_id)
-        return endpoint if endpoint is not None and endpoint.project_id == project_id else None
+        return self._find(project_id, endpoint_id)
 
     async def list_page(
         self, project_id: str, *, before: str | None = None, limit: int
@@ -101,15 +114,21 @@ class InMemoryWebhookEndpointRepository(WebhookEndpointRepository):
             (e for e in self._by_id.values() if e.project_id == project_id), key=lambda e: e.id
         )
 
-    async def update(self, endpoint: WebhookEndpoint) -> None:
-        if await self.get(endpoint.project_id, endpoint.id) is None:
+    async def update(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
+        if self._find(endpoint.project_id, endpoint.id) is None:
             raise NotFound("webhook endpoint not found")
         self._by_id[endpoint.id] = endpoint
+        if audit is not None:
+            self._audit_log.append(audit)
 
-    async def delete(self, project_id: str, endpoint_id: str) -> bool:
-        if await self.get(project_id, endpoint_id) is None:
+    async def delete(
+        self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None
+    ) -> bool:
+        if self._find(project_id, endpoint_id) is None:
             return False
         del self._by_id[endpoint_id]
+        if audit is not None:
+            self._audit_log.append(audit)
         return True
 
 

@@ -1,7 +1,8 @@
-"""In-memory repositories.
+"""In-memory organization and project repositories.
 
 Each method runs without awaiting anything, so under asyncio it is atomic: the check for
-a uniqueness rule and the write cannot interleave with another request.
+a uniqueness rule, the write and its audit record cannot interleave with another request.
+Audit records go to the shared ``audit_log`` (see :mod:`pulse_adapters.memory.audit`).
 """
 
 from __future__ import annotations
@@ -10,18 +11,17 @@ from datetime import datetime
 
 import msgspec
 
+from pulse_adapters.memory.audit import InMemoryAuditRepository
 from pulse_core.errors import Conflict, NotFound
-from pulse_core.models import Organization, Project, User
-from pulse_core.ports.repositories import (
-    OrganizationRepository,
-    ProjectRepository,
-    UserRepository,
-)
+from pulse_core.models import Organization, Project
+from pulse_core.models.audit import AuditRecord
+from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 
 
 class InMemoryOrganizationRepository(OrganizationRepository):
-    def __init__(self) -> None:
+    def __init__(self, *, audit_log: InMemoryAuditRepository | None = None) -> None:
         self._by_id: dict[str, Organization] = {}
+        self._audit_log = audit_log if audit_log is not None else InMemoryAuditRepository()
 
     def _check_email(self, org: Organization) -> None:
         if org.is_deleted:
@@ -30,11 +30,13 @@ class InMemoryOrganizationRepository(OrganizationRepository):
             if other.id != org.id and not other.is_deleted and other.admin_email == org.admin_email:
                 raise Conflict("an organization with this admin_email exists", field="admin_email")
 
-    async def add(self, org: Organization) -> None:
+    async def add(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         if org.id in self._by_id:
             raise Conflict("organization id already exists", field="id")
         self._check_email(org)
         self._by_id[org.id] = org
+        if audit is not None:
+            self._audit_log.append(audit)
 
     async def get(self, org_id: str) -> Organization | None:
         org = self._by_id.get(org_id)
@@ -51,17 +53,20 @@ class InMemoryOrganizationRepository(OrganizationRepository):
         )
         return rows[:limit]
 
-    async def update(self, org: Organization) -> None:
+    async def update(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         if org.id not in self._by_id:
             raise NotFound("organization not found")
         self._check_email(org)
         self._by_id[org.id] = org
+        if audit is not None:
+            self._audit_log.append(audit)
 
 
 class InMemoryProjectRepository(ProjectRepository):
-    def __init__(self) -> None:
+    def __init__(self, *, audit_log: InMemoryAuditRepository | None = None) -> None:
         self._by_id: dict[str, Project] = {}
         self._id_by_key: dict[str, str] = {}
+        self._audit_log = audit_log if audit_log is not None else InMemoryAuditRepository()
 
     @staticmethod
     def _keys(project: Project) -> set[str]:
@@ -76,11 +81,13 @@ class InMemoryProjectRepository(ProjectRepository):
             if owner is not None and owner != project.id:
                 raise Conflict("api key already exists", field="api_key")
 
-    async def add(self, project: Project) -> None:
+    async def add(self, project: Project, *, audit: AuditRecord | None = None) -> None:
         if project.id in self._by_id:
             raise Conflict("project id already exists", field="id")
         self._check_keys(project)
         self._store(project)
+        if audit is not None:
+            self._audit_log.append(audit)
 
     def _store(self, project: Project) -> None:
         old = self._by_id.get(project.id)
@@ -114,11 +121,16 @@ class InMemoryProjectRepository(ProjectRepository):
         )
         return rows[:limit]
 
-    async def update(self, project: Project) -> None:
+    async def update(self, project: Project, *, audit: AuditRecord | None = None) -> None:
         if project.id not in self._by_id:
             raise NotFound("project not found")
         self._check_keys(project)
         self._store(project)
+        if audit is not None:
+            self._audit_log.append(audit)
+
+    async def ids_of_organization(self, org_id: str) -> list[str]:
+        return sorted(p.id for p in self._by_id.values() if p.org_id == org_id)
 
     async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
         deleted = []
@@ -129,32 +141,3 @@ class InMemoryProjectRepository(ProjectRepository):
                 )
                 deleted.append(project.id)
         return sorted(deleted)
-
-
-class InMemoryUserRepository(UserRepository):
-    def __init__(self) -> None:
-        self._by_id: dict[str, User] = {}
-
-    async def add(self, user: User) -> None:
-        if user.id in self._by_id:
-            raise Conflict("user id already exists", field="id")
-        if any(u.email == user.email for u in self._by_id.values()):
-            raise Conflict("a user with this email exists", field="email")
-        self._by_id[user.id] = user
-
-    async def get(self, user_id: str) -> User | None:
-        return self._by_id.get(user_id)
-
-    async def get_by_email(self, email: str) -> User | None:
-        return next((u for u in self._by_id.values() if u.email == email), None)
-
-    async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
-        rows = sorted(
-            (
-                u
-                for u in self._by_id.values()
-                if u.org_id == org_id and (after is None or u.id > after)
-            ),
-            key=lambda u: u.id,
-        )
-        return rows[:limit]

@@ -6,30 +6,39 @@ repositories, ``await close()`` it on shutdown. Documents keep the original Go s
 collections and field names (see :mod:`pulse_adapters.mongo.repositories`); every index is
 described by :func:`index_plan`. Driver errors surface as ``Conflict`` (duplicate key,
 with the field) or ``Unavailable`` (down or too slow, within the configured timeout).
+Audited writes carry their record in the written document and move it to ``audit_log``
+right after (:mod:`pulse_adapters.mongo.outbox`); run ``MongoAuditRepository.settle()``
+at start-up and periodically to finish moves a crash cut short.
 """
 
-from pulse_adapters.mongo.database import IndexSpec, MongoDatabase, index_plan
+from pulse_adapters.mongo.audit import MongoAuditRepository
+from pulse_adapters.mongo.database import MongoDatabase
 from pulse_adapters.mongo.errors import translate, translate_errors
 from pulse_adapters.mongo.events import (
     MongoDeliveryRepository,
     MongoEventRepository,
     MongoWebhookEndpointRepository,
 )
+from pulse_adapters.mongo.indexes import IndexSpec, index_plan
+from pulse_adapters.mongo.keys import MongoApiKeyRepository
 from pulse_adapters.mongo.repositories import (
     MongoOrganizationRepository,
     MongoProjectRepository,
-    MongoUserRepository,
 )
 from pulse_adapters.mongo.usage import MongoConnectionRepository, MongoUsageRepository
+from pulse_adapters.mongo.users import MongoSessionRepository, MongoUserRepository
 
 __all__ = [
     "IndexSpec",
+    "MongoApiKeyRepository",
+    "MongoAuditRepository",
     "MongoConnectionRepository",
     "MongoDatabase",
     "MongoDeliveryRepository",
     "MongoEventRepository",
     "MongoOrganizationRepository",
     "MongoProjectRepository",
+    "MongoSessionRepository",
     "MongoUsageRepository",
     "MongoUserRepository",
     "MongoWebhookEndpointRepository",

@@ -48,6 +48,7 @@ _CONFLICT_FIELDS: Mapping[str, str] = {
     "pulse_api_key": "api_key",
     "previous_api_key": "api_key",
     "api_keys": "api_key",
+    "api_key": "api_key",  # api_keys.api_key (keys beyond a project's first)
 }
 
 # Servers older than 4.4 (and some proxies) omit keyPattern; the errmsg still names the

@@ -10,7 +10,8 @@ events              _id (id), project_id, type, timestamp, data {the event's JSO
 webhook_endpoints   _id (id), project_id, url, description, event_types [..],
                     enabled, disabled_reason, secret, previous_secret,
                     previous_secret_expires_at, last_success_at, failing_since,
-                    created_at, updated_at
+                    created_at, updated_at; audit_outbox [..] and deleted (a
+                    tombstone) while an audited write is being recorded
 webhook_deliveries  _id (id), project_id, endpoint_id, event_id, event_type,
                     status, attempts [{at, status_code, duration_ms, error,
                     response_excerpt}], next_attempt_at, created_at, updated_at
@@ -21,7 +22,8 @@ reads back as None; inside ``data`` nulls are kept, it is the customer's JSON),
 datetimes are BSON dates (millisecond precision, read back timezone-aware UTC), every
 call runs inside ``translate_errors`` under the database's operation timeout, and every
 query is served by an index of :func:`event_indexes` (part of ``index_plan()``) with
-exact bounds, sorted by ``_id`` on that index and limited.
+exact bounds, sorted by ``_id`` on that index and limited (endpoint queries also skip
+tombstones, a filter on what the bounds found: see ``MongoWebhookEndpointRepository``).
 
 Events expire through the TTL index ``timestamp_1`` (``EVENT_RETENTION_DAYS``);
 :meth:`MongoEventRepository.purge_before` exists for the port and uses the same index.
@@ -40,17 +42,20 @@ import msgspec
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from pulse_adapters.mongo.database import (
+from pulse_adapters.mongo.database import Document, MongoDatabase
+from pulse_adapters.mongo.documents import struct_fields, update_of
+from pulse_adapters.mongo.errors import translate_errors
+from pulse_adapters.mongo.indexes import (
     EVENTS,
+    TOMBSTONE,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
-    Document,
     IndexSpec,
-    MongoDatabase,
     index_plan,
 )
-from pulse_adapters.mongo.errors import translate_errors
+from pulse_adapters.mongo.outbox import NOT_BURIED, Outbox, carrying, pushing
 from pulse_core.errors import Conflict, NotFound
+from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from pulse_core.ports.events import (
     DeliveryRepository,
@@ -176,42 +181,69 @@ class MongoEventRepository(EventRepository):
 
 class MongoWebhookEndpointRepository(WebhookEndpointRepository):
     """Webhook endpoints in ``webhook_endpoints``. The signing secrets are stored as they
-    are: every delivery needs them to sign, so a hash would not do."""
+    are: every delivery needs them to sign, so a hash would not do.
+
+    Deleting goes through a tombstone (``deleted: true``, see
+    :mod:`pulse_adapters.mongo.outbox`) so that the deletion's audit record is stored
+    with it: every query here excludes tombstones, so to callers an endpoint is gone the
+    moment it is tombstoned, and its id stays taken until it is buried.
+    """
 
     def __init__(self, db: MongoDatabase) -> None:
         self._endpoints = db.collection(WEBHOOK_ENDPOINTS)
+        self._outbox = Outbox(db)
 
-    async def add(self, endpoint: WebhookEndpoint) -> None:
+    async def add(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
         with translate_errors(f"insert into {WEBHOOK_ENDPOINTS}"):
-            await self._endpoints.insert_one(to_document(endpoint))
+            await self._endpoints.insert_one(carrying(to_document(endpoint), audit))
+        await self._outbox.deliver(self._endpoints, endpoint.id, audit)
 
     async def get(self, project_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        query = {"_id": endpoint_id, "project_id": project_id, **NOT_BURIED}
         with translate_errors(f"find in {WEBHOOK_ENDPOINTS}"):
-            doc = await self._endpoints.find_one({"_id": endpoint_id, "project_id": project_id})
+            doc = await self._endpoints.find_one(query)
         return None if doc is None else from_document(doc, WebhookEndpoint)
 
     async def list_page(
         self, project_id: str, *, before: str | None = None, limit: int
     ) -> list[WebhookEndpoint]:
-        docs = await _newest_first(self._endpoints, {"project_id": project_id}, before, limit)
+        query = {"project_id": project_id, **NOT_BURIED}
+        docs = await _newest_first(self._endpoints, query, before, limit)
         return [from_document(d, WebhookEndpoint) for d in docs]
 
     async def list_all(self, project_id: str) -> list[WebhookEndpoint]:
         # Unbounded on purpose (the port's "a handful"): the fan-out must see them all.
+        query = {"project_id": project_id, **NOT_BURIED}
         with translate_errors(f"list {WEBHOOK_ENDPOINTS}"):
-            cursor = self._endpoints.find({"project_id": project_id}).sort("_id", ASCENDING)
-            docs = await cursor.to_list()
+            docs = await self._endpoints.find(query).sort("_id", ASCENDING).to_list()
         return [from_document(d, WebhookEndpoint) for d in docs]
 
-    async def update(self, endpoint: WebhookEndpoint) -> None:
-        await _replace(self._endpoints, to_document(endpoint), "webhook endpoint")
+    async def update(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
+        # $set/$unset rather than a replacement: a replacement would drop the records
+        # that earlier writes still carry in the document's outbox.
+        document = to_document(endpoint)
+        absent = (f for f in struct_fields(WebhookEndpoint) if f != "id" and f not in document)
+        update = update_of({**document, **dict.fromkeys(absent)})
+        query = {"_id": endpoint.id, "project_id": endpoint.project_id, **NOT_BURIED}
+        with translate_errors(f"update {WEBHOOK_ENDPOINTS}"):
+            result = await self._endpoints.update_one(query, pushing(update, audit))
+        if result.matched_count == 0:
+            raise NotFound("webhook endpoint not found")
+        await self._outbox.deliver(self._endpoints, endpoint.id, audit)
 
-    async def delete(self, project_id: str, endpoint_id: str) -> bool:
+    async def delete(
+        self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None
+    ) -> bool:
+        # Tombstone even without a record: the document may still carry records of
+        # earlier writes, which the burial moves before removing it.
+        query = {"_id": endpoint_id, "project_id": project_id, **NOT_BURIED}
+        update = pushing({"$set": {TOMBSTONE: True}}, audit)
         with translate_errors(f"delete in {WEBHOOK_ENDPOINTS}"):
-            result = await self._endpoints.delete_one(
-                {"_id": endpoint_id, "project_id": project_id}
-            )
-        return result.deleted_count > 0
+            result = await self._endpoints.update_one(query, update)
+        if result.matched_count == 0:
+            return False
+        await self._outbox.finish_delete(self._endpoints, endpoint_id)
+        return True
 
 
 class MongoDeliveryRepository(DeliveryRepository):

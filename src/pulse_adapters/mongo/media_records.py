@@ -37,15 +37,9 @@ import msgspec
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from pulse_adapters.mongo.database import (
-    MEDIA_EGRESS,
-    MEDIA_INGRESS,
-    Document,
-    IndexSpec,
-    MongoDatabase,
-    index_plan,
-)
+from pulse_adapters.mongo.database import Document, MongoDatabase
 from pulse_adapters.mongo.errors import translate_errors
+from pulse_adapters.mongo.indexes import MEDIA_EGRESS, MEDIA_INGRESS, IndexSpec, index_plan
 from pulse_core.errors import NotFound
 from pulse_core.models.media import (
     ENDED_EGRESS_STATUSES,

@@ -1,10 +1,12 @@
-"""MongoDB repositories (pulse_core.ports.repositories), on pymongo's asyncio API.
+"""MongoDB organizations and projects (pulse_core.ports.repositories), on pymongo's
+asyncio API.
 
 Document layout. Collections and field names are the original Go service's, so operators,
 dashboards and ad-hoc queries that know that database keep working; ``_id`` is Pulse's
 prefixed string id (``org_…``, ``prj_…``, ``usr_…``, ``use_…``), which sorts by creation
 time and is what cursor pagination walks. The mapping is spelled out in the
-``*_to_document`` / ``*_from_document`` functions below, one pair per model:
+``*_to_document`` / ``*_from_document`` functions below, one pair per model (users,
+sessions and keys: :mod:`pulse_adapters.mongo.users`, :mod:`pulse_adapters.mongo.keys`):
 
 =============  ===================================================================
 collection     fields (domain field in parentheses where the name differs)
@@ -18,7 +20,6 @@ projects       _id (id), org_id, name, pulse_api_key (api_key),
                webhook_url, rate_limit {requests, period, burst},
                token_ttl_default_seconds, token_ttl_max_seconds (settings.*),
                is_deleted, created_at, updated_at, deleted_at
-users          _id (id), email, org_id, name, role, created_at, updated_at
 =============  ===================================================================
 
 Rules of the mapping:
@@ -37,11 +38,14 @@ Rules of the mapping:
 - Updates ``$set`` the mapped fields and ``$unset`` the absent ones instead of replacing
   the document, so fields Pulse does not model (the Go service's ``storage_config``,
   ``region``...) survive an update.
+- An audited write carries its record in ``audit_outbox`` until it is moved to
+  ``audit_log`` (:mod:`pulse_adapters.mongo.outbox`); decoding ignores that field.
 
 Every call runs inside :func:`~pulse_adapters.mongo.errors.translate_errors` and under the
 database's operation timeout: a duplicate becomes ``Conflict`` (nothing is written: each
-write is one single-document, atomic operation), a down or slow server ``Unavailable``.
-Every query is served by an index of :func:`~pulse_adapters.mongo.database.index_plan`
+write is one single-document, atomic operation, its audit record included), a down or
+slow server ``Unavailable``.
+Every query is served by an index of :func:`~pulse_adapters.mongo.indexes.index_plan`
 with exact bounds, sorted by ``_id`` on that index and limited, so no request scans a
 collection.
 """
@@ -54,60 +58,16 @@ from typing import Any
 
 import msgspec
 from pymongo import ASCENDING
-from pymongo.asynchronous.collection import AsyncCollection
 
-from pulse_adapters.mongo.database import (
-    ORGANIZATIONS,
-    PROJECTS,
-    USERS,
-    Document,
-    MongoDatabase,
-)
+from pulse_adapters.mongo.database import Document, MongoDatabase
+from pulse_adapters.mongo.documents import page, page_filter, present, update_of
 from pulse_adapters.mongo.errors import translate_errors
+from pulse_adapters.mongo.indexes import ORGANIZATIONS, PROJECTS
+from pulse_adapters.mongo.outbox import Outbox, carrying, pushing
 from pulse_core.errors import NotFound
-from pulse_core.models import Organization, Project, User
-from pulse_core.ports.repositories import (
-    OrganizationRepository,
-    ProjectRepository,
-    UserRepository,
-)
-
-# -- mapping helpers ---------------------------------------------------------------------
-
-
-def _present(doc: Mapping[str, Any]) -> Document:
-    """``doc`` without its None values: what an insert stores."""
-    return {k: v for k, v in doc.items() if v is not None}
-
-
-def _update_of(doc: Mapping[str, Any]) -> Document:
-    """An update that makes the stored document carry exactly ``doc``'s mapped fields:
-    ``$set`` the present ones, ``$unset`` the None ones, leave unmapped fields alone."""
-    fields = {k: v for k, v in doc.items() if k != "_id"}
-    update: Document = {"$set": _present(fields)}
-    unset = {k: "" for k, v in fields.items() if v is None}
-    if unset:  # the server refuses an empty $unset
-        update["$unset"] = unset
-    return update
-
-
-def _page_filter(base: Mapping[str, Any], after: str | None) -> Document:
-    query = dict(base)
-    if after is not None:
-        query["_id"] = {"$gt": after}
-    return query
-
-
-async def _page(
-    collection: AsyncCollection[Document], query: Document, limit: int
-) -> list[Document]:
-    # limit(0) means "no limit" to MongoDB: never let a zero or negative page size turn
-    # into an unbounded read.
-    if limit <= 0:
-        return []
-    cursor = collection.find(query).sort("_id", ASCENDING).limit(limit)
-    return await cursor.to_list()
-
+from pulse_core.models import Organization, Project
+from pulse_core.models.audit import AuditRecord
+from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 
 # -- organizations -----------------------------------------------------------------------
 
@@ -149,10 +109,12 @@ class MongoOrganizationRepository(OrganizationRepository):
 
     def __init__(self, db: MongoDatabase) -> None:
         self._orgs = db.collection(ORGANIZATIONS)
+        self._outbox = Outbox(db)
 
-    async def add(self, org: Organization) -> None:
+    async def add(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         with translate_errors("insert into organizations"):
-            await self._orgs.insert_one(_present(organization_to_document(org)))
+            await self._orgs.insert_one(carrying(present(organization_to_document(org)), audit))
+        await self._outbox.deliver(self._orgs, org.id, audit)
 
     async def get(self, org_id: str) -> Organization | None:
         with translate_errors("find in organizations"):
@@ -161,16 +123,17 @@ class MongoOrganizationRepository(OrganizationRepository):
 
     async def list_page(self, *, after: str | None, limit: int) -> list[Organization]:
         with translate_errors("list organizations"):
-            docs = await _page(self._orgs, _page_filter({"is_deleted": False}, after), limit)
+            docs = await page(self._orgs, page_filter({"is_deleted": False}, after), limit)
         return [organization_from_document(d) for d in docs]
 
-    async def update(self, org: Organization) -> None:
+    async def update(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         with translate_errors("update organizations"):
             result = await self._orgs.update_one(
-                {"_id": org.id}, _update_of(organization_to_document(org))
+                {"_id": org.id}, pushing(update_of(organization_to_document(org)), audit)
             )
         if result.matched_count == 0:
             raise NotFound("organization not found")
+        await self._outbox.deliver(self._orgs, org.id, audit)
 
 
 # -- projects ----------------------------------------------------------------------------
@@ -197,7 +160,7 @@ def project_to_document(project: Project) -> Document:
         "webhook_url": settings.webhook_url,
         "rate_limit": None
         if rate_limit is None
-        else _present(
+        else present(
             {
                 "requests": rate_limit.requests,
                 "period": rate_limit.period,
@@ -263,10 +226,13 @@ class MongoProjectRepository(ProjectRepository):
 
     def __init__(self, db: MongoDatabase) -> None:
         self._projects = db.collection(PROJECTS)
+        self._outbox = Outbox(db)
 
-    async def add(self, project: Project) -> None:
+    async def add(self, project: Project, *, audit: AuditRecord | None = None) -> None:
+        document = carrying(present(project_to_document(project)), audit)
         with translate_errors("insert into projects"):
-            await self._projects.insert_one(_present(project_to_document(project)))
+            await self._projects.insert_one(document)
+        await self._outbox.deliver(self._projects, project.id, audit)
 
     async def get(self, project_id: str) -> Project | None:
         with translate_errors("find in projects"):
@@ -291,16 +257,22 @@ class MongoProjectRepository(ProjectRepository):
         if org_id is not None:
             base = {"org_id": org_id, **base}
         with translate_errors("list projects"):
-            docs = await _page(self._projects, _page_filter(base, after), limit)
+            docs = await page(self._projects, page_filter(base, after), limit)
         return [project_from_document(d) for d in docs]
 
-    async def update(self, project: Project) -> None:
+    async def update(self, project: Project, *, audit: AuditRecord | None = None) -> None:
+        update = pushing(update_of(project_to_document(project)), audit)
         with translate_errors("update projects"):
-            result = await self._projects.update_one(
-                {"_id": project.id}, _update_of(project_to_document(project))
-            )
+            result = await self._projects.update_one({"_id": project.id}, update)
         if result.matched_count == 0:
             raise NotFound("project not found")
+        await self._outbox.deliver(self._projects, project.id, audit)
+
+    async def ids_of_organization(self, org_id: str) -> list[str]:
+        # Served by the (org_id, is_deleted, _id) index's prefix.
+        with translate_errors("list the project ids of an organization"):
+            found = await self._projects.find({"org_id": org_id}, {"_id": 1}).to_list()
+        return sorted(str(doc["_id"]) for doc in found)
 
     async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
         """Soft-delete every live project of ``org_id`` at ``at``; return their ids.
@@ -333,61 +305,3 @@ class MongoProjectRepository(ProjectRepository):
                 ).to_list()
                 ids = sorted({*ids, *(str(d["_id"]) for d in late)})
         return ids
-
-
-# -- users -------------------------------------------------------------------------------
-
-
-def user_to_document(user: User) -> Document:
-    """The ``users`` document of ``user``."""
-    return {
-        "_id": user.id,
-        "email": user.email,
-        "org_id": user.org_id,
-        "name": user.name,
-        "role": user.role,
-        "created_at": user.created_at,
-        "updated_at": user.updated_at,
-    }
-
-
-def user_from_document(doc: Mapping[str, Any]) -> User:
-    """The user stored in ``doc``; ``msgspec.ValidationError`` if it is corrupt."""
-    return msgspec.convert(
-        {
-            "id": doc["_id"],
-            "email": doc["email"],
-            "org_id": doc["org_id"],
-            "name": doc.get("name", ""),
-            "role": doc.get("role", "member"),
-            "created_at": doc["created_at"],
-            "updated_at": doc["updated_at"],
-        },
-        User,
-    )
-
-
-class MongoUserRepository(UserRepository):
-    """Users in ``users``; the email rule is the unique index ``email_1``."""
-
-    def __init__(self, db: MongoDatabase) -> None:
-        self._users = db.collection(USERS)
-
-    async def add(self, user: User) -> None:
-        with translate_errors("insert into users"):
-            await self._users.insert_one(_present(user_to_document(user)))
-
-    async def get(self, user_id: str) -> User | None:
-        with translate_errors("find in users"):
-            doc = await self._users.find_one({"_id": user_id})
-        return None if doc is None else user_from_document(doc)
-
-    async def get_by_email(self, email: str) -> User | None:
-        with translate_errors("find in users by email"):
-            doc = await self._users.find_one({"email": email})
-        return None if doc is None else user_from_document(doc)
-
-    async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
-        with translate_errors("list users"):
-            docs = await _page(self._users, _page_filter({"org_id": org_id}, after), limit)
-        return [user_from_document(d) for d in docs]

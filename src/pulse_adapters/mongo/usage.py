@@ -68,15 +68,14 @@ import msgspec
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from pulse_adapters.mongo.database import (
+from pulse_adapters.mongo.database import Document, MongoDatabase
+from pulse_adapters.mongo.errors import DUPLICATE_KEY_CODES, translate_errors
+from pulse_adapters.mongo.indexes import (
     OPEN_CONNECTIONS,
     ROLLUP_RETENTION_DAYS,
     USAGE_METRICS,
     USAGE_ROLLUPS,
-    Document,
-    MongoDatabase,
 )
-from pulse_adapters.mongo.errors import DUPLICATE_KEY_CODES, translate_errors
 from pulse_core.errors import Conflict
 from pulse_core.models.usage import (
     Metric,

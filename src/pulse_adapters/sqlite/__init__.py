@@ -5,12 +5,14 @@ shared by several processes on one host. Create one :class:`SqliteDatabase`, ``a
 connect()`` it, hand it to the repositories, ``await close()`` it on shutdown.
 """
 
+from pulse_adapters.sqlite.audit import SqliteAuditRepository
 from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_adapters.sqlite.events import (
     SqliteDeliveryRepository,
     SqliteEventRepository,
     SqliteWebhookEndpointRepository,
 )
+from pulse_adapters.sqlite.keys import SqliteApiKeyRepository
 from pulse_adapters.sqlite.media_records import (
     SqliteEgressRecordRepository,
     SqliteIngressRecordRepository,
@@ -19,11 +21,13 @@ from pulse_adapters.sqlite.queue import SqliteJobQueue
 from pulse_adapters.sqlite.repositories import (
     SqliteOrganizationRepository,
     SqliteProjectRepository,
-    SqliteUserRepository,
 )
 from pulse_adapters.sqlite.usage import SqliteConnectionRepository, SqliteUsageRepository
+from pulse_adapters.sqlite.users import SqliteSessionRepository, SqliteUserRepository
 
 __all__ = [
+    "SqliteApiKeyRepository",
+    "SqliteAuditRepository",
     "SqliteConnectionRepository",
     "SqliteDatabase",
     "SqliteDeliveryRepository",
@@ -33,6 +37,7 @@ __all__ = [
     "SqliteJobQueue",
     "SqliteOrganizationRepository",
     "SqliteProjectRepository",
+    "SqliteSessionRepository",
     "SqliteUsageRepository",
     "SqliteUserRepository",
     "SqliteWebhookEndpointRepository",

@@ -60,6 +60,7 @@ _CONFLICT_DETAILS = {
     ("organizations", "admin_email"): "an organization with this admin_email exists",
     ("project_keys", "api_key"): "api key already exists",
     ("users", "email"): "a user with this email exists",
+    ("api_keys", "api_key"): "api key already exists",
 }
 
 

@@ -9,6 +9,9 @@ the cursor (``id < ?``), so newest-first pages need no sort. An event's time is
 ``timestamp_us``, exact integer microseconds since the epoch (UTC), for the time window
 and :meth:`SqliteEventRepository.purge_before`.
 
+An audited write of an endpoint stores its record in the same transaction as the change
+(:func:`~pulse_adapters.sqlite.audit.insert_audit`, after the change succeeded).
+
 ``add`` of an event or a delivery is one ``INSERT ... ON CONFLICT (id) DO NOTHING``: the
 "already stored?" answer and the write are one statement, so two workers applying the
 same input at once store it once, and exactly one of them gets True.
@@ -24,8 +27,10 @@ from typing import Any
 
 import msgspec
 
+from pulse_adapters.sqlite.audit import insert_audit
 from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
+from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from pulse_core.ports.events import (
     DeliveryRepository,
@@ -236,11 +241,13 @@ class SqliteWebhookEndpointRepository(WebhookEndpointRepository):
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    async def add(self, endpoint: WebhookEndpoint) -> None:
+    async def add(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
         row = (endpoint.id, endpoint.project_id, _json(endpoint))
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(ENDPOINT_INSERT, row)
+            if audit is not None:
+                insert_audit(conn, audit)
 
         await self._db.write(work)
 
@@ -268,18 +275,25 @@ class SqliteWebhookEndpointRepository(WebhookEndpointRepository):
 
         return await self._db.read(work)
 
-    async def update(self, endpoint: WebhookEndpoint) -> None:
+    async def update(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
         params = (_json(endpoint), endpoint.id, endpoint.project_id)
 
         def work(conn: sqlite3.Connection) -> None:
             if conn.execute(ENDPOINT_UPDATE, params).rowcount == 0:
                 raise NotFound("webhook endpoint not found")
+            if audit is not None:
+                insert_audit(conn, audit)
 
         await self._db.write(work)
 
-    async def delete(self, project_id: str, endpoint_id: str) -> bool:
+    async def delete(
+        self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None
+    ) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
-            return conn.execute(ENDPOINT_DELETE, (endpoint_id, project_id)).rowcount > 0
+            existed = conn.execute(ENDPOINT_DELETE, (endpoint_id, project_id)).rowcount > 0
+            if existed and audit is not None:
+                insert_audit(conn, audit)
+            return existed
 
         return await self._db.write(work)
 

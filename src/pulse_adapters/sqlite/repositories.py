@@ -1,10 +1,12 @@
-"""SQLite repositories: the persistence ports of pulse_core on one :class:`SqliteDatabase`.
+"""SQLite organizations and projects (:mod:`pulse_core.ports.repositories`) on one
+:class:`SqliteDatabase`.
 
 Each row holds the looked-up, ordered and unique fields as columns and the whole struct
 as msgspec JSON in ``data`` (schema in :mod:`pulse_adapters.sqlite.schema`). The
 database enforces every uniqueness rule itself, so a rule holds across processes sharing
 the file; a violation comes back as ``Conflict`` and nothing is written, because each
-write is one transaction.
+write is one transaction. An audited write stores its record in that same transaction
+(:func:`~pulse_adapters.sqlite.audit.insert_audit`, after the change succeeded).
 
 Encoding and decoding run on the database's worker thread, with the event loop free.
 """
@@ -18,14 +20,12 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from pulse_adapters.sqlite.audit import insert_audit
 from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
-from pulse_core.models import Organization, Project, User
-from pulse_core.ports.repositories import (
-    OrganizationRepository,
-    ProjectRepository,
-    UserRepository,
-)
+from pulse_core.models import Organization, Project
+from pulse_core.models.audit import AuditRecord
+from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -33,7 +33,6 @@ S = TypeVar("S", bound=msgspec.Struct)
 _ENCODER = msgspec.json.Encoder()
 _ORGANIZATION = msgspec.json.Decoder(Organization)
 _PROJECT = msgspec.json.Decoder(Project)
-_USER = msgspec.json.Decoder(User)
 
 # The queries, named so that tests can check each one is served by an index. Live-row
 # filters are written as the literal `is_deleted = 0` (not a parameter) so that SQLite's
@@ -59,6 +58,7 @@ PROJECT_LIST = "SELECT data FROM projects WHERE is_deleted = 0 AND id > ? ORDER 
 PROJECT_LIST_OF_ORG = (
     "SELECT data FROM projects WHERE org_id = ? AND is_deleted = 0 AND id > ? ORDER BY id LIMIT ?"
 )
+PROJECT_IDS_OF_ORG = "SELECT id FROM projects WHERE org_id = ? ORDER BY id"
 PROJECT_LIVE_OF_ORG = "SELECT data FROM projects WHERE org_id = ? AND is_deleted = 0 ORDER BY id"
 PROJECT_INSERT = (
     "INSERT INTO projects (id, org_id, api_key, previous_api_key, is_deleted, data)"
@@ -71,11 +71,6 @@ PROJECT_UPDATE = (
 )
 # Leaves the key columns alone: a deleted project keeps its keys reserved.
 PROJECT_SOFT_DELETE = "UPDATE projects SET is_deleted = 1, data = ? WHERE id = ?"
-
-USER_GET = "SELECT data FROM users WHERE id = ?"
-USER_BY_EMAIL = "SELECT data FROM users WHERE email = ?"
-USER_LIST = "SELECT data FROM users WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"
-USER_INSERT = "INSERT INTO users (id, email, org_id, data) VALUES (?, ?, ?, ?)"
 
 
 def _json(obj: msgspec.Struct) -> str:
@@ -114,11 +109,13 @@ class SqliteOrganizationRepository(OrganizationRepository):
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    async def add(self, org: Organization) -> None:
+    async def add(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
                 ORGANIZATION_INSERT, (org.id, org.admin_email, int(org.is_deleted), _json(org))
             )
+            if audit is not None:
+                insert_audit(conn, audit)
 
         await self._db.write(work)
 
@@ -130,13 +127,15 @@ class SqliteOrganizationRepository(OrganizationRepository):
             _many(_ORGANIZATION, ORGANIZATION_LIST, (_after(after), max(limit, 0)))
         )
 
-    async def update(self, org: Organization) -> None:
+    async def update(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         def work(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
                 ORGANIZATION_UPDATE, (org.admin_email, int(org.is_deleted), _json(org), org.id)
             )
             if cursor.rowcount == 0:
                 raise NotFound("organization not found")
+            if audit is not None:
+                insert_audit(conn, audit)
 
         await self._db.write(work)
 
@@ -150,9 +149,11 @@ class SqliteProjectRepository(ProjectRepository):
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    async def add(self, project: Project) -> None:
+    async def add(self, project: Project, *, audit: AuditRecord | None = None) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(PROJECT_INSERT, (project.id, *_project_columns(project)))
+            if audit is not None:
+                insert_audit(conn, audit)
 
         await self._db.write(work)
 
@@ -171,12 +172,20 @@ class SqliteProjectRepository(ProjectRepository):
             work = _many(_PROJECT, PROJECT_LIST_OF_ORG, (org_id, _after(after), max(limit, 0)))
         return await self._db.read(work)
 
-    async def update(self, project: Project) -> None:
+    async def ids_of_organization(self, org_id: str) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in conn.execute(PROJECT_IDS_OF_ORG, (org_id,))]
+
+        return await self._db.read(work)
+
+    async def update(self, project: Project, *, audit: AuditRecord | None = None) -> None:
         def work(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(PROJECT_UPDATE, (*_project_columns(project), project.id))
             # rowcount counts the projects row only, not the trigger's project_keys rows.
             if cursor.rowcount == 0:
                 raise NotFound("project not found")
+            if audit is not None:
+                insert_audit(conn, audit)
 
         await self._db.write(work)
 
@@ -203,25 +212,3 @@ def _project_columns(project: Project) -> tuple[str, str, str | None, int, str]:
         int(project.is_deleted),
         _json(project),
     )
-
-
-class SqliteUserRepository(UserRepository):
-    """Users in table ``users``; ``email`` has a unique index."""
-
-    def __init__(self, db: SqliteDatabase) -> None:
-        self._db = db
-
-    async def add(self, user: User) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(USER_INSERT, (user.id, user.email, user.org_id, _json(user)))
-
-        await self._db.write(work)
-
-    async def get(self, user_id: str) -> User | None:
-        return await self._db.read(_one(_USER, USER_GET, (user_id,)))
-
-    async def get_by_email(self, email: str) -> User | None:
-        return await self._db.read(_one(_USER, USER_BY_EMAIL, (email,)))
-
-    async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
-        return await self._db.read(_many(_USER, USER_LIST, (org_id, _after(after), max(limit, 0))))

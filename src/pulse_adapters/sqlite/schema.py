@@ -2,7 +2,8 @@
 
 :class:`~pulse_adapters.sqlite.database.SqliteDatabase` applies the ones a file lacks when
 it connects. The tables are read and written by the adapters of this package
-(``repositories``, ``media_records``, ``queue``, ``events``, ``usage``).
+(``repositories``, ``media_records``, ``queue``, ``events``, ``usage``, ``users``,
+``keys``, ``audit``).
 """
 
 from __future__ import annotations
@@ -271,6 +272,72 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ON open_connections (project_id, livekit_room, joined_at_us, participant_sid)
         """,
     ),
+    # 6: access (pulse_adapters.sqlite.users, .keys, .audit). Migration 1's `users` was
+    # never written in production, so it is dropped (its indexes with it) rather than
+    # converted. A removed user keeps its row for the audit trail, so the email rule and
+    # the listing cover rows with `removed_at_us IS NULL` only (partial indexes; queries
+    # spell that exact condition so the planner can use them). `org_id` is NULL for a
+    # platform admin. Times are exact integer microseconds since the epoch, UTC.
+    (
+        "DROP TABLE users",
+        """
+        CREATE TABLE users (
+            id            TEXT    NOT NULL PRIMARY KEY,
+            email         TEXT    NOT NULL,
+            org_id        TEXT,
+            removed_at_us INTEGER,
+            data          TEXT    NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX users_present_email ON users (email) WHERE removed_at_us IS NULL",
+        "CREATE INDEX users_present_org_id ON users (org_id, id) WHERE removed_at_us IS NULL",
+        # Revoking a user's sessions walks them by user, in id order (no sort);
+        # purge_expired deletes by expiry.
+        """
+        CREATE TABLE sessions (
+            id            TEXT    NOT NULL PRIMARY KEY,
+            user_id       TEXT    NOT NULL,
+            expires_at_us INTEGER NOT NULL,
+            revoked_at_us INTEGER,
+            data          TEXT    NOT NULL
+        )
+        """,
+        "CREATE INDEX sessions_user_id ON sessions (user_id, id)",
+        "CREATE INDEX sessions_expires_at ON sessions (expires_at_us)",
+        # A key stays unique after revocation: its row is never deleted. `last_used_at_us`
+        # is a column so that touch() moves it forward only, in SQL.
+        """
+        CREATE TABLE api_keys (
+            id              TEXT    NOT NULL PRIMARY KEY,
+            project_id      TEXT    NOT NULL,
+            api_key         TEXT    NOT NULL,
+            last_used_at_us INTEGER,
+            data            TEXT    NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX api_keys_api_key ON api_keys (api_key)",
+        "CREATE INDEX api_keys_project_id ON api_keys (project_id, id)",
+        # The audit log, read one organization at a time (NULL: the platform's own
+        # records) newest first, whole or narrowed by one equality; each such range has an
+        # index ending in `id`, so no page needs a sort. Purged by age, across organizations.
+        """
+        CREATE TABLE audit_log (
+            id          TEXT    NOT NULL PRIMARY KEY,
+            org_id      TEXT,
+            at_us       INTEGER NOT NULL,
+            action      TEXT    NOT NULL,
+            resource_id TEXT,
+            data        TEXT    NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_log_org_id ON audit_log (org_id, id)",
+        "CREATE INDEX audit_log_org_action ON audit_log (org_id, action, id)",
+        "CREATE INDEX audit_log_org_resource ON audit_log (org_id, resource_id, id)",
+        "CREATE INDEX audit_log_at ON audit_log (at_us)",
+    ),
+    # 7: an organization's projects, deleted ones included (its usage is summed over
+    # them all: deleting a project must not hand its month's minutes back).
+    ("CREATE INDEX projects_org_id ON projects (org_id, id)",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,6 +4,8 @@ from typing import Literal
 
 import msgspec
 
+from pulse_core.models.audit import Actor, Caller, ClientInfo
+
 Role = Literal["admin", "owner", "member"]
 
 
@@ -17,11 +19,28 @@ class ManagementPrincipal(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     role: Role
     org_id: str | None = None
+    #: Set when a signed-in user's session backs the token (API.md, "Users").
+    user_id: str | None = None
+    email: str | None = None
+    session_id: str | None = None
+    #: Where the request came from (for the audit log); None outside HTTP.
+    client: ClientInfo | None = None
 
     @classmethod
     def system(cls) -> ManagementPrincipal:
         """The platform itself, for embedders and operator tooling."""
         return cls(subject="system", role="admin")
+
+    def actor(self) -> Actor:
+        """Who the audit log says acted."""
+        if self.user_id is not None:
+            return Actor(type="user", id=self.user_id, email=self.email)
+        if self.subject == "system":
+            return Actor(type="system", id="system")
+        return Actor(type="token", id=self.subject)
+
+    def caller(self) -> Caller:
+        return Caller(actor=self.actor(), client=self.client)
 
     @property
     def is_admin(self) -> bool:

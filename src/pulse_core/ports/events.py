@@ -2,7 +2,8 @@
 
 Shared rules (see also :mod:`pulse_core.ports.repositories`): every method is scoped by
 ``project_id``, and an object of another project is never returned or changed (``get``
-answers None, ``update`` raises ``NotFound``). Lists are newest first: ``before`` is a
+answers None, ``update`` raises ``NotFound``). Writes that take ``audit`` store it with
+the change (see :mod:`pulse_core.ports.repositories`). Lists are newest first: ``before`` is a
 cursor (the last id of the previous page; None from the newest) and at most ``limit``
 objects come back. A backend that is down raises ``Unavailable`` within its timeout.
 """
@@ -13,6 +14,7 @@ import abc
 from collections.abc import Sequence
 from datetime import datetime
 
+from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
 
 
@@ -52,7 +54,7 @@ class WebhookEndpointRepository(abc.ABC):
     """A project's webhook endpoints. Deleting one deletes it (no soft delete)."""
 
     @abc.abstractmethod
-    async def add(self, endpoint: WebhookEndpoint) -> None:
+    async def add(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
         """Store ``endpoint``; ``Conflict`` if its id exists."""
 
     @abc.abstractmethod
@@ -71,12 +73,14 @@ class WebhookEndpointRepository(abc.ABC):
         event fans out to."""
 
     @abc.abstractmethod
-    async def update(self, endpoint: WebhookEndpoint) -> None:
+    async def update(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
         """Replace the endpoint with the same project and id; ``NotFound`` if absent."""
 
     @abc.abstractmethod
-    async def delete(self, project_id: str, endpoint_id: str) -> bool:
-        """Delete the endpoint; whether it existed."""
+    async def delete(
+        self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None
+    ) -> bool:
+        """Delete the endpoint; whether it existed (no record when it did not)."""
 
 
 class DeliveryRepository(abc.ABC):

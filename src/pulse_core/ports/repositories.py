@@ -12,6 +12,11 @@ Shared rules for every repository:
   soft delete is an ``update`` with ``is_deleted=True``), or ``Conflict`` as ``add`` does.
 - A backend that is down or too slow raises :class:`~pulse_core.errors.Unavailable`
   within the adapter's configured timeout, never hangs.
+- A write that takes ``audit`` stores that :class:`~pulse_core.models.audit.AuditRecord`
+  in the audit log as part of the same unit of work: the change is never stored without
+  its record, and a write that fails (``Conflict``, ``NotFound``...) leaves no record.
+  Backends without multi-document transactions carry the record inside the written
+  document and move it to the log afterwards (:meth:`AuditRepository.settle`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from __future__ import annotations
 import abc
 from datetime import datetime
 
-from pulse_core.models import Organization, Project, User
+from pulse_core.models import Organization, Project
+from pulse_core.models.audit import AuditRecord
 
 
 class OrganizationRepository(abc.ABC):
@@ -27,7 +33,7 @@ class OrganizationRepository(abc.ABC):
     organization frees its email)."""
 
     @abc.abstractmethod
-    async def add(self, org: Organization) -> None:
+    async def add(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         """Store ``org``; ``Conflict`` if a live organization has its ``admin_email``."""
 
     @abc.abstractmethod
@@ -39,7 +45,7 @@ class OrganizationRepository(abc.ABC):
         """Live organizations after ``after`` in id order (see the module rules)."""
 
     @abc.abstractmethod
-    async def update(self, org: Organization) -> None:
+    async def update(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         """Replace ``org`` by id; ``NotFound`` if absent, ``Conflict`` on the email rule."""
 
 
@@ -48,7 +54,7 @@ class ProjectRepository(abc.ABC):
     never stored twice, deleted projects included."""
 
     @abc.abstractmethod
-    async def add(self, project: Project) -> None:
+    async def add(self, project: Project, *, audit: AuditRecord | None = None) -> None:
         """Store ``project``; ``Conflict`` if its ``api_key`` is already taken."""
 
     @abc.abstractmethod
@@ -67,29 +73,14 @@ class ProjectRepository(abc.ABC):
         """Live projects, of ``org_id`` only unless it is None, in id order."""
 
     @abc.abstractmethod
-    async def update(self, project: Project) -> None:
+    async def update(self, project: Project, *, audit: AuditRecord | None = None) -> None:
         """Replace ``project`` by id; ``NotFound`` if absent, ``Conflict`` on a taken key."""
+
+    @abc.abstractmethod
+    async def ids_of_organization(self, org_id: str) -> list[str]:
+        """The ids of every project of ``org_id``, deleted ones included, in id order:
+        what the organization's usage is summed over."""
 
     @abc.abstractmethod
     async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
         """Soft-delete every live project of ``org_id`` at ``at``; return their ids."""
-
-
-class UserRepository(abc.ABC):
-    """Dashboard users. Unique rule: ``email`` across the platform."""
-
-    @abc.abstractmethod
-    async def add(self, user: User) -> None:
-        """Store ``user``; ``Conflict`` if the email is taken."""
-
-    @abc.abstractmethod
-    async def get(self, user_id: str) -> User | None:
-        """The user ``user_id``, or None."""
-
-    @abc.abstractmethod
-    async def get_by_email(self, email: str) -> User | None:
-        """The user with exactly this (already normalized) ``email``, or None."""
-
-    @abc.abstractmethod
-    async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
-        """Users of ``org_id`` in id order."""

@@ -13,8 +13,10 @@ from pulse_core.crypto import credentials
 from pulse_core.crypto.jwt import HS256Signer, HS256Verifier, TokenError
 from pulse_core.errors import Unauthenticated
 from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.models.keys import PRIMARY_KEY_ID, ProjectCredential
 from pulse_core.models.principal import Role
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.keys import ApiKeyRepository
 from pulse_core.services.credential_cache import CredentialCachingProjectRepository
 
 INVALID_CREDENTIALS = "invalid or missing credentials"
@@ -28,8 +30,11 @@ MAX_SUBJECT_LENGTH = 255
 class ProjectAuthenticator:
     """Verifies project credentials, reading through the repository's credential cache.
 
-    It takes the caching repository, not a bare one, so that the cache it reads is the
-    one every project write invalidates: hand the same repository to the services.
+    It takes the caching repositories, not bare ones, so that the cache it reads is the
+    one every project and key write invalidates: hand the same repositories to the
+    services. A key is the project's own pair (and its previous pair during a rotation's
+    grace period), or one of its named keys: those may carry scopes and an expiry, and
+    a revoked one authenticates nothing.
     """
 
     def __init__(
@@ -38,57 +43,99 @@ class ProjectAuthenticator:
         clock: Clock,
         *,
         pepper: bytes,
+        keys: ApiKeyRepository | None = None,
     ) -> None:
         self._projects = projects
+        self._keys = keys
         self._cache = projects.cache
         self._clock = clock
         self._secrets = credentials.SecretHasher(pepper)
 
     async def authenticate(self, api_key: str, api_secret: str) -> Project:
         """The project owning this key pair, or ``Unauthenticated``."""
-        # The cache hit is every request of a busy project: one dict look-up and one
-        # HMAC. Only keys of live projects are ever cached (well-formed by construction),
-        # and a malformed secret cannot match a stored hash, so the format checks, whose
-        # job is to keep made-up credentials away from the database, run on a miss only.
-        project = self._cache.get(api_key)
-        if project is None:
-            if not credentials.is_well_formed_secret(api_secret):
-                raise Unauthenticated(INVALID_CREDENTIALS)
-            project = await self._fetch(api_key)
-        stored_hash = self._live_hash(project, api_key)
-        if not self._secrets.matches(api_secret, stored_hash):
-            raise Unauthenticated(INVALID_CREDENTIALS)
-        return project
+        return (await self.verify(api_key, api_secret)).project
 
     async def identify(self, api_key: str) -> Project:
         """The project owning a live key, for routes that do not need the secret."""
-        project = self._cache.get(api_key)
-        if project is None:
-            project = await self._fetch(api_key)
-        self._live_hash(project, api_key)
-        return project
+        return (await self.identify_key(api_key)).project
 
-    async def _fetch(self, api_key: str) -> Project:
-        """A cache miss: refuse a malformed key before any lookup, then the repository."""
+    async def verify(self, api_key: str, api_secret: str) -> ProjectCredential:
+        """The credential of this key pair (which key, its scopes), or
+        ``Unauthenticated``: what the HTTP shell checks scopes against."""
+        # The cache hit is every request of a busy project: one dict look-up, one expiry
+        # check and one HMAC. Only live keys are ever cached (well-formed by
+        # construction), and a malformed secret cannot match a stored hash, so the format
+        # checks, whose job is to keep made-up credentials away from the database, run
+        # on a miss only.
+        credential = self._cache.get(api_key)
+        if credential is None:
+            if not credentials.is_well_formed_secret(api_secret):
+                raise Unauthenticated(INVALID_CREDENTIALS)
+            credential = await self._fetch(api_key)
+        expires = credential.expires_at
+        if expires is not None and self._clock.time() >= expires:
+            raise Unauthenticated(INVALID_CREDENTIALS)
+        if not self._secrets.matches(api_secret, credential.secret_hash):
+            raise Unauthenticated(INVALID_CREDENTIALS)
+        return credential
+
+    async def identify_key(self, api_key: str) -> ProjectCredential:
+        """The credential of a live key, without its secret."""
+        credential = self._cache.get(api_key)
+        if credential is None:
+            credential = await self._fetch(api_key)
+        expires = credential.expires_at
+        if expires is not None and self._clock.time() >= expires:
+            raise Unauthenticated(INVALID_CREDENTIALS)
+        return credential
+
+    async def _fetch(self, api_key: str) -> ProjectCredential:
+        """A cache miss: refuse a malformed key before any lookup, then the repositories."""
         if not credentials.is_well_formed_key(api_key):
             raise Unauthenticated(INVALID_CREDENTIALS)
+        credential = None
         project = await self._projects.get_by_api_key(api_key)
-        if project is None:
+        if project is not None:
+            credential = _own_credential(project, api_key)
+        elif self._keys is not None:
+            credential = await self._named_credential(api_key)
+        if credential is None:
             raise Unauthenticated(INVALID_CREDENTIALS)
-        self._cache.put(api_key, project)
-        return project
+        self._cache.put(api_key, credential)
+        return credential
 
-    def _live_hash(self, project: Project, api_key: str) -> str:
-        if project.api_key == api_key:
-            return project.secret_hash
-        previous = project.previous
-        if (
-            previous is not None
-            and previous.api_key == api_key
-            and self._clock.time() < previous.expires_at.timestamp()
-        ):
-            return previous.secret_hash
-        raise Unauthenticated(INVALID_CREDENTIALS)
+    async def _named_credential(self, api_key: str) -> ProjectCredential | None:
+        assert self._keys is not None
+        key = await self._keys.get_by_api_key(api_key)
+        if key is None or key.revoked_at is not None:
+            return None
+        project = await self._projects.get(key.project_id)
+        if project is None:
+            return None
+        return ProjectCredential(
+            project=project,
+            key_id=key.id,
+            secret_hash=key.secret_hash,
+            scopes=frozenset(key.scopes) if key.scopes else None,
+            expires_at=key.expires_at.timestamp() if key.expires_at else None,
+        )
+
+
+def _own_credential(project: Project, api_key: str) -> ProjectCredential | None:
+    """The project's own pair, or its previous pair until the grace period ends."""
+    if project.api_key == api_key:
+        return ProjectCredential(
+            project=project, key_id=PRIMARY_KEY_ID, secret_hash=project.secret_hash
+        )
+    previous = project.previous
+    if previous is not None and previous.api_key == api_key:
+        return ProjectCredential(
+            project=project,
+            key_id=PRIMARY_KEY_ID,
+            secret_hash=previous.secret_hash,
+            expires_at=previous.expires_at.timestamp(),
+        )
+    return None
 
 
 class ManagementClaims(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,7 +148,9 @@ class ManagementClaims(msgspec.Struct, frozen=True, kw_only=True):
     org_id: str | None = None
     iat: float | None = None
     nbf: float | None = None
-
+    #: A signed-in user's session (its ``sub`` is then the user id) and email.
+    sid: str | None = None
+    email: str | None = None
 
 
 class ManagementAuthenticator:
@@ -141,12 +190,21 @@ class ManagementAuthenticator:
             raise Unauthenticated(INVALID_CREDENTIALS) from exc
         if not self._acceptable(claims, now):
             raise Unauthenticated(INVALID_CREDENTIALS)
-        if claims.role == "admin":
-            return ManagementPrincipal(subject=claims.sub, role="admin")
         org_id = claims.org_id
-        if org_id is None or not ids.is_valid_id(org_id, ids.ORGANIZATION):
+        if claims.role == "admin":
+            org_id = None
+        elif org_id is None or not ids.is_valid_id(org_id, ids.ORGANIZATION):
             raise Unauthenticated(INVALID_CREDENTIALS)
-        return ManagementPrincipal(subject=claims.sub, role=claims.role, org_id=org_id)
+        if claims.sid is None:
+            return ManagementPrincipal(subject=claims.sub, role=claims.role, org_id=org_id)
+        return ManagementPrincipal(
+            subject=claims.sub,
+            role=claims.role,
+            org_id=org_id,
+            user_id=claims.sub,
+            email=claims.email,
+            session_id=claims.sid,
+        )
 
     def _acceptable(self, claims: ManagementClaims, now: float) -> bool:
         latest = now + JWT_LEEWAY_SECONDS
@@ -167,8 +225,11 @@ class ManagementAuthenticator:
         role: str = "admin",
         org_id: str | None = None,
         ttl_seconds: int = 3600,
+        session_id: str | None = None,
+        email: str | None = None,
     ) -> str:
-        """A signed token for ``subject``; used by ``pulse admin-token`` and tests.
+        """A signed token for ``subject``; used by ``pulse admin-token``, sign-in (with
+        the session, ``subject`` the user id) and tests.
 
         ``ValueError`` for a role, organization or lifetime this authenticator would
         refuse (``ttl_seconds`` in 1..``max_ttl_seconds``)."""
@@ -190,4 +251,8 @@ class ManagementAuthenticator:
         }
         if org_id is not None:
             claims["org_id"] = org_id
+        if session_id is not None:
+            claims["sid"] = session_id
+        if email is not None:
+            claims["email"] = email
         return self._signer.sign(claims)

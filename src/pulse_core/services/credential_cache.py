@@ -1,24 +1,29 @@
-"""A per-process cache of projects looked up by API key.
+"""A per-process cache of project credentials looked up by API key.
 
 Verifying a project credential is on every project request; the cache keeps the database
 off that path. Staleness is bounded two ways:
 
-- on the process that changes a project (rotation, deletion, organization deletion),
-  :class:`CredentialCachingProjectRepository`, through which every project write goes,
-  drops the project's entries, so the change holds at once;
+- on the process that changes a project (rotation, deletion, organization deletion) or
+  one of its keys (revocation), :class:`CredentialCachingProjectRepository` and
+  :class:`CredentialCachingApiKeyRepository`, through which every such write goes, drop
+  the project's entries, so the change holds at once;
 - on every other process an entry lives at most ``ttl_seconds`` (default 5 s), which is
   the documented bound for a revoked key to stop working everywhere.
 
-Only lookups that found a live project are cached; the secret is checked against the
+Only lookups that found a live credential are cached; the secret is checked against the
 cached hash on every request, so a cached entry never lets a wrong secret through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from pulse_core.models import Project
+from pulse_core.models.audit import AuditRecord
+from pulse_core.models.keys import ApiKey, ProjectCredential
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.keys import ApiKeyRepository
 from pulse_core.ports.repositories import ProjectRepository
 
 DEFAULT_TTL_SECONDS = 5.0
@@ -38,32 +43,32 @@ class CredentialCache:
         self._clock = clock
         self._ttl = ttl_seconds
         self._max_entries = max_entries
-        self._by_key: dict[str, tuple[Project, float]] = {}
+        self._by_key: dict[str, tuple[ProjectCredential, float]] = {}
         self._keys_of_project: dict[str, set[str]] = {}
 
     @property
     def ttl_seconds(self) -> float:
         return self._ttl
 
-    def get(self, api_key: str) -> Project | None:
+    def get(self, api_key: str) -> ProjectCredential | None:
         entry = self._by_key.get(api_key)
         if entry is None:
             return None
-        project, stored_at = entry
+        credential, stored_at = entry
         if self._clock.time() - stored_at >= self._ttl:
-            self._drop(api_key, project.id)
+            self._drop(api_key, credential.project.id)
             return None
-        return project
+        return credential
 
-    def put(self, api_key: str, project: Project) -> None:
+    def put(self, api_key: str, credential: ProjectCredential) -> None:
         if self._ttl <= 0:
             return
         if len(self._by_key) >= self._max_entries and api_key not in self._by_key:
             # Insertion order is age order: evicting the first entry evicts the oldest.
             oldest_key = next(iter(self._by_key))
-            self._drop(oldest_key, self._by_key[oldest_key][0].id)
-        self._by_key[api_key] = (project, self._clock.time())
-        self._keys_of_project.setdefault(project.id, set()).add(api_key)
+            self._drop(oldest_key, self._by_key[oldest_key][0].project.id)
+        self._by_key[api_key] = (credential, self._clock.time())
+        self._keys_of_project.setdefault(credential.project.id, set()).add(api_key)
 
     def forget_project(self, project_id: str) -> None:
         """Drop every cached key of ``project_id`` (after a rotation or deletion)."""
@@ -81,7 +86,7 @@ class CredentialCache:
         for api_key in api_keys:
             entry = self._by_key.get(api_key)
             if entry is not None:
-                return entry[0].org_id
+                return entry[0].project.org_id
         return None
 
     def clear(self) -> None:
@@ -117,8 +122,8 @@ class CredentialCachingProjectRepository(ProjectRepository):
     def cache(self) -> CredentialCache:
         return self._cache
 
-    async def add(self, project: Project) -> None:
-        await self._inner.add(project)
+    async def add(self, project: Project, *, audit: AuditRecord | None = None) -> None:
+        await self._inner.add(project, audit=audit)
 
     async def get(self, project_id: str) -> Project | None:
         return await self._inner.get(project_id)
@@ -131,13 +136,16 @@ class CredentialCachingProjectRepository(ProjectRepository):
     ) -> list[Project]:
         return await self._inner.list_page(org_id=org_id, after=after, limit=limit)
 
-    async def update(self, project: Project) -> None:
+    async def update(self, project: Project, *, audit: AuditRecord | None = None) -> None:
         try:
-            await self._inner.update(project)
+            await self._inner.update(project, audit=audit)
         finally:
             # Dropped even when the write failed or timed out: the write may have landed
             # (a timeout says nothing either way), and a miss only costs one lookup.
             self._cache.forget_project(project.id)
+
+    async def ids_of_organization(self, org_id: str) -> list[str]:
+        return await self._inner.ids_of_organization(org_id)
 
     async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
         try:
@@ -149,3 +157,33 @@ class CredentialCachingProjectRepository(ProjectRepository):
         for project_id in deleted:
             self._cache.forget_project(project_id)
         return deleted
+
+
+class CredentialCachingApiKeyRepository(ApiKeyRepository):
+    """An :class:`ApiKeyRepository` that drops the cached credentials of a key's project
+    on every write (a revoked key stops at once on this process)."""
+
+    def __init__(self, inner: ApiKeyRepository, cache: CredentialCache) -> None:
+        self._inner = inner
+        self._cache = cache
+
+    async def add(self, key: ApiKey, *, audit: AuditRecord | None = None) -> None:
+        await self._inner.add(key, audit=audit)
+
+    async def get(self, project_id: str, key_id: str) -> ApiKey | None:
+        return await self._inner.get(project_id, key_id)
+
+    async def get_by_api_key(self, api_key: str) -> ApiKey | None:
+        return await self._inner.get_by_api_key(api_key)
+
+    async def list_for_project(self, project_id: str) -> list[ApiKey]:
+        return await self._inner.list_for_project(project_id)
+
+    async def update(self, key: ApiKey, *, audit: AuditRecord | None = None) -> None:
+        try:
+            await self._inner.update(key, audit=audit)
+        finally:
+            self._cache.forget_project(key.project_id)
+
+    async def touch(self, last_used: Mapping[str, datetime]) -> None:
+        await self._inner.touch(last_used)

@@ -186,9 +186,7 @@ class DeliveryService:
             response_excerpt=response.excerpt or None,
         )
         retry_after = (
-            response.retry_after_seconds
-            if response.status_code in _HONOURS_RETRY_AFTER
-            else None
+            response.retry_after_seconds if response.status_code in _HONOURS_RETRY_AFTER else None
         )
         return attempt, retry_after
 
@@ -245,8 +243,11 @@ class DeliveryService:
         The endpoint was read a moment ago, at the start of this attempt; a change made
         in between (an owner's edit) would be overwritten, so re-read before writing."""
         now = attempt.at
-        if succeeded and endpoint.failing_since is None and endpoint.last_success_at and (
-            now - endpoint.last_success_at < SUCCESS_REFRESH
+        if (
+            succeeded
+            and endpoint.failing_since is None
+            and endpoint.last_success_at
+            and (now - endpoint.last_success_at < SUCCESS_REFRESH)
         ):
             return
         current = await self._endpoints.get(endpoint.project_id, endpoint.id)

@@ -10,10 +10,11 @@ import msgspec
 from pulse_core import ids
 from pulse_core.errors import Conflict, NotFound, PermissionDenied
 from pulse_core.models import ManagementPrincipal, Organization, Page
+from pulse_core.models.audit import AuditRecord
 from pulse_core.plans import PlanCatalog
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
-from pulse_core.services import pagination, validation
+from pulse_core.services import audit, pagination, validation
 
 # An admin_email belongs to one live organization platform-wide (the Go service's unique
 # index). The refusal says that rule and nothing about which organization holds the
@@ -71,7 +72,7 @@ class OrganizationService:
             updated_at=now,
         )
         async with _admin_email_rule():
-            await self._orgs.add(org)
+            await self._orgs.add(org, audit=self._record(actor, "organization.created", org))
         return org
 
     async def get(self, actor: ManagementPrincipal, org_id: str) -> Organization:
@@ -114,8 +115,9 @@ class OrganizationService:
         if not changes:
             return org
         updated = msgspec.structs.replace(org, updated_at=self._clock.now(), **changes)
+        action = "organization.plan_changed" if "plan" in changes else "organization.updated"
         async with _admin_email_rule():
-            await self._orgs.update(updated)
+            await self._orgs.update(updated, audit=self._record(actor, action, org))
         return updated
 
     async def delete(self, actor: ManagementPrincipal, org_id: str) -> None:
@@ -131,5 +133,16 @@ class OrganizationService:
         now = self._clock.now()
         await self._projects.delete_for_organization(org.id, now)
         await self._orgs.update(
-            msgspec.structs.replace(org, is_deleted=True, deleted_at=now, updated_at=now)
+            msgspec.structs.replace(org, is_deleted=True, deleted_at=now, updated_at=now),
+            audit=self._record(actor, "organization.deleted", org),
+        )
+
+    def _record(self, actor: ManagementPrincipal, action: str, org: Organization) -> AuditRecord:
+        return audit.by(
+            self._clock,
+            actor,
+            action,
+            resource_type="organization",
+            resource_id=org.id,
+            org_id=org.id,
         )

@@ -18,10 +18,11 @@ from pulse_core.models import (
     ProjectSettings,
     RateLimitSettings,
 )
+from pulse_core.models.audit import AuditRecord
 from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
-from pulse_core.services import pagination, validation
+from pulse_core.services import audit, pagination, validation
 from pulse_core.services.quotas import QuotaService
 
 MAX_GRACE_PERIOD_SECONDS = 86_400
@@ -130,11 +131,12 @@ class ProjectService:
             created_at=now,
             updated_at=now,
         )
+        record = self._record(actor, "project.created", project)
         if self._quotas is None:
-            await self._projects.add(project)
+            await self._projects.add(project, audit=record)
         else:
             async with self._quotas.project_slot(org_id):
-                await self._projects.add(project)
+                await self._projects.add(project, audit=record)
         await self._saved(project)
         return IssuedProject(project=project, api_secret=api_secret)
 
@@ -182,7 +184,7 @@ class ProjectService:
         updated = msgspec.structs.replace(
             project, name=name, settings=settings, updated_at=self._clock.now()
         )
-        await self._projects.update(updated)
+        await self._projects.update(updated, audit=self._record(actor, "project.updated", project))
         await self._saved(updated)
         return updated
 
@@ -191,7 +193,8 @@ class ProjectService:
         project = await self._writable(actor, project_id)
         now = self._clock.now()
         await self._projects.update(
-            msgspec.structs.replace(project, is_deleted=True, deleted_at=now, updated_at=now)
+            msgspec.structs.replace(project, is_deleted=True, deleted_at=now, updated_at=now),
+            audit=self._record(actor, "project.deleted", project),
         )
 
     async def regenerate_keys(
@@ -222,12 +225,24 @@ class ProjectService:
             previous=previous,
             updated_at=now,
         )
-        await self._projects.update(updated)
+        await self._projects.update(
+            updated, audit=self._record(actor, "project.keys_regenerated", project)
+        )
         return KeyRotation(
             project=updated,
             api_key=api_key,
             api_secret=api_secret,
             previous_key_expires_at=previous.expires_at if previous else None,
+        )
+
+    def _record(self, actor: ManagementPrincipal, action: str, project: Project) -> AuditRecord:
+        return audit.by(
+            self._clock,
+            actor,
+            action,
+            resource_type="project",
+            resource_id=project.id,
+            org_id=project.org_id,
         )
 
     async def _saved(self, project: Project) -> None:

@@ -97,9 +97,7 @@ class RoomService:
                     detail=f"max_participants is above the plan's limit of {cap} a room",
                     field="max_participants",
                 )
-            engine_request = msgspec.structs.replace(
-                engine_request, max_participants=wanted or cap
-            )
+            engine_request = msgspec.structs.replace(engine_request, max_participants=wanted or cap)
         info, created = await self._engine.create_room(engine_request)
         return _room(info, request.name), created
 

@@ -16,6 +16,7 @@ from pulse_core import ids
 from pulse_core.crypto.webhook_signature import generate_webhook_secret
 from pulse_core.errors import Conflict, InvalidInput, NotFound
 from pulse_core.models import Page, Project
+from pulse_core.models.audit import SYSTEM, AuditRecord, Caller
 from pulse_core.models.events import (
     DELIVERY_STATUSES,
     Delivery,
@@ -26,7 +27,7 @@ from pulse_core.models.events import (
 from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
-from pulse_core.services import pagination, validation
+from pulse_core.services import audit, pagination, validation
 from pulse_core.services.event_log import EventLog, check_event_types, delivery_id_of
 
 MAX_ENDPOINTS_PER_PROJECT: Final = 20
@@ -87,7 +88,9 @@ class WebhookService:
 
     # -- endpoints -------------------------------------------------------------------
 
-    async def create_endpoint(self, project: Project, spec: EndpointSpec) -> NewEndpoint:
+    async def create_endpoint(
+        self, project: Project, spec: EndpointSpec, *, by: Caller = SYSTEM
+    ) -> NewEndpoint:
         url = await self._checked_url(spec.url)
         existing = await self._endpoints.list_all(project.id)
         if len(existing) >= MAX_ENDPOINTS_PER_PROJECT:
@@ -107,7 +110,9 @@ class WebhookService:
             created_at=now,
             updated_at=now,
         )
-        await self._endpoints.add(endpoint)
+        await self._endpoints.add(
+            endpoint, audit=self._record(by, "webhook_endpoint.created", project, endpoint)
+        )
         return NewEndpoint(endpoint=endpoint, secret=endpoint.secret)
 
     async def adopt_webhook_url(self, project: Project) -> WebhookEndpoint | None:
@@ -140,7 +145,7 @@ class WebhookService:
         return pagination.page_of(rows, size, lambda e: e.id)
 
     async def update_endpoint(
-        self, project: Project, endpoint_id: str, patch: EndpointPatch
+        self, project: Project, endpoint_id: str, patch: EndpointPatch, *, by: Caller = SYSTEM
     ) -> WebhookEndpoint:
         endpoint = await self.get_endpoint(project, endpoint_id)
         changes: dict[str, object] = {}
@@ -158,14 +163,22 @@ class WebhookService:
         if not changes:
             return endpoint
         updated = msgspec.structs.replace(endpoint, updated_at=self._clock.now(), **changes)
-        await self._endpoints.update(updated)
+        await self._endpoints.update(
+            updated, audit=self._record(by, "webhook_endpoint.updated", project, endpoint)
+        )
         return updated
 
-    async def delete_endpoint(self, project: Project, endpoint_id: str) -> None:
+    async def delete_endpoint(
+        self, project: Project, endpoint_id: str, *, by: Caller = SYSTEM
+    ) -> None:
         """Delete the endpoint and its deliveries (queued ones are dropped when their
         job finds nothing to deliver)."""
         endpoint = await self.get_endpoint(project, endpoint_id)
-        await self._endpoints.delete(project.id, endpoint.id)
+        await self._endpoints.delete(
+            project.id,
+            endpoint.id,
+            audit=self._record(by, "webhook_endpoint.deleted", project, endpoint),
+        )
         await self._deliveries.delete_for_endpoint(project.id, endpoint.id)
 
     async def rotate_secret(
@@ -174,6 +187,7 @@ class WebhookService:
         endpoint_id: str,
         *,
         grace_period_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS,
+        by: Caller = SYSTEM,
     ) -> SecretRotation:
         """A new secret; the current one keeps signing too for ``grace_period_seconds``
         (0: it stops at once). A secret still in an earlier grace period stops now."""
@@ -193,7 +207,9 @@ class WebhookService:
             previous_secret_expires_at=expires,
             updated_at=now,
         )
-        await self._endpoints.update(updated)
+        await self._endpoints.update(
+            updated, audit=self._record(by, "webhook_endpoint.secret_rotated", project, endpoint)
+        )
         return SecretRotation(
             endpoint=updated, secret=updated.secret, previous_secret_expires_at=expires
         )
@@ -310,6 +326,18 @@ class WebhookService:
         await self._deliveries.update(restarted)
         await self._log.queue(restarted)
         return restarted
+
+    def _record(
+        self, by: Caller, action: str, project: Project, endpoint: WebhookEndpoint
+    ) -> AuditRecord:
+        return audit.by(
+            self._clock,
+            by,
+            action,
+            resource_type="webhook_endpoint",
+            resource_id=endpoint.id,
+            org_id=project.org_id,
+        )
 
     async def _checked_url(self, url: str) -> str:
         url = validation.url(

@@ -14,7 +14,7 @@ from litestar.response import File
 from pulse_core.models import Project
 from pulse_core.ports.storage import DOWNLOAD_PATH, SignedDownloads
 from pulse_core.services import MediaService
-from pulse_http.auth import PROJECT
+from pulse_http.auth import project_route
 from pulse_http.schemas.media import (
     CreateIngressBody,
     EgressList,
@@ -35,7 +35,7 @@ class MediaController(Controller):
 
     path = "/v1/media"
     tags = ["media"]
-    opt = PROJECT
+    opt = project_route("media")
 
     @post("/egress/start", status_code=201)
     async def start_egress(

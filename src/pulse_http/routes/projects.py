@@ -7,7 +7,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.services import ProjectService
-from pulse_http.auth import MANAGEMENT, PROJECT
+from pulse_http.auth import MANAGEMENT, project_route
 from pulse_http.schemas.projects import (
     CreateProject,
     KeysRegenerated,
@@ -102,7 +102,7 @@ class CurrentProjectController(Controller):
 
     path = "/v1/project"
     tags = ["projects"]
-    opt = PROJECT
+    opt = project_route(None)
 
     @get("/")
     async def current(self, project: NamedDependency[Project]) -> ProjectOut:

@@ -18,7 +18,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from pulse_core.models import Project
 from pulse_core.services.rooms import RoomService
-from pulse_http.auth import PROJECT
+from pulse_http.auth import project_route
 from pulse_http.schemas.rooms import (
     CreateRoomBody,
     MuteTrackBody,
@@ -34,7 +34,7 @@ from pulse_http.schemas.rooms import (
 
 #: Project credentials; the route family of the ``rooms`` scopes: ``GET``s need
 #: ``rooms:read``, other methods ``rooms:write`` (declared here, enforced with scopes).
-ROOMS: dict[str, Any] = {**PROJECT, "scope": "rooms"}
+ROOMS: dict[str, Any] = project_route("rooms")
 
 
 class RoomsController(Controller):

@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 from pulse_core.models import Project
 from pulse_core.services.throttling import Bucket
 from pulse_core.services.tokens import TokenService
-from pulse_http.auth import PROJECT, PROJECT_KEY
+from pulse_http.auth import project_route
 from pulse_http.schemas.tokens import CreateToken, TokenCreated, TokenValidity, ValidateToken
 
 
@@ -29,11 +29,13 @@ class RouteFacts(msgspec.Struct, frozen=True, kw_only=True):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     bucket: Bucket
     secret_required: bool
+    #: The scope a key needs (API.md, "Projects": scopes).
+    scope: str
 
     def opt(self) -> dict[str, Any]:
         """The handler's ``opt``: what the guard (:func:`pulse_http.auth.authenticate`)
         reads."""
-        return {**(PROJECT if self.secret_required else PROJECT_KEY), "bucket": self.bucket}
+        return project_route(self.scope, key_only=not self.secret_required, bucket=self.bucket)
 
     def under(self, controller_path: str) -> str:
         """The path relative to a controller mounted at ``controller_path``."""
@@ -45,10 +47,18 @@ class RouteFacts(msgspec.Struct, frozen=True, kw_only=True):
 TOKENS: Final = "/v1/tokens"
 #: The hot path: one request per participant join, served by the fast path.
 CREATE_TOKEN: Final = RouteFacts(
-    path=f"{TOKENS}/create", method="POST", bucket="tokens", secret_required=True
+    path=f"{TOKENS}/create",
+    method="POST",
+    bucket="tokens",
+    secret_required=True,
+    scope="tokens:create",
 )
 VALIDATE_TOKEN: Final = RouteFacts(
-    path=f"{TOKENS}/validate", method="POST", bucket="tokens", secret_required=False
+    path=f"{TOKENS}/validate",
+    method="POST",
+    bucket="tokens",
+    secret_required=False,
+    scope="tokens:validate",
 )
 
 

@@ -15,10 +15,11 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from pulse_core.errors import PermissionDenied
 from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.models.audit import Caller
 from pulse_core.services import ProjectService
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.webhooks import WebhookService
-from pulse_http.auth import MANAGEMENT, PROJECT
+from pulse_http.auth import MANAGEMENT, project_route
 from pulse_http.schemas.webhooks import (
     CreateEndpoint,
     DeliveryDetail,
@@ -61,9 +62,9 @@ async def _list_events(
 
 
 async def _create(
-    webhooks: WebhookService, project: Project, data: CreateEndpoint
+    webhooks: WebhookService, project: Project, data: CreateEndpoint, by: Caller
 ) -> EndpointCreated:
-    created = await webhooks.create_endpoint(project, data.to_domain())
+    created = await webhooks.create_endpoint(project, data.to_domain(), by=by)
     out = EndpointOut.of(created.endpoint)
     return EndpointCreated(**msgspec.structs.asdict(out), secret=created.secret)
 
@@ -76,10 +77,14 @@ async def _list_endpoints(
 
 
 async def _rotate(
-    webhooks: WebhookService, project: Project, endpoint_id: str, data: RotateSecret | None
+    webhooks: WebhookService,
+    project: Project,
+    endpoint_id: str,
+    data: RotateSecret | None,
+    by: Caller,
 ) -> SecretRotated:
     grace = (data or RotateSecret()).grace_period_seconds
-    rotated = await webhooks.rotate_secret(project, endpoint_id, grace_period_seconds=grace)
+    rotated = await webhooks.rotate_secret(project, endpoint_id, grace_period_seconds=grace, by=by)
     return SecretRotated(
         secret=rotated.secret, previous_secret_expires_at=rotated.previous_secret_expires_at
     )
@@ -112,7 +117,7 @@ async def _list_deliveries(
 class EventsController(Controller):
     path = "/v1/events"
     tags = ["events"]
-    opt = PROJECT
+    opt = project_route("webhooks")
 
     @get("/")
     async def list_events(
@@ -134,16 +139,17 @@ class EventsController(Controller):
 class WebhooksController(Controller):
     path = "/v1/webhooks"
     tags = ["webhooks"]
-    opt = PROJECT
+    opt = project_route("webhooks")
 
     @post("/endpoints", status_code=201)
     async def create_endpoint(
         self,
         data: JSONBody[CreateEndpoint],
         project: NamedDependency[Project],
+        caller: NamedDependency[Caller],
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointCreated:
-        return await _create(webhooks, project, data)
+        return await _create(webhooks, project, data, caller)
 
     @get("/endpoints")
     async def list_endpoints(
@@ -170,9 +176,10 @@ class WebhooksController(Controller):
         endpoint_id: FromPath[str],
         data: JSONBody[UpdateEndpoint],
         project: NamedDependency[Project],
+        caller: NamedDependency[Caller],
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointOut:
-        updated = await webhooks.update_endpoint(project, endpoint_id, data.to_patch())
+        updated = await webhooks.update_endpoint(project, endpoint_id, data.to_patch(), by=caller)
         return EndpointOut.of(updated)
 
     @delete("/endpoints/{endpoint_id:str}", status_code=204)
@@ -180,19 +187,21 @@ class WebhooksController(Controller):
         self,
         endpoint_id: FromPath[str],
         project: NamedDependency[Project],
+        caller: NamedDependency[Caller],
         webhooks: NamedDependency[WebhookService],
     ) -> None:
-        await webhooks.delete_endpoint(project, endpoint_id)
+        await webhooks.delete_endpoint(project, endpoint_id, by=caller)
 
     @post("/endpoints/{endpoint_id:str}/rotate-secret", status_code=200)
     async def rotate_secret(
         self,
         endpoint_id: FromPath[str],
         project: NamedDependency[Project],
+        caller: NamedDependency[Caller],
         webhooks: NamedDependency[WebhookService],
         data: JSONBody[RotateSecret | None] = None,
     ) -> SecretRotated:
-        return await _rotate(webhooks, project, endpoint_id, data)
+        return await _rotate(webhooks, project, endpoint_id, data, caller)
 
     @post("/endpoints/{endpoint_id:str}/test", status_code=202)
     async def send_test(
@@ -303,7 +312,7 @@ class ProjectWebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointCreated:
         project = await _managed(principal, projects, project_id, write=True)
-        return await _create(webhooks, project, data)
+        return await _create(webhooks, project, data, principal.caller())
 
     @get("/webhooks/endpoints")
     async def list_endpoints(
@@ -343,7 +352,10 @@ class ProjectWebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointOut:
         project = await _managed(principal, projects, project_id, write=True)
-        return EndpointOut.of(await webhooks.update_endpoint(project, endpoint_id, data.to_patch()))
+        updated = await webhooks.update_endpoint(
+            project, endpoint_id, data.to_patch(), by=principal.caller()
+        )
+        return EndpointOut.of(updated)
 
     @delete("/webhooks/endpoints/{endpoint_id:str}", status_code=204)
     async def delete_endpoint(
@@ -355,7 +367,7 @@ class ProjectWebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
     ) -> None:
         project = await _managed(principal, projects, project_id, write=True)
-        await webhooks.delete_endpoint(project, endpoint_id)
+        await webhooks.delete_endpoint(project, endpoint_id, by=principal.caller())
 
     @post("/webhooks/endpoints/{endpoint_id:str}/rotate-secret", status_code=200)
     async def rotate_secret(
@@ -369,7 +381,7 @@ class ProjectWebhooksController(Controller):
         data: JSONBody[RotateSecret | None] = None,
     ) -> SecretRotated:
         project = await _managed(principal, projects, project_id, write=True)
-        return await _rotate(webhooks, project, endpoint_id, data)
+        return await _rotate(webhooks, project, endpoint_id, data, principal.caller())
 
     @post("/webhooks/endpoints/{endpoint_id:str}/test", status_code=202)
     async def send_test(

@@ -1,0 +1,214 @@
+"""A project's keys (API.md, "Projects"): the pair made with the project, which has every
+scope and is rotated with ``regenerate-keys``, and named keys with optional scopes and
+expiry, created with their secret shown once and revoked at once.
+
+``last_used_at`` is kept without a database write per request: :class:`KeyUsage` notes
+each use in process and the shell writes the latest times in one batch every few seconds
+(and at stop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Final
+
+import msgspec
+
+from pulse_core import ids
+from pulse_core.crypto import credentials
+from pulse_core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.models.audit import AuditRecord
+from pulse_core.models.keys import PRIMARY_KEY_ID, SCOPES, ApiKey, Scope
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.keys import ApiKeyRepository
+from pulse_core.services import audit, validation
+from pulse_core.services.projects import ProjectService
+
+MAX_KEYS_PER_PROJECT: Final = 50
+PRIMARY_KEY_NAME: Final = "primary"
+
+
+class KeyView(msgspec.Struct, frozen=True, kw_only=True):
+    """A key as listed: never its secret (nor its hash)."""
+
+    id: str
+    name: str
+    api_key: str
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class IssuedKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A new key and its secret (shown this once)."""
+
+    key: KeyView
+    api_secret: str
+
+    def __repr__(self) -> str:
+        return f"IssuedKey(key={self.key!r})"
+
+
+def check_scopes(values: Sequence[str] | None) -> tuple[Scope, ...]:
+    """Known scopes, each once, in the documented order; empty means every scope."""
+    if values is None:
+        return ()
+    unknown = [v for v in values if v not in SCOPES]
+    if unknown:
+        raise InvalidInput(
+            f"unknown scope {unknown[0]!r}; scopes are {', '.join(SCOPES)}", field="scopes"
+        )
+    return tuple(s for s in SCOPES if s in values)
+
+
+def view_of(key: ApiKey) -> KeyView:
+    return KeyView(
+        id=key.id,
+        name=key.name,
+        api_key=key.api_key,
+        scopes=key.scopes or SCOPES,
+        expires_at=key.expires_at,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+    )
+
+
+class KeyService:
+    """Keys of a project the management principal may see (``NotFound`` otherwise);
+    members read, owners and admins write."""
+
+    def __init__(
+        self,
+        keys: ApiKeyRepository,
+        projects: ProjectService,
+        clock: Clock,
+        *,
+        pepper: bytes,
+    ) -> None:
+        self._keys = keys
+        self._projects = projects
+        self._clock = clock
+        self._pepper = pepper
+
+    async def create(
+        self,
+        actor: ManagementPrincipal,
+        project_id: str,
+        *,
+        name: str,
+        scopes: Sequence[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> IssuedKey:
+        project = await self._writable(actor, project_id)
+        now = self._clock.now()
+        if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
+            raise InvalidInput(
+                "expires_at must be a future time with a time zone", field="expires_at"
+            )
+        if len(await self._keys.list_for_project(project.id)) >= MAX_KEYS_PER_PROJECT:
+            raise Conflict(
+                f"a project has at most {MAX_KEYS_PER_PROJECT} keys; revoke unused ones",
+                code="too_many_keys",
+            )
+        api_key, api_secret = credentials.generate_api_key(), credentials.generate_api_secret()
+        key = ApiKey(
+            id=ids.new_id(ids.API_KEY, now_ms=ids.ms_of(now)),
+            project_id=project.id,
+            org_id=project.org_id,
+            name=validation.name(name),
+            api_key=api_key,
+            secret_hash=credentials.hash_secret(api_secret, self._pepper),
+            scopes=check_scopes(scopes),
+            expires_at=expires_at,
+            created_at=now,
+        )
+        await self._keys.add(key, audit=self._record(actor, "key.created", project, key.id))
+        return IssuedKey(key=view_of(key), api_secret=api_secret)
+
+    async def list(self, actor: ManagementPrincipal, project_id: str) -> list[KeyView]:
+        """The project's first key, then its named keys, oldest first."""
+        project = await self._projects.get(actor, project_id)
+        primary = KeyView(
+            id=PRIMARY_KEY_ID,
+            name=PRIMARY_KEY_NAME,
+            api_key=project.api_key,
+            scopes=SCOPES,
+            expires_at=None,
+            created_at=project.created_at,
+        )
+        return [primary, *(view_of(k) for k in await self._keys.list_for_project(project.id))]
+
+    async def revoke(self, actor: ManagementPrincipal, project_id: str, key_id: str) -> None:
+        """Revoke a named key at once (idempotent). The first key is rotated instead."""
+        project = await self._writable(actor, project_id)
+        if key_id == PRIMARY_KEY_ID:
+            raise Conflict(
+                "the project's first key is rotated with regenerate-keys, not revoked",
+                code="primary_key",
+            )
+        key = (
+            await self._keys.get(project.id, key_id)
+            if ids.is_valid_id(key_id, ids.API_KEY)
+            else None
+        )
+        if key is None:
+            raise NotFound("key not found")
+        if key.revoked_at is not None:
+            return
+        revoked = msgspec.structs.replace(key, revoked_at=self._clock.now())
+        await self._keys.update(revoked, audit=self._record(actor, "key.revoked", project, key.id))
+
+    async def _writable(self, actor: ManagementPrincipal, project_id: str) -> Project:
+        project = await self._projects.get(actor, project_id)
+        if not actor.can_write(project.org_id):
+            raise PermissionDenied("members may not change keys")
+        return project
+
+    def _record(
+        self, actor: ManagementPrincipal, action: str, project: Project, key_id: str
+    ) -> AuditRecord:
+        return audit.by(
+            self._clock,
+            actor,
+            action,
+            resource_type="key",
+            resource_id=key_id,
+            org_id=project.org_id,
+        )
+
+
+class KeyUsage:
+    """When each named key was last used, noted per request, written in batches."""
+
+    def __init__(self, keys: ApiKeyRepository, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._seen: dict[str, float] = {}
+
+    def used(self, key_id: str) -> None:
+        """Note a use of ``key_id`` now (the project's first key is not tracked)."""
+        if key_id != PRIMARY_KEY_ID:
+            self._seen[key_id] = self._clock.time()
+
+    async def flush(self) -> int:
+        """Write what was noted since the last flush; how many keys. A failed write keeps
+        the times for the next flush."""
+        seen, self._seen = self._seen, {}
+        if not seen:
+            return 0
+        try:
+            await self._keys.touch({k: _utc(t) for k, t in seen.items()})
+        except BaseException:  # cancelled at shutdown too: keep them for the stop flush
+            for key_id, at in seen.items():
+                self._seen[key_id] = max(at, self._seen.get(key_id, at))
+            raise
+        return len(seen)
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)

@@ -1,0 +1,248 @@
+"""Users of an organization (API.md, "Users and sign-in"): invitations, accepting one
+with a password, role changes and removal, and platform admins made by the operator.
+
+An invitation is a one-time secret valid 7 days: the link carries ``<user id>.<secret>``
+and Pulse keeps only a peppered hash of the secret, compared in constant time; accepting
+clears it. Changing a user's role or removing them revokes their sessions at once (the
+session check is what makes a signed-in token stop working, not its expiry).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Final
+
+import msgspec
+
+from pulse_core import ids
+from pulse_core.crypto import credentials
+from pulse_core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pulse_core.models import ManagementPrincipal, Page
+from pulse_core.models.audit import SYSTEM, AuditRecord, Caller
+from pulse_core.models.user import User, UserRole
+from pulse_core.ports.clock import Clock
+from pulse_core.ports.passwords import PasswordHasher
+from pulse_core.ports.repositories import OrganizationRepository
+from pulse_core.ports.users import UserRepository
+from pulse_core.services import audit, pagination, validation
+from pulse_core.services.sessions import SessionGuard
+
+INVITATION_TTL: Final = timedelta(days=7)
+MIN_PASSWORD_LENGTH: Final = 12
+MAX_PASSWORD_LENGTH: Final = 256
+_ORG_ROLES: Final = ("owner", "member")
+INVALID_INVITATION = "this invitation is not valid (used, expired or unknown)"
+
+
+class Invitation(msgspec.Struct, frozen=True, kw_only=True):
+    """An invited user and the one-time token of their invitation link."""
+
+    user: User
+    token: str
+
+    def __repr__(self) -> str:
+        return f"Invitation(user={self.user!r})"
+
+
+class UserPatch(msgspec.Struct, frozen=True, kw_only=True):
+    role: str | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType = msgspec.UNSET
+
+
+def check_password(password: str) -> str:
+    """At least :data:`MIN_PASSWORD_LENGTH` characters, at most
+    :data:`MAX_PASSWORD_LENGTH`; any characters (pass phrases welcome)."""
+    if not isinstance(password, str) or not (
+        MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
+    ):
+        raise InvalidInput(
+            f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            field="password",
+        )
+    return password
+
+
+def _role(value: str) -> UserRole:
+    if value not in _ORG_ROLES:
+        raise InvalidInput("role must be owner or member", field="role")
+    return value  # type: ignore[return-value]
+
+
+class UserService:
+    def __init__(
+        self,
+        users: UserRepository,
+        organizations: OrganizationRepository,
+        sessions: SessionGuard,
+        passwords: PasswordHasher,
+        clock: Clock,
+        *,
+        pepper: bytes,
+    ) -> None:
+        self._users = users
+        self._orgs = organizations
+        self._sessions = sessions
+        self._passwords = passwords
+        self._clock = clock
+        self._secrets = credentials.SecretHasher(pepper)
+
+    async def invite(
+        self, actor: ManagementPrincipal, org_id: str, *, email: str, role: str, name: str = ""
+    ) -> Invitation:
+        """Owners and admins invite; ``Conflict`` on ``email`` if a user has it."""
+        self._check_writer(actor, org_id)
+        if await self._orgs.get(org_id) is None:
+            raise NotFound("organization not found")
+        now = self._clock.now()
+        secret = secrets.token_urlsafe(32)
+        user = User(
+            id=ids.new_id(ids.USER, now_ms=ids.ms_of(now)),
+            email=validation.email(email),
+            org_id=org_id,
+            name=validation.text(name, "name", max_length=validation.MAX_NAME) if name else "",
+            role=_role(role),
+            invite_hash=self._secrets.hash(secret),
+            invite_expires_at=now + INVITATION_TTL,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._users.add(user, audit=self._record(actor, "user.invited", user))
+        return Invitation(user=user, token=f"{user.id}.{secret}")
+
+    async def accept(self, token: str, password: str, *, by: Caller = SYSTEM) -> User:
+        """Set the invited user's password; the invitation cannot be used again."""
+        check_password(password)
+        user_id, _, secret = token.partition(".") if isinstance(token, str) else ("", "", "")
+        user = await self._users.get(user_id) if ids.is_valid_id(user_id, ids.USER) else None
+        now = self._clock.now()
+        if (
+            user is None
+            or user.invite_hash is None
+            or user.invite_expires_at is None
+            or now >= user.invite_expires_at
+            or not self._secrets.matches(secret, user.invite_hash)
+        ):
+            raise InvalidInput(INVALID_INVITATION, field="token", code="invalid_invitation")
+        accepted = msgspec.structs.replace(
+            user,
+            password_hash=await self._passwords.hash(password),
+            invite_hash=None,
+            invite_expires_at=None,
+            updated_at=now,
+        )
+        record = audit.audit_record(
+            self._clock,
+            msgspec.structs.replace(by.actor, type="user", id=user.id, email=user.email),
+            "user.invite_accepted",
+            resource_type="user",
+            resource_id=user.id,
+            org_id=user.org_id,
+            client=by.client,
+        )
+        await self._users.update(accepted, audit=record)
+        return accepted
+
+    async def create_admin(self, email: str, password: str) -> User:
+        """A platform admin who can sign in (``pulse create-admin``)."""
+        now = self._clock.now()
+        user = User(
+            id=ids.new_id(ids.USER, now_ms=ids.ms_of(now)),
+            email=validation.email(email),
+            org_id=None,
+            role="admin",
+            password_hash=await self._passwords.hash(check_password(password)),
+            created_at=now,
+            updated_at=now,
+        )
+        actor = ManagementPrincipal.system()
+        await self._users.add(user, audit=self._record(actor, "user.admin_created", user))
+        return user
+
+    async def list(
+        self,
+        actor: ManagementPrincipal,
+        org_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[User]:
+        self._check_reader(actor, org_id)
+        size = pagination.check_limit(limit)
+        after = pagination.check_cursor(cursor, ids.USER)
+        rows = await self._users.list_page(org_id=org_id, after=after, limit=size + 1)
+        return pagination.page_of(rows, size, lambda u: u.id)
+
+    async def get(self, actor: ManagementPrincipal, org_id: str, user_id: str) -> User:
+        self._check_reader(actor, org_id)
+        user = await self._users.get(user_id) if ids.is_valid_id(user_id, ids.USER) else None
+        if user is None or user.org_id != org_id:
+            raise NotFound("user not found")
+        return user
+
+    async def update(
+        self, actor: ManagementPrincipal, org_id: str, user_id: str, patch: UserPatch
+    ) -> User:
+        """Owners and admins change a user's role or name; a role change signs the user
+        out everywhere. The organization keeps at least one owner."""
+        self._check_writer(actor, org_id)
+        user = await self.get(actor, org_id, user_id)
+        changes: dict[str, object] = {}
+        if patch.name is not msgspec.UNSET:
+            changes["name"] = validation.text(patch.name, "name", max_length=validation.MAX_NAME)
+        if patch.role is not msgspec.UNSET and patch.role != user.role:
+            if user.role == "owner":
+                await self._keep_an_owner(org_id, user)
+            changes["role"] = _role(patch.role)
+        if not changes:
+            return user
+        updated = msgspec.structs.replace(user, updated_at=self._clock.now(), **changes)
+        await self._users.update(updated, audit=self._record(actor, "user.updated", user))
+        if "role" in changes:
+            await self._sessions.end_all(user.id)
+        return updated
+
+    async def remove(self, actor: ManagementPrincipal, org_id: str, user_id: str) -> None:
+        """Remove the user; their sessions end at once."""
+        self._check_writer(actor, org_id)
+        user = await self.get(actor, org_id, user_id)
+        if user.role == "owner":
+            await self._keep_an_owner(org_id, user)
+        now = self._clock.now()
+        removed = msgspec.structs.replace(
+            user, removed_at=now, updated_at=now, invite_hash=None, invite_expires_at=None
+        )
+        await self._users.update(removed, audit=self._record(actor, "user.removed", user))
+        await self._sessions.end_all(user.id)
+
+    async def _keep_an_owner(self, org_id: str, leaving: User) -> None:
+        after = None
+        while True:
+            page = await self._users.list_page(org_id=org_id, after=after, limit=200)
+            if any(u.role == "owner" and u.id != leaving.id and u.is_active for u in page):
+                return
+            if len(page) < 200:
+                raise Conflict(
+                    "an organization keeps at least one owner who has signed up",
+                    code="last_owner",
+                )
+            after = page[-1].id
+
+    def _check_reader(self, actor: ManagementPrincipal, org_id: str) -> None:
+        if not ids.is_valid_id(org_id, ids.ORGANIZATION) or not actor.can_read(org_id):
+            raise NotFound("organization not found")
+
+    def _check_writer(self, actor: ManagementPrincipal, org_id: str) -> None:
+        self._check_reader(actor, org_id)
+        if not actor.can_write(org_id):
+            raise PermissionDenied("members may not manage users")
+
+    def _record(self, actor: ManagementPrincipal, action: str, user: User) -> AuditRecord:
+        return audit.by(
+            self._clock,
+            actor,
+            action,
+            resource_type="user",
+            resource_id=user.id,
+            org_id=user.org_id,
+        )

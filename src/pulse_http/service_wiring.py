@@ -214,13 +214,6 @@ class Services(containers.DeclarativeContainer):
         settings.provided.livekit_api_key,
         settings.provided.livekit_api_secret,
     )
-    organizations = providers.Factory(
-        OrganizationService,
-        adapters.organizations,
-        projects_repository,
-        adapters.clock,
-        plans,
-    )
     projects = providers.Factory(
         ProjectService,
         adapters.organizations,
@@ -261,6 +254,7 @@ class Services(containers.DeclarativeContainer):
         adapters.users,
         session_guard,
         adapters.passwords,
+        organizations=adapters.organizations,
         tokens=management_auth,
         records=adapters.audit,
         throttle=providers.Singleton(
@@ -273,3 +267,11 @@ class Services(containers.DeclarativeContainer):
         session_seconds=settings.provided.session_seconds,
     )
     keys = providers.Factory(KeyService, keys_repository, projects, adapters.clock, pepper=pepper)
+    organizations = providers.Factory(
+        OrganizationService,
+        adapters.organizations,
+        projects_repository,
+        adapters.clock,
+        plans,
+        on_deleted=users.provided.end_organization,
+    )

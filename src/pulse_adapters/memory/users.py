@@ -70,6 +70,17 @@ class InMemoryUserRepository(UserRepository):
         if audit is not None:
             self._audit_log.append(audit)
 
+    async def record_sign_in(
+        self, user_id: str, at: datetime, *, password_hash: str | None = None
+    ) -> None:
+        user = self._present(user_id)
+        if user is None:
+            return
+        changes: dict[str, object] = {"last_login_at": at}
+        if password_hash is not None:
+            changes["password_hash"] = password_hash
+        self._by_id[user_id] = msgspec.structs.replace(user, **changes)
+
 
 class InMemorySessionRepository(SessionRepository):
     """A session is live while ``Session.is_live(at)``: neither revoked nor expired."""

@@ -99,6 +99,15 @@ class MongoUserRepository(UserRepository):
             raise NotFound("user not found")
         await self._outbox.deliver(self._users, user.id, audit)
 
+    async def record_sign_in(
+        self, user_id: str, at: datetime, *, password_hash: str | None = None
+    ) -> None:
+        fields: Document = {"last_login_at": at}
+        if password_hash is not None:
+            fields["password_hash"] = password_hash
+        with translate_errors(f"update {USERS}"):
+            await self._users.update_one({"_id": user_id, **_PRESENT}, {"$set": fields})
+
 
 def _live(at: datetime) -> Document:
     """Sessions neither revoked nor expired at ``at``."""

@@ -41,6 +41,14 @@ USER_LIST = (
     "SELECT data FROM users WHERE org_id = ? AND removed_at_us IS NULL AND id > ?"
     " ORDER BY id LIMIT ?"
 )
+USER_SIGNED_IN = (
+    "UPDATE users SET data = json_set(data, '$.last_login_at', ?)"
+    " WHERE id = ? AND removed_at_us IS NULL"
+)
+USER_SIGNED_IN_REHASHED = (
+    "UPDATE users SET data = json_set(data, '$.last_login_at', ?, '$.password_hash', ?)"
+    " WHERE id = ? AND removed_at_us IS NULL"
+)
 USER_UPDATE = (
     "UPDATE users SET email = ?, org_id = ?, removed_at_us = ?, data = ?"
     " WHERE id = ? AND removed_at_us IS NULL"
@@ -113,6 +121,23 @@ class SqliteUserRepository(UserRepository):
                 raise NotFound("user not found")
             if audit is not None:
                 insert_audit(conn, audit)
+
+        await self._db.write(work)
+
+    async def record_sign_in(
+        self, user_id: str, at: datetime, *, password_hash: str | None = None
+    ) -> None:
+        # Field by field inside the stored JSON: a role change or removal written since
+        # the caller read the user stays.
+        when = msgspec.json.decode(_ENCODER.encode(at))
+        params: tuple[object, ...]
+        if password_hash is None:
+            sql, params = USER_SIGNED_IN, (when, user_id)
+        else:
+            sql, params = USER_SIGNED_IN_REHASHED, (when, password_hash, user_id)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, params)
 
         await self._db.write(work)
 

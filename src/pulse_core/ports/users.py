@@ -36,6 +36,15 @@ class UserRepository(abc.ABC):
         ``removed_at``); ``NotFound`` if there is none or it is removed."""
 
 
+    @abc.abstractmethod
+    async def record_sign_in(
+        self, user_id: str, at: datetime, *, password_hash: str | None = None
+    ) -> None:
+        """Set the user's ``last_login_at`` (and ``password_hash`` when given, after a
+        re-hash) and nothing else: a role change or removal made meanwhile stays as it
+        is. A removed or unknown user is left alone."""
+
+
 class SessionRepository(abc.ABC):
     """Sign-in sessions. Expired ones may be purged."""
 

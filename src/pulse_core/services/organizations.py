@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
 
@@ -50,7 +50,11 @@ class OrganizationService:
         projects: ProjectRepository,
         clock: Clock,
         plans: PlanCatalog | None = None,
+        on_deleted: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        # ``on_deleted`` runs after an organization is deleted: the container has its
+        # users' sessions ended there.
+        self._on_deleted = on_deleted
         self._plans = plans or PlanCatalog()
         self._orgs = organizations
         self._projects = projects
@@ -136,6 +140,8 @@ class OrganizationService:
             msgspec.structs.replace(org, is_deleted=True, deleted_at=now, updated_at=now),
             audit=self._record(actor, "organization.deleted", org),
         )
+        if self._on_deleted is not None:
+            await self._on_deleted(org.id)
 
     def _record(self, actor: ManagementPrincipal, action: str, org: Organization) -> AuditRecord:
         return audit.by(

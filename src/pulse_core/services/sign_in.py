@@ -23,6 +23,7 @@ from pulse_core.models.user import Session, User
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.passwords import PasswordHasher
+from pulse_core.ports.repositories import OrganizationRepository
 from pulse_core.ports.users import UserRepository
 from pulse_core.services import audit, validation
 from pulse_core.services.authentication import ManagementAuthenticator
@@ -50,6 +51,7 @@ class SignInService:
         sessions: SessionGuard,
         passwords: PasswordHasher,
         *,
+        organizations: OrganizationRepository,
         tokens: ManagementAuthenticator,
         records: AuditRepository,
         throttle: FailedAuthThrottle,
@@ -59,6 +61,7 @@ class SignInService:
         if not 0 < session_seconds <= tokens.max_ttl_seconds:
             raise ValueError("session_seconds must be within the management token lifetime")
         self._users = users
+        self._orgs = organizations
         self._sessions = sessions
         self._passwords = passwords
         self._tokens = tokens
@@ -80,10 +83,19 @@ class SignInService:
             # The same slow work as a real check, so that timing says nothing.
             await self._passwords.verify(await self._dummy(), _bounded(password))
             ok = False
-        if not ok or user is None:
-            await self._failed(address, client, user, by)
-            raise Unauthenticated(INVALID_SIGN_IN, code="invalid_sign_in")
-        return await self._start(user, password, by)
+        if ok and user is not None:
+            # Read again after the slow check: a removal, a role change or a new
+            # password made meanwhile wins over what was read before it.
+            fresh = await self._users.get(user.id)
+            if (
+                fresh is not None
+                and fresh.password_hash == user.password_hash
+                and fresh.is_active
+                and await self._organization_live(fresh)
+            ):
+                return await self._start(fresh, password, by)
+        await self._failed(address, client, user, by)
+        raise Unauthenticated(INVALID_SIGN_IN, code="invalid_sign_in")
 
     async def sign_out(self, principal: ManagementPrincipal) -> None:
         """End the principal's session; a token without one has nothing to end."""
@@ -120,11 +132,19 @@ class SignInService:
             client=by.client,
         )
         await self._sessions.start(session, audit=record)
-        changes: dict[str, object] = {"last_login_at": now}
+        # A role change or removal ends the user's sessions after writing the user: one
+        # that wrote before this session existed is seen here, one after ends it.
+        current = await self._users.get(user.id)
+        if current is None or (current.role, current.org_id) != (user.role, user.org_id):
+            await self._sessions.end(session.id)
+            raise Unauthenticated(INVALID_SIGN_IN, code="invalid_sign_in")
+        rehashed = None
         if user.password_hash is not None and self._passwords.needs_rehash(user.password_hash):
-            changes["password_hash"] = await self._passwords.hash(password)
-        user = msgspec.structs.replace(user, **changes)
-        await self._users.update(user)
+            rehashed = await self._passwords.hash(password)
+        await self._users.record_sign_in(user.id, now, password_hash=rehashed)
+        user = msgspec.structs.replace(
+            current, last_login_at=now, password_hash=rehashed or current.password_hash
+        )
         token = self._tokens.mint(
             user.id,
             role=user.role,
@@ -149,6 +169,9 @@ class SignInService:
         await self._throttle.failed(f"ip:{client}")
         if address:
             await self._throttle.failed(f"email:{address}")
+
+    async def _organization_live(self, user: User) -> bool:
+        return user.org_id is None or await self._orgs.get(user.org_id) is not None
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:

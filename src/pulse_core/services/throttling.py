@@ -92,10 +92,14 @@ class FailedAuthThrottle:
     async def failed(self, client: str) -> None:
         """Record one failure; over the limit, block ``client`` until it may retry."""
         decision = await self._limiter.acquire(f"authfail:{client}", self._limit)
-        if not decision.allowed:
-            if len(self._blocked_until) > 100_000:
-                self._forget_expired()
-            self._blocked_until[client] = self._clock.time() + decision.retry_after
+        if decision.allowed and decision.remaining > 0:
+            return
+        # Refused, or this failure spent the last one allowed: the next attempt waits
+        # (so the limit is the number of failures, not one more).
+        wait = decision.retry_after or self._limit.period_seconds / self._limit.requests
+        if len(self._blocked_until) > 100_000:
+            self._forget_expired()
+        self._blocked_until[client] = self._clock.time() + wait
 
     def _forget_expired(self) -> None:
         now = self._clock.time()

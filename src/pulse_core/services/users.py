@@ -91,9 +91,7 @@ class UserService:
         self, actor: ManagementPrincipal, org_id: str, *, email: str, role: str, name: str = ""
     ) -> Invitation:
         """Owners and admins invite; ``Conflict`` on ``email`` if a user has it."""
-        self._check_writer(actor, org_id)
-        if await self._orgs.get(org_id) is None:
-            raise NotFound("organization not found")
+        await self._check_writer(actor, org_id)
         now = self._clock.now()
         secret = secrets.token_urlsafe(32)
         user = User(
@@ -118,6 +116,7 @@ class UserService:
         now = self._clock.now()
         if (
             user is None
+            or (user.org_id is not None and await self._orgs.get(user.org_id) is None)
             or user.invite_hash is None
             or user.invite_expires_at is None
             or now >= user.invite_expires_at
@@ -167,14 +166,14 @@ class UserService:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[User]:
-        self._check_reader(actor, org_id)
+        await self._check_reader(actor, org_id)
         size = pagination.check_limit(limit)
         after = pagination.check_cursor(cursor, ids.USER)
         rows = await self._users.list_page(org_id=org_id, after=after, limit=size + 1)
         return pagination.page_of(rows, size, lambda u: u.id)
 
     async def get(self, actor: ManagementPrincipal, org_id: str, user_id: str) -> User:
-        self._check_reader(actor, org_id)
+        await self._check_reader(actor, org_id)
         user = await self._users.get(user_id) if ids.is_valid_id(user_id, ids.USER) else None
         if user is None or user.org_id != org_id:
             raise NotFound("user not found")
@@ -185,13 +184,13 @@ class UserService:
     ) -> User:
         """Owners and admins change a user's role or name; a role change signs the user
         out everywhere. The organization keeps at least one owner."""
-        self._check_writer(actor, org_id)
+        await self._check_writer(actor, org_id)
         user = await self.get(actor, org_id, user_id)
         changes: dict[str, object] = {}
         if patch.name is not msgspec.UNSET:
             changes["name"] = validation.text(patch.name, "name", max_length=validation.MAX_NAME)
         if patch.role is not msgspec.UNSET and patch.role != user.role:
-            if user.role == "owner":
+            if user.role == "owner" and user.is_active:
                 await self._keep_an_owner(org_id, user)
             changes["role"] = _role(patch.role)
         if not changes:
@@ -204,9 +203,9 @@ class UserService:
 
     async def remove(self, actor: ManagementPrincipal, org_id: str, user_id: str) -> None:
         """Remove the user; their sessions end at once."""
-        self._check_writer(actor, org_id)
+        await self._check_writer(actor, org_id)
         user = await self.get(actor, org_id, user_id)
-        if user.role == "owner":
+        if user.role == "owner" and user.is_active:
             await self._keep_an_owner(org_id, user)
         now = self._clock.now()
         removed = msgspec.structs.replace(
@@ -228,12 +227,25 @@ class UserService:
                 )
             after = page[-1].id
 
-    def _check_reader(self, actor: ManagementPrincipal, org_id: str) -> None:
+    async def end_organization(self, org_id: str) -> None:
+        """End every session of the organization's users (it was deleted)."""
+        after = None
+        while True:
+            page = await self._users.list_page(org_id=org_id, after=after, limit=200)
+            for user in page:
+                await self._sessions.end_all(user.id)
+            if len(page) < 200:
+                return
+            after = page[-1].id
+
+    async def _check_reader(self, actor: ManagementPrincipal, org_id: str) -> None:
         if not ids.is_valid_id(org_id, ids.ORGANIZATION) or not actor.can_read(org_id):
             raise NotFound("organization not found")
+        if await self._orgs.get(org_id) is None:
+            raise NotFound("organization not found")
 
-    def _check_writer(self, actor: ManagementPrincipal, org_id: str) -> None:
-        self._check_reader(actor, org_id)
+    async def _check_writer(self, actor: ManagementPrincipal, org_id: str) -> None:
+        await self._check_reader(actor, org_id)
         if not actor.can_write(org_id):
             raise PermissionDenied("members may not manage users")
 

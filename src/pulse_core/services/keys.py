@@ -110,9 +110,14 @@ class KeyService:
             raise InvalidInput(
                 "expires_at must be a future time with a time zone", field="expires_at"
             )
-        if len(await self._keys.list_for_project(project.id)) >= MAX_KEYS_PER_PROJECT:
+        live = [
+            k
+            for k in await self._keys.list_for_project(project.id)
+            if k.revoked_at is None and (k.expires_at is None or k.expires_at > now)
+        ]
+        if len(live) >= MAX_KEYS_PER_PROJECT:
             raise Conflict(
-                f"a project has at most {MAX_KEYS_PER_PROJECT} keys; revoke unused ones",
+                f"a project has at most {MAX_KEYS_PER_PROJECT} live keys; revoke unused ones",
                 code="too_many_keys",
             )
         api_key, api_secret = credentials.generate_api_key(), credentials.generate_api_secret()

@@ -245,6 +245,9 @@ def main() -> int:
                             PORT=str(port),
                             REDIS_URL=redis_url,
                             WEBHOOK_WORKER="off",
+                            # SQLite and no LiveKit, on purpose: allowed by name.
+                            ALLOW_SIMULATED_MEDIA="true",
+                            ALLOW_SQLITE_IN_PRODUCTION="true",
                             **baseline,
                         )
                         cwd, stream = work, PULSE_STREAM

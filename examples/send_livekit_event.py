@@ -29,7 +29,7 @@ from livekit.protocol import models
 from livekit.protocol.webhook import WebhookEvent
 
 DEV_KEY = "devkey"
-DEV_SECRET = "dev-only-livekit-secret-at-least-32-chars"
+DEV_SECRET = "secret"  # livekit-server --dev, and Pulse's development default
 
 
 def main() -> None:

@@ -28,6 +28,13 @@ class InvalidInput(PulseError):
     code = "invalid_input"
 
 
+class Unprocessable(PulseError):
+    """The request is well-formed but cannot be carried out as sent (an
+    ``Idempotency-Key`` already used for a different request)."""
+
+    code = "unprocessable"
+
+
 class NotFound(PulseError):
     """The object does not exist, or belongs to another tenant (never say which)."""
 

@@ -10,8 +10,6 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
 from pulse_core import __version__
 from pulse_http.auth import (
@@ -24,9 +22,12 @@ from pulse_http.auth import (
 from pulse_http.container import Container, build_container
 from pulse_http.fast_livekit import LiveKitWebhookFastPath
 from pulse_http.fast_tokens import TokenFastPath
+from pulse_http.idempotency import REPLAYED, IdempotentResponses, with_idempotency
 from pulse_http.lifecycle import build_lifecycle
 from pulse_http.logging import configure_logging
 from pulse_http.middleware import RequestContextMiddleware
+from pulse_http.observability import metrics_routes, traced_requests
+from pulse_http.openapi import docs_routes, openapi_config
 from pulse_http.problems import EXCEPTION_HANDLERS
 from pulse_http.routes import health
 from pulse_http.routes.access import (
@@ -84,6 +85,7 @@ def create_app(container: Container | None = None) -> Litestar:
             await lifecycle.stop()
 
     services = container.services
+    idempotency = services.idempotency()
     authenticators = Authenticators(
         services.management_auth(),
         services.project_auth(),
@@ -120,7 +122,13 @@ def create_app(container: Container | None = None) -> Litestar:
     cors = (
         CORSConfig(
             allow_origins=list(settings.cors_origins),
-            allow_headers=["Authorization", "Content-Type", "X-Pulse-Key", "X-Pulse-Secret"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Pulse-Key",
+                "X-Pulse-Secret",
+                "Idempotency-Key",
+            ],
             expose_headers=[
                 "X-Request-ID",
                 "RateLimit",
@@ -129,6 +137,7 @@ def create_app(container: Container | None = None) -> Litestar:
                 "X-RateLimit-Remaining",
                 "X-RateLimit-Reset",
                 "Retry-After",
+                REPLAYED,
             ],
         )
         if settings.cors_origins
@@ -156,27 +165,26 @@ def create_app(container: Container | None = None) -> Litestar:
             ManagedUsageController,
             livekit_webhook,
             *download_routes(container.adapters.signed_downloads()),
+            *metrics_routes(container),
+            *docs_routes(),
         ],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[authenticate],
         state=State({"authenticators": authenticators}),
-        before_request=check_json_body,
+        before_request=with_idempotency(check_json_body, idempotency),
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(
-            title="Pulse API",
-            version=__version__,
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
-        ),
+        openapi_config=openapi_config(__version__),
         debug=False,
     )
+    # Outside Litestar, so that it sees the answer as sent (see pulse_http.idempotency).
+    app.asgi_handler = IdempotentResponses(app.asgi_handler, idempotency)
     # POST /v1/tokens/create and POST /v1/livekit/webhook are answered by fast paths (the
     # same code and errors as their Litestar routes) before Litestar; the middleware gives
-    # them, like every request, an id and an access-log line. Tokens first: the hottest
-    # route passes through no other layer.
+    # them, like every request, an id, an access-log line and its metrics (and a span when
+    # tracing is on). Tokens first: the hottest route passes through no other layer.
     livekit = LiveKitWebhookFastPath(
         app.asgi_handler,
         verifier=services.livekit_verifier(),
@@ -186,12 +194,16 @@ def create_app(container: Container | None = None) -> Litestar:
         cors=bool(settings.cors_origins),
     )
     app.asgi_handler = RequestContextMiddleware(
-        TokenFastPath(
-            livekit,
-            authenticators=authenticators,
-            tokens=services.tokens(),
-            max_body_bytes=settings.max_body_bytes,
-            cors=bool(settings.cors_origins),
-        )
+        traced_requests(
+            container,
+            TokenFastPath(
+                livekit,
+                authenticators=authenticators,
+                tokens=services.tokens(),
+                max_body_bytes=settings.max_body_bytes,
+                cors=bool(settings.cors_origins),
+            ),
+        ),
+        observe=container.observability.metrics().observe_request,
     )
     return app

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import getpass
+import ipaddress
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -15,20 +18,70 @@ from granian.server import MPServer, MTServer
 from granian.server import Server as Granian
 
 from pulse_core import __version__
-from pulse_core.errors import PulseError
+from pulse_core.errors import PulseError, Unavailable
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.services.users import UserService
-from pulse_http.container import build_container
-from pulse_http.settings import ConfigError, Settings, load_settings
+from pulse_http.container import backend_problems, build_container
+from pulse_http.lifecycle import Lifecycle, pepper_check
+from pulse_http.observability import serve_beside
+from pulse_http.settings import ConfigError, Settings, listen_problem, load_settings
 from pulse_http.worker_process import run_worker
 
 
 def _settings_or_exit() -> Settings:
+    """The settings, every value checked (the drivers' too: MONGO_URI's form), or exit 2
+    with one line per problem."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         print(f"pulse: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+    problems = backend_problems(settings)
+    for problem in problems:
+        print(f"pulse: configuration error: {problem}", file=sys.stderr)
+    if problems:
+        raise SystemExit(2)
+    return settings
+
+
+def bind_address(host: str) -> str:
+    """The IP address ``pulse serve`` binds for ``host`` (the server takes addresses
+    only: a name is resolved); ``OSError`` when a name does not resolve."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        return str(found[0][4][0])
+
+
+def port_taken(address: str, port: int) -> OSError | None:
+    """Why ``address``:``port`` cannot be listened on, or None when it is free.
+
+    The server binds with SO_REUSEPORT (one socket per worker process), so a second
+    server on a port in use would silently share it: this probe binds without it, which
+    fails while anyone listens there. SO_REUSEADDR keeps a recently closed server's
+    TIME_WAIT connections from counting as "in use"."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            return exc
+    return None
+
+
+async def _check_backends(settings: Settings) -> None:
+    """Open the database (Mongo: reachable within DATABASE_TIMEOUT_SECONDS, indexes) and
+    check the API key pepper against it, then close: what the server's workers would
+    otherwise find out one traceback each. Raises ``PulseError``."""
+    container = build_container(settings)
+    database = container.gateways.database()
+    lifecycle = Lifecycle()
+    lifecycle.add("database", start=database.connect, stop=database.close)
+    lifecycle.add("pepper", start=pepper_check(container))
+    await lifecycle.start()
+    await lifecycle.stop()
 
 
 def _mint(settings: Settings, subject: str, role: str, org_id: str | None, ttl: int) -> str:
@@ -43,13 +96,44 @@ def _mint(settings: Settings, subject: str, role: str, org_id: str | None, ttl: 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     host = args.host or settings.host
-    port = args.port or settings.port
+    port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
     problems = settings.serve_problems(workers)
+    listen = listen_problem(host, port)
+    if listen:
+        problems.insert(0, listen)
     if problems:
         for problem in problems:
             print(f"pulse: {problem}", file=sys.stderr)
         return 2
+    try:
+        address = bind_address(host)
+    except OSError as exc:
+        print(f"pulse: HOST: cannot resolve {host!r}: {exc}", file=sys.stderr)
+        return 2
+    taken = port_taken(address, port)
+    if taken is not None:
+        print(
+            f"pulse: port {port} on {address} is not available ({taken.strerror}): another"
+            " server (another `pulse serve`?) listens there; stop it or choose another PORT",
+            file=sys.stderr,
+        )
+        return 2
+    # Before anything imports prometheus_client: several workers count in multiprocess
+    # mode, and METRICS_PORT is answered by this process for all of them.
+    try:
+        atexit.register(serve_beside(settings, host=address, port=port, workers=workers))
+    except PulseError as exc:
+        print(f"pulse: {exc.detail}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_check_backends(settings))
+    except PulseError as exc:
+        hint = ""
+        if isinstance(exc, Unavailable) and settings.persistence == "mongo":
+            hint = " (check MONGO_URI and that MongoDB runs; DATABASE_TIMEOUT_SECONDS)"
+        print(f"pulse: cannot start: {exc.detail}{hint}", file=sys.stderr)
+        return 1
     if not settings.is_production:
         ttl = min(12 * 3600, settings.management_token_max_ttl_seconds)
         token = _mint(settings, "dev-admin", "admin", None, ttl)
@@ -61,7 +145,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"    export PULSE_ADMIN_TOKEN={token}\n",
             flush=True,
         )
-    build_server("pulse_http.asgi:app", host=host, port=port, workers=workers).serve()
+    build_server("pulse_http.asgi:app", host=address, port=port, workers=workers).serve()
     return 0
 
 
@@ -128,6 +212,10 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
     storage = settings.object_storage
     where = f" {settings.s3_bucket}" if storage == "s3" else f" {settings.recordings_dir}"
     print(f"storage:      {storage}{where}")
+    metrics = f"port {settings.metrics_port}" if settings.metrics_port else "/metrics on PORT"
+    print(f"metrics:      {metrics}")
+    tracing = settings.otel_exporter_otlp_endpoint
+    print(f"tracing:      {f'OTLP/HTTP to {tracing}' if tracing else 'off'}")
     for problem in settings.serve_problems(settings.workers):
         print(f"refused by pulse serve: {problem}")
     problems = settings.production_problems()

@@ -31,6 +31,7 @@ from pulse_adapters.mongo import (
     MongoDatabase,
     MongoDeliveryRepository,
     MongoEventRepository,
+    MongoMetaRepository,
     MongoOrganizationRepository,
     MongoProjectRepository,
     MongoSessionRepository,
@@ -38,12 +39,15 @@ from pulse_adapters.mongo import (
     MongoUserRepository,
     MongoWebhookEndpointRepository,
 )
+from pulse_adapters.mongo.database import check_uri as check_mongo_uri
+from pulse_adapters.mongo.idempotency import MongoIdempotencyStore
 from pulse_adapters.mongo.media_records import (
     MongoEgressRecordRepository,
     MongoIngressRecordRepository,
 )
 from pulse_adapters.redis import RedisJobQueue, RedisLocks, RedisRateLimiter
 from pulse_adapters.redis.client import create_redis_client
+from pulse_adapters.redis.idempotency import RedisIdempotencyStore
 from pulse_adapters.s3 import S3Config, S3ObjectStorage
 from pulse_adapters.sqlite import (
     SqliteApiKeyRepository,
@@ -55,6 +59,7 @@ from pulse_adapters.sqlite import (
     SqliteEventRepository,
     SqliteIngressRecordRepository,
     SqliteJobQueue,
+    SqliteMetaRepository,
     SqliteOrganizationRepository,
     SqliteProjectRepository,
     SqliteSessionRepository,
@@ -62,31 +67,40 @@ from pulse_adapters.sqlite import (
     SqliteUserRepository,
     SqliteWebhookEndpointRepository,
 )
+from pulse_adapters.sqlite.idempotency import SqliteIdempotencyStore
 from pulse_core import __version__
+from pulse_core.errors import InvalidInput
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.rate_limit import RateLimiter
 from pulse_core.ports.storage import EgressUploadTarget, ObjectStorage, SignedDownloads
+from pulse_core.ports.telemetry import Telemetry
 from pulse_core.services.rate_limiting import FailoverRateLimiter
+from pulse_http.observability import Observability
 from pulse_http.service_wiring import Services
 from pulse_http.settings import Settings, load_settings
 
 
-def _sqlite(settings: Settings) -> SqliteDatabase:
+def _sqlite(settings: Settings, telemetry: Telemetry) -> SqliteDatabase:
     return SqliteDatabase(
-        settings.resolved_sqlite_path, timeout_seconds=settings.database_timeout_seconds
+        settings.resolved_sqlite_path,
+        timeout_seconds=settings.database_timeout_seconds,
+        telemetry=telemetry,
     )
 
 
-def _mongo(settings: Settings) -> MongoDatabase:
+def _mongo(settings: Settings, telemetry: Telemetry) -> MongoDatabase:
     return MongoDatabase(
         settings.mongo_uri,
         settings.mongo_db_name,
         timeout_seconds=settings.database_timeout_seconds,
+        telemetry=telemetry,
     )
 
 
-def _redis(settings: Settings) -> Redis:
-    return create_redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
+def _redis(settings: Settings, telemetry: Telemetry) -> Redis:
+    return create_redis_client(
+        settings.redis_url, timeout_seconds=settings.redis_timeout_seconds, telemetry=telemetry
+    )
 
 
 #: The job queue's Redis calls (a blocking read, a Lua script) get longer than the rate
@@ -94,17 +108,19 @@ def _redis(settings: Settings) -> Redis:
 QUEUE_REDIS_TIMEOUT_SECONDS = 5.0
 
 
-def _queue_redis(settings: Settings) -> Redis:
+def _queue_redis(settings: Settings, telemetry: Telemetry) -> Redis:
     timeout = max(settings.redis_timeout_seconds, QUEUE_REDIS_TIMEOUT_SECONDS)
-    return create_redis_client(settings.redis_url, timeout_seconds=timeout)
+    return create_redis_client(settings.redis_url, timeout_seconds=timeout, telemetry=telemetry)
 
 
 class Gateways(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
-    sqlite = providers.Singleton(_sqlite, settings)
-    mongo = providers.Singleton(_mongo, settings)
-    redis = providers.Singleton(_redis, settings)
-    queue_redis = providers.Singleton(_queue_redis, settings)
+    # Every database, Redis (and LiveKit) call is reported to it (metrics, traces).
+    telemetry: providers.Dependency[Telemetry] = providers.Dependency()
+    sqlite = providers.Singleton(_sqlite, settings, telemetry)
+    mongo = providers.Singleton(_mongo, settings, telemetry)
+    redis = providers.Singleton(_redis, settings, telemetry)
+    queue_redis = providers.Singleton(_queue_redis, settings, telemetry)
     database = providers.Selector(settings.provided.persistence, sqlite=sqlite, mongo=mongo)
 
 
@@ -124,6 +140,12 @@ def _shared_rate_limiter(
         ),
         on_recovery=lambda: _rate_log.info("rate_limiter_recovered"),
     )
+
+
+def _idempotency_backend(settings: Settings) -> str:
+    """Where Idempotency-Key answers are kept: Redis when there is one (every replica
+    sees every key), else the database."""
+    return "redis" if settings.redis_url else settings.persistence
 
 
 def _local_storage(settings: Settings, clock: Clock) -> LocalObjectStorage:
@@ -151,12 +173,13 @@ def _s3_storage(settings: Settings) -> S3ObjectStorage:
     )
 
 
-def _livekit_engine(settings: Settings) -> LiveKitMediaEngine:
+def _livekit_engine(settings: Settings, telemetry: Telemetry) -> LiveKitMediaEngine:
     return LiveKitMediaEngine(
         settings.livekit_host,
         settings.livekit_api_key,
         settings.livekit_api_secret,
         timeout_seconds=settings.livekit_timeout_seconds,
+        telemetry=telemetry,
     )
 
 
@@ -177,6 +200,7 @@ def _signed_downloads(storage: ObjectStorage) -> SignedDownloads | None:
 class Adapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     gateways = providers.DependenciesContainer()
+    telemetry: providers.Dependency[Telemetry] = providers.Dependency()
 
     clock = providers.Singleton(SystemClock)
     organizations = providers.Selector(
@@ -215,6 +239,11 @@ class Adapters(containers.DeclarativeContainer):
         mongo=providers.Singleton(MongoAuditRepository, gateways.mongo),
     )
     passwords = providers.Singleton(Argon2PasswordHasher)
+    meta = providers.Selector(
+        settings.provided.persistence,
+        sqlite=providers.Singleton(SqliteMetaRepository, gateways.sqlite),
+        mongo=providers.Singleton(MongoMetaRepository, gateways.mongo),
+    )
     connections = providers.Selector(
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteConnectionRepository, gateways.sqlite),
@@ -246,7 +275,7 @@ class Adapters(containers.DeclarativeContainer):
     media_engine = providers.Selector(
         settings.provided.media_engine,
         memory=providers.Singleton(_simulated_engine, clock, storage),
-        livekit=providers.Singleton(_livekit_engine, settings),
+        livekit=providers.Singleton(_livekit_engine, settings, telemetry),
     )
     # The room engine is the media engine's other half: on LiveKit it shares its session,
     # in the simulation it sees its egresses (a room's active_recording).
@@ -291,6 +320,12 @@ class Adapters(containers.DeclarativeContainer):
     webhook_sender = providers.Singleton(
         AiohttpWebhookSender, user_agent=f"Pulse-Webhooks/{__version__}"
     )
+    idempotency = providers.Selector(
+        providers.Callable(_idempotency_backend, settings),
+        redis=providers.Singleton(RedisIdempotencyStore, gateways.queue_redis, clock),
+        sqlite=providers.Singleton(SqliteIdempotencyStore, gateways.sqlite, clock),
+        mongo=providers.Singleton(MongoIdempotencyStore, gateways.mongo, clock),
+    )
     local_rate_limiter = providers.Singleton(InMemoryRateLimiter, clock)
     shared_rate_limiter = providers.Singleton(
         _shared_rate_limiter, settings, gateways.redis, local_rate_limiter, clock
@@ -302,9 +337,16 @@ class Adapters(containers.DeclarativeContainer):
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(load_settings)
-    gateways = providers.Container(Gateways, settings=settings)
-    adapters = providers.Container(Adapters, settings=settings, gateways=gateways)
-    services = providers.Container(Services, settings=settings, adapters=adapters)
+    observability = providers.Container(Observability, settings=settings)
+    gateways = providers.Container(
+        Gateways, settings=settings, telemetry=observability.telemetry
+    )
+    adapters = providers.Container(
+        Adapters, settings=settings, gateways=gateways, telemetry=observability.telemetry
+    )
+    services = providers.Container(
+        Services, settings=settings, adapters=adapters, observability=observability
+    )
 
 
 def build_container(settings: Settings | None = None) -> Container:
@@ -313,3 +355,15 @@ def build_container(settings: Settings | None = None) -> Container:
     if settings is not None:
         container.settings.override(providers.Object(settings))
     return container
+
+
+def backend_problems(settings: Settings) -> list[str]:
+    """What the settings loader cannot check without the drivers, one message each:
+    the form of ``MONGO_URI`` as pymongo parses it (``pulse serve``, ``check-config``)."""
+    problems = []
+    if settings.persistence == "mongo":
+        try:
+            check_mongo_uri(settings.mongo_uri, timeout_seconds=settings.database_timeout_seconds)
+        except InvalidInput as exc:
+            problems.append(f"MONGO_URI: {exc.detail}")
+    return problems

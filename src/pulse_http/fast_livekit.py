@@ -84,6 +84,7 @@ class LiveKitWebhookFastPath:
         if self._cors and "origin" in headers:
             await self.app(scope, receive, send)
             return
+        scope["path_template"] = PATH  # the route, for metrics and traces
         extra: list[Header] = []
         try:
             body = await read_body(receive, headers.get("content-length"), self._max_body)

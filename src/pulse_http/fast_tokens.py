@@ -27,8 +27,9 @@ the LiveKit webhook's fast path (:mod:`pulse_http.fast_livekit`).
 
 The request id and the access-log line come from the middleware around it, as for any
 route. Everything else goes to Litestar, which still declares the route (OpenAPI): other
-methods and paths (a trailing slash too), and requests with an ``Origin`` header when
-CORS is on, so that browsers get Litestar's CORS handling.
+methods and paths (a trailing slash too), requests with an ``Origin`` header when
+CORS is on, so that browsers get Litestar's CORS handling, and requests with an
+``Idempotency-Key``, kept and replayed by :mod:`pulse_http.idempotency`.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ _WANTED: Final = frozenset(
         b"x-forwarded-for",
         b"content-length",
         b"origin",
+        b"idempotency-key",
     )
 )
 _DECODER: Final = msgspec.json.Decoder(CreateToken)
@@ -100,9 +102,12 @@ class TokenFastPath:
             await self.app(scope, receive, send)
             return
         headers = picked_headers(scope["headers"], _WANTED)
-        if self._cors and "origin" in headers:
+        # An Idempotency-Key is honoured by Litestar's route (pulse_http.idempotency):
+        # without one, this lookup is all the header costs.
+        if "idempotency-key" in headers or (self._cors and "origin" in headers):
             await self.app(scope, receive, send)
             return
+        scope["path_template"] = PATH  # the route, for metrics and traces
         state: dict[str, Any] = scope.setdefault("state", {})
         client = scope.get("client")
         extra: list[tuple[bytes, bytes]] = []

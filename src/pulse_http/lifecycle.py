@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from pulse_core.errors import InvalidInput, Unavailable
+from pulse_core.errors import Conflict, InvalidInput, Unavailable
 from pulse_core.models.events import EVENT_RETENTION_DAYS
 from pulse_core.models.usage import USAGE_RECORD_RETENTION_DAYS, USAGE_ROLLUP_RETENTION_DAYS
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import EventRepository
 from pulse_core.ports.media import MediaEngine
+from pulse_core.ports.meta import MetaRepository
 from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.ports.rooms import RoomEngine
 from pulse_core.ports.storage import ObjectStorage
@@ -30,10 +31,12 @@ from pulse_core.ports.users import SessionRepository
 from pulse_core.ports.webhook_sender import WebhookSender
 from pulse_core.services.keys import KeyUsage
 from pulse_core.services.metering import UsageMeter
+from pulse_core.services.pepper import verify_pepper
 from pulse_core.services.quotas import QuotaService
 from pulse_core.services.rate_limiting import FailoverRateLimiter
 from pulse_core.services.usage_counter import UsageCounter
 from pulse_core.services.webhooks import WebhookService
+from pulse_http.observability import add_observability
 from pulse_http.worker import Worker
 
 if TYPE_CHECKING:
@@ -123,12 +126,18 @@ class Lifecycle:
 
 
 async def _repeat(name: str, seconds: float, hook: Hook) -> None:
+    task = asyncio.current_task()
     while True:
         await asyncio.sleep(seconds)
         try:
             await hook()
         except Exception:
             _log.warning("scheduled_task_failed", component=name, exc_info=True)
+        # A driver may finish its call although the task was cancelled meanwhile (the
+        # async pymongo client does, now and then): honour the cancellation here, or the
+        # loop would go on and stop() would wait for ever.
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
 
 
 #: How often a degraded shared rate limiter pings Redis to come back on its own.
@@ -139,6 +148,8 @@ def build_lifecycle(container: Container) -> Lifecycle:
     """Register start/stop/health of the backends the container's selectors chose."""
     settings = container.settings()
     lifecycle = Lifecycle()
+    # First, so that it stops last: the spans of the other stops are still sent.
+    add_observability(lifecycle, container)
     database: Any = container.gateways.database()
 
     async def database_ok() -> Health:
@@ -147,6 +158,7 @@ def build_lifecycle(container: Container) -> Lifecycle:
 
     # Mongo's connect() also creates the indexes, idempotently.
     lifecycle.add("database", start=database.connect, stop=database.close, check=database_ok)
+    lifecycle.add("pepper", start=pepper_check(container))
     if settings.rate_limits == "redis":
         _add_shared_rate_limiter(lifecycle, container)
     _add_media(lifecycle, container)
@@ -154,6 +166,26 @@ def build_lifecycle(container: Container) -> Lifecycle:
     _add_access(lifecycle, container)
     _add_events(lifecycle, container)
     return lifecycle
+
+
+def pepper_check(container: Container) -> Hook:
+    """A start hook: store API_KEY_PEPPER's check value on the first start, and refuse
+    (``Conflict``, one line naming the variable) a later start with another pepper."""
+    meta: MetaRepository = container.adapters.meta()
+    pepper = container.settings().api_key_pepper.encode("utf-8")
+
+    async def check() -> None:
+        try:
+            await verify_pepper(meta, pepper)
+        except Conflict as exc:
+            raise Conflict(
+                "API_KEY_PEPPER differs from the one this database was created with: every"
+                " existing API key would fail with 401; set API_KEY_PEPPER back to that"
+                " value (changing it on purpose: docs/configuration.md, Production)",
+                code=exc.code,
+            ) from exc
+
+    return check
 
 
 def _add_shared_rate_limiter(lifecycle: Lifecycle, container: Container) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Callable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
@@ -53,15 +54,24 @@ class RequestContextMiddleware:
     carry credentials and signed URLs.
 
     Also appends the project's rate-limit headers (``scope["state"]["rate_limit_headers"]``,
-    set by :meth:`pulse_http.auth.Authenticators.admit`) to whatever response goes out.
+    set by :meth:`pulse_http.auth.Authenticators.admit`) to whatever response goes out,
+    and hands each request's outcome to ``observe`` (the scope, the status, the seconds
+    it took: :meth:`pulse_http.observability.metrics.Metrics.observe_request`).
     """
 
-    __slots__ = ("_access", "app")
+    __slots__ = ("_access", "_observe", "app")
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access_log: bool = True,
+        observe: Callable[[HTTPScope, int, float], None] | None = None,
+    ) -> None:
         self.app = app
         # Taken once, after logging is configured (create_app configures it first).
         self._access: AccessLog | None = configured_access_log() if access_log else None
+        self._observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -97,12 +107,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, _complete_bodies(receive), send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            if self._observe is not None:
+                self._observe(http_scope, status, elapsed)
             if self._access is not None:
                 self._access(
                     http_scope["method"],
                     http_scope["path"],
                     status,
-                    round((time.perf_counter() - started) * 1000, 2),
+                    round(elapsed * 1000, 2),
                     request_id,
                 )
             reset_request_id(token)

@@ -24,6 +24,7 @@ from pulse_core.errors import (
     RateLimited,
     Unauthenticated,
     Unavailable,
+    Unprocessable,
 )
 from pulse_http.rate_limit_headers import whole_seconds
 
@@ -36,6 +37,7 @@ _STATUS: dict[type[PulseError], int] = {
     Conflict: 409,
     RateLimited: 429,
     Unavailable: 503,
+    Unprocessable: 422,
 }
 _TITLES = {
     400: "Bad Request",
@@ -60,6 +62,7 @@ _CODES = {
     409: "conflict",
     413: "body_too_large",
     415: "unsupported_media_type",
+    422: "unprocessable",
     429: "rate_limited",
     500: "internal_error",
     503: "unavailable",

@@ -22,6 +22,7 @@ from pulse_core.services.audit import AuditService
 from pulse_core.services.credential_cache import CredentialCachingApiKeyRepository
 from pulse_core.services.delivery import DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
+from pulse_core.services.idempotency import IdempotencyService
 from pulse_core.services.jobs import JobRunner
 from pulse_core.services.keys import KeyService, KeyUsage
 from pulse_core.services.livekit_events import LiveKitEventProcessor
@@ -79,6 +80,8 @@ def _sign_in_failure_limit(settings: Settings) -> RateLimit:
 class Services(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     adapters = providers.DependenciesContainer()
+    # Metrics and traces (pulse_http.observability): what services report.
+    observability = providers.DependenciesContainer()
 
     pepper = providers.Callable(_pepper, settings)
     credential_cache = providers.Singleton(
@@ -135,6 +138,7 @@ class Services(containers.DeclarativeContainer):
         livekit_url=settings.provided.livekit_client_url,
         usage=usage_counter,
         allowance=token_allowance,
+        on_minted=observability.metrics.provided.token_minted,
     )
     media_urls = providers.Singleton(
         UrlGuard,
@@ -178,6 +182,7 @@ class Services(containers.DeclarativeContainer):
             _hours, settings.provided.webhook_disable_after_hours
         ),
         usage=usage_counter,
+        telemetry=observability.telemetry,
     )
     quotas = providers.Singleton(
         QuotaService,
@@ -208,7 +213,11 @@ class Services(containers.DeclarativeContainer):
         event_log,
         meter,
     )
-    job_runner = providers.Singleton(JobRunner, livekit_events, delivery, event_log)
+    job_runner = providers.Singleton(
+        JobRunner, livekit_events, delivery, event_log, telemetry=observability.telemetry
+    )
+    # Idempotency-Key answers of writes, kept where the container chose.
+    idempotency = providers.Singleton(IdempotencyService, adapters.idempotency)
     livekit_verifier = providers.Singleton(
         LiveKitWebhookVerifier,
         settings.provided.livekit_api_key,

@@ -9,10 +9,13 @@ working. The process environment wins over ``.env``. Every variable is documente
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 from dotenv import dotenv_values
@@ -28,8 +31,10 @@ Environment = Literal["development", "test", "production"]
 # refused in production, together with the placeholders of the Go service's README.
 DEV_JWT_SECRET = "dev-only-jwt-secret-do-not-use-in-production"  # noqa: S105
 DEV_API_KEY_PEPPER = "dev-only-api-key-pepper"
+# LiveKit's own development credentials (`livekit-server --dev`), so that tokens minted
+# by `make run` join a local LiveKit as they are.
 DEV_LIVEKIT_API_KEY = "devkey"
-DEV_LIVEKIT_API_SECRET = "dev-only-livekit-secret-at-least-32-chars"  # noqa: S105
+DEV_LIVEKIT_API_SECRET = "secret"  # noqa: S105
 _PLACEHOLDERS = frozenset(
     {
         "",
@@ -70,6 +75,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dns_timeout_seconds: float = 2.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "console", "json"] = "auto"
+    # Observability (docs/deployment.md): Prometheus metrics on a port of their own
+    # instead of the API port's /metrics (0: on the API port), and OpenTelemetry traces
+    # sent to this OTLP/HTTP collector when set (the `otel` extra).
+    metrics_port: int = 0
+    otel_exporter_otlp_endpoint: str = ""
     # Persistence: SQLite under DATA_DIR unless MONGO_URI is set.
     data_dir: str = "./data"
     sqlite_path: str = ""
@@ -97,6 +107,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     livekit_api_key: str = DEV_LIVEKIT_API_KEY
     livekit_api_secret: str = DEV_LIVEKIT_API_SECRET
     livekit_timeout_seconds: float = 5.0
+    # The URL handed to clients with their tokens, when it differs from LIVEKIT_HOST (the
+    # URL Pulse itself calls): e.g. wss://lk.example.com vs http://livekit.internal:7880.
+    livekit_public_url: str = ""
     # Redis: rate limits (and job streams) are shared across replicas when set.
     redis_url: str = ""
     redis_timeout_seconds: float = 0.25
@@ -137,6 +150,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     audit_retention_days: int = 365
     usage_flush_seconds: float = 5.0
     usage_reconcile_seconds: float = 300.0
+    # Production guard rails: in ENVIRONMENT=production each embedded stand-in is refused
+    # unless explicitly allowed here (a single-process deployment on purpose).
+    allow_simulated_media: bool = False
+    allow_sqlite_in_production: bool = False
+    allow_local_rate_limits: bool = False
 
     @property
     def session_seconds(self) -> int:
@@ -154,9 +172,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def livekit_client_url(self) -> str:
-        """Where end users connect with the tokens Pulse mints (LiveKit's dev default
-        when no LiveKit is configured)."""
-        return self.livekit_host or "ws://localhost:7880"
+        """Where end users connect with the tokens Pulse mints: LIVEKIT_PUBLIC_URL, else
+        LIVEKIT_HOST, else LiveKit's dev default (``livekit-server --dev``)."""
+        return self.livekit_public_url or self.livekit_host or "ws://localhost:7880"
 
     @property
     def media_engine(self) -> Literal["livekit", "memory"]:
@@ -222,11 +240,46 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     f"{var} must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters"
                     " in production"
                 )
+        return problems + self._stand_in_problems()
+
+    def _stand_in_problems(self) -> list[str]:
+        """The embedded stand-ins production runs on unless each is allowed by name."""
+        problems = []
+        if self.media_engine == "memory" and not self.allow_simulated_media:
+            problems.append(
+                "the media engine is the simulation (no LIVEKIT_HOST): rooms, recordings"
+                " and streams would not be real; set LIVEKIT_HOST, or"
+                " ALLOW_SIMULATED_MEDIA=true to run on it anyway"
+            )
+        if self.persistence == "sqlite" and not self.allow_sqlite_in_production:
+            problems.append(
+                "persistence is the SQLite file (no MONGO_URI): one host, no replicas; set"
+                " MONGO_URI, or ALLOW_SQLITE_IN_PRODUCTION=true to run on it anyway"
+            )
+        if self.rate_limits == "memory" and not self.allow_local_rate_limits:
+            problems.append(
+                "rate limits are per process (no REDIS_URL): each replica would allow the"
+                " whole limit; set REDIS_URL, or ALLOW_LOCAL_RATE_LIMITS=true to run on"
+                " them anyway"
+            )
         return problems
 
 
 _FIELDS = Settings.__struct_fields__
 _LISTS = ("cors_origins", "media_allowed_networks", "webhook_allowed_networks")
+# The settings that take one of a few words (ENVIRONMENT, LOG_LEVEL, WEBHOOK_WORKER...):
+# read case-insensitively, and a wrong one is answered with the allowed ones.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    name: get_args(hint)
+    for name, hint in get_type_hints(Settings).items()
+    if get_origin(hint) is Literal
+}
+MONGO_URI_SCHEMES = ("mongodb://", "mongodb+srv://")
+# A host name (RFC 1123 labels) when HOST is not an IP address.
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
 
 
 def load_settings(
@@ -246,6 +299,12 @@ def load_settings(
             continue
         if field in _LISTS:
             values[field] = tuple(o.strip() for o in value.split(",") if o.strip())
+        elif field in _CHOICES:
+            word = value.strip().lower()
+            if word not in _CHOICES[field]:
+                allowed = ", ".join(_CHOICES[field])
+                raise ConfigError(f"{field.upper()}: {value.strip()!r} is not one of {allowed}")
+            values[field] = word
         else:
             values[field] = value.strip()
     try:
@@ -260,8 +319,50 @@ def load_settings(
     return settings
 
 
+def listen_problem(host: str, port: int) -> str | None:
+    """Why ``pulse serve`` cannot listen on ``host``:``port`` as given, or None."""
+    if not 1 <= port <= 65535:
+        return f"PORT: {port} is not a port (1-65535)"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            return f"HOST: {host!r} is neither an IP address nor a host name"
+    return None
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def _check_observability(settings: Settings) -> None:
+    if not 0 <= settings.metrics_port <= 65535:
+        raise ConfigError(f"METRICS_PORT: {settings.metrics_port} is not a port (1-65535, 0: off)")
+    if settings.metrics_port and settings.metrics_port == settings.port:
+        raise ConfigError("METRICS_PORT: must differ from PORT (or be 0: /metrics on PORT)")
+    endpoint = settings.otel_exporter_otlp_endpoint
+    if endpoint:
+        if not endpoint.startswith(("http://", "https://")):
+            raise ConfigError("OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s):// URL")
+        if not _installed("opentelemetry.exporter.otlp.proto.http"):
+            raise ConfigError(
+                "OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is not installed:"
+                " pip install 'pulse-control-plane[otel]'"
+            )
+
+
 def _check_values(settings: Settings) -> None:
     """What msgspec's types cannot say about the values; ``ConfigError`` naming one."""
+    _check_observability(settings)
+    problem = listen_problem(settings.host, settings.port)
+    if problem:
+        raise ConfigError(problem)
+    if settings.mongo_uri and not settings.mongo_uri.startswith(MONGO_URI_SCHEMES):
+        # The URI itself is never echoed: it may carry a password.
+        raise ConfigError("MONGO_URI: must start with mongodb:// or mongodb+srv://")
     try:
         RetrySchedule.parse(settings.webhook_retry_schedule)
     except InvalidInput as exc:

@@ -12,6 +12,7 @@ import structlog
 from pulse_http.container import build_container
 from pulse_http.lifecycle import add_worker, build_lifecycle
 from pulse_http.logging import configure_logging
+from pulse_http.observability import serve_worker_metrics
 from pulse_http.settings import Settings
 
 _log = structlog.get_logger("pulse.worker")
@@ -19,7 +20,8 @@ _log = structlog.get_logger("pulse.worker")
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT. The lifecycle is `pulse serve`'s without its own
-    in-process worker; this process's worker is added last, so it stops first."""
+    in-process worker; this process's worker is added last, so it stops first. With
+    ``METRICS_PORT``, this process's metrics are served there."""
     configure_logging(settings)
     container = build_container(msgspec.structs.replace(settings, webhook_worker="off"))
     lifecycle = build_lifecycle(container)
@@ -28,9 +30,13 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    await lifecycle.start()
-    _log.info("worker_process_started", consumer=worker.consumer, queue=settings.job_queue)
+    stop_metrics = serve_worker_metrics(container)
     try:
-        await stopping.wait()
+        await lifecycle.start()
+        _log.info("worker_process_started", consumer=worker.consumer, queue=settings.job_queue)
+        try:
+            await stopping.wait()
+        finally:
+            await lifecycle.stop()
     finally:
-        await lifecycle.stop()
+        stop_metrics()

@@ -138,6 +138,10 @@ EXPECTED: Expected = {
         # Only endpoints whose deletion is under way (tombstones).
         "deleted_1": ([("deleted", 1)], False, {"deleted": True}, None),
     },
+    "idempotency_keys": {
+        # TTL at the date in expires_at (24 hours after the key's claim).
+        "expires_at_1": ([("expires_at", 1)], False, None, 0),
+    },
     "webhook_deliveries": {
         "project_id_1__id_1": ([("project_id", 1), ("_id", 1)], False, None, None),
         **{

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pulse_adapters.clock import SystemClock
 from pulse_core.services import ManagementAuthenticator
+from tests.support.docs import running_pulse_serve
+from tests.support.mongo import MongoTestServer
+from tests.support.ports import free_port
 
 PULSE = str(Path(sys.executable).parent / "pulse")
 SECRET = "cli-test-jwt-secret-0123456789abcdef0123"
@@ -88,3 +94,111 @@ def test_admin_token_refuses_a_lifetime_over_the_bound(tmp_path: Path) -> None:
     refused = _run("admin-token", "--ttl", "601", env=env, cwd=tmp_path)
     assert refused.returncode == 2 and "MANAGEMENT_TOKEN_MAX_TTL_SECONDS" in refused.stderr
     assert _run("admin-token", "--ttl", "600", env=env, cwd=tmp_path).returncode == 0
+
+
+# -- configuration that fails early and clearly (issue 15) ------------------------------
+
+
+def _one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line a refused start prints: no banner before it, no traceback."""
+    assert result.stdout == "", result.stdout  # nothing printed before the refusal
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"ENVIRONMENT": "prod"}, ["ENVIRONMENT", "development, test, production"]),
+        ({"WEBHOOK_WORKER": "maybe"}, ["WEBHOOK_WORKER", "on, off"]),
+        ({"PORT": "70000"}, ["PORT", "70000", "1-65535"]),
+        ({"HOST": "not a host"}, ["HOST", "not a host"]),
+        ({"MONGO_URI": "postgres://db:5432"}, ["MONGO_URI", "mongodb://", "mongodb+srv://"]),
+        ({"MONGO_URI": "mongodb://db:port/"}, ["MONGO_URI", "Port"]),
+        (
+            {"MONGO_URI": "mongodb://u:hunter2@db/?retryWrites=perhaps"},
+            ["MONGO_URI", "retrywrites"],
+        ),
+    ],
+)
+def test_serve_and_check_config_refuse_a_bad_value_before_anything_else(
+    tmp_path: Path, env: dict[str, str], names: list[str]
+) -> None:
+    for command in ("serve", "check-config"):
+        result = _run(command, env={"DATA_DIR": str(tmp_path / "d"), **env}, cwd=tmp_path)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        line = _one_line(result)
+        assert line.startswith("pulse: configuration error: ")
+        for name in names:
+            assert name in line, (command, line)
+        assert "hunter2" not in line  # a URI's password is never echoed
+    assert not (tmp_path / "d").exists()  # refused before touching anything
+
+
+def test_words_are_case_insensitive_on_the_command_line(tmp_path: Path) -> None:
+    env = {"ENVIRONMENT": "Test", "WEBHOOK_WORKER": "OFF", "LOG_LEVEL": "Warning"}
+    result = _run("check-config", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "environment:  test" in result.stdout
+
+
+def test_an_unreachable_mongodb_is_one_line_naming_the_host_and_the_timeout(
+    tmp_path: Path,
+) -> None:
+    port = free_port()  # nothing listens there
+    env = {"MONGO_URI": f"mongodb://127.0.0.1:{port}/", "DATABASE_TIMEOUT_SECONDS": "0.5"}
+    result = _run("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    line = _one_line(result)
+    assert f"MongoDB at 127.0.0.1:{port} did not answer within 0.5 s" in line, line
+    assert "MONGO_URI" in line
+
+
+def test_a_port_in_use_is_refused_naming_it(tmp_path: Path) -> None:
+    """The server binds with SO_REUSEPORT, so a second one on a port in use would share
+    it without a word: `pulse serve` refuses, naming the port, before starting."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        # Listening as another `pulse serve` (granian) does, SO_REUSEPORT included.
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        for args, env in [
+            (("serve",), {"PORT": str(port)}),
+            (("serve", "--port", str(port)), {}),
+            (("serve",), {"PORT": str(port), "HOST": "localhost"}),
+        ]:
+            result = _run(*args, env={"DATA_DIR": str(tmp_path / "d"), **env}, cwd=tmp_path)
+            assert result.returncode == 2, result.stdout
+            line = _one_line(result)
+            assert f"port {port} on 127.0.0.1 is not available" in line, line
+
+
+@pytest.mark.parametrize("persistence", ["sqlite", "mongo"])
+def test_a_changed_pepper_is_refused_at_the_next_start(
+    tmp_path: Path, persistence: str, request: pytest.FixtureRequest
+) -> None:
+    """The first start stores the pepper's check value in the database; a start with
+    another pepper on the same database is refused in one line, before the banner."""
+    data = {"DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "warning"}
+    if persistence == "mongo":
+        server: MongoTestServer = request.getfixturevalue("mongo_server")
+        data |= {"MONGO_URI": server.uri, "MONGO_DB_NAME": server.new_db_name()}
+    with running_pulse_serve(tmp_path, API_KEY_PEPPER="the-first-pepper", **data):
+        pass
+    changed = _run(
+        "serve", "--port", str(free_port()),
+        env={**data, "API_KEY_PEPPER": "a-second-pepper"}, cwd=tmp_path,
+    )  # fmt: skip
+    assert changed.returncode == 1
+    line = _one_line(changed)
+    assert line.startswith(
+        "pulse: cannot start: API_KEY_PEPPER differs from the one this database was created"
+        " with: every existing API key would fail with 401"
+    ), line
+    assert "a-second-pepper" not in line and "the-first-pepper" not in line
+    # `pulse worker` refuses it the same way.
+    worker = _run("worker", env={**data, "API_KEY_PEPPER": "a-second-pepper"}, cwd=tmp_path)
+    assert worker.returncode == 1 and "API_KEY_PEPPER differs" in worker.stderr

@@ -4,7 +4,10 @@ Docker cannot run in CI, so this parses the files and checks what would otherwis
 break on someone's `docker compose up`: a misspelt environment variable (Pulse would
 silently ignore it), a value Pulse's settings loader rejects, a service URL pointing at a
 service that does not exist, a dependency on a missing service, a bucket that is never
-created.
+created, an image that is not pinned, LiveKit's config files (mounted from deploy/) not
+agreeing with Pulse's settings on keys, webhook URL or Redis, a URL handed to browsers
+that the host cannot open. What only a real `docker compose up` shows (images that pull,
+LiveKit accepting its config, media flowing) is not checked here.
 """
 
 from __future__ import annotations
@@ -41,13 +44,47 @@ def pulse_env(services: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in env.items()}
 
 
-def test_the_stack_has_every_backend(services: dict[str, Any]) -> None:
-    assert {"mongo", "redis", "minio", "minio-setup", "livekit", "pulse"} <= set(services)
+@pytest.fixture(scope="module")
+def worker_env(services: dict[str, Any]) -> dict[str, str]:
+    env = services["pulse-worker"]["environment"]
+    assert isinstance(env, dict), "use the mapping form so values are typed strings"
+    return {str(k): str(v) for k, v in env.items()}
 
 
-def test_pulse_environment_names_are_settings(pulse_env: dict[str, str]) -> None:
-    unknown = set(pulse_env) - SETTING_NAMES
-    assert not unknown, f"not Pulse settings (would be ignored): {sorted(unknown)}"
+def _mounted(service: dict[str, Any], target: str) -> Any:
+    """The YAML file ``service`` mounts at ``target``, parsed (it must exist)."""
+    for volume in service.get("volumes", []):
+        source, _, rest = volume.partition(":")
+        if rest.split(":")[0] == target:
+            path = ROOT / source
+            assert path.is_file(), f"{source} is mounted but does not exist"
+            return yaml.safe_load(path.read_text())
+    raise AssertionError(f"nothing mounted at {target}")
+
+
+def test_the_stack_has_every_service_of_the_product(services: dict[str, Any]) -> None:
+    assert {
+        "mongo", "redis", "minio", "minio-setup", "livekit", "egress", "ingress", "pulse",
+        "pulse-worker",
+    } <= set(services)  # fmt: skip
+
+
+def test_every_image_is_pinned(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag, f"{name}: {image} has no tag"
+        assert tag != "latest" and "/" not in tag, f"{name}: {image} is not pinned"
+        if "build" not in service:
+            assert any(c.isdigit() for c in tag), f"{name}: {image} names no version"
+
+
+def test_pulse_environment_names_are_settings(
+    pulse_env: dict[str, str], worker_env: dict[str, str]
+) -> None:
+    for env in (pulse_env, worker_env):
+        unknown = set(env) - SETTING_NAMES
+        assert not unknown, f"not Pulse settings (would be ignored): {sorted(unknown)}"
     required = {
         "MONGO_URI", "MONGO_DB_NAME", "REDIS_URL", "LIVEKIT_HOST", "LIVEKIT_API_KEY",
         "LIVEKIT_API_SECRET", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_ACCESS_KEY_ID",
@@ -94,6 +131,92 @@ def test_livekit_runs_in_dev_mode_with_its_dev_credentials(
     assert services["livekit"]["image"].startswith("livekit/livekit-server")
     assert "--dev" in services["livekit"]["command"]
     assert (pulse_env["LIVEKIT_API_KEY"], pulse_env["LIVEKIT_API_SECRET"]) == ("devkey", "secret")
+    # Pulse's own development defaults are the same: `make run` joins a local LiveKit too.
+    defaults = load_settings({}, env_file=None)
+    assert (defaults.livekit_api_key, defaults.livekit_api_secret) == ("devkey", "secret")
+
+
+def test_livekit_sends_its_webhooks_to_pulse_signed_with_pulses_key(
+    services: dict[str, Any], pulse_env: dict[str, str]
+) -> None:
+    livekit = services["livekit"]
+    command = livekit["command"]
+    config = _mounted(livekit, command[command.index("--config") + 1])
+    # The key LiveKit signs webhooks with is the one Pulse verifies them with.
+    assert config["webhook"]["api_key"] == pulse_env["LIVEKIT_API_KEY"]
+    assert config["keys"][pulse_env["LIVEKIT_API_KEY"]] == pulse_env["LIVEKIT_API_SECRET"]
+    [url] = config["webhook"]["urls"]
+    target = urlsplit(url)
+    assert target.hostname == "pulse" and target.port == int(pulse_env["PORT"])
+    assert target.path == "/v1/livekit/webhook"
+    assert urlsplit("//" + config["redis"]["address"]).hostname == "redis"
+    # Ingress URLs are handed out as the host reaches the ingress service's ports.
+    published = {str(p).split(":")[0]: str(p).split(":")[1] for p in livekit["ports"]}
+    assert urlsplit(config["ingress"]["rtmp_base_url"]).port == 1935
+    assert published["1935"] == "1935"
+    assert published[str(urlsplit(config["ingress"]["whip_base_url"]).port)] == "8080"
+
+
+@pytest.mark.parametrize(("name", "config_variable"), [
+    ("egress", "EGRESS_CONFIG_FILE"), ("ingress", "INGRESS_CONFIG_FILE"),
+])  # fmt: skip
+def test_egress_and_ingress_work_for_the_stacks_livekit(
+    services: dict[str, Any], pulse_env: dict[str, str], name: str, config_variable: str
+) -> None:
+    service = services[name]
+    assert service["image"].startswith(f"livekit/{name}:")
+    config = _mounted(service, service["environment"][config_variable])
+    assert (config["api_key"], config["api_secret"]) == (
+        pulse_env["LIVEKIT_API_KEY"],
+        pulse_env["LIVEKIT_API_SECRET"],
+    )
+    # In LiveKit's network namespace: LiveKit on localhost, and its media on 127.0.0.1,
+    # the address it advertises (--node-ip), reachable from there.
+    assert service["network_mode"] == "service:livekit"
+    assert urlsplit(config["ws_url"]).hostname == "localhost"
+    assert urlsplit(config["ws_url"]).port == 7880
+    livekit_command = services["livekit"]["command"]
+    assert livekit_command[livekit_command.index("--node-ip") + 1] == "127.0.0.1"
+    # The same Redis as LiveKit: they talk through it.
+    livekit = services["livekit"]
+    livekit_config = _mounted(livekit, livekit_command[livekit_command.index("--config") + 1])
+    assert config["redis"] == livekit_config["redis"]
+    if name == "egress":
+        assert "SYS_ADMIN" in service["cap_add"]  # Chrome's sandbox (room composite)
+
+
+def test_webhooks_are_delivered_by_a_pulse_worker_service(
+    services: dict[str, Any], pulse_env: dict[str, str], worker_env: dict[str, str]
+) -> None:
+    worker = services["pulse-worker"]
+    assert worker["command"] == ["pulse", "worker"]
+    assert worker["image"] == services["pulse"]["image"]
+    assert load_settings(pulse_env, env_file=None).webhook_worker == "off"
+    settings = load_settings(worker_env, env_file=None)
+    assert settings.job_queue == "redis"  # shared by the API and every worker
+    # Same database, queue and secrets as the API, or deliveries would not verify.
+    shared = set(pulse_env) - {"WEBHOOK_WORKER"}
+    assert {k: worker_env.get(k) for k in shared} == {k: pulse_env[k] for k in shared}
+    assert worker["depends_on"] == services["pulse"]["depends_on"]
+
+
+def test_download_links_and_livekit_urls_open_from_the_host(
+    services: dict[str, Any], pulse_env: dict[str, str]
+) -> None:
+    settings = load_settings(pulse_env, env_file=None)
+    public = urlsplit(settings.s3_public_endpoint_url)
+    assert public.hostname == "localhost"
+    assert f"{public.port}:9000" in services["minio"]["ports"]
+    client = urlsplit(settings.livekit_client_url)
+    assert client.hostname == "localhost" and f"{client.port}:7880" in services["livekit"]["ports"]
+
+
+def test_the_data_directory_is_a_volume(
+    compose: dict[str, Any], services: dict[str, Any], pulse_env: dict[str, str]
+) -> None:
+    volumes = [str(v) for v in services["pulse"]["volumes"]]
+    [data] = [v for v in volumes if v.split(":")[1] == pulse_env["DATA_DIR"]]
+    assert data.split(":")[0] in compose["volumes"]
 
 
 def test_the_bucket_pulse_uses_is_created(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,17 +36,25 @@ def test_bad_values_name_the_variable() -> None:
         load_settings({"ENVIRONMENT": "prod"}, env_file=None)
 
 
+PRODUCTION_SECRETS = {
+    "ENVIRONMENT": "production",
+    "JWT_SECRET": "j" * 40,
+    "API_KEY_PEPPER": "p" * 40,
+    "LIVEKIT_API_KEY": "APIkey123",
+    "LIVEKIT_API_SECRET": "l" * 40,
+}
+PRODUCTION_BACKENDS = {
+    "MONGO_URI": "mongodb://db1:27017,db2:27017/?replicaSet=rs0",
+    "REDIS_URL": "redis://cache:6379/0",
+    "LIVEKIT_HOST": "https://lk.example.com",
+}
+
+
 @pytest.mark.parametrize(
     "variable", ["JWT_SECRET", "API_KEY_PEPPER", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"]
 )
 def test_production_refuses_missing_or_default_secrets(variable: str) -> None:
-    good = {
-        "ENVIRONMENT": "production",
-        "JWT_SECRET": "j" * 40,
-        "API_KEY_PEPPER": "p" * 40,
-        "LIVEKIT_API_KEY": "APIkey123",
-        "LIVEKIT_API_SECRET": "l" * 40,
-    }
+    good = {**PRODUCTION_BACKENDS, **PRODUCTION_SECRETS}
     assert load_settings(good, env_file=None).is_production
     for bad in ("", "your-secret-key", "random-pepper-string", "your_api_key", "devkey"):
         with pytest.raises(ConfigError, match=variable):
@@ -84,3 +93,197 @@ def test_allowed_networks_are_parsed_and_a_bad_one_names_its_variable() -> None:
     for bad in ("10.0.0.1/8", "not-a-network", "10.0.0.0/33"):
         with pytest.raises(ConfigError, match="WEBHOOK_ALLOWED_NETWORKS"):
             load_settings({"WEBHOOK_ALLOWED_NETWORKS": bad}, env_file=None)
+
+
+# -- configuration that fails early and clearly (issue 15) ------------------------------
+
+
+def test_words_are_read_case_insensitively() -> None:
+    settings = load_settings(
+        {
+            "ENVIRONMENT": "Development",
+            "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "Json",
+            "RATE_LIMIT_PERIOD": "Minute",
+            "WEBHOOK_WORKER": "OFF",
+        },
+        env_file=None,
+    )
+    assert settings.environment == "development" and settings.log_level == "warning"
+    assert settings.log_format == "json" and settings.rate_limit_period == "minute"
+    assert settings.webhook_worker == "off"
+    production = load_settings({**PRODUCTION_SECRETS, **PRODUCTION_BACKENDS}, env_file=None)
+    assert (
+        load_settings(
+            {**PRODUCTION_SECRETS, **PRODUCTION_BACKENDS, "ENVIRONMENT": "Production"},
+            env_file=None,
+        )
+        == production
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("ENVIRONMENT", "prod", "development, test, production"),
+        ("WEBHOOK_WORKER", "yes", "on, off"),
+        ("RATE_LIMIT_PERIOD", "hour", "second, minute"),
+        ("LOG_LEVEL", "verbose", "debug, info, warning, error"),
+        ("LOG_FORMAT", "text", "auto, console, json"),
+    ],
+)
+def test_a_wrong_word_is_answered_with_the_allowed_ones(
+    variable: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({variable: value}, env_file=None)
+    assert str(raised.value) == f"{variable}: {value!r} is not one of {allowed}"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "0"}, "PORT: 0 is not a port (1-65535)"),
+        ({"PORT": "65536"}, "PORT: 65536 is not a port (1-65535)"),
+        ({"PORT": "-1"}, "PORT: -1 is not a port"),
+        ({"HOST": "my host"}, "HOST: 'my host' is neither an IP address nor a host name"),
+        ({"HOST": "http://0.0.0.0"}, "HOST: 'http://0.0.0.0' is neither"),
+        ({"HOST": "-bad.example"}, "HOST: '-bad.example' is neither"),
+    ],
+)
+def test_host_and_port_out_of_range_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(env, env_file=None)
+
+
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "127.0.0.1", "::", "::1", "localhost", "pulse.internal"]
+)
+def test_addresses_and_host_names_are_accepted(host: str) -> None:
+    assert load_settings({"HOST": host, "PORT": "65535"}, env_file=None).host == host
+
+
+@pytest.mark.parametrize("uri", ["mysql://db:3306", "db:27017", "mongodb:/db", "http://user:pw@db"])
+def test_a_mongo_uri_with_another_scheme_is_refused_without_echoing_it(uri: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"MONGO_URI": uri}, env_file=None)
+    assert str(raised.value) == "MONGO_URI: must start with mongodb:// or mongodb+srv://"
+
+
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("mongodb://", "at least one hostname"),
+        ("mongodb://db:port/", "Port"),
+        ("mongodb://db/?directConnection=maybe", "directconnection"),
+        ("mongodb://db1,db2/?directConnection=true", "multiple hosts"),
+        ("mongodb+srv://cluster0.example.net:27017/", "must not include a port"),
+    ],
+)
+def test_the_mongo_uri_form_is_checked_by_pymongo(uri: str, reason: str) -> None:
+    from pulse_http.container import backend_problems
+
+    settings = load_settings({"MONGO_URI": uri}, env_file=None)
+    [problem] = backend_problems(settings)
+    assert problem.startswith("MONGO_URI: not a valid MongoDB connection string")
+    assert reason.lower() in problem.lower()
+    good = load_settings(
+        {"MONGO_URI": "mongodb://u:p@db1,db2:27018/?replicaSet=rs0"}, env_file=None
+    )
+    assert backend_problems(good) == []
+
+
+# -- production guard rails --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("backend", "allow", "what"),
+    [
+        ("LIVEKIT_HOST", "ALLOW_SIMULATED_MEDIA", "the media engine is the simulation"),
+        ("MONGO_URI", "ALLOW_SQLITE_IN_PRODUCTION", "persistence is the SQLite file"),
+        ("REDIS_URL", "ALLOW_LOCAL_RATE_LIMITS", "rate limits are per process"),
+    ],
+)
+def test_production_refuses_each_embedded_stand_in_unless_allowed(
+    backend: str, allow: str, what: str
+) -> None:
+    without = {k: v for k, v in PRODUCTION_BACKENDS.items() if k != backend}
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**PRODUCTION_SECRETS, **without}, env_file=None)
+    message = str(raised.value)
+    # Which stand-in, the setting that replaces it and the one that allows it; only it.
+    assert what in message and backend in message and f"{allow}=true" in message
+    assert message.count(";") == 1, message
+    allowed = load_settings({**PRODUCTION_SECRETS, **without, allow: "true"}, env_file=None)
+    assert allowed.is_production
+    # Outside production nothing is refused; check-config still lists it.
+    development = load_settings({**without, backend: ""}, env_file=None)
+    assert any(what in problem for problem in development.production_problems())
+
+
+def test_production_on_the_embedded_default_needs_all_three_allowed() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(PRODUCTION_SECRETS, env_file=None)
+    for allow in ("ALLOW_SIMULATED_MEDIA", "ALLOW_SQLITE_IN_PRODUCTION", "ALLOW_LOCAL_RATE_LIMITS"):
+        assert f"{allow}=true" in str(raised.value)
+    allowed = {
+        "ALLOW_SIMULATED_MEDIA": "true",
+        "ALLOW_SQLITE_IN_PRODUCTION": "True",
+        "ALLOW_LOCAL_RATE_LIMITS": "1",
+    }
+    settings = load_settings({**PRODUCTION_SECRETS, **allowed}, env_file=None)
+    assert (settings.persistence, settings.rate_limits, settings.media_engine) == (
+        "sqlite",
+        "memory",
+        "memory",
+    )
+
+
+# -- a .env.example that is safe to copy ------------------------------------------------
+
+
+def test_copying_env_example_to_dotenv_changes_nothing(tmp_path: Path) -> None:
+    """Every value .env.example sets is the default: copied to .env it keeps the pepper,
+    the JWT secret (every existing key and token keeps working) and everything else;
+    the placeholders are commented out."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text((Path(__file__).parents[2] / ".env.example").read_text())
+    assert load_settings({}, env_file=dotenv) == load_settings({}, env_file=None)
+
+
+def test_env_example_sets_no_secret() -> None:
+    example = (Path(__file__).parents[2] / ".env.example").read_text()
+    assigned = {
+        line.split("=", 1)[0] for line in example.splitlines() if re.match(r"[A-Z_]+=", line)
+    }
+    for secret in ("JWT_SECRET", "API_KEY_PEPPER", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        assert secret not in assigned, f".env.example must leave {secret} commented out"
+
+
+# -- development LiveKit ----------------------------------------------------------------
+
+
+def test_development_livekit_credentials_are_livekit_server_dev_ones() -> None:
+    """`livekit-server --dev` runs with the key `devkey` and the secret `secret`: tokens
+    minted by `make run` join it as they are. Production still refuses both."""
+    settings = load_settings({}, env_file=None)
+    assert (settings.livekit_api_key, settings.livekit_api_secret) == ("devkey", "secret")
+    assert settings.livekit_client_url == "ws://localhost:7880"
+    problems = " ".join(settings.production_problems())
+    assert "LIVEKIT_API_KEY" in problems and "LIVEKIT_API_SECRET" in problems
+    with pytest.raises(ConfigError, match="LIVEKIT_API_SECRET"):
+        load_settings(
+            {**PRODUCTION_SECRETS, **PRODUCTION_BACKENDS, "LIVEKIT_API_SECRET": "secret"},
+            env_file=None,
+        )
+
+
+def test_livekit_public_url_is_what_clients_are_given() -> None:
+    internal = load_settings({"LIVEKIT_HOST": "http://livekit:7880"}, env_file=None)
+    assert internal.livekit_client_url == "http://livekit:7880"
+    public = load_settings(
+        {"LIVEKIT_HOST": "http://livekit:7880", "LIVEKIT_PUBLIC_URL": "wss://lk.example.com"},
+        env_file=None,
+    )
+    assert public.livekit_client_url == "wss://lk.example.com"
+    assert public.livekit_host == "http://livekit:7880"  # what Pulse itself calls

@@ -70,6 +70,7 @@ from pulse_core.ports.media import (
     StreamTarget,
 )
 from pulse_core.ports.storage import EgressUploadConfig
+from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 
 T = TypeVar("T")
 
@@ -115,10 +116,17 @@ class LiveKitMediaEngine(MediaEngine):
     """LiveKit at ``url`` (``http(s)://`` or ``ws(s)://``, as ``LIVEKIT_HOST``), signing
     each request with ``api_key`` / ``api_secret``; every call bounded by
     ``timeout_seconds``. Construction does no I/O; invalid settings are ``ValueError``.
+    Each call is reported to ``telemetry`` (``livekit``, the call's name).
     """
 
     def __init__(
-        self, url: str, api_key: str, api_secret: str, *, timeout_seconds: float = 5.0
+        self,
+        url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        timeout_seconds: float = 5.0,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
@@ -131,6 +139,7 @@ class LiveKitMediaEngine(MediaEngine):
         self._api_key = api_key
         self._api_secret = api_secret
         self._timeout = timeout_seconds
+        self._telemetry = telemetry
         self._session: aiohttp.ClientSession | None = None
         self._api: api.LiveKitAPI | None = None
 
@@ -168,21 +177,24 @@ class LiveKitMediaEngine(MediaEngine):
     ) -> T:
         """Run ``op`` on the shared client once, bounded by the timeout, with LiveKit's
         errors translated (``what`` names the call in them). The room engine goes through
-        this too, so both share one session, one timeout and one translation."""
+        this too, so both share one session, one timeout and one translation (and the
+        telemetry, which sees the translated error)."""
         client = self._client()
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await op(client)
-        except api.ServerError as exc:
-            raise _translate(exc, what, stopping=stopping) from exc
-        except TimeoutError as exc:
-            raise Unavailable(
-                f"LiveKit did not answer ({what}) within {self._timeout:g} s"
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            # The type only: aiohttp's message names internal hosts, and this detail
-            # reaches API callers; the chained exception keeps the full story.
-            raise Unavailable(f"LiveKit is unreachable ({what}): {type(exc).__name__}") from exc
+        with self._telemetry.call("livekit", what):
+            try:
+                async with asyncio.timeout(self._timeout):
+                    return await op(client)
+            except api.ServerError as exc:
+                raise _translate(exc, what, stopping=stopping) from exc
+            except TimeoutError as exc:
+                raise Unavailable(
+                    f"LiveKit did not answer ({what}) within {self._timeout:g} s"
+                ) from exc
+            except (aiohttp.ClientError, OSError) as exc:
+                # The type only: aiohttp's message names internal hosts, and this detail
+                # reaches API callers; the chained exception keeps the full story.
+                name = type(exc).__name__
+                raise Unavailable(f"LiveKit is unreachable ({what}): {name}") from exc
 
     # -- egress -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from pulse_adapters.memory.events import (
     InMemoryEventRepository,
     InMemoryWebhookEndpointRepository,
 )
+from pulse_adapters.memory.idempotency import InMemoryIdempotencyStore
 from pulse_adapters.memory.keys import InMemoryApiKeyRepository
 from pulse_adapters.memory.locks import InMemoryLocks
 from pulse_adapters.memory.media_engine import InMemoryMediaEngine
@@ -17,6 +18,7 @@ from pulse_adapters.memory.media_records import (
     InMemoryEgressRecordRepository,
     InMemoryIngressRecordRepository,
 )
+from pulse_adapters.memory.meta import InMemoryMetaRepository
 from pulse_adapters.memory.queue import InMemoryJobQueue
 from pulse_adapters.memory.rate_limiter import InMemoryRateLimiter
 from pulse_adapters.memory.repositories import (
@@ -37,10 +39,12 @@ __all__ = [
     "InMemoryEgressRecordRepository",
     "InMemoryEventRepository",
     "InMemoryHostResolver",
+    "InMemoryIdempotencyStore",
     "InMemoryIngressRecordRepository",
     "InMemoryJobQueue",
     "InMemoryLocks",
     "InMemoryMediaEngine",
+    "InMemoryMetaRepository",
     "InMemoryObjectStorage",
     "InMemoryOrganizationRepository",
     "InMemoryProjectRepository",

@@ -19,8 +19,10 @@ from pulse_adapters.mongo.events import (
     MongoEventRepository,
     MongoWebhookEndpointRepository,
 )
+from pulse_adapters.mongo.idempotency import MongoIdempotencyStore
 from pulse_adapters.mongo.indexes import IndexSpec, index_plan
 from pulse_adapters.mongo.keys import MongoApiKeyRepository
+from pulse_adapters.mongo.meta import MongoMetaRepository
 from pulse_adapters.mongo.repositories import (
     MongoOrganizationRepository,
     MongoProjectRepository,
@@ -36,6 +38,8 @@ __all__ = [
     "MongoDatabase",
     "MongoDeliveryRepository",
     "MongoEventRepository",
+    "MongoIdempotencyStore",
+    "MongoMetaRepository",
     "MongoOrganizationRepository",
     "MongoProjectRepository",
     "MongoSessionRepository",

@@ -27,11 +27,14 @@ import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import ConfigurationError, InvalidURI, OperationFailure, PyMongoError
+from pymongo.uri_parser import parse_uri
 
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_adapters.mongo.indexes import IndexSpec, index_plan
-from pulse_core.errors import Conflict
+from pulse_adapters.mongo.telemetry import TelemetryListener
+from pulse_core.errors import Conflict, InvalidInput, Unavailable
+from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 
 Document = dict[str, Any]
 
@@ -41,19 +44,47 @@ Document = dict[str, Any]
 _INDEX_CONFLICT_CODES = frozenset({85, 86})  # IndexOptionsConflict, IndexKeySpecsConflict
 
 
+def check_uri(uri: str, *, timeout_seconds: float = 5.0) -> None:
+    """Raise ``InvalidInput`` saying what is wrong with the connection string ``uri``
+    (scheme, hosts, options), as pymongo's own parser finds it; the message never
+    repeats the string (it may hold a password). A ``mongodb+srv://`` name is looked up
+    in DNS (within ``timeout_seconds``), as the client would at its first call."""
+    try:
+        parse_uri(uri, connect_timeout=timeout_seconds)
+    except (InvalidURI, ConfigurationError, ValueError) as exc:
+        raise InvalidInput(f"not a valid MongoDB connection string: {exc}") from exc
+
+
+def where(uri: str) -> str:
+    """The hosts of ``uri`` as written (``db1:27017,db2:27017``, or an SRV name), without
+    user, password, database or options: what an error message may show."""
+    rest = uri.partition("://")[2]
+    hosts = rest.split("/", 1)[0].split("?", 1)[0]
+    return hosts.rpartition("@")[2] or "(no host)"
+
+
 class MongoDatabase:
     """An ``AsyncMongoClient`` bound to one database, with bounded timeouts.
 
     ``uri`` is any MongoDB connection string (``mongodb://`` or ``mongodb+srv://``);
     ``db_name`` the database (``MONGO_DB_NAME``). ``timeout_seconds`` bounds every
-    operation (see the module doc). Datetimes come back timezone-aware in UTC.
+    operation (see the module doc). Datetimes come back timezone-aware in UTC. Each
+    command is reported to ``telemetry`` (``mongodb``, the command's name).
     """
 
-    def __init__(self, uri: str, db_name: str, *, timeout_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        uri: str,
+        db_name: str,
+        *,
+        timeout_seconds: float = 5.0,
+        telemetry: Telemetry = NO_TELEMETRY,
+    ) -> None:
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
         budget_ms = max(1, round(timeout_seconds * 1000))
         self._timeout_seconds = timeout_seconds
+        self._where = where(uri)
         # AsyncMongoClient connects lazily (on the first operation, inside the running
         # event loop), so building it here does no I/O and needs no loop.
         self._client: AsyncMongoClient[Document] = AsyncMongoClient(
@@ -65,6 +96,7 @@ class MongoDatabase:
             socketTimeoutMS=budget_ms,
             timeoutMS=budget_ms,
             appname="pulse",
+            event_listeners=[] if telemetry is NO_TELEMETRY else [TelemetryListener(telemetry)],
         )
         self._db: AsyncDatabase[Document] = self._client[db_name]
 
@@ -83,10 +115,17 @@ class MongoDatabase:
     async def connect(self) -> None:
         """Check the server answers, then make sure every index exists.
 
-        Raises :class:`~pulse_core.errors.Unavailable` if the server cannot be reached
-        within the timeout, :class:`~pulse_core.errors.Conflict` as :meth:`ensure_indexes`.
+        Raises :class:`~pulse_core.errors.Unavailable` naming the hosts and the timeout
+        if the server cannot be reached within it, :class:`~pulse_core.errors.Conflict`
+        as :meth:`ensure_indexes`.
         """
-        await self.ping()
+        try:
+            await self.ping()
+        except Unavailable as exc:
+            raise Unavailable(
+                f"MongoDB at {self._where} did not answer within {self._timeout_seconds:g} s"
+                f" ({type(exc.__cause__).__name__})"
+            ) from exc
         await self.ensure_indexes()
 
     async def close(self) -> None:

@@ -33,6 +33,7 @@ WEBHOOK_DELIVERIES = "webhook_deliveries"
 SESSIONS = "sessions"
 API_KEYS = "api_keys"
 AUDIT_LOG = "audit_log"
+IDEMPOTENCY_KEYS = "idempotency_keys"
 
 #: Usage records expire 90 days after their ``timestamp`` (MongoDB's TTL monitor runs
 #: about once a minute, so expiry is not to the second).
@@ -383,6 +384,14 @@ _PLAN: tuple[IndexSpec, ...] = (
     *_EVENT_PLAN,
     *_ACCESS_PLAN,
     *_AUDIT_PLAN,
+    # -- idempotency_keys (pulse_adapters.mongo.idempotency) ----------------------------
+    IndexSpec(
+        collection=IDEMPOTENCY_KEYS,
+        name="expires_at_1",
+        keys=(("expires_at", ASCENDING),),
+        expire_after_seconds=0,
+        purpose="expire Idempotency-Key records at their expires_at, 24 hours after (TTL)",
+    ),
 )
 
 

@@ -11,20 +11,61 @@ Whoever builds a client for an adapter should use :func:`create_redis_client` or
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from pulse_core.errors import Unavailable
+from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 
 _SCHEMES = ("redis", "rediss")
 
 
+class _ObservedPipeline(Pipeline):
+    telemetry: Telemetry = NO_TELEMETRY
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        name = "MULTI" if self.is_transaction or self.explicit_transaction else "PIPELINE"
+        with self.telemetry.call("redis", name):
+            return await super().execute(raise_on_error)
+
+
+class _ObservedRedis(redis.asyncio.Redis):
+    """A client reporting every command (scripts are ``EVALSHA``) and every pipeline
+    (``PIPELINE``, or ``MULTI`` for a transaction) to its ``telemetry``."""
+
+    telemetry: Telemetry = NO_TELEMETRY
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        with self.telemetry.call("redis", str(args[0])):
+            try:
+                return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            except NoScriptError as exc:
+                # How redis-py learns that a script must be loaded first (then it
+                # loads it and calls again): an answer, not a failed call.
+                missing = exc
+        raise missing
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = _ObservedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.telemetry = self.telemetry
+        return pipe
+
+
 def create_redis_client(
-    url: str, *, timeout_seconds: float, max_connections: int = 100, retries: int = 1
+    url: str,
+    *,
+    timeout_seconds: float,
+    max_connections: int = 100,
+    retries: int = 1,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> redis.asyncio.Redis:
     """A client for ``url`` (``redis://``, or ``rediss://`` for TLS), without connecting.
 
@@ -36,6 +77,8 @@ def create_redis_client(
       request budget, so it is replaced by ``retries`` immediate retries: one is enough
       to replace a pooled connection that died with a Redis restart.
     - Responses are bytes (``decode_responses=False``).
+    - Each command and each pipeline is reported to ``telemetry`` (``redis``, the
+      command's name, ``PIPELINE`` or ``MULTI``); a blocking read's time includes its wait.
 
     Raises ``ValueError`` for another scheme. Close the client with ``await aclose()``.
     """
@@ -52,7 +95,11 @@ def create_redis_client(
         socket_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), retries),
     )
-    return redis.asyncio.Redis.from_pool(pool)
+    if telemetry is NO_TELEMETRY:
+        return redis.asyncio.Redis.from_pool(pool)
+    client = _ObservedRedis.from_pool(pool)
+    client.telemetry = telemetry  # type: ignore[attr-defined]  # from_pool says Redis
+    return client
 
 
 async def ping(client: redis.asyncio.Redis, *, timeout_seconds: float = 1.0) -> None:

@@ -12,11 +12,13 @@ from pulse_adapters.sqlite.events import (
     SqliteEventRepository,
     SqliteWebhookEndpointRepository,
 )
+from pulse_adapters.sqlite.idempotency import SqliteIdempotencyStore
 from pulse_adapters.sqlite.keys import SqliteApiKeyRepository
 from pulse_adapters.sqlite.media_records import (
     SqliteEgressRecordRepository,
     SqliteIngressRecordRepository,
 )
+from pulse_adapters.sqlite.meta import SqliteMetaRepository
 from pulse_adapters.sqlite.queue import SqliteJobQueue
 from pulse_adapters.sqlite.repositories import (
     SqliteOrganizationRepository,
@@ -33,8 +35,10 @@ __all__ = [
     "SqliteDeliveryRepository",
     "SqliteEgressRecordRepository",
     "SqliteEventRepository",
+    "SqliteIdempotencyStore",
     "SqliteIngressRecordRepository",
     "SqliteJobQueue",
+    "SqliteMetaRepository",
     "SqliteOrganizationRepository",
     "SqliteProjectRepository",
     "SqliteSessionRepository",

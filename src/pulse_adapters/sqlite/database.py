@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from pulse_adapters.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from pulse_core.errors import Conflict, Unavailable
+from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 
 # SCHEMA_VERSION is re-exported: callers (the tests) read it here, beside the code that
 # migrates to it.
@@ -92,13 +93,21 @@ class SqliteDatabase:
     ``timeout_seconds`` when it cannot run (file locked by another writer, disk error,
     queue too long), never hangs; before ``connect()`` and after ``close()`` it raises
     ``Unavailable`` at once. ``close()`` is idempotent, and ``connect()`` may follow it.
+    Each call is reported to ``telemetry`` (``sqlite``, ``read`` or ``write``).
     """
 
-    def __init__(self, path: str | Path, *, timeout_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout_seconds: float = 5.0,
+        telemetry: Telemetry = NO_TELEMETRY,
+    ) -> None:
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
         self._path = Path(path)
         self._timeout = timeout_seconds
+        self._telemetry = telemetry
         self._executor: ThreadPoolExecutor | None = None
         # Touched only on the worker thread (sqlite3's check_same_thread enforces it).
         self._conn: sqlite3.Connection | None = None
@@ -183,7 +192,8 @@ class SqliteDatabase:
         # The deadline starts now, so time spent queued behind other calls counts too.
         deadline = time.monotonic() + self._timeout
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, self._run, work, deadline, write)
+        with self._telemetry.call("sqlite", "write" if write else "read"):
+            return await loop.run_in_executor(executor, self._run, work, deadline, write)
 
     # -- worker-thread side ------------------------------------------------------------
 

@@ -338,6 +338,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 7: an organization's projects, deleted ones included (its usage is summed over
     # them all: deleting a project must not hand its month's minutes back).
     ("CREATE INDEX projects_org_id ON projects (org_id, id)",),
+    # 8: named values the deployment keeps about itself (the API key pepper's check
+    # value, pulse_core.services.pepper); read and written by `meta`.
+    ("CREATE TABLE meta (name TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)",),
+    # 9: the answers of writes sent with an Idempotency-Key, per caller and key, for 24
+    # hours (pulse_adapters.sqlite.idempotency). `response` is NULL while the first
+    # request runs; claims purge expired rows along `expires_at_us`.
+    (
+        """
+        CREATE TABLE idempotency_keys (
+            scope          TEXT    NOT NULL,
+            key            TEXT    NOT NULL,
+            fingerprint    TEXT    NOT NULL,
+            token          TEXT    NOT NULL,
+            lease_until_us INTEGER NOT NULL,
+            expires_at_us  INTEGER NOT NULL,
+            response       BLOB,
+            PRIMARY KEY (scope, key)
+        )
+        """,
+        "CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at_us)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

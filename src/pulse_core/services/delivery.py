@@ -29,6 +29,7 @@ from pulse_core.models.events import (
 from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
+from pulse_core.ports.telemetry import NO_TELEMETRY, DeliveryOutcome, Telemetry
 from pulse_core.ports.webhook_sender import DeliveryFailed, WebhookRequest, WebhookSender
 from pulse_core.services.usage_counter import UsageCounter
 
@@ -107,8 +108,10 @@ class DeliveryService:
         disable_after_seconds: float = 120 * 3600.0,
         jitter: Callable[[float], float] = _jitter,
         usage: UsageCounter | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._usage = usage
+        self._telemetry = telemetry
         self._events = events
         self._endpoints = endpoints
         self._deliveries = deliveries
@@ -127,7 +130,14 @@ class DeliveryService:
     async def attempt(self, project_id: str, delivery_id: str) -> float | None:
         """Attempt the delivery now; ``None`` when nothing is left to do, or the delay in
         seconds before the next attempt. Raises ``Unavailable`` when Pulse's own storage
-        cannot answer (the job should simply run again)."""
+        cannot answer (the job should simply run again).
+
+        Reported to the telemetry: a span around the attempt, and how it ended."""
+        attributes = {"pulse.project_id": project_id, "pulse.delivery_id": delivery_id}
+        with self._telemetry.span("pulse.webhook.delivery", attributes):
+            return await self._attempt(project_id, delivery_id)
+
+    async def _attempt(self, project_id: str, delivery_id: str) -> float | None:
         delivery = await self._deliveries.get(project_id, delivery_id)
         if delivery is None or delivery.status in ("succeeded", "dead"):
             return None
@@ -137,16 +147,20 @@ class DeliveryService:
         now = self._clock.now()
         if not endpoint.enabled:
             await self._finish(delivery, now, "dead", error="the endpoint is disabled")
+            self._telemetry.delivered("dead", None)
             return None
         event = await self._events.get(project_id, delivery.event_id)
         if event is None:
             await self._finish(delivery, now, "dead", error="the event is no longer kept")
+            self._telemetry.delivered("dead", None)
             return None
         attempt, retry_after = await self._post(endpoint, event, now)
         if self._usage is not None:
             # Every POST Pulse makes is metered, retries included.
             self._usage.count(project_id, "webhook_deliveries")
-        return await self._record(delivery, endpoint, attempt, retry_after)
+        delay, outcome = await self._record(delivery, endpoint, attempt, retry_after)
+        self._telemetry.delivered(outcome, (attempt.duration_ms or 0) / 1000)
+        return delay
 
     async def _post(
         self, endpoint: WebhookEndpoint, event: Event, now: datetime
@@ -202,7 +216,9 @@ class DeliveryService:
         endpoint: WebhookEndpoint,
         attempt: DeliveryAttempt,
         retry_after: float | None,
-    ) -> float | None:
+    ) -> tuple[float | None, DeliveryOutcome]:
+        """Record ``attempt``; the delay before the next one (None: no next one) and how
+        this attempt ended."""
         code = attempt.status_code
         succeeded = code is not None and 200 <= code < 300
         await self._update_endpoint(endpoint, attempt, succeeded)
@@ -212,25 +228,25 @@ class DeliveryService:
         attempts = (*delivery.attempts, attempt)
         if delivery.status in ("succeeded", "dead") and not succeeded:
             await self._save(delivery, attempts, delivery.status, None, attempt.at)
-            return None
+            return None, "failed"
         if succeeded:
             await self._save(delivery, attempts, "succeeded", None, attempt.at)
-            return None
+            return None, "succeeded"
         in_round = len(attempts) - delivery.round_start
         if code == GONE or in_round >= self._schedule.attempts:
             await self._save(delivery, attempts, "dead", None, attempt.at)
-            return None
+            return None, "dead"
         refreshed = await self._endpoints.get(endpoint.project_id, endpoint.id)
         if refreshed is None or not refreshed.enabled:
             await self._save(delivery, attempts, "dead", None, attempt.at)
-            return None
+            return None, "dead"
         delay = self._jitter(self._schedule.delay_before(in_round + 1))
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
         await self._save(
             delivery, attempts, "failed", attempt.at + timedelta(seconds=delay), attempt.at
         )
-        return delay
+        return delay, "failed"
 
     async def _update_endpoint(
         self, endpoint: WebhookEndpoint, attempt: DeliveryAttempt, succeeded: bool

@@ -11,6 +11,7 @@ import msgspec
 from pulse_core.errors import Unavailable
 from pulse_core.models.events import Delivery
 from pulse_core.models.jobs import ApplyLiveKitEvent, DeliverWebhook, decode_job
+from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 from pulse_core.services.delivery import DeliveryService
 from pulse_core.services.event_log import EventLog
 
@@ -32,26 +33,40 @@ class JobRunner:
     raised otherwise (``Unavailable``: try again soon)."""
 
     def __init__(
-        self, livekit_events: LiveKitEventApplier, deliveries: DeliveryService, log: EventLog
+        self,
+        livekit_events: LiveKitEventApplier,
+        deliveries: DeliveryService,
+        log: EventLog,
+        *,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._livekit_events = livekit_events
         self._deliveries = deliveries
         self._log = log
+        self._telemetry = telemetry
 
     async def run(self, payload: bytes, *, attempts: int = 1) -> float | None:
+        """Run the job in ``payload``, in a telemetry span of its own (the parent of
+        everything it does)."""
         try:
             job = decode_job(payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise PoisonJob(f"not a Pulse job: {exc}") from exc
+        attributes = {"pulse.job.attempts": str(attempts)}
         if isinstance(job, DeliverWebhook):
-            return await self._deliveries.attempt(job.project_id, job.delivery_id)
+            with self._telemetry.span("pulse.job deliver", attributes):
+                return await self._deliveries.attempt(job.project_id, job.delivery_id)
+        with self._telemetry.span("pulse.job livekit_event", attributes):
+            await self._apply(job, attempts)
+        return None
+
+    async def _apply(self, job: ApplyLiveKitEvent, attempts: int) -> None:
         created = await self._livekit_events.apply(job, redelivered=attempts > 1)
         # The first attempt of each delivery happens here, inline, rather than through
         # one more trip through the queue; only what needs another attempt is queued. If
         # this worker dies first, the job comes back (redelivered) and queues what is
         # still pending, so nothing is lost either way.
         await asyncio.gather(*(self._first_attempt(d) for d in created))
-        return None
 
     async def _first_attempt(self, delivery: Delivery) -> None:
         try:

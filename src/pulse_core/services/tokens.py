@@ -38,6 +38,7 @@ This module holds :class:`TokenService` and the rules only
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
@@ -139,6 +140,7 @@ class TokenService:
         "_api_key",
         "_clock",
         "_livekit_url",
+        "_on_minted",
         "_signer",
         "_usage",
         "_verifier",
@@ -153,9 +155,12 @@ class TokenService:
         livekit_url: str,
         usage: UsageCounter | None = None,
         allowance: TokenAllowance | None = None,
+        on_minted: Callable[[], None] | None = None,
     ) -> None:
         self._usage = usage
         self._allowance = allowance
+        # Told of each token minted (the shell's metrics): called with nothing, at once.
+        self._on_minted = on_minted
         if not livekit_api_key or not livekit_api_secret:
             raise ValueError("the LiveKit API key and secret must be set")
         self._clock = clock
@@ -230,6 +235,8 @@ class TokenService:
         )
         if self._usage is not None:
             self._usage.count(project.id, "tokens_created")
+        if self._on_minted is not None:
+            self._on_minted()
         return MintedToken(
             token=token,
             identity=identity,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ from pulse_core.services.keys import KeyService
 from pulse_core.services.sign_in import SignInService
 from pulse_core.services.users import UserPatch, UserService
 from pulse_http.auth import MANAGEMENT, Authenticators, client_info
+from pulse_http.routes.params import Since, moment
 from pulse_http.schemas.access import (
     AcceptInvite,
     AuditList,
@@ -57,7 +57,7 @@ class UsersController(Controller):
     opt = MANAGEMENT
 
     @post("/", status_code=201)
-    async def invite(
+    async def invite_user(
         self,
         org_id: FromPath[str],
         data: JSONBody[InviteUser],
@@ -65,8 +65,11 @@ class UsersController(Controller):
         users: NamedDependency[UserService],
         settings: NamedDependency[Settings],
     ) -> UserInvited:
-        """Invite someone into the organization (owners and admins). The answer holds
-        the one-time invitation link, valid 7 days."""
+        """Invite someone into the organization (owners and admins).
+
+        The answer holds the one-time invitation link (`invite_url`, valid 7 days): the
+        invitee sets a password with it (`POST /v1/auth/accept-invite`). 409 when the
+        email already belongs to a user."""
         invitation = await users.invite(
             principal, org_id, email=data.email, role=data.role, name=data.name
         )
@@ -83,7 +86,7 @@ class UsersController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> UserList:
-        """The organization's users, invited ones included."""
+        """List the organization's users, invited ones included."""
         page = await users.list(principal, org_id, limit=limit, cursor=cursor)
         return UserList(items=[UserOut.of(u) for u in page.items], next_cursor=page.next_cursor)
 
@@ -108,7 +111,7 @@ class UsersController(Controller):
         principal: NamedDependency[ManagementPrincipal],
         users: NamedDependency[UserService],
     ) -> None:
-        """Remove a user; their sessions end at once."""
+        """Remove a user from the organization; their sessions end at once."""
         await users.remove(principal, org_id, user_id)
 
 
@@ -116,25 +119,31 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ["sign-in"]
 
-    @post("/accept-invite", status_code=200)
+    @post("/accept-invite", status_code=200, opt={"problems": (503,)})
     async def accept_invite(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[AcceptInvite],
         users: NamedDependency[UserService],
     ) -> UserOut:
-        """Accept an invitation with a password; the link cannot be used again."""
+        """Accept an invitation with a password; the link cannot be used again.
+
+        `token` is the invitation link's `token` query parameter. An unknown, used or
+        expired invitation is 400 `invalid_invitation`."""
         return UserOut.of(await users.accept(data.token, data.password, by=_anonymous(request)))
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, opt={"problems": (401, 429, 503)})
     async def login(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[SignIn],
         sign_in: NamedDependency[SignInService],
     ) -> SignedInOut:
-        """Sign in for a management token of the user's organization and role. A wrong
-        email or password is the same 401; repeated failures are throttled (429)."""
+        """Sign in: a management token for the user's organization and role.
+
+        Send it as `Authorization: Bearer <access_token>` until `expires_at` or sign-out.
+        A wrong email or password is the same 401; repeated failures are throttled
+        (429)."""
         signed = await sign_in.sign_in(data.email, data.password, by=_anonymous(request))
         return SignedInOut(
             access_token=signed.access_token,
@@ -148,7 +157,7 @@ class AuthController(Controller):
         principal: NamedDependency[ManagementPrincipal],
         sign_in: NamedDependency[SignInService],
     ) -> None:
-        """End this sign-in's session: its token stops working at once."""
+        """Sign out: this sign-in's token stops working at once."""
         await sign_in.sign_out(principal)
 
 
@@ -165,8 +174,10 @@ class KeysController(Controller):
         principal: NamedDependency[ManagementPrincipal],
         keys: NamedDependency[KeyService],
     ) -> KeyCreated:
-        """Another key pair of the project, with optional scopes and expiry. The secret
-        is shown this once."""
+        """Create another key pair for the project, with optional scopes and expiry.
+
+        One per service or environment of the customer. `api_secret` is shown this once.
+        `scopes` omitted or empty: every scope."""
         issued = await keys.create(
             principal, project_id, name=data.name, scopes=data.scopes, expires_at=data.expires_at
         )
@@ -182,7 +193,7 @@ class KeysController(Controller):
         principal: NamedDependency[ManagementPrincipal],
         keys: NamedDependency[KeyService],
     ) -> KeyList:
-        """The project's keys with when each was last used; never a secret."""
+        """List the project's keys with when each was last used (never a secret)."""
         return KeyList(items=[KeyOut.of(k) for k in await keys.list(principal, project_id)])
 
     @delete("/{key_id:str}", status_code=204)
@@ -193,7 +204,10 @@ class KeysController(Controller):
         principal: NamedDependency[ManagementPrincipal],
         keys: NamedDependency[KeyService],
     ) -> None:
-        """Revoke a key at once (the project's first key is rotated instead: 409)."""
+        """Revoke a key at once.
+
+        The project's first key cannot be revoked (409): rotate it with
+        `POST /v1/projects/{project_id}/regenerate-keys`."""
         await keys.revoke(principal, project_id, key_id)
 
 
@@ -203,7 +217,7 @@ class AuditController(Controller):
     opt = MANAGEMENT
 
     @get("/")
-    async def audit_log(
+    async def list_audit_log(
         self,
         *,
         org_id: FromPath[str],
@@ -211,17 +225,18 @@ class AuditController(Controller):
         audit: NamedDependency[AuditService],
         action: FromQuery[str | None] = None,
         resource_id: FromQuery[str | None] = None,
-        since: FromQuery[datetime | None] = None,
+        since: Since = None,
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> AuditList:
-        """What happened in the organization, newest first."""
+        """List the organization's audit log, newest first: who changed what, and every
+        sign-in."""
         page = await audit.list(
             principal,
             org_id,
             action=action,
             resource_id=resource_id,
-            since=since,
+            since=moment(since, "since"),
             limit=limit,
             cursor=cursor,
         )

@@ -85,6 +85,16 @@ async def accept_livekit_webhook(
     http_method=LIVEKIT_WEBHOOK.method,
     status_code=LIVEKIT_WEBHOOK.status_code,
     tags=["livekit"],
+    opt={
+        "problems": (400, 401, 413, 503),
+        # The handler reads its body itself (after the signature): what OpenAPI says it is.
+        "body": {
+            "name": "LiveKitWebhookEvent",
+            "description": "One of LiveKit's webhook events (`WebhookEvent`, as protojson: "
+            "`event`, `id`, `createdAt`, `room`, `participant`, `egressInfo`, …).",
+            "media_types": sorted(CONTENT_TYPES),
+        },
+    },
 )
 async def livekit_webhook(
     request: Request[Any, Any, Any],
@@ -92,7 +102,14 @@ async def livekit_webhook(
     job_queue: NamedDependency[JobQueue],
     clock: NamedDependency[Clock],
 ) -> dict[str, str]:
-    """Accept one of LiveKit's webhooks: verified, queued, answered."""
+    """Receive one of LiveKit's webhooks: the URL to set in LiveKit's `webhook.urls`.
+
+    LiveKit signs each call: `Authorization` holds a JWT signed with `LIVEKIT_API_KEY` /
+    `LIVEKIT_API_SECRET` whose `sha256` claim is the body's hash. A missing or wrong
+    signature is 401 and changes nothing. The event is queued and answered 200 `{}`
+    within LiveKit's timeout; applying it (egress and ingress records, usage, the
+    project's events and webhooks) happens from the queue, once per LiveKit event id.
+    Events for rooms of no live project are acknowledged and ignored."""
     return await accept_livekit_webhook(
         await request.body(),
         request.headers.get("authorization"),

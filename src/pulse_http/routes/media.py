@@ -44,15 +44,25 @@ class MediaController(Controller):
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> EgressOut:
+        """Start recording or streaming a room (egress).
+
+        `kind` says what is captured (`room_composite`, the default, mixes the whole room;
+        `track_composite`, `track`, `participant`, `web`) and `output` where it goes: a
+        file in the configured storage (under the project's prefix), HLS segments, or RTMP
+        destinations. Once LiveKit reports its end, the egress shows its final status and
+        files. 403 `quota_exceeded` past the plan's `max_concurrent_egress`. Needs
+        `media:write`."""
         return EgressOut.of(await media.start_egress(project, data.to_domain()))
 
-    @post("/egress/stop", status_code=200)
+    @post("/egress/stop", status_code=200, opt={"problems": (404,)})
     async def stop_egress(
         self,
         data: JSONBody[StopEgressBody],
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> EgressOut:
+        """Stop an egress; it ends (`ending`, then `complete`) as LiveKit reports it. 404
+        for an egress of another project."""
         return EgressOut.of(await media.stop_egress(project, data.egress_id))
 
     @get("/egress/{egress_id:str}")
@@ -62,6 +72,7 @@ class MediaController(Controller):
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> EgressOut:
+        """Get an egress: its status, outputs and, once ended, the files it produced."""
         return EgressOut.of(await media.get_egress(project, egress_id))
 
     @get("/egress")
@@ -73,6 +84,7 @@ class MediaController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> EgressList:
+        """List the project's egress, newest first (`room`: one room's)."""
         page = await media.list_egress(project, room=room, limit=limit, cursor=cursor)
         return EgressList(items=[EgressOut.of(e) for e in page.items], next_cursor=page.next_cursor)
 
@@ -83,6 +95,11 @@ class MediaController(Controller):
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> IngressOut:
+        """Create an ingress: a way to bring a stream into a room as a participant.
+
+        `rtmp` and `whip` give a `url` and `stream_key` to publish to; `url` pulls the
+        stream from `url`. 403 `quota_exceeded` past the plan's `max_concurrent_ingress`.
+        Needs `media:write`."""
         return IngressOut.of(await media.create_ingress(project, data.to_domain()))
 
     @delete("/ingress/{ingress_id:str}", status_code=204)
@@ -92,6 +109,7 @@ class MediaController(Controller):
         project: NamedDependency[Project],
         media: NamedDependency[MediaService],
     ) -> None:
+        """Delete an ingress; a stream still publishing to it is cut."""
         await media.delete_ingress(project, ingress_id)
 
     @get("/ingress")
@@ -103,6 +121,7 @@ class MediaController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> IngressList:
+        """List the project's ingress, newest first (`room`: one room's)."""
         page = await media.list_ingress(project, room=room, limit=limit, cursor=cursor)
         return IngressList(
             items=[IngressOut.of(i) for i in page.items], next_cursor=page.next_cursor
@@ -117,6 +136,7 @@ class MediaController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> RecordingList:
+        """List the project's recordings (the files its egress wrote to storage)."""
         page = await media.list_recordings(project, room=room, limit=limit, cursor=cursor)
         return RecordingList(
             items=[RecordingOut.of(r) for r in page.items], next_cursor=page.next_cursor
@@ -130,6 +150,8 @@ class MediaController(Controller):
         media: NamedDependency[MediaService],
         expires_in: FromQuery[int | None] = None,
     ) -> RecordingUrlOut:
+        """A time-limited download URL for a recording (presigned by the bucket, or signed
+        by Pulse for a local directory)."""
         url = await media.recording_url(project, recording_id, expires_in=expires_in)
         return RecordingUrlOut.of(url)
 
@@ -145,17 +167,24 @@ _DOWNLOAD_HEADERS = {
 }
 
 
-@get(DOWNLOAD_PATH + "{key:path}", tags=["media"], summary="Download a local recording")
+@get(
+    DOWNLOAD_PATH + "{key:path}",
+    tags=["media"],
+    summary="Download a local recording",
+    opt={"problems": (403, 404)},
+)
 async def download_recording(
     key: FromPath[str],
     signed_downloads: NamedDependency[SignedDownloads],
     expires: FromQuery[str] = "",
     signature: FromQuery[str] = "",
 ) -> File:
-    """Serve a locally stored recording for a signed URL from
-    ``GET /v1/media/recordings/{id}/url``. No credentials: the signature is the
-    credential. A wrong or missing signature is 403 ``download_url_invalid``, an
-    expired URL 403 ``download_url_expired``, a deleted file 404."""
+    """Download a locally stored recording with a signed URL from
+    ``GET /v1/media/recordings/{id}/url``.
+
+    No credentials: the signature is the credential. A wrong or missing signature is 403
+    ``download_url_invalid``, an expired URL 403 ``download_url_expired``, a deleted file
+    404. Mounted only when recordings are stored in a local directory."""
     path = await signed_downloads.verify_download(key.lstrip("/"), expires, signature)
     return File(
         path=path,

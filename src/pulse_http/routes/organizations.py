@@ -16,17 +16,24 @@ from pulse_http.schemas.organizations import (
 
 
 class OrganizationsController(Controller):
+    """Organizations, the tenants (management). An ``admin`` sees and changes every one;
+    an ``owner`` or ``member`` sees only their own."""
+
     path = "/v1/organizations"
     tags = ["organizations"]
     opt = MANAGEMENT
 
     @post("/", status_code=201)
-    async def create(
+    async def create_organization(
         self,
         data: JSONBody[CreateOrganization],
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
     ) -> OrganizationOut:
+        """Create an organization (platform admins only).
+
+        409 when a live organization already has this `admin_email`; 400 for an unknown
+        `plan`."""
         org = await organizations.create(
             principal, name=data.name, admin_email=data.admin_email, plan=data.plan
         )
@@ -40,6 +47,7 @@ class OrganizationsController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> OrganizationList:
+        """List organizations: every one for an admin, one's own otherwise, oldest first."""
         page = await organizations.list(principal, limit=limit, cursor=cursor)
         return OrganizationList(
             items=[OrganizationOut.of(o) for o in page.items], next_cursor=page.next_cursor
@@ -52,16 +60,19 @@ class OrganizationsController(Controller):
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
     ) -> OrganizationOut:
+        """Get an organization (404 for one the caller may not see)."""
         return OrganizationOut.of(await organizations.get(principal, org_id))
 
     @put("/{org_id:str}")
-    async def update(
+    async def update_organization(
         self,
         org_id: FromPath[str],
         data: JSONBody[UpdateOrganization],
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
     ) -> OrganizationOut:
+        """Change an organization's name, admin email or plan; fields left out keep their
+        value. Only a platform admin changes the plan."""
         return OrganizationOut.of(await organizations.update(principal, org_id, data.to_patch()))
 
     @delete("/{org_id:str}", status_code=204)
@@ -71,4 +82,6 @@ class OrganizationsController(Controller):
         principal: NamedDependency[ManagementPrincipal],
         organizations: NamedDependency[OrganizationService],
     ) -> None:
+        """Delete an organization (soft): its projects are deleted with it and their keys
+        stop working at once."""
         await organizations.delete(principal, org_id)

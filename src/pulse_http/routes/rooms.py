@@ -57,8 +57,12 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> Response[RoomOut]:
-        """Create a room with these settings (201); a room that already exists is
-        returned unchanged (200)."""
+        """Create a room with these settings.
+
+        201 with the new room; a room that already exists is returned unchanged (200).
+        Rooms are also created when the first participant joins. 403 `quota_exceeded`
+        when `max_participants` is above the plan's `max_participants_per_room`. Needs
+        `rooms:write`."""
         room, created = await rooms.create_room(project, data.to_domain())
         return Response(RoomOut.of(room), status_code=201 if created else 200)
 
@@ -70,6 +74,7 @@ class RoomsController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> RoomList:
+        """List the project's active rooms. Needs `rooms:read`."""
         page = await rooms.list_rooms(project, limit=limit, cursor=cursor)
         return RoomList(items=[RoomOut.of(r) for r in page.items], next_cursor=page.next_cursor)
 
@@ -80,6 +85,7 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> RoomOut:
+        """Get an active room: participants, publishers, recording."""
         return RoomOut.of(await rooms.get_room(project, name))
 
     @patch("/{name:str}")
@@ -90,6 +96,7 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> RoomOut:
+        """Replace the room's metadata (every participant is told)."""
         return RoomOut.of(await rooms.update_room_metadata(project, name, data.metadata))
 
     @delete("/{name:str}", status_code=204)
@@ -99,7 +106,7 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> None:
-        """End the room; every participant is disconnected."""
+        """End a room: every participant is disconnected."""
         await rooms.delete_room(project, name)
 
     @get("/{name:str}/participants")
@@ -111,6 +118,7 @@ class RoomsController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> ParticipantList:
+        """List the participants in a room, with their tracks."""
         page = await rooms.list_participants(project, name, limit=limit, cursor=cursor)
         return ParticipantList(
             items=[ParticipantOut.of(p) for p in page.items], next_cursor=page.next_cursor
@@ -124,6 +132,7 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> ParticipantOut:
+        """Get a participant in a room, with their permission and tracks."""
         return ParticipantOut.of(await rooms.get_participant(project, name, identity))
 
     @patch("/{name:str}/participants/{identity:str}")
@@ -135,6 +144,8 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> ParticipantOut:
+        """Change a participant's name, metadata, attributes or permission; fields left
+        out keep their value."""
         updated = await rooms.update_participant(project, name, identity, data.to_domain())
         return ParticipantOut.of(updated)
 
@@ -146,7 +157,7 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> None:
-        """Disconnect the participant (a valid token lets it join again)."""
+        """Remove a participant from the room (a valid token lets them join again)."""
         await rooms.remove_participant(project, name, identity)
 
     @post("/{name:str}/participants/{identity:str}/mute", status_code=200)
@@ -158,6 +169,7 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> TrackOut:
+        """Mute or unmute one of a participant's published tracks."""
         track = await rooms.mute_track(project, name, identity, data.track_sid, data.muted)
         return TrackOut.of(track)
 
@@ -170,5 +182,8 @@ class RoomsController(Controller):
         project: NamedDependency[Project],
         rooms: NamedDependency[RoomService],
     ) -> None:
-        """Send a data packet to the room's participants (or to those named)."""
+        """Send a data packet to the room's participants, or to those named.
+
+        Accepted (202) once handed to LiveKit; `reliable` packets are retried by LiveKit,
+        others may be dropped."""
         await rooms.send_data(project, name, data.to_domain())

@@ -74,12 +74,23 @@ class TokensController(Controller):
         status_code=201,
         opt=CREATE_TOKEN.opt(),
     )
-    async def create(
+    async def create_token(
         self,
         data: JSONBody[CreateToken],
         project: NamedDependency[Project],
         tokens: NamedDependency[TokenService],
     ) -> TokenCreated:
+        """Mint a LiveKit access token for one participant of one of the project's rooms.
+
+        The token is what a LiveKit client SDK connects with, to `livekit_url`. Its lifetime
+        is `ttl_seconds` within the project's bounds (default: the project's
+        `token_ttl_default_seconds`, else one hour). `grants` default to join, publish,
+        subscribe and send data; the grants LiveKit does not confine to the token's room
+        (`room_create`, `room_list`, `room_record`, `ingress_admin`, `agent`, `recorder`,
+        `can_manage_agent_session`) are refused with 400 naming `grants.<name>`. Rooms are
+        the project's own: the same room name in two projects is two LiveKit rooms. Once the
+        organization's monthly participant minutes are used up, tokens are refused (403
+        `quota_exceeded`). Needs the `tokens:create` scope; charged to the `tokens` bucket."""
         return TokenCreated.of(tokens.mint(project, data.to_domain()))
 
     @route(
@@ -88,10 +99,17 @@ class TokensController(Controller):
         status_code=200,
         opt=VALIDATE_TOKEN.opt(),
     )
-    async def validate(
+    async def validate_token(
         self,
         data: JSONBody[ValidateToken],
         project: NamedDependency[Project],
         tokens: NamedDependency[TokenService],
     ) -> TokenValidity:
+        """Check a LiveKit access token: whether it is a live token of this project, and
+        for whom, which room and which grants.
+
+        Always 200 for a token, valid or not: `{valid: false, reason}` says why not
+        (`malformed`, `bad_signature`, `expired`, `foreign_project`, `forbidden_grant`, …).
+        A token of another project is not valid. The key alone is enough (`X-Pulse-Key`,
+        or `Authorization: Bearer pulse_key_…`); needs the `tokens:validate` scope."""
         return TokenValidity.of(tokens.validate(project, data.token))

@@ -8,19 +8,16 @@ UTC hours, days or months, so a window that starts or ends inside one includes i
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 
-from pulse_core.errors import InvalidInput
 from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.services import OrganizationService, ProjectService
 from pulse_core.services.quotas import QuotaService
 from pulse_core.services.usage import UsageQuery, UsageService
 from pulse_http.auth import MANAGEMENT, project_route
+from pulse_http.routes.params import From, To, moment
 from pulse_http.schemas.usage import (
     OrganizationUsageOut,
     PlanOut,
@@ -28,22 +25,6 @@ from pulse_http.schemas.usage import (
     UsageOut,
     items_of,
 )
-
-# Strings, parsed here: Litestar would name a malformed value by the argument's name
-# (``since``), not the query parameter's (``from``).
-From = Annotated[str | None, QueryParameter(name="from", format="date-time")]
-To = Annotated[str | None, QueryParameter(name="to", format="date-time")]
-
-
-def _moment(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"{name} must be an ISO 8601 date and time (e.g. 2026-11-01T00:00:00Z)", field=name
-        ) from None
 
 
 def _query(
@@ -54,8 +35,8 @@ def _query(
     metric: str | None,
 ) -> UsageQuery:
     return usage.query(
-        since=_moment(since, "from"),
-        until=_moment(until, "to"),
+        since=moment(since, "from"),
+        until=moment(until, "to"),
         granularity=granularity,
         metric=metric,
     )
@@ -67,7 +48,7 @@ class UsageController(Controller):
     opt = project_route("usage:read")
 
     @get("/")
-    async def project_usage(
+    async def get_usage(
         self,
         *,
         project: NamedDependency[Project],
@@ -77,7 +58,11 @@ class UsageController(Controller):
         granularity: FromQuery[str | None] = None,
         metric: FromQuery[str | None] = None,
     ) -> UsageOut:
-        """The calling project's usage, by period then metric."""
+        """Get the calling project's usage, ordered by period then metric.
+
+        Metered: participant, egress and ingress minutes, tokens created, API requests,
+        webhook deliveries, recording bytes; visible within seconds of what caused it.
+        Needs `usage:read`."""
         query = _query(usage, since, until, granularity, metric)
         return UsageOut(items=items_of(await usage.project_usage(project.id, query)))
 
@@ -88,7 +73,7 @@ class ManagedUsageController(Controller):
     opt = MANAGEMENT
 
     @get("/projects/{project_id:str}/usage")
-    async def project_usage(
+    async def get_project_usage(
         self,
         *,
         project_id: FromPath[str],
@@ -100,13 +85,13 @@ class ManagedUsageController(Controller):
         granularity: FromQuery[str | None] = None,
         metric: FromQuery[str | None] = None,
     ) -> UsageOut:
-        """A project's usage (the same shape as ``GET /v1/usage``)."""
+        """Get a project's usage (the same answer as ``GET /v1/usage``)."""
         project = await projects.get(principal, project_id)
         query = _query(usage, since, until, granularity, metric)
         return UsageOut(items=items_of(await usage.project_usage(project.id, query)))
 
     @get("/organizations/{org_id:str}/usage")
-    async def organization_usage(
+    async def get_organization_usage(
         self,
         *,
         org_id: FromPath[str],
@@ -118,7 +103,7 @@ class ManagedUsageController(Controller):
         granularity: FromQuery[str | None] = None,
         metric: FromQuery[str | None] = None,
     ) -> OrganizationUsageOut:
-        """The organization's usage, then each project's."""
+        """Get an organization's usage: its projects together, then each project's."""
         org = await organizations.get(principal, org_id)
         query = _query(usage, since, until, granularity, metric)
         total, per_project = await usage.organization_usage(org.id, query)
@@ -131,7 +116,7 @@ class ManagedUsageController(Controller):
         )
 
     @get("/organizations/{org_id:str}/plan")
-    async def organization_plan(
+    async def get_organization_plan(
         self,
         *,
         org_id: FromPath[str],
@@ -139,6 +124,6 @@ class ManagedUsageController(Controller):
         organizations: NamedDependency[OrganizationService],
         quotas: NamedDependency[QuotaService],
     ) -> PlanOut:
-        """The organization's plan: each limit (null: unlimited) and its current use."""
+        """Get an organization's plan: each limit (null: unlimited) and its current use."""
         org = await organizations.get(principal, org_id)
         return PlanOut.of(await quotas.plan_use(org.id))

@@ -20,6 +20,7 @@ from pulse_core.services import ProjectService
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.webhooks import WebhookService
 from pulse_http.auth import MANAGEMENT, project_route
+from pulse_http.routes.params import Since, Until, moment
 from pulse_http.schemas.webhooks import (
     CreateEndpoint,
     DeliveryDetail,
@@ -126,13 +127,23 @@ class EventsController(Controller):
         project: NamedDependency[Project],
         event_log: NamedDependency[EventLog],
         type_: Annotated[str | None, QueryParameter(name="type")] = None,
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
+        since: Since = None,
+        until: Until = None,
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> EventList:
+        """List the project's events, newest first.
+
+        Events are kept 30 days: this is how a backend catches up on what it missed.
+        `type` filters by event type (comma-separated), `since` and `until` by time."""
         return await _list_events(
-            event_log, project, type_=type_, since=since, until=until, limit=limit, cursor=cursor
+            event_log,
+            project,
+            type_=type_,
+            since=moment(since, "since"),
+            until=moment(until, "until"),
+            limit=limit,
+            cursor=cursor,
         )
 
 
@@ -149,6 +160,12 @@ class WebhooksController(Controller):
         caller: NamedDependency[Caller],
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointCreated:
+        """Add a webhook endpoint: a URL of the customer's backend that receives the
+        project's events, signed as Standard Webhooks says.
+
+        The answer holds its `secret` (`whsec_…`), shown this once. `event_types` empty:
+        every event. A URL whose host is or resolves to a private, loopback or otherwise
+        internal address is refused (400); in production only `https`."""
         return await _create(webhooks, project, data, caller)
 
     @get("/endpoints")
@@ -159,6 +176,7 @@ class WebhooksController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> EndpointList:
+        """List the project's webhook endpoints, oldest first (never their secrets)."""
         return await _list_endpoints(webhooks, project, limit, cursor)
 
     @get("/endpoints/{endpoint_id:str}")
@@ -168,6 +186,7 @@ class WebhooksController(Controller):
         project: NamedDependency[Project],
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointOut:
+        """Get a webhook endpoint (never its secret)."""
         return EndpointOut.of(await webhooks.get_endpoint(project, endpoint_id))
 
     @patch("/endpoints/{endpoint_id:str}")
@@ -179,6 +198,8 @@ class WebhooksController(Controller):
         caller: NamedDependency[Caller],
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointOut:
+        """Change a webhook endpoint's URL, description, event types or `enabled`; fields left
+        out keep their value. Enabling a disabled endpoint clears `disabled_reason`."""
         updated = await webhooks.update_endpoint(project, endpoint_id, data.to_patch(), by=caller)
         return EndpointOut.of(updated)
 
@@ -190,6 +211,7 @@ class WebhooksController(Controller):
         caller: NamedDependency[Caller],
         webhooks: NamedDependency[WebhookService],
     ) -> None:
+        """Delete a webhook endpoint; its pending deliveries are dropped."""
         await webhooks.delete_endpoint(project, endpoint_id, by=caller)
 
     @post("/endpoints/{endpoint_id:str}/rotate-secret", status_code=200)
@@ -201,6 +223,11 @@ class WebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
         data: JSONBody[RotateSecret | None] = None,
     ) -> SecretRotated:
+        """Rotate a webhook endpoint's secret: the new `secret` is shown this once.
+
+        During `grace_period_seconds` (0 to 604800; default 86400) every delivery is signed
+        with both secrets, so the receiver can switch without losing one; with 0 the old
+        secret stops at once."""
         return await _rotate(webhooks, project, endpoint_id, data, caller)
 
     @post("/endpoints/{endpoint_id:str}/test", status_code=202)
@@ -210,6 +237,7 @@ class WebhooksController(Controller):
         project: NamedDependency[Project],
         webhooks: NamedDependency[WebhookService],
     ) -> DeliveryOut:
+        """Send a `webhook.test` event to the endpoint (202 with its delivery)."""
         return DeliveryOut.of(await webhooks.send_test(project, endpoint_id))
 
     @post("/endpoints/{endpoint_id:str}/replay", status_code=202)
@@ -220,6 +248,8 @@ class WebhooksController(Controller):
         project: NamedDependency[Project],
         webhooks: NamedDependency[WebhookService],
     ) -> ReplayQueued:
+        """Deliver again, to this endpoint, every event from `since` until `until` (default: now)
+        that did not succeed there (202 with how many)."""
         count = await webhooks.replay(project, endpoint_id, since=data.since, until=data.until)
         return ReplayQueued(count=count)
 
@@ -235,6 +265,7 @@ class WebhooksController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> DeliveryList:
+        """List deliveries, newest first (filter by `endpoint_id`, `event_id`, `status`)."""
         return await _list_deliveries(
             webhooks,
             project,
@@ -252,6 +283,8 @@ class WebhooksController(Controller):
         project: NamedDependency[Project],
         webhooks: NamedDependency[WebhookService],
     ) -> DeliveryDetail:
+        """Get a delivery with every attempt: when, the status code, the duration, the error
+        and the start of the answer."""
         return DeliveryDetail.of(await webhooks.get_delivery(project, delivery_id))
 
     @post("/deliveries/{delivery_id:str}/retry", status_code=202)
@@ -261,6 +294,8 @@ class WebhooksController(Controller):
         project: NamedDependency[Project],
         webhooks: NamedDependency[WebhookService],
     ) -> DeliveryDetail:
+        """Attempt a delivery again now (a `dead` one becomes `pending`); 202 with the
+        delivery."""
         return DeliveryDetail.of(await webhooks.retry_delivery(project, delivery_id))
 
 
@@ -292,14 +327,26 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         event_log: NamedDependency[EventLog],
         type_: Annotated[str | None, QueryParameter(name="type")] = None,
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
+        since: Since = None,
+        until: Until = None,
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> EventList:
+        """List the project's events, newest first.
+
+        Events are kept 30 days: this is how a backend catches up on what it missed.
+        `type` filters by event type (comma-separated), `since` and `until` by time.
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=False)
         return await _list_events(
-            event_log, project, type_=type_, since=since, until=until, limit=limit, cursor=cursor
+            event_log,
+            project,
+            type_=type_,
+            since=moment(since, "since"),
+            until=moment(until, "until"),
+            limit=limit,
+            cursor=cursor,
         )
 
     @post("/webhooks/endpoints", status_code=201)
@@ -311,6 +358,14 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointCreated:
+        """Add a webhook endpoint: a URL of the customer's backend that receives the
+        project's events, signed as Standard Webhooks says.
+
+        The answer holds its `secret` (`whsec_…`), shown this once. `event_types` empty:
+        every event. A URL whose host is or resolves to a private, loopback or otherwise
+        internal address is refused (400); in production only `https`.
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)
         return await _create(webhooks, project, data, principal.caller())
 
@@ -325,6 +380,9 @@ class ProjectWebhooksController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> EndpointList:
+        """List the project's webhook endpoints, oldest first (never their secrets).
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=False)
         return await _list_endpoints(webhooks, project, limit, cursor)
 
@@ -337,6 +395,9 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointOut:
+        """Get a webhook endpoint (never its secret).
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=False)
         return EndpointOut.of(await webhooks.get_endpoint(project, endpoint_id))
 
@@ -351,6 +412,10 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         webhooks: NamedDependency[WebhookService],
     ) -> EndpointOut:
+        """Change a webhook endpoint's URL, description, event types or `enabled`; fields left
+        out keep their value. Enabling a disabled endpoint clears `disabled_reason`.
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)
         updated = await webhooks.update_endpoint(
             project, endpoint_id, data.to_patch(), by=principal.caller()
@@ -366,6 +431,9 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         webhooks: NamedDependency[WebhookService],
     ) -> None:
+        """Delete a webhook endpoint; its pending deliveries are dropped.
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)
         await webhooks.delete_endpoint(project, endpoint_id, by=principal.caller())
 
@@ -380,6 +448,13 @@ class ProjectWebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
         data: JSONBody[RotateSecret | None] = None,
     ) -> SecretRotated:
+        """Rotate a webhook endpoint's secret: the new `secret` is shown this once.
+
+        During `grace_period_seconds` (0 to 604800; default 86400) every delivery is signed
+        with both secrets, so the receiver can switch without losing one; with 0 the old
+        secret stops at once.
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)
         return await _rotate(webhooks, project, endpoint_id, data, principal.caller())
 
@@ -392,6 +467,9 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         webhooks: NamedDependency[WebhookService],
     ) -> DeliveryOut:
+        """Send a `webhook.test` event to the endpoint (202 with its delivery).
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)
         return DeliveryOut.of(await webhooks.send_test(project, endpoint_id))
 
@@ -406,6 +484,10 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         webhooks: NamedDependency[WebhookService],
     ) -> ReplayQueued:
+        """Deliver again, to this endpoint, every event from `since` until `until` (default: now)
+        that did not succeed there (202 with how many).
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)
         count = await webhooks.replay(project, endpoint_id, since=data.since, until=data.until)
         return ReplayQueued(count=count)
@@ -424,6 +506,9 @@ class ProjectWebhooksController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> DeliveryList:
+        """List deliveries, newest first (filter by `endpoint_id`, `event_id`, `status`).
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=False)
         return await _list_deliveries(
             webhooks,
@@ -444,6 +529,10 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         webhooks: NamedDependency[WebhookService],
     ) -> DeliveryDetail:
+        """Get a delivery with every attempt: when, the status code, the duration, the error
+        and the start of the answer.
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=False)
         return DeliveryDetail.of(await webhooks.get_delivery(project, delivery_id))
 
@@ -456,5 +545,9 @@ class ProjectWebhooksController(Controller):
         projects: NamedDependency[ProjectService],
         webhooks: NamedDependency[WebhookService],
     ) -> DeliveryDetail:
+        """Attempt a delivery again now (a `dead` one becomes `pending`); 202 with the
+        delivery.
+
+        The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)
         return DeliveryDetail.of(await webhooks.retry_delivery(project, delivery_id))

@@ -6,28 +6,46 @@ room name (callers see their own room names), RTMP destinations redacted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
 from pulse_core.models.media import (
     CreateIngress,
     Egress,
+    EgressKind,
     EgressOutput,
+    EgressStatus,
     FileOutput,
     FileOutputSpec,
     HlsOutput,
     HlsOutputSpec,
     Ingress,
+    IngressStatus,
+    IngressType,
     OutputSpec,
     Recording,
     RecordingUrl,
     RtmpOutputSpec,
     StartEgress,
 )
+from pulse_http.schemas import NEXT_CURSOR, doc
 
 EgressKindName = Literal["room_composite", "track_composite", "track", "participant", "web"]
+
+_ROOM = doc("The room, as the project names it.", "demo")
+_EGRESS_ID = doc("The egress's id.", "eg_01M8T76XC38K4GVZ7CBKWFSYME")
+_REC = "rec_cm9vbXMvZGVtby9lZ18wMU04VDc2WEMzOEs0R1ZaN0NCS1dGU1lNRS5tcDQ"
+_FILE = "eg_01M8T76XC38K4GVZ7CBKWFSYME.mp4"
+_RECORDING_ID = doc(
+    "The id the file has (or will have, once written) in the recordings list.", _REC
+)
+_RTMP_URLS = doc(
+    "`rtmp://` or `rtmps://` destinations, stream key included (1 to 5).",
+    ["rtmps://live.example.com/app/stream-key"],
+)
 
 
 class FileOutputBody(
@@ -38,9 +56,17 @@ class FileOutputBody(
     tag_field="type",
     tag="file",
 ):
-    """``{"type": "file", "filepath"?}``: relative to the room's recordings."""
+    """Record to a file in the configured storage, under the project's prefix."""
 
-    filepath: str | None = None
+    filepath: Annotated[
+        str | None,
+        doc(
+            "The file's path within the room's recordings; default `<egress id>.mp4` "
+            "(`.ogg` audio only, `.webm` a track). Without an extension, the default one "
+            "is added.",
+            "town-hall/2026-12-02.mp4",
+        ),
+    ] = None
 
 
 class HlsOutputBody(
@@ -51,10 +77,13 @@ class HlsOutputBody(
     tag_field="type",
     tag="hls",
 ):
-    """``{"type": "hls", "path"?, "segment_duration"?}``."""
+    """HLS segments and a playlist (`<path>/index.m3u8`) in the configured storage."""
 
-    path: str | None = None
-    segment_duration: int | None = None
+    path: Annotated[
+        str | None,
+        doc("The directory within the room's recordings; default: the egress id.", "live"),
+    ] = None
+    segment_duration: Annotated[int | None, doc("Seconds per segment (default 6).", 6)] = None
 
 
 class RtmpOutputBody(
@@ -65,9 +94,9 @@ class RtmpOutputBody(
     tag_field="type",
     tag="rtmp",
 ):
-    """``{"type": "rtmp", "urls": ["rtmp://…", "rtmps://…"]}``."""
+    """Stream live to RTMP(S) servers."""
 
-    urls: list[str]
+    urls: Annotated[list[str], _RTMP_URLS]
 
 
 OutputBody = FileOutputBody | HlsOutputBody | RtmpOutputBody
@@ -82,17 +111,47 @@ def _output_spec(body: OutputBody) -> OutputSpec:
 
 
 class StartEgressBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    room: str | None = None
-    kind: EgressKindName = "room_composite"
-    output: OutputBody = msgspec.field(default_factory=FileOutputBody)
-    layout: str | None = None
-    audio_only: bool = False
-    video_only: bool = False
-    url: str | None = None
-    participant_identity: str | None = None
-    track_id: str | None = None
-    audio_track_id: str | None = None
-    video_track_id: str | None = None
+    """What to record or stream, and where to.
+
+    The fields each `kind` takes: `room_composite`: `room`, optional `layout`,
+    `audio_only` or `video_only`; `track_composite`: `room` and `audio_track_id` and/or
+    `video_track_id`; `track`: `room` and `track_id` (file output only); `participant`:
+    `room` and `participant_identity`; `web`: `url`, no `room`. A field that does not
+    belong to the kind is refused (400), not ignored."""
+
+    # The fields' examples do not all go together (they belong to different kinds).
+    __openapi_example__: ClassVar[Mapping[str, Any]] = {
+        "room": "demo",
+        "kind": "room_composite",
+        "output": {"type": "file", "filepath": "town-hall/2026-12-02.mp4"},
+        "layout": "speaker",
+    }
+
+    room: Annotated[str | None, doc("The room to capture (every kind but `web`).", "demo")] = None
+    kind: Annotated[EgressKindName, doc("What is captured.", "room_composite")] = "room_composite"
+    output: Annotated[OutputBody, doc('Where it goes; default: a file (`{"type": "file"}`).')] = (
+        msgspec.field(default_factory=FileOutputBody)
+    )
+    layout: Annotated[
+        str | None,
+        doc("`room_composite`: LiveKit's layout (`grid`, `speaker`, …).", "speaker"),
+    ] = None
+    audio_only: Annotated[bool, doc("Capture the audio only.", False)] = False
+    video_only: Annotated[bool, doc("Capture the video only.", False)] = False
+    url: Annotated[
+        str | None,
+        doc("`web`: the page to record (`http` or `https`).", "https://app.example.com/show"),
+    ] = None
+    participant_identity: Annotated[str | None, doc("`participant`: whom to record.", "alice")] = (
+        None
+    )
+    track_id: Annotated[str | None, doc("`track`: the track's sid.", "TR_AMkVbPcvQK3j")] = None
+    audio_track_id: Annotated[
+        str | None, doc("`track_composite`: the audio track's sid.", "TR_AMkVbPcvQK3j")
+    ] = None
+    video_track_id: Annotated[
+        str | None, doc("`track_composite`: the video track's sid.", "TR_VC9xQe2kLm1p")
+    ] = None
 
     def to_domain(self) -> StartEgress:
         return StartEgress(
@@ -111,15 +170,40 @@ class StartEgressBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class StopEgressBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    egress_id: str
+    """The egress to stop."""
+
+    egress_id: Annotated[str, _EGRESS_ID]
 
 
 class CreateIngressBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    room: str
-    type: Literal["rtmp", "whip", "url"]
-    participant_identity: str
-    participant_name: str | None = None
-    url: str | None = None
+    """An ingest endpoint that publishes into a room as one participant."""
+
+    # `url` is for the `url` type only.
+    __openapi_example__: ClassVar[Mapping[str, Any]] = {
+        "room": "demo",
+        "type": "rtmp",
+        "participant_identity": "studio-camera",
+        "participant_name": "Studio camera",
+    }
+
+    room: Annotated[str, doc("The room it publishes into.", "demo")]
+    type: Annotated[
+        Literal["rtmp", "whip", "url"],
+        doc(
+            "`rtmp` or `whip`: an endpoint to publish to; `url`: LiveKit pulls the stream "
+            "from `url`.",
+            "rtmp",
+        ),
+    ]
+    participant_identity: Annotated[str, doc("The identity it publishes as.", "studio-camera")]
+    participant_name: Annotated[str | None, doc("Its display name.", "Studio camera")] = None
+    url: Annotated[
+        str | None,
+        doc(
+            "`url` type only: the stream to pull (`http`, `https`, `rtmp`, `srt`, …).",
+            "https://media.example.com/live.m3u8",
+        ),
+    ] = None
 
     def to_domain(self) -> CreateIngress:
         return CreateIngress(
@@ -135,18 +219,33 @@ class CreateIngressBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 class FileOutputOut(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="file"):
-    filepath: str
-    recording_id: str
+    """A recording file."""
+
+    filepath: Annotated[str, doc("The file's path within the room's recordings.", _FILE)]
+    recording_id: Annotated[str, _RECORDING_ID]
 
 
 class HlsOutputOut(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="hls"):
-    playlist: str
-    recording_id: str
-    segment_duration: int
+    """HLS: a playlist and its segments."""
+
+    playlist: Annotated[
+        str, doc("The playlist's path within the room's recordings.", "live/index.m3u8")
+    ]
+    recording_id: Annotated[str, _RECORDING_ID]
+    segment_duration: Annotated[int, doc("Seconds per segment.", 6)]
 
 
 class RtmpOutputOut(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="rtmp"):
-    urls: list[str]
+    """A live stream to RTMP(S) servers."""
+
+    urls: Annotated[
+        list[str],
+        doc(
+            "The destinations, redacted: the stream key, any password and any query string "
+            "are hidden.",
+            ["rtmps://live.example.com/app/***"],
+        ),
+    ]
 
 
 def _output_out(output: EgressOutput) -> FileOutputOut | HlsOutputOut | RtmpOutputOut:
@@ -164,22 +263,40 @@ def _output_out(output: EgressOutput) -> FileOutputOut | HlsOutputOut | RtmpOutp
 class EgressFileOut(msgspec.Struct, frozen=True, kw_only=True):
     """A file the egress produced, once the media server reported its end."""
 
-    path: str
-    recording_id: str | None
-    size: int
-    duration_seconds: float
+    path: Annotated[str, doc("Its path within the room's recordings.", _FILE)]
+    recording_id: Annotated[
+        str | None,
+        doc(
+            "Its id in the recordings list; null for a file that is not one of the planned "
+            "outputs.",
+            _REC,
+        ),
+    ]
+    size: Annotated[int, doc("Its size in bytes.", 10485760)]
+    duration_seconds: Annotated[float, doc("Its duration in seconds.", 62.5)]
 
 
 class EgressOut(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    room: str | None
-    kind: str
-    status: str
-    started_at: datetime
-    ended_at: datetime | None
-    outputs: list[FileOutputOut | HlsOutputOut | RtmpOutputOut]
-    error: str | None
-    files: list[EgressFileOut]
+    """A recording or live stream, as last seen."""
+
+    id: Annotated[str, _EGRESS_ID]
+    room: Annotated[str | None, doc("The room captured; null for `web` egress.", "demo")]
+    kind: Annotated[EgressKind, doc("What is captured.", "room_composite")]
+    status: Annotated[
+        EgressStatus,
+        doc(
+            "`starting`, `active`, `ending`, then `complete`, `failed` or `aborted` once "
+            "LiveKit reports its end.",
+            "active",
+        ),
+    ]
+    started_at: Annotated[datetime, doc("When it was started.", "2026-12-02T01:51:51.689307Z")]
+    ended_at: Annotated[
+        datetime | None, doc("When it ended; null while it runs.", "2026-12-02T02:30:00Z")
+    ]
+    outputs: Annotated[list[FileOutputOut | HlsOutputOut | RtmpOutputOut], doc("Where it goes.")]
+    error: Annotated[str | None, doc("Why it failed, when it did.", "Start signal not received")]
+    files: Annotated[list[EgressFileOut], doc("The files it produced (once it has ended).")]
 
     @classmethod
     def of(cls, egress: Egress) -> EgressOut:
@@ -205,20 +322,39 @@ class EgressOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class EgressList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[EgressOut]
-    next_cursor: str | None
+    """A page of egress."""
+
+    items: Annotated[list[EgressOut], doc("This page's egress.")]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]
 
 
 class IngressOut(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    type: str
-    room: str
-    url: str
-    stream_key: str | None
-    participant_identity: str
-    participant_name: str | None
-    status: str
-    created_at: datetime
+    """An ingest endpoint publishing into a room."""
+
+    id: Annotated[str, doc("The ingress's id.", "ig_01M8T76XCFPY8WD2WM4GGX9MF9")]
+    type: Annotated[IngressType, doc("`rtmp`, `whip` or `url` (pull).", "rtmp")]
+    room: Annotated[str, _ROOM]
+    url: Annotated[
+        str,
+        doc(
+            "Where to publish (`rtmp`, `whip`), or the stream LiveKit pulls (`url`).",
+            "rtmp://livekit.example.com:1935/live",
+        ),
+    ]
+    stream_key: Annotated[
+        str | None,
+        doc("The key to publish with (`rtmp`, `whip`); null for `url`.", "F9twi8HqoozN"),
+    ]
+    participant_identity: Annotated[str, doc("The identity it publishes as.", "studio-camera")]
+    participant_name: Annotated[str | None, doc("Its display name.", "Studio camera")]
+    status: Annotated[
+        IngressStatus,
+        doc(
+            "`inactive` (nothing published yet), `buffering`, `publishing`, `error` or `complete`.",
+            "publishing",
+        ),
+    ]
+    created_at: Annotated[datetime, doc("When it was created.", "2026-12-02T01:51:51.695384Z")]
 
     @classmethod
     def of(cls, ingress: Ingress) -> IngressOut:
@@ -236,16 +372,27 @@ class IngressOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class IngressList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[IngressOut]
-    next_cursor: str | None
+    """A page of ingress."""
+
+    items: Annotated[list[IngressOut], doc("This page's ingress.")]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]
 
 
 class RecordingOut(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    room: str | None
-    path: str
-    size: int
-    created_at: datetime
+    """A file in the project's recordings."""
+
+    id: Annotated[str, doc("The recording's id (opaque).", _REC)]
+    room: Annotated[str | None, doc("Its room; null for files of `web` egress.", "demo")]
+    path: Annotated[
+        str,
+        doc(
+            "Its path within the room's recordings (a file output's `filepath`, an HLS "
+            "playlist or segment).",
+            _FILE,
+        ),
+    ]
+    size: Annotated[int, doc("Its size in bytes.", 10485760)]
+    created_at: Annotated[datetime, doc("When it was written.", "2026-12-02T02:30:05Z")]
 
     @classmethod
     def of(cls, recording: Recording) -> RecordingOut:
@@ -259,13 +406,23 @@ class RecordingOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RecordingList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[RecordingOut]
-    next_cursor: str | None
+    """A page of recordings."""
+
+    items: Annotated[list[RecordingOut], doc("This page's recordings.")]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]
 
 
 class RecordingUrlOut(msgspec.Struct, frozen=True, kw_only=True):
-    url: str
-    expires_at: datetime
+    """A download URL for a recording."""
+
+    url: Annotated[
+        str,
+        doc(
+            "The URL: anyone who has it can download the file until `expires_at`.",
+            f"https://bucket.example.com/recordings/demo/{_FILE}?X-Amz-Signature=…",
+        ),
+    ]
+    expires_at: Annotated[datetime, doc("When the URL stops working.", "2026-12-02T03:30:05Z")]
 
     @classmethod
     def of(cls, url: RecordingUrl) -> RecordingUrlOut:

@@ -3,19 +3,49 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
-from pulse_core.models.events import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from pulse_core.models.events import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+    EventType,
+    WebhookEndpoint,
+)
 from pulse_core.services.webhooks import EndpointPatch, EndpointSpec
+from pulse_http.schemas import NEXT_CURSOR, doc
+
+_URL = doc(
+    "Where deliveries are posted: `http` or `https` (`https` only in production), on a "
+    "public address.",
+    "https://hooks.example.com/pulse",
+)
+_DESCRIPTION = doc("What the endpoint is for.", "Billing service")
+_EVENT_TYPES = doc(
+    "The event types it receives; empty: every type.", ["participant.joined", "egress.ended"]
+)
+_ENABLED = doc("Whether deliveries are made to it.", True)
+_SECRET = doc(
+    "The signing secret (`whsec_…`), for the Standard Webhooks signature: shown this once.",
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+)
+_ENDPOINT_ID = doc("The endpoint's id.", "whe_01M8T76XCQ3V4A7Y5QH2R9N1KD")
+_EVENT_ID = doc(
+    "The event's id (the `webhook-id` header of its deliveries).", "evt_01M8T76XCV5X7C9A8SK4T1Q3NF"
+)
+_AT = "2026-12-02T01:52:03Z"
 
 
 class CreateEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    url: str
-    description: str = ""
-    event_types: list[str] = msgspec.field(default_factory=list)
-    enabled: bool = True
+    """A new webhook endpoint."""
+
+    url: Annotated[str, _URL]
+    description: Annotated[str, _DESCRIPTION] = ""
+    event_types: Annotated[list[str], _EVENT_TYPES] = msgspec.field(default_factory=list)
+    enabled: Annotated[bool, _ENABLED] = True
 
     def to_domain(self) -> EndpointSpec:
         return EndpointSpec(
@@ -27,10 +57,15 @@ class CreateEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class UpdateEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    url: str | msgspec.UnsetType = msgspec.UNSET
-    description: str | msgspec.UnsetType = msgspec.UNSET
-    event_types: list[str] | msgspec.UnsetType = msgspec.UNSET
-    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    """Changes to a webhook endpoint; fields left out keep their value."""
+
+    url: Annotated[str | msgspec.UnsetType, _URL] = msgspec.UNSET
+    description: Annotated[str | msgspec.UnsetType, _DESCRIPTION] = msgspec.UNSET
+    event_types: Annotated[list[str] | msgspec.UnsetType, _EVENT_TYPES] = msgspec.UNSET
+    enabled: Annotated[
+        bool | msgspec.UnsetType,
+        doc("Whether deliveries are made to it; enabling clears `disabled_reason`.", True),
+    ] = msgspec.UNSET
 
     def to_patch(self) -> EndpointPatch:
         types = self.event_types
@@ -43,23 +78,60 @@ class UpdateEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class RotateSecret(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    grace_period_seconds: int = 86400
+    """How the endpoint's secret is rotated."""
+
+    grace_period_seconds: Annotated[
+        int,
+        doc(
+            "How long deliveries are also signed with the old secret: 0 (it stops at once) to "
+            "604800; default 86400.",
+            86400,
+        ),
+    ] = 86400
 
 
 class Replay(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    since: datetime
-    until: datetime | None = None
+    """The window of events to deliver again."""
+
+    since: Annotated[
+        datetime,
+        msgspec.Meta(
+            tz=True,
+            description="From this time (inclusive), with a time zone.",
+            examples=["2026-12-01T00:00:00Z"],
+        ),
+    ]
+    until: (
+        Annotated[
+            datetime,
+            msgspec.Meta(
+                tz=True,
+                description="Until this time (exclusive), with a time zone; null: now.",
+                examples=["2026-12-02T00:00:00Z"],
+            ),
+        ]
+        | None
+    ) = None
 
 
 class EndpointOut(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    url: str
-    description: str
-    event_types: list[str]
-    enabled: bool
-    disabled_reason: str | None
-    created_at: datetime
-    updated_at: datetime
+    """A webhook endpoint (never its secret)."""
+
+    id: Annotated[str, _ENDPOINT_ID]
+    url: Annotated[str, _URL]
+    description: Annotated[str, _DESCRIPTION]
+    event_types: Annotated[list[str], _EVENT_TYPES]
+    enabled: Annotated[bool, _ENABLED]
+    disabled_reason: Annotated[
+        str | None,
+        doc(
+            "Why Pulse disabled it (a 410 Gone, or no success for "
+            "`WEBHOOK_DISABLE_AFTER_HOURS`); null while enabled.",
+            "the endpoint answered 410 Gone",
+        ),
+    ]
+    created_at: Annotated[datetime, doc("When it was created.", _AT)]
+    updated_at: Annotated[datetime, doc("When it last changed.", _AT)]
 
     @classmethod
     def of(cls, endpoint: WebhookEndpoint) -> EndpointOut:
@@ -76,29 +148,49 @@ class EndpointOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class EndpointCreated(EndpointOut, frozen=True, kw_only=True):
-    secret: str
+    """A new webhook endpoint, with its secret: the only time it is shown."""
+
+    secret: Annotated[str, _SECRET]
 
 
 class EndpointList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[EndpointOut]
-    next_cursor: str | None
+    """A page of webhook endpoints."""
+
+    items: Annotated[list[EndpointOut], doc("This page's endpoints.")]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]
 
 
 class SecretRotated(msgspec.Struct, frozen=True, kw_only=True):
-    secret: str
-    previous_secret_expires_at: datetime | None
+    """The endpoint's new secret."""
+
+    secret: Annotated[str, _SECRET]
+    previous_secret_expires_at: Annotated[
+        datetime | None,
+        doc("Until when deliveries are also signed with the old secret; null: no longer.", _AT),
+    ]
 
 
 class ReplayQueued(msgspec.Struct, frozen=True, kw_only=True):
-    count: int
+    """How many deliveries a replay queued."""
+
+    count: Annotated[int, doc("Events queued for delivery again.", 3)]
 
 
 class AttemptOut(msgspec.Struct, frozen=True, kw_only=True):
-    at: datetime
-    status_code: int | None
-    duration_ms: int
-    error: str | None
-    response_excerpt: str | None
+    """One attempt of a delivery."""
+
+    at: Annotated[datetime, doc("When it was made.", _AT)]
+    status_code: Annotated[
+        int | None, doc("The endpoint's HTTP status; null when no answer came.", 500)
+    ]
+    duration_ms: Annotated[int, doc("How long it took, in milliseconds.", 120)]
+    error: Annotated[
+        str | None,
+        doc("Why no answer came (refused, timed out, address not allowed).", "timed out"),
+    ]
+    response_excerpt: Annotated[
+        str | None, doc("The start of the endpoint's answer (a few KB at most).", "Internal error")
+    ]
 
     @classmethod
     def of(cls, attempt: DeliveryAttempt) -> AttemptOut:
@@ -112,15 +204,28 @@ class AttemptOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeliveryOut(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    endpoint_id: str
-    event_id: str
-    event_type: str
-    status: str
-    attempts_count: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    created_at: datetime
+    """One event's delivery to one endpoint."""
+
+    id: Annotated[str, doc("The delivery's id.", "dlv_01M8T76XCT4W6B8Z7RJ3S0P2ME")]
+    endpoint_id: Annotated[str, _ENDPOINT_ID]
+    event_id: Annotated[str, _EVENT_ID]
+    event_type: Annotated[EventType, doc("The event's type.", "participant.joined")]
+    status: Annotated[
+        DeliveryStatus,
+        doc(
+            "`pending` (an attempt is due), `succeeded` (a 2xx), `failed` (will be retried) "
+            "or `dead` (attempts exhausted; retry or replay it).",
+            "succeeded",
+        ),
+    ]
+    attempts_count: Annotated[int, doc("Attempts made so far.", 1)]
+    next_attempt_at: Annotated[
+        datetime | None, doc("When the next attempt is due; null: none is.", _AT)
+    ]
+    last_status_code: Annotated[
+        int | None, doc("The last attempt's HTTP status; null: none yet.", 200)
+    ]
+    created_at: Annotated[datetime, doc("When it was created.", _AT)]
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
@@ -138,7 +243,9 @@ class DeliveryOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeliveryDetail(DeliveryOut, frozen=True, kw_only=True):
-    attempts: list[AttemptOut]
+    """A delivery with every attempt."""
+
+    attempts: Annotated[list[AttemptOut], doc("Every attempt, oldest first.")]
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryDetail:
@@ -150,16 +257,26 @@ class DeliveryDetail(DeliveryOut, frozen=True, kw_only=True):
 
 
 class DeliveryList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[DeliveryOut]
-    next_cursor: str | None
+    """A page of deliveries."""
+
+    items: Annotated[list[DeliveryOut], doc("This page's deliveries, newest first.")]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]
 
 
 class EventOut(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    type: str
-    timestamp: datetime
-    project_id: str
-    data: dict[str, Any]
+    """Something that happened in the project (the body of its webhook deliveries)."""
+
+    id: Annotated[str, _EVENT_ID]
+    type: Annotated[EventType, doc("What happened.", "participant.joined")]
+    timestamp: Annotated[datetime, doc("When it happened.", _AT)]
+    project_id: Annotated[str, doc("The project's id.", "prj_01M8T76XBA01F2Z16J4GCEBSZ1")]
+    data: Annotated[
+        dict[str, Any],
+        doc(
+            "The event's details, by type; room names are the project's own and ids are Pulse's.",
+            {"room": "demo", "participant": {"identity": "alice", "name": "Alice"}},
+        ),
+    ]
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
@@ -173,5 +290,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class EventList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[EventOut]
-    next_cursor: str | None
+    """A page of events."""
+
+    items: Annotated[list[EventOut], doc("This page's events, newest first.")]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]

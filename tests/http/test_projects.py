@@ -60,6 +60,11 @@ async def test_project_credentials_authenticate(
     assert me.json()["id"] == tenant_a.project_id
 
 
+def _other_last(value: str) -> str:
+    """``value`` with another last character (never the same one: a key may end in x)."""
+    return value[:-1] + ("y" if value.endswith("x") else "x")
+
+
 async def test_wrong_credentials_are_one_401_whatever_was_wrong(
     client: AsyncTestClient[Any], tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
@@ -67,8 +72,8 @@ async def test_wrong_credentials_are_one_401_whatever_was_wrong(
         {},
         {"X-Pulse-Key": tenant_a.api_key},
         {"X-Pulse-Key": tenant_a.api_key, "X-Pulse-Secret": tenant_b.api_secret},
-        {"X-Pulse-Key": tenant_a.api_key, "X-Pulse-Secret": tenant_a.api_secret[:-1] + "x"},
-        {"X-Pulse-Key": tenant_a.api_key[:-1] + "x", "X-Pulse-Secret": tenant_a.api_secret},
+        {"X-Pulse-Key": tenant_a.api_key, "X-Pulse-Secret": _other_last(tenant_a.api_secret)},
+        {"X-Pulse-Key": _other_last(tenant_a.api_key), "X-Pulse-Secret": tenant_a.api_secret},
         {"X-Pulse-Key": "pulse_key_nope", "X-Pulse-Secret": tenant_a.api_secret},
         {"Authorization": f"Bearer {tenant_a.api_key}"},
         {"Authorization": "Basic Zm9vOmJhcg=="},

@@ -54,6 +54,7 @@ from litestar.router import Router
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
+from pulse_http.auth import required_scope
 from pulse_http.idempotency import REPLAYED
 from pulse_http.problems import PROBLEM_JSON, FieldError, Problem
 
@@ -521,6 +522,13 @@ def _complete_operation(item: dict[str, Any], operation: Operation, operation_id
         item["summary"] = _summary(description)
     item["operationId"] = operation_id
     item["security"] = copy.deepcopy(SECURITY[kind]) if kind else []
+    if kind in ("project", "project_key"):
+        # The scope a named key needs: read from the route's own declaration, the one
+        # the guard enforces.
+        scope = required_scope(opt.get("scope"), operation.method)
+        if scope is not None:
+            item["x-pulse-scope"] = scope
+            item["description"] = f"{item.get('description', '')}\n\nKey scope: `{scope}`."
     raw_body: Mapping[str, Any] | None = opt.get("body")
     if raw_body is not None and "requestBody" not in item:
         # A handler that reads its body itself (a signed webhook) declares what it is.

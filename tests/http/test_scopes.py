@@ -503,3 +503,23 @@ async def test_last_used_at_is_written_in_batches_not_per_request(
     assert len(spy.touches) == touched
     items = {i["id"]: i for i in await keys_of(client, tenant, tenant.owner_headers)}
     assert datetime.fromisoformat(items[key["id"]]["last_used_at"]) == used_at
+
+
+async def test_the_openapi_document_states_each_project_routes_scope(client: Client) -> None:
+    """The document reads the same declaration as the guard (required_scope of the
+    route's opt), so a client generated from it knows which scope each call needs."""
+    document = (await client.get("/schema/openapi.json")).json()
+    stated = {
+        (method.upper(), path): operation.get("x-pulse-scope")
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "security" in operation
+    }
+    for route in client.app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if handler.opt.get("auth") not in ("project", "project_key"):
+                continue
+            for method in handler.http_methods - {"OPTIONS", "HEAD"}:
+                needed = required_scope(handler.opt.get("scope"), method)
+                path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+                assert stated.get((method, path)) == needed, (method, path)

@@ -37,17 +37,14 @@ from pulse_http.routes.access import (
     UsersController,
 )
 from pulse_http.routes.livekit import livekit_webhook
+from pulse_http.routes.managed_webhooks import ProjectWebhooksController
 from pulse_http.routes.media import MediaController, download_routes
 from pulse_http.routes.organizations import OrganizationsController
 from pulse_http.routes.projects import CurrentProjectController, ProjectsController
 from pulse_http.routes.rooms import RoomsController
 from pulse_http.routes.tokens import TokensController
 from pulse_http.routes.usage import ManagedUsageController, UsageController
-from pulse_http.routes.webhooks import (
-    EventsController,
-    ProjectWebhooksController,
-    WebhooksController,
-)
+from pulse_http.routes.webhooks import EventsController, WebhooksController
 from pulse_http.strict_body import check_json_body
 
 

@@ -1,6 +1,7 @@
-"""Events and webhooks (API.md): the project's own routes (key + secret) and the same
-routes under ``/v1/projects/{project_id}/`` for management callers. Both call the same
-services; the management side first resolves the project the caller may see (404
+"""Events and webhooks (API.md): the project's own routes (key + secret). The same routes
+under ``/v1/projects/{project_id}/`` for management callers are in
+:mod:`pulse_http.routes.managed_webhooks`; both call the same services through the
+helpers here. The management side first resolves the project the caller may see (404
 otherwise) and, for writes, checks that it may change it."""
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from pulse_core.errors import PermissionDenied
-from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.models import Project
 from pulse_core.models.audit import Caller
-from pulse_core.services import ProjectService
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.webhooks import WebhookService
-from pulse_http.auth import MANAGEMENT, project_route
+from pulse_http.auth import project_route
 from pulse_http.routes.params import Since, Until, moment
 from pulse_http.schemas.webhooks import (
     CreateEndpoint,
@@ -39,14 +38,14 @@ from pulse_http.schemas.webhooks import (
 )
 
 
-def _types(value: str | None) -> list[str]:
+def types(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 # -- what both kinds of caller do, given the project --------------------------------------
 
 
-async def _list_events(
+async def list_events(
     log: EventLog,
     project: Project,
     *,
@@ -57,12 +56,12 @@ async def _list_events(
     cursor: str | None,
 ) -> EventList:
     page = await log.list(
-        project, types=_types(type_), since=since, until=until, limit=limit, cursor=cursor
+        project, types=types(type_), since=since, until=until, limit=limit, cursor=cursor
     )
     return EventList(items=[EventOut.of(e) for e in page.items], next_cursor=page.next_cursor)
 
 
-async def _create(
+async def create(
     webhooks: WebhookService, project: Project, data: CreateEndpoint, by: Caller
 ) -> EndpointCreated:
     created = await webhooks.create_endpoint(project, data.to_domain(), by=by)
@@ -70,14 +69,14 @@ async def _create(
     return EndpointCreated(**msgspec.structs.asdict(out), secret=created.secret)
 
 
-async def _list_endpoints(
+async def list_endpoints(
     webhooks: WebhookService, project: Project, limit: int | None, cursor: str | None
 ) -> EndpointList:
     page = await webhooks.list_endpoints(project, limit=limit, cursor=cursor)
     return EndpointList(items=[EndpointOut.of(e) for e in page.items], next_cursor=page.next_cursor)
 
 
-async def _rotate(
+async def rotate(
     webhooks: WebhookService,
     project: Project,
     endpoint_id: str,
@@ -91,7 +90,7 @@ async def _rotate(
     )
 
 
-async def _list_deliveries(
+async def list_deliveries(
     webhooks: WebhookService,
     project: Project,
     *,
@@ -136,7 +135,7 @@ class EventsController(Controller):
 
         Events are kept 30 days: this is how a backend catches up on what it missed.
         `type` filters by event type (comma-separated), `since` and `until` by time."""
-        return await _list_events(
+        return await list_events(
             event_log,
             project,
             type_=type_,
@@ -166,7 +165,7 @@ class WebhooksController(Controller):
         The answer holds its `secret` (`whsec_…`), shown this once. `event_types` empty:
         every event. A URL whose host is or resolves to a private, loopback or otherwise
         internal address is refused (400); in production only `https`."""
-        return await _create(webhooks, project, data, caller)
+        return await create(webhooks, project, data, caller)
 
     @get("/endpoints")
     async def list_endpoints(
@@ -177,7 +176,7 @@ class WebhooksController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> EndpointList:
         """List the project's webhook endpoints, oldest first (never their secrets)."""
-        return await _list_endpoints(webhooks, project, limit, cursor)
+        return await list_endpoints(webhooks, project, limit, cursor)
 
     @get("/endpoints/{endpoint_id:str}")
     async def get_endpoint(
@@ -228,7 +227,7 @@ class WebhooksController(Controller):
         During `grace_period_seconds` (0 to 604800; default 86400) every delivery is signed
         with both secrets, so the receiver can switch without losing one; with 0 the old
         secret stops at once."""
-        return await _rotate(webhooks, project, endpoint_id, data, caller)
+        return await rotate(webhooks, project, endpoint_id, data, caller)
 
     @post("/endpoints/{endpoint_id:str}/test", status_code=202)
     async def send_test(
@@ -266,7 +265,7 @@ class WebhooksController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> DeliveryList:
         """List deliveries, newest first (filter by `endpoint_id`, `event_id`, `status`)."""
-        return await _list_deliveries(
+        return await list_deliveries(
             webhooks,
             project,
             endpoint_id=endpoint_id,
@@ -300,254 +299,3 @@ class WebhooksController(Controller):
 
 
 # -- management --------------------------------------------------------------------------
-
-
-async def _managed(
-    principal: ManagementPrincipal, projects: ProjectService, project_id: str, *, write: bool
-) -> Project:
-    project = await projects.get(principal, project_id)
-    if write and not principal.can_write(project.org_id):
-        raise PermissionDenied("members may not change webhooks")
-    return project
-
-
-class ProjectWebhooksController(Controller):
-    """The same routes for dashboards and operators, under the project's id."""
-
-    path = "/v1/projects/{project_id:str}"
-    tags = ["webhooks"]
-    opt = MANAGEMENT
-
-    @get("/events")
-    async def list_events(
-        self,
-        *,
-        project_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        event_log: NamedDependency[EventLog],
-        type_: Annotated[str | None, QueryParameter(name="type")] = None,
-        since: Since = None,
-        until: Until = None,
-        limit: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-    ) -> EventList:
-        """List the project's events, newest first.
-
-        Events are kept 30 days: this is how a backend catches up on what it missed.
-        `type` filters by event type (comma-separated), `since` and `until` by time.
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=False)
-        return await _list_events(
-            event_log,
-            project,
-            type_=type_,
-            since=moment(since, "since"),
-            until=moment(until, "until"),
-            limit=limit,
-            cursor=cursor,
-        )
-
-    @post("/webhooks/endpoints", status_code=201)
-    async def create_endpoint(
-        self,
-        project_id: FromPath[str],
-        data: JSONBody[CreateEndpoint],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-    ) -> EndpointCreated:
-        """Add a webhook endpoint: a URL of the customer's backend that receives the
-        project's events, signed as Standard Webhooks says.
-
-        The answer holds its `secret` (`whsec_…`), shown this once. `event_types` empty:
-        every event. A URL whose host is or resolves to a private, loopback or otherwise
-        internal address is refused (400); in production only `https`.
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=True)
-        return await _create(webhooks, project, data, principal.caller())
-
-    @get("/webhooks/endpoints")
-    async def list_endpoints(
-        self,
-        *,
-        project_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-        limit: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-    ) -> EndpointList:
-        """List the project's webhook endpoints, oldest first (never their secrets).
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=False)
-        return await _list_endpoints(webhooks, project, limit, cursor)
-
-    @get("/webhooks/endpoints/{endpoint_id:str}")
-    async def get_endpoint(
-        self,
-        project_id: FromPath[str],
-        endpoint_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-    ) -> EndpointOut:
-        """Get a webhook endpoint (never its secret).
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=False)
-        return EndpointOut.of(await webhooks.get_endpoint(project, endpoint_id))
-
-    @patch("/webhooks/endpoints/{endpoint_id:str}")
-    async def update_endpoint(
-        self,
-        *,
-        project_id: FromPath[str],
-        endpoint_id: FromPath[str],
-        data: JSONBody[UpdateEndpoint],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-    ) -> EndpointOut:
-        """Change a webhook endpoint's URL, description, event types or `enabled`; fields left
-        out keep their value. Enabling a disabled endpoint clears `disabled_reason`.
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=True)
-        updated = await webhooks.update_endpoint(
-            project, endpoint_id, data.to_patch(), by=principal.caller()
-        )
-        return EndpointOut.of(updated)
-
-    @delete("/webhooks/endpoints/{endpoint_id:str}", status_code=204)
-    async def delete_endpoint(
-        self,
-        project_id: FromPath[str],
-        endpoint_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-    ) -> None:
-        """Delete a webhook endpoint; its pending deliveries are dropped.
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=True)
-        await webhooks.delete_endpoint(project, endpoint_id, by=principal.caller())
-
-    @post("/webhooks/endpoints/{endpoint_id:str}/rotate-secret", status_code=200)
-    async def rotate_secret(
-        self,
-        *,
-        project_id: FromPath[str],
-        endpoint_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-        data: JSONBody[RotateSecret | None] = None,
-    ) -> SecretRotated:
-        """Rotate a webhook endpoint's secret: the new `secret` is shown this once.
-
-        During `grace_period_seconds` (0 to 604800; default 86400) every delivery is signed
-        with both secrets, so the receiver can switch without losing one; with 0 the old
-        secret stops at once.
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=True)
-        return await _rotate(webhooks, project, endpoint_id, data, principal.caller())
-
-    @post("/webhooks/endpoints/{endpoint_id:str}/test", status_code=202)
-    async def send_test(
-        self,
-        project_id: FromPath[str],
-        endpoint_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-    ) -> DeliveryOut:
-        """Send a `webhook.test` event to the endpoint (202 with its delivery).
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=True)
-        return DeliveryOut.of(await webhooks.send_test(project, endpoint_id))
-
-    @post("/webhooks/endpoints/{endpoint_id:str}/replay", status_code=202)
-    async def replay(
-        self,
-        *,
-        project_id: FromPath[str],
-        endpoint_id: FromPath[str],
-        data: JSONBody[Replay],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-    ) -> ReplayQueued:
-        """Deliver again, to this endpoint, every event from `since` until `until` (default: now)
-        that did not succeed there (202 with how many).
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=True)
-        count = await webhooks.replay(project, endpoint_id, since=data.since, until=data.until)
-        return ReplayQueued(count=count)
-
-    @get("/webhooks/deliveries")
-    async def list_deliveries(
-        self,
-        *,
-        project_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-        endpoint_id: FromQuery[str | None] = None,
-        event_id: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-    ) -> DeliveryList:
-        """List deliveries, newest first (filter by `endpoint_id`, `event_id`, `status`).
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=False)
-        return await _list_deliveries(
-            webhooks,
-            project,
-            endpoint_id=endpoint_id,
-            event_id=event_id,
-            status=status,
-            limit=limit,
-            cursor=cursor,
-        )
-
-    @get("/webhooks/deliveries/{delivery_id:str}")
-    async def get_delivery(
-        self,
-        project_id: FromPath[str],
-        delivery_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-    ) -> DeliveryDetail:
-        """Get a delivery with every attempt: when, the status code, the duration, the error
-        and the start of the answer.
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=False)
-        return DeliveryDetail.of(await webhooks.get_delivery(project, delivery_id))
-
-    @post("/webhooks/deliveries/{delivery_id:str}/retry", status_code=202)
-    async def retry_delivery(
-        self,
-        project_id: FromPath[str],
-        delivery_id: FromPath[str],
-        principal: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        webhooks: NamedDependency[WebhookService],
-    ) -> DeliveryDetail:
-        """Attempt a delivery again now (a `dead` one becomes `pending`); 202 with the
-        delivery.
-
-        The management side of the same route: the project by its id (members may only read)."""
-        project = await _managed(principal, projects, project_id, write=True)
-        return DeliveryDetail.of(await webhooks.retry_delivery(project, delivery_id))

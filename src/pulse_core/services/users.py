@@ -10,6 +10,7 @@ session check is what makes a signed-in token stop working, not its expiry).
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Final
 
@@ -215,28 +216,28 @@ class UserService:
         await self._sessions.end_all(user.id)
 
     async def _keep_an_owner(self, org_id: str, leaving: User) -> None:
-        after = None
-        while True:
-            page = await self._users.list_page(org_id=org_id, after=after, limit=200)
-            if any(u.role == "owner" and u.id != leaving.id and u.is_active for u in page):
+        async for user in self._members(org_id):
+            if user.role == "owner" and user.id != leaving.id and user.is_active:
                 return
-            if len(page) < 200:
-                raise Conflict(
-                    "an organization keeps at least one owner who has signed up",
-                    code="last_owner",
-                )
-            after = page[-1].id
+        raise Conflict(
+            "an organization keeps at least one owner who has signed up", code="last_owner"
+        )
 
-    async def end_organization(self, org_id: str) -> None:
-        """End every session of the organization's users (it was deleted)."""
+    async def _members(self, org_id: str) -> AsyncIterator[User]:
+        """Every user of the organization, a page at a time."""
         after = None
         while True:
             page = await self._users.list_page(org_id=org_id, after=after, limit=200)
             for user in page:
-                await self._sessions.end_all(user.id)
+                yield user
             if len(page) < 200:
                 return
             after = page[-1].id
+
+    async def end_organization(self, org_id: str) -> None:
+        """End every session of the organization's users (it was deleted)."""
+        async for user in self._members(org_id):
+            await self._sessions.end_all(user.id)
 
     async def _check_reader(self, actor: ManagementPrincipal, org_id: str) -> None:
         if not ids.is_valid_id(org_id, ids.ORGANIZATION) or not actor.can_read(org_id):

@@ -20,6 +20,7 @@ from pulse_http.auth import (
     provide_project,
 )
 from pulse_http.container import Container, build_container
+from pulse_http.dashboard import dashboard_routes, template_config
 from pulse_http.fast_livekit import LiveKitWebhookFastPath
 from pulse_http.fast_tokens import TokenFastPath
 from pulse_http.idempotency import REPLAYED, IdempotentResponses, with_idempotency
@@ -104,6 +105,7 @@ def create_app(container: Container | None = None) -> Litestar:
         "usage": _constant(services.usage()),
         "quotas": _constant(services.quotas()),
         "users": _factory(services.users),
+        "plans": _constant(services.plans()),
         "sign_in": _constant(services.sign_in()),
         "keys": _factory(services.keys),
         "audit": _constant(services.audit()),
@@ -164,16 +166,18 @@ def create_app(container: Container | None = None) -> Litestar:
             *download_routes(container.adapters.signed_downloads()),
             *metrics_routes(container),
             *docs_routes(),
+            *dashboard_routes(settings),
         ],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[authenticate],
-        state=State({"authenticators": authenticators}),
+        state=State({"authenticators": authenticators, "settings": settings}),
         before_request=with_idempotency(check_json_body, idempotency),
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,
         lifespan=[lifespan],
         openapi_config=openapi_config(__version__),
+        template_config=template_config(),
         debug=False,
     )
     # Outside Litestar, so that it sees the answer as sent (see pulse_http.idempotency).

@@ -13,13 +13,12 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
-from pulse_adapters.argon2 import Argon2PasswordHasher
 from pulse_adapters.clock import ManualClock
 from pulse_http.app import create_app
-from pulse_http.container import Container, build_container
+from pulse_http.container import Container
 from pulse_http.settings import Settings
+from tests.support.live_server import app_container
 from tests.support.mongo import MongoTestServer
-from tests.support.urls import resolver_for_tests
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 
@@ -60,18 +59,11 @@ async def offline_container(settings: Settings) -> AsyncIterator[Container]:
         await database.close()
 
 
-CHEAP_PASSWORDS = Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
 def make_container(settings: Settings, clock: ManualClock) -> Container:
-    """A container on ``clock``, resolving the test names of ``tests/support/urls.py``."""
-    container = build_container(settings)
+    """A container on ``clock``, resolving the test names of ``tests/support/urls.py``
+    and hashing passwords cheaply (``tests/support/live_server.py``)."""
+    container = app_container(settings)
     container.adapters.clock.override(providers.Object(clock))
-    container.adapters.resolver.override(providers.Object(resolver_for_tests()))
-    # argon2id as deployed costs 64 MiB and tens of milliseconds a hash: the suite signs
-    # in hundreds of times, so it hashes with the smallest parameters (same algorithm,
-    # same code path; strength is not what these tests are about).
-    container.adapters.passwords.override(providers.Object(CHEAP_PASSWORDS))
     return container
 
 

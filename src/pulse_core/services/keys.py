@@ -17,7 +17,7 @@ import msgspec
 
 from pulse_core import ids
 from pulse_core.crypto import credentials
-from pulse_core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pulse_core.errors import Conflict, InvalidInput, NotFound
 from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.keys import PRIMARY_KEY_ID, SCOPES, ApiKey, Scope
@@ -104,7 +104,7 @@ class KeyService:
         scopes: Sequence[str] | None = None,
         expires_at: datetime | None = None,
     ) -> IssuedKey:
-        project = await self._writable(actor, project_id)
+        project = await self._projects.writable(actor, project_id)
         now = self._clock.now()
         if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
             raise InvalidInput(
@@ -150,7 +150,7 @@ class KeyService:
 
     async def revoke(self, actor: ManagementPrincipal, project_id: str, key_id: str) -> None:
         """Revoke a named key at once (idempotent). The first key is rotated instead."""
-        project = await self._writable(actor, project_id)
+        project = await self._projects.writable(actor, project_id)
         if key_id == PRIMARY_KEY_ID:
             raise Conflict(
                 "the project's first key is rotated with regenerate-keys, not revoked",
@@ -167,12 +167,6 @@ class KeyService:
             return
         revoked = msgspec.structs.replace(key, revoked_at=self._clock.now())
         await self._keys.update(revoked, audit=self._record(actor, "key.revoked", project, key.id))
-
-    async def _writable(self, actor: ManagementPrincipal, project_id: str) -> Project:
-        project = await self._projects.get(actor, project_id)
-        if not actor.can_write(project.org_id):
-            raise PermissionDenied("members may not change keys")
-        return project
 
     def _record(
         self, actor: ManagementPrincipal, action: str, project: Project, key_id: str

@@ -171,7 +171,7 @@ class ProjectService:
     async def update(
         self, actor: ManagementPrincipal, project_id: str, patch: ProjectPatch
     ) -> Project:
-        project = await self._writable(actor, project_id)
+        project = await self.writable(actor, project_id)
         changes = {
             field: getattr(patch, field)
             for field in ProjectSettings.__struct_fields__
@@ -190,7 +190,7 @@ class ProjectService:
 
     async def delete(self, actor: ManagementPrincipal, project_id: str) -> None:
         """Soft delete; its keys stop working at once on this process."""
-        project = await self._writable(actor, project_id)
+        project = await self.writable(actor, project_id)
         now = self._clock.now()
         await self._projects.update(
             msgspec.structs.replace(project, is_deleted=True, deleted_at=now, updated_at=now),
@@ -208,7 +208,7 @@ class ProjectService:
                 f"grace_period_seconds must be between 0 and {MAX_GRACE_PERIOD_SECONDS}",
                 field="grace_period_seconds",
             )
-        project = await self._writable(actor, project_id)
+        project = await self.writable(actor, project_id)
         now = self._clock.now()
         previous = None
         if grace_period_seconds > 0:
@@ -257,7 +257,10 @@ class ProjectService:
             await self._webhook_urls.check(settings.webhook_url, "webhook_url")
         return settings
 
-    async def _writable(self, actor: ManagementPrincipal, project_id: str) -> Project:
+    async def writable(self, actor: ManagementPrincipal, project_id: str) -> Project:
+        """The project if the actor may change it and what is in it (its webhooks, rooms,
+        media): admins and its organization's owner. ``NotFound`` if the actor may not
+        see it, ``PermissionDenied`` if they may only read it."""
         project = await self.get(actor, project_id)
         if not actor.can_write(project.org_id):
             raise PermissionDenied("members may not change projects")

@@ -40,7 +40,7 @@ from pulse_http.settings import Settings
 ACCEPT_INVITE_PATH = "/dashboard/accept-invite"
 
 
-def _anonymous(request: Request[Any, Any, Any]) -> Caller:
+def anonymous_caller(request: Request[Any, Any, Any]) -> Caller:
     """A caller not signed in yet: where the request came from, for the audit log."""
     authenticators: Authenticators = request.app.state["authenticators"]
     client = request.scope.get("client")
@@ -130,7 +130,9 @@ class AuthController(Controller):
 
         `token` is the invitation link's `token` query parameter. An unknown, used or
         expired invitation is 400 `invalid_invitation`."""
-        return UserOut.of(await users.accept(data.token, data.password, by=_anonymous(request)))
+        return UserOut.of(
+            await users.accept(data.token, data.password, by=anonymous_caller(request))
+        )
 
     @post("/login", status_code=200, opt={"problems": (401, 429, 503)})
     async def login(
@@ -144,7 +146,7 @@ class AuthController(Controller):
         Send it as `Authorization: Bearer <access_token>` until `expires_at` or sign-out.
         A wrong email or password is the same 401; repeated failures are throttled
         (429)."""
-        signed = await sign_in.sign_in(data.email, data.password, by=_anonymous(request))
+        signed = await sign_in.sign_in(data.email, data.password, by=anonymous_caller(request))
         return SignedInOut(
             access_token=signed.access_token,
             expires_at=signed.expires_at,

@@ -9,7 +9,6 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from pulse_core.errors import PermissionDenied
 from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.services import ProjectService
 from pulse_core.services.event_log import EventLog
@@ -37,10 +36,9 @@ from pulse_http.schemas.webhooks import (
 async def _managed(
     principal: ManagementPrincipal, projects: ProjectService, project_id: str, *, write: bool
 ) -> Project:
-    project = await projects.get(principal, project_id)
-    if write and not principal.can_write(project.org_id):
-        raise PermissionDenied("members may not change webhooks")
-    return project
+    if write:
+        return await projects.writable(principal, project_id)
+    return await projects.get(principal, project_id)
 
 
 class ProjectWebhooksController(Controller):

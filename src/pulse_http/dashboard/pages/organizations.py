@@ -1,0 +1,202 @@
+"""The dashboard's home, the platform's organizations (admins) and an organization's
+overview: its projects, its plan and limits with their current use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from pulse_core.errors import PulseError
+from pulse_core.models import ManagementPrincipal
+from pulse_core.plans import PlanCatalog
+from pulse_core.services import OrganizationService, ProjectService
+from pulse_core.services.quotas import QuotaService
+from pulse_http.dashboard.forms import Refusal, read_form
+from pulse_http.dashboard.rendering import page
+from pulse_http.dashboard.session import PATH
+from pulse_http.schemas.organizations import CreateOrganization, UpdateOrganization
+from pulse_http.schemas.projects import CreateProject
+
+Req = Request[Any, Any, Any]
+#: Rows per page of the dashboard's lists.
+PAGE_SIZE = 50
+
+
+class OrganizationPages(Controller):
+    path = PATH
+
+    @get("/")
+    async def home(self, viewer: NamedDependency[ManagementPrincipal]) -> Redirect:
+        if viewer.is_admin or viewer.org_id is None:
+            return Redirect(f"{PATH}/organizations", status_code=303)
+        return Redirect(f"{PATH}/organizations/{viewer.org_id}", status_code=303)
+
+    @get("/organizations")
+    async def organizations(
+        self,
+        viewer: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+        plans: NamedDependency[PlanCatalog],
+        cursor: FromQuery[str | None] = None,
+    ) -> Template:
+        listed = await organizations.list(viewer, limit=PAGE_SIZE, cursor=cursor)
+        return page(
+            "organizations.html",
+            viewer,
+            organizations=listed.items,
+            next_cursor=listed.next_cursor,
+            plans=plans.names(),
+            values={},
+        )
+
+    @post("/organizations")
+    async def create_organization(
+        self,
+        request: Req,
+        viewer: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+        plans: NamedDependency[PlanCatalog],
+    ) -> Template | Redirect:
+        form = await read_form(request)
+        try:
+            data = form.to(CreateOrganization)
+            org = await organizations.create(
+                viewer, name=data.name, admin_email=data.admin_email, plan=data.plan
+            )
+        except PulseError as exc:
+            listed = await organizations.list(viewer, limit=PAGE_SIZE)
+            return page(
+                "organizations.html",
+                viewer,
+                refusal=Refusal.of(exc),
+                organizations=listed.items,
+                next_cursor=listed.next_cursor,
+                plans=plans.names(),
+                values=form.values,
+            )
+        return Redirect(f"{PATH}/organizations/{org.id}?notice=created", status_code=303)
+
+    @get("/organizations/{org_id:str}")
+    async def overview(
+        self,
+        *,
+        org_id: FromPath[str],
+        viewer: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+        projects: NamedDependency[ProjectService],
+        quotas: NamedDependency[QuotaService],
+        plans: NamedDependency[PlanCatalog],
+        cursor: FromQuery[str | None] = None,
+    ) -> Template:
+        return await _overview(
+            viewer,
+            org_id,
+            organizations=organizations,
+            projects=projects,
+            quotas=quotas,
+            plans=plans,
+            cursor=cursor,
+        )
+
+    @post("/organizations/{org_id:str}")
+    async def update_organization(
+        self,
+        *,
+        request: Req,
+        org_id: FromPath[str],
+        viewer: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+        projects: NamedDependency[ProjectService],
+        quotas: NamedDependency[QuotaService],
+        plans: NamedDependency[PlanCatalog],
+    ) -> Template | Redirect:
+        form = await read_form(request)
+        try:
+            data = form.to(UpdateOrganization)
+            await organizations.update(viewer, org_id, data.to_patch())
+        except PulseError as exc:
+            return await _overview(
+                viewer,
+                org_id,
+                organizations=organizations,
+                projects=projects,
+                quotas=quotas,
+                plans=plans,
+                refusal=Refusal.of(exc),
+            )
+        return Redirect(f"{PATH}/organizations/{org_id}?notice=saved", status_code=303)
+
+    @post("/organizations/{org_id:str}/projects")
+    async def create_project(
+        self,
+        *,
+        request: Req,
+        org_id: FromPath[str],
+        viewer: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+        projects: NamedDependency[ProjectService],
+        quotas: NamedDependency[QuotaService],
+        plans: NamedDependency[PlanCatalog],
+    ) -> Template:
+        form = await read_form(request)
+        try:
+            data = form.to(CreateProject, org_id=org_id)
+            issued = await projects.create(
+                viewer, org_id=org_id, name=data.name, settings=data.settings()
+            )
+        except PulseError as exc:
+            return await _overview(
+                viewer,
+                org_id,
+                organizations=organizations,
+                projects=projects,
+                quotas=quotas,
+                plans=plans,
+                refusal=Refusal.of(exc),
+                values=form.values,
+            )
+        project = issued.project
+        return page(
+            "secret_once.html",
+            viewer,
+            status=201,
+            project=project,
+            org=await organizations.get(viewer, project.org_id),
+            heading=f"Project {project.name} created",
+            api_key=project.api_key,
+            api_secret=issued.api_secret,
+            expires_at=None,
+            replace_url=f"{PATH}/projects/{project.id}",
+        )
+
+
+async def _overview(
+    viewer: ManagementPrincipal,
+    org_id: str,
+    *,
+    organizations: OrganizationService,
+    projects: ProjectService,
+    quotas: QuotaService,
+    plans: PlanCatalog,
+    cursor: str | None = None,
+    refusal: Refusal | None = None,
+    values: dict[str, str] | None = None,
+) -> Template:
+    org = await organizations.get(viewer, org_id)
+    listed = await projects.list(viewer, org_id=org.id, limit=PAGE_SIZE, cursor=cursor)
+    return page(
+        "organization.html",
+        viewer,
+        refusal=refusal,
+        org=org,
+        projects=listed.items,
+        next_cursor=listed.next_cursor,
+        plan=await quotas.plan_use(org.id),
+        plans=plans.names(),
+        can_write=viewer.can_write(org.id),
+        values=values or {},
+    )

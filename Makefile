@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint bench clean
+.PHONY: run test install install-test lint bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: lint
 bench: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run.py
+
+# The dashboard's pages in docs/dashboard.md, taken in Debian's chromium (apt install
+# chromium) with demo data, the same way the browser tests run.
+screenshots: install-test
+	$(BIN)/python -m tests.dashboard.screenshots docs/images/dashboard
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

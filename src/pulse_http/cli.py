@@ -142,7 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"  persistence: {settings.persistence}"
             f" ({settings.resolved_sqlite_path if settings.persistence == 'sqlite' else 'mongo'})\n"
             f"  admin token ({ttl // 60} min, development only):\n\n"
-            f"    export PULSE_ADMIN_TOKEN={token}\n",
+            f"    export PULSE_ADMIN_TOKEN={token}\n\n"
+            f"  dashboard: http://{host}:{port}/dashboard (sign in as a user of"
+            " `pulse create-admin --email you@example.com`)\n",
             flush=True,
         )
     build_server("pulse_http.asgi:app", host=address, port=port, workers=workers).serve()

@@ -22,7 +22,10 @@ JWT_SECRET = "dashboard-test-jwt-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps its event loop marked as
+# running in this thread while it is open, and the async tests of later modules need
+# the thread to themselves.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as running:
         yield running

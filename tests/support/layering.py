@@ -44,6 +44,7 @@ SHELL = frozenset(
         "granian",
         "dotenv",
         "jinja2",
+        "markupsafe",  # Jinja's own escaping, for markup the dashboard builds in Python
         "prometheus_client",
         "opentelemetry",
         "standardwebhooks",

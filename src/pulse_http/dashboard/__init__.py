@@ -25,9 +25,16 @@ from litestar.types import ControllerRouterHandler
 
 from pulse_core.errors import PulseError
 from pulse_http.dashboard.forms import Refusal
+from pulse_http.dashboard.pages.audit import AuditPages
 from pulse_http.dashboard.pages.auth import SignInPages
+from pulse_http.dashboard.pages.keys import KeyPages
+from pulse_http.dashboard.pages.media import MediaPages
 from pulse_http.dashboard.pages.organizations import OrganizationPages
 from pulse_http.dashboard.pages.projects import ProjectPages
+from pulse_http.dashboard.pages.rooms import RoomPages
+from pulse_http.dashboard.pages.usage import UsagePages
+from pulse_http.dashboard.pages.users import UserPages
+from pulse_http.dashboard.pages.webhooks import WebhookPages
 from pulse_http.dashboard.rendering import STATIC, page, template_config
 from pulse_http.dashboard.security import SecurityHeaders, csrf_middleware
 from pulse_http.dashboard.session import PATH, SignInRequired, provide_viewer, to_sign_in
@@ -35,7 +42,18 @@ from pulse_http.settings import Settings
 
 __all__ = ["dashboard_routes", "template_config"]
 
-PAGES: tuple[type, ...] = (SignInPages, OrganizationPages, ProjectPages)
+PAGES: tuple[type, ...] = (
+    SignInPages,
+    OrganizationPages,
+    ProjectPages,
+    KeyPages,
+    UserPages,
+    AuditPages,
+    UsagePages,
+    WebhookPages,
+    RoomPages,
+    MediaPages,
+)
 
 
 def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -37,6 +37,9 @@ NOTICES: dict[str, str] = {
     "muted": "Muted.",
     "ended": "Ended.",
     "stopped": "Stopped.",
+    "unmuted": "Unmuted.",
+    "exists": "It already exists: nothing changed.",
+    "started": "Started.",
 }
 
 

@@ -10,7 +10,6 @@ and scoped to ``/dashboard``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -39,12 +38,13 @@ def secure_cookies(settings: Settings) -> bool:
     return settings.environment not in ("development", "test")
 
 
-def session_cookie(settings: Settings, token: str, expires_at: datetime) -> Cookie:
+def session_cookie(settings: Settings, token: str) -> Cookie:
+    """The cookie lives as long as the session it holds (the token says when it ends)."""
     return Cookie(
         key=COOKIE,
         value=token,
         path=PATH,
-        expires=int(expires_at.timestamp()),
+        max_age=settings.session_seconds,
         httponly=True,
         secure=secure_cookies(settings),
         samesite="strict",

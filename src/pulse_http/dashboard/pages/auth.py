@@ -52,7 +52,7 @@ class SignInPages(Controller):
             refusal = Refusal.of(exc)
             return page("sign_in.html", None, refusal=refusal, next=target, email=form.get("email"))
         redirect = Redirect(target, status_code=303)
-        redirect.set_cookie(session_cookie(settings, signed.access_token, signed.expires_at))
+        redirect.set_cookie(session_cookie(settings, signed.access_token))
         return redirect
 
     @post("/sign-out")

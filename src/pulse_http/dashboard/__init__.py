@@ -27,6 +27,7 @@ from pulse_core.errors import PulseError
 from pulse_http.dashboard.forms import Refusal
 from pulse_http.dashboard.pages.audit import AuditPages
 from pulse_http.dashboard.pages.auth import SignInPages
+from pulse_http.dashboard.pages.context import provide_editable, provide_here
 from pulse_http.dashboard.pages.keys import KeyPages
 from pulse_http.dashboard.pages.media import MediaPages
 from pulse_http.dashboard.pages.organizations import OrganizationPages
@@ -79,7 +80,12 @@ def dashboard_routes(settings: Settings) -> list[ControllerRouterHandler]:
     pages = Router(
         path="/",
         route_handlers=list(PAGES),
-        dependencies={"viewer": Provide(provide_viewer)},
+        dependencies={
+            "viewer": Provide(provide_viewer),
+            # One project's pages: ``here`` to read it, ``editable`` to change it.
+            "here": Provide(provide_here),
+            "editable": Provide(provide_editable),
+        },
         middleware=[DefineMiddleware(SecurityHeaders), csrf_middleware(settings)],
         exception_handlers={
             SignInRequired: to_sign_in,

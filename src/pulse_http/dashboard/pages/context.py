@@ -1,10 +1,25 @@
 """What a project page needs before anything else: the project (if the viewer may see
-it, or change it when ``write``) and its organization, for the navigation."""
+it, or change it when ``write``) and its organization, for the navigation.
+
+:class:`ProjectPage` is that, given to every handler under ``/dashboard/projects/{id}``
+by the router's ``here`` (reading) and ``editable`` (changing) dependencies, so that a
+page states which it needs once, in its signature, and the check is the services' own.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Template
+
 from pulse_core.models import ManagementPrincipal, Organization, Project
 from pulse_core.services import OrganizationService, ProjectService
+from pulse_http.dashboard.forms import Refusal
+from pulse_http.dashboard.rendering import page
+from pulse_http.dashboard.session import PATH
 
 
 async def project_scope(
@@ -22,3 +37,67 @@ async def project_scope(
     else:
         project = await projects.get(viewer, project_id)
     return project, await organizations.get(viewer, project.org_id)
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    """The viewer on one project's pages, and how those pages are drawn: every one
+    shows the project's and its organization's navigation, and its forms only to those
+    who may change the project."""
+
+    viewer: ManagementPrincipal
+    project: Project
+    org: Organization
+
+    @property
+    def can_write(self) -> bool:
+        """Whether to show the forms; the services refuse a member's post regardless."""
+        return self.viewer.can_write(self.project.org_id)
+
+    def url(self, suffix: str = "") -> str:
+        """The project's own pages: ``url("/keys")`` is its keys page."""
+        return f"{PATH}/projects/{self.project.id}{suffix}"
+
+    def render(
+        self,
+        template: str,
+        *,
+        refusal: Refusal | None = None,
+        status: int = 200,
+        **context: Any,
+    ) -> Template:
+        return page(
+            template,
+            self.viewer,
+            project=self.project,
+            org=self.org,
+            can_write=self.can_write,
+            refusal=refusal,
+            status=status,
+            **context,
+        )
+
+
+async def provide_here(
+    project_id: FromPath[str],
+    viewer: NamedDependency[ManagementPrincipal],
+    projects: NamedDependency[ProjectService],
+    organizations: NamedDependency[OrganizationService],
+) -> ProjectPage:
+    """``here``, for a page that reads: ``NotFound`` (the error page's 404) unless the
+    viewer may see the project."""
+    project, org = await project_scope(viewer, project_id, projects, organizations)
+    return ProjectPage(viewer, project, org)
+
+
+async def provide_editable(
+    project_id: FromPath[str],
+    viewer: NamedDependency[ManagementPrincipal],
+    projects: NamedDependency[ProjectService],
+    organizations: NamedDependency[OrganizationService],
+) -> ProjectPage:
+    """``editable``, for an action that changes the project: also ``PermissionDenied``
+    (the error page's 403) when the viewer may only read it, by ``projects.writable``
+    as the management routes check; a foreign project is still a 404."""
+    project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
+    return ProjectPage(viewer, project, org)

@@ -8,6 +8,7 @@ cannot show it again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,24 +18,18 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import PulseError
-from pulse_core.models import ManagementPrincipal, Organization, Project
 from pulse_core.models.keys import SCOPES
 from pulse_core.ports.clock import Clock
-from pulse_core.services import OrganizationService, ProjectService
+from pulse_core.services import ProjectService
 from pulse_core.services.keys import KeyService, KeyView
 from pulse_http.dashboard.forms import Form, Refusal, read_form
-from pulse_http.dashboard.pages.context import project_scope
+from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
-from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH
 from pulse_http.schemas.access import CreateKey
 from pulse_http.schemas.projects import RegenerateKeys
 
 Req = Request[Any, Any, Any]
-
-
-def keys_url(project_id: str) -> str:
-    return f"{PATH}/projects/{project_id}/keys"
 
 
 class KeyPages(Controller):
@@ -44,56 +39,45 @@ class KeyPages(Controller):
     async def keys_page(
         self,
         *,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        here: NamedDependency[ProjectPage],
         keys: NamedDependency[KeyService],
         clock: NamedDependency[Clock],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        project, org = await project_scope(viewer, project_id, projects, organizations)
-        return await _listing(viewer, project, org, keys=keys, clock=clock, cursor=cursor)
+        return await _listing(here, keys=keys, clock=clock, cursor=cursor)
 
     @post("/")
     async def create_key(
         self,
         *,
         request: Req,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         keys: NamedDependency[KeyService],
         clock: NamedDependency[Clock],
     ) -> Template:
+        # A member's post never gets here: ``editable`` sends it to the error page
+        # (the services' own rule).
         form = await read_form(request)
-        # A member's post ends here, on the error page (the services' own rule).
-        project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
         try:
             data = form.to(CreateKey, lists=["scopes"])
             issued = await keys.create(
-                viewer,
-                project.id,
+                editable.viewer,
+                editable.project.id,
                 name=data.name,
                 scopes=data.scopes,
                 expires_at=data.expires_at,
             )
         except PulseError as exc:
             return await _listing(
-                viewer, project, org, keys=keys, clock=clock, form=form, refusal=Refusal.of(exc)
+                editable, keys=keys, clock=clock, form=form, refusal=Refusal.of(exc)
             )
-        return page(
-            "secret_once.html",
-            viewer,
+        return _secret_once(
+            editable,
             status=201,
-            project=project,
-            org=org,
             heading=f"Key {issued.key.name} created",
             api_key=issued.key.api_key,
             api_secret=issued.api_secret,
             expires_at=None,
-            replace_url=keys_url(project.id),
         )
 
     @post("/rotate")
@@ -101,56 +85,44 @@ class KeyPages(Controller):
         self,
         *,
         request: Req,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
+        editable: NamedDependency[ProjectPage],
         projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
         keys: NamedDependency[KeyService],
         clock: NamedDependency[Clock],
     ) -> Template:
         form = await read_form(request)
-        project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
         try:
             data = form.to(RegenerateKeys)
             rotation = await projects.regenerate_keys(
-                viewer, project.id, grace_period_seconds=data.grace_period_seconds
+                editable.viewer, editable.project.id, grace_period_seconds=data.grace_period_seconds
             )
         except PulseError as exc:
             return await _listing(
-                viewer, project, org, keys=keys, clock=clock, form=form, refusal=Refusal.of(exc)
+                editable, keys=keys, clock=clock, form=form, refusal=Refusal.of(exc)
             )
-        return page(
-            "secret_once.html",
-            viewer,
-            project=rotation.project,
-            org=org,
+        # The navigation shows the project as the rotation left it.
+        return _secret_once(
+            replace(editable, project=rotation.project),
             heading="Primary key rotated",
             api_key=rotation.api_key,
             api_secret=rotation.api_secret,
             expires_at=rotation.previous_key_expires_at,
-            replace_url=keys_url(project.id),
         )
 
     @post("/{key_id:str}/revoke")
     async def revoke_key(
         self,
         *,
-        project_id: FromPath[str],
         key_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         keys: NamedDependency[KeyService],
         clock: NamedDependency[Clock],
     ) -> Template | Redirect:
-        project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
         try:
-            await keys.revoke(viewer, project.id, key_id)
+            await keys.revoke(editable.viewer, editable.project.id, key_id)
         except PulseError as exc:
-            return await _listing(
-                viewer, project, org, keys=keys, clock=clock, refusal=Refusal.of(exc)
-            )
-        return Redirect(f"{keys_url(project.id)}?notice=revoked", status_code=303)
+            return await _listing(editable, keys=keys, clock=clock, refusal=Refusal.of(exc))
+        return Redirect(f"{editable.url('/keys')}?notice=revoked", status_code=303)
 
 
 def page_of(listed: list[KeyView], cursor: str | None) -> tuple[list[KeyView], str | None]:
@@ -174,10 +146,13 @@ def state_of(key: KeyView, now: datetime) -> str:
     return "active"
 
 
+def _secret_once(here: ProjectPage, **context: Any) -> Template:
+    """A new secret, shown once; the browser's history holds the keys page instead."""
+    return here.render("secret_once.html", replace_url=here.url("/keys"), **context)
+
+
 async def _listing(
-    viewer: ManagementPrincipal,
-    project: Project,
-    org: Organization,
+    here: ProjectPage,
     *,
     keys: KeyService,
     clock: Clock,
@@ -186,21 +161,17 @@ async def _listing(
     refusal: Refusal | None = None,
 ) -> Template:
     """The keys page; after a refused form, that form as it was typed and its error."""
-    shown, next_cursor = page_of(await keys.list(viewer, project.id), cursor)
+    shown, next_cursor = page_of(await keys.list(here.viewer, here.project.id), cursor)
     now = clock.now()
-    previous = project.previous
-    return page(
+    previous = here.project.previous
+    return here.render(
         "keys.html",
-        viewer,
         refusal=refusal,
-        project=project,
-        org=org,
         keys=[(k, state_of(k, now)) for k in shown],
         every_scope=SCOPES,
         previous=previous if previous is not None and previous.expires_at > now else None,
         next_cursor=next_cursor,
         first_page=cursor is None,
-        can_write=viewer.can_write(project.org_id),
         values=form.values if form else {},
         ticked=form.every("scopes") if form else [],
     )

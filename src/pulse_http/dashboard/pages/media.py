@@ -21,13 +21,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import PulseError
-from pulse_core.models import ManagementPrincipal, Organization, Project
 from pulse_core.ports.storage import DOWNLOAD_PATH
-from pulse_core.services import MediaService, OrganizationService, ProjectService
+from pulse_core.services import MediaService
 from pulse_http.dashboard.forms import Refusal, read_form
-from pulse_http.dashboard.pages.context import project_scope
+from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
-from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH
 from pulse_http.schemas.media import (
     CreateIngressBody,
@@ -45,10 +43,6 @@ INGRESS_TYPES = ("rtmp", "whip")
 RUNNING = frozenset({"starting", "active"})
 
 
-def media_url(project_id: str) -> str:
-    return f"{PATH}/projects/{project_id}/media"
-
-
 class MediaPages(Controller):
     path = f"{PATH}/projects/{{project_id:str}}/media"
 
@@ -58,55 +52,41 @@ class MediaPages(Controller):
     async def egress_page(
         self,
         *,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        here: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        project, org = await project_scope(viewer, project_id, projects, organizations)
-        return await _egress(viewer, project, org, media, values={}, cursor=cursor)
+        return await _egress(here, media, values={}, cursor=cursor)
 
     @post("/egress")
     async def start_egress(
         self,
         *,
         request: Req,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
     ) -> Template | Redirect:
         """``POST /v1/media/egress/start`` with the simplest body: a room, recorded whole
         (``room_composite``) to a file in the configured storage."""
         form = await read_form(request)
-        project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
         try:
             body = form.to(StartEgressBody)
-            await media.start_egress(project, body.to_domain())
+            await media.start_egress(editable.project, body.to_domain())
         except PulseError as exc:
-            return await _egress(
-                viewer, project, org, media, values=form.values, refusal=Refusal.of(exc)
-            )
-        return Redirect(f"{media_url(project.id)}?notice=started", status_code=303)
+            return await _egress(editable, media, values=form.values, refusal=Refusal.of(exc))
+        return Redirect(f"{editable.url('/media')}?notice=started", status_code=303)
 
     @post("/egress/{egress_id:str}/stop")
     async def stop_egress(
         self,
         *,
-        project_id: FromPath[str],
         egress_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
     ) -> Redirect:
         """``POST /v1/media/egress/stop``; another project's id is the error page's 404."""
-        project, _ = await project_scope(viewer, project_id, projects, organizations, write=True)
-        await media.stop_egress(project, egress_id)
-        return Redirect(f"{media_url(project.id)}?notice=stopped", status_code=303)
+        await media.stop_egress(editable.project, egress_id)
+        return Redirect(f"{editable.url('/media')}?notice=stopped", status_code=303)
 
     # -- ingress ---------------------------------------------------------------------
 
@@ -114,55 +94,41 @@ class MediaPages(Controller):
     async def ingress_page(
         self,
         *,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        here: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        project, org = await project_scope(viewer, project_id, projects, organizations)
-        return await _ingress(viewer, project, org, media, values={}, cursor=cursor)
+        return await _ingress(here, media, values={}, cursor=cursor)
 
     @post("/ingress")
     async def create_ingress(
         self,
         *,
         request: Req,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
     ) -> Template | Redirect:
         """``POST /v1/media/ingress/create``; the list shows its URL and stream key, as
         the API's list does."""
         form = await read_form(request)
-        project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
         try:
             body = form.to(CreateIngressBody)
-            await media.create_ingress(project, body.to_domain())
+            await media.create_ingress(editable.project, body.to_domain())
         except PulseError as exc:
-            return await _ingress(
-                viewer, project, org, media, values=form.values, refusal=Refusal.of(exc)
-            )
-        return Redirect(f"{media_url(project.id)}/ingress?notice=created", status_code=303)
+            return await _ingress(editable, media, values=form.values, refusal=Refusal.of(exc))
+        return Redirect(f"{editable.url('/media/ingress')}?notice=created", status_code=303)
 
     @post("/ingress/{ingress_id:str}/delete")
     async def delete_ingress(
         self,
         *,
-        project_id: FromPath[str],
         ingress_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
     ) -> Redirect:
         """``DELETE /v1/media/ingress/{id}``: a stream still publishing to it is cut."""
-        project, _ = await project_scope(viewer, project_id, projects, organizations, write=True)
-        await media.delete_ingress(project, ingress_id)
-        return Redirect(f"{media_url(project.id)}/ingress?notice=deleted", status_code=303)
+        await media.delete_ingress(editable.project, ingress_id)
+        return Redirect(f"{editable.url('/media/ingress')}?notice=deleted", status_code=303)
 
     # -- recordings ------------------------------------------------------------------
 
@@ -170,20 +136,13 @@ class MediaPages(Controller):
     async def recordings_page(
         self,
         *,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        here: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        project, org = await project_scope(viewer, project_id, projects, organizations)
-        listed = await media.list_recordings(project, limit=PAGE_SIZE, cursor=cursor)
-        return page(
+        listed = await media.list_recordings(here.project, limit=PAGE_SIZE, cursor=cursor)
+        return here.render(
             "media_recordings.html",
-            viewer,
-            project=project,
-            org=org,
             tab="recordings",
             recordings=[RecordingOut.of(r) for r in listed.items],
             next_cursor=listed.next_cursor,
@@ -193,19 +152,15 @@ class MediaPages(Controller):
     async def download(
         self,
         *,
-        project_id: FromPath[str],
         recording_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        here: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
         settings: NamedDependency[Settings],
     ) -> Redirect:
         """To the URL ``GET /v1/media/recordings/{id}/url`` gives, signed when the link is
         followed (a page left open never holds an expired one), with the service's
         default lifetime."""
-        project, _ = await project_scope(viewer, project_id, projects, organizations)
-        signed = await media.recording_url(project, recording_id)
+        signed = await media.recording_url(here.project, recording_id)
         return Redirect(_on_this_origin(signed.url, settings), status_code=303)
 
 
@@ -221,52 +176,40 @@ def _on_this_origin(url: str, settings: Settings) -> str:
 
 
 async def _egress(
-    viewer: ManagementPrincipal,
-    project: Project,
-    org: Organization,
+    here: ProjectPage,
     media: MediaService,
     *,
     values: dict[str, str],
     cursor: str | None = None,
     refusal: Refusal | None = None,
 ) -> Template:
-    listed = await media.list_egress(project, limit=PAGE_SIZE, cursor=cursor)
-    return page(
+    listed = await media.list_egress(here.project, limit=PAGE_SIZE, cursor=cursor)
+    return here.render(
         "media.html",
-        viewer,
         refusal=refusal,
-        project=project,
-        org=org,
         tab="egress",
         egress=[EgressOut.of(e) for e in listed.items],
         running=RUNNING,
         next_cursor=listed.next_cursor,
         values=values,
-        can_write=viewer.can_write(project.org_id),
     )
 
 
 async def _ingress(
-    viewer: ManagementPrincipal,
-    project: Project,
-    org: Organization,
+    here: ProjectPage,
     media: MediaService,
     *,
     values: dict[str, str],
     cursor: str | None = None,
     refusal: Refusal | None = None,
 ) -> Template:
-    listed = await media.list_ingress(project, limit=PAGE_SIZE, cursor=cursor)
-    return page(
+    listed = await media.list_ingress(here.project, limit=PAGE_SIZE, cursor=cursor)
+    return here.render(
         "media_ingress.html",
-        viewer,
         refusal=refusal,
-        project=project,
-        org=org,
         tab="ingress",
         ingress=[IngressOut.of(i) for i in listed.items],
         types=INGRESS_TYPES,
         next_cursor=listed.next_cursor,
         values=values,
-        can_write=viewer.can_write(project.org_id),
     )

@@ -6,15 +6,13 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import PulseError
-from pulse_core.models import ManagementPrincipal, Project
-from pulse_core.services import OrganizationService, ProjectService
+from pulse_core.models import Project
+from pulse_core.services import ProjectService
 from pulse_http.dashboard.forms import Form, Refusal, read_form
-from pulse_http.dashboard.pages.context import project_scope
-from pulse_http.dashboard.rendering import page
+from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.session import PATH
 from pulse_http.schemas.projects import UpdateProject
 
@@ -25,42 +23,33 @@ class ProjectPages(Controller):
     path = f"{PATH}/projects/{{project_id:str}}"
 
     @get("/")
-    async def settings_page(
-        self,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
-    ) -> Template:
-        project, org = await project_scope(viewer, project_id, projects, organizations)
-        return _settings(viewer, project, org, _values(project))
+    async def settings_page(self, here: NamedDependency[ProjectPage]) -> Template:
+        return _settings(here, _values(here.project))
 
     @post("/")
     async def save_settings(
         self,
         request: Req,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
+        here: NamedDependency[ProjectPage],
         projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
     ) -> Template | Redirect:
+        """``here``, not ``editable``: the update itself refuses a member, and that
+        refusal is shown on this page, with the form as it was typed."""
         form = await read_form(request)
-        project, org = await project_scope(viewer, project_id, projects, organizations)
         try:
-            await projects.update(viewer, project.id, _patch(form).to_patch())
+            await projects.update(here.viewer, here.project.id, _patch(form).to_patch())
         except PulseError as exc:
-            return _settings(viewer, project, org, form.values, Refusal.of(exc))
-        return Redirect(f"{PATH}/projects/{project.id}?notice=saved", status_code=303)
+            return _settings(here, form.values, Refusal.of(exc))
+        return Redirect(f"{here.url()}?notice=saved", status_code=303)
 
     @post("/delete")
     async def delete_project(
         self,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
+        editable: NamedDependency[ProjectPage],
         projects: NamedDependency[ProjectService],
     ) -> Redirect:
-        project = await projects.writable(viewer, project_id)
-        await projects.delete(viewer, project.id)
+        project = editable.project
+        await projects.delete(editable.viewer, project.id)
         return Redirect(f"{PATH}/organizations/{project.org_id}?notice=deleted", status_code=303)
 
 
@@ -94,18 +83,6 @@ def _values(project: Project) -> dict[str, str]:
 
 
 def _settings(
-    viewer: ManagementPrincipal,
-    project: Project,
-    org: Any,
-    values: dict[str, str],
-    refusal: Refusal | None = None,
+    here: ProjectPage, values: dict[str, str], refusal: Refusal | None = None
 ) -> Template:
-    return page(
-        "project.html",
-        viewer,
-        refusal=refusal,
-        project=project,
-        org=org,
-        values=values,
-        can_write=viewer.can_write(project.org_id),
-    )
+    return here.render("project.html", refusal=refusal, values=values)

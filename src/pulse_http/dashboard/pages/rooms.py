@@ -23,26 +23,19 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import PulseError
-from pulse_core.models import ManagementPrincipal, Organization, Project
-from pulse_core.services import OrganizationService, ProjectService
 from pulse_core.services.rooms import RoomService
 from pulse_http.dashboard.forms import Refusal, read_form
-from pulse_http.dashboard.pages.context import project_scope
+from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
-from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH
 from pulse_http.schemas.rooms import CreateRoomBody, MuteTrackBody, ParticipantOut, RoomOut
 
 Req = Request[Any, Any, Any]
 
 
-def rooms_url(project_id: str) -> str:
-    return f"{PATH}/projects/{project_id}/rooms"
-
-
-def room_url(project_id: str, name: str) -> str:
+def room_url(here: ProjectPage, name: str) -> str:
     """The room's page; its name is the project's own, any printable text but ``/``."""
-    return f"{rooms_url(project_id)}/{quote(name, safe='')}"
+    return here.url(f"/rooms/{quote(name, safe='')}")
 
 
 class RoomPages(Controller):
@@ -52,117 +45,92 @@ class RoomPages(Controller):
     async def rooms_page(
         self,
         *,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        here: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        project, org = await project_scope(viewer, project_id, projects, organizations)
-        return await _rooms(viewer, project, org, rooms, cursor=cursor, values={})
+        return await _rooms(here, rooms, cursor=cursor, values={})
 
     @post("/")
     async def create_room(
         self,
         *,
         request: Req,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
         """``POST /v1/rooms``: the plan's per-room cap applies (``max_participants``);
         a room that already exists is shown unchanged."""
         form = await read_form(request)
-        project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
         try:
             body = form.to(CreateRoomBody)
-            room, created = await rooms.create_room(project, body.to_domain())
+            room, created = await rooms.create_room(editable.project, body.to_domain())
         except PulseError as exc:
-            return await _rooms(
-                viewer, project, org, rooms, values=form.values, refusal=Refusal.of(exc)
-            )
+            return await _rooms(editable, rooms, values=form.values, refusal=Refusal.of(exc))
         notice = "created" if created else "exists"
-        return Redirect(f"{room_url(project.id, room.name)}?notice={notice}", status_code=303)
+        return Redirect(f"{room_url(editable, room.name)}?notice={notice}", status_code=303)
 
     @get("/{name:str}")
     async def room_page(
         self,
         *,
-        project_id: FromPath[str],
         name: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        here: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        project, org = await project_scope(viewer, project_id, projects, organizations)
-        return await _room(viewer, project, org, rooms, name, cursor=cursor)
+        return await _room(here, rooms, name, cursor=cursor)
 
     @post("/{name:str}/delete")
     async def end_room(
         self,
         *,
-        project_id: FromPath[str],
         name: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Redirect:
         """``DELETE /v1/rooms/{name}``: everyone in it is disconnected. A room already
         gone is the error page's 404 (there is no room page left to show it on)."""
-        project, _ = await project_scope(viewer, project_id, projects, organizations, write=True)
-        await rooms.delete_room(project, name)
-        return Redirect(f"{rooms_url(project.id)}?notice=ended", status_code=303)
+        await rooms.delete_room(editable.project, name)
+        return Redirect(f"{editable.url('/rooms')}?notice=ended", status_code=303)
 
     @post("/{name:str}/remove")
     async def remove_participant(
         self,
         *,
         request: Req,
-        project_id: FromPath[str],
         name: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
         """``DELETE /v1/rooms/{name}/participants/{identity}``."""
         form = await read_form(request)
-        project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
         try:
-            await rooms.remove_participant(project, name, form.get("identity"))
+            await rooms.remove_participant(editable.project, name, form.get("identity"))
         except PulseError as exc:
-            return await _room(viewer, project, org, rooms, name, refusal=_at_top(exc))
-        return Redirect(f"{room_url(project.id, name)}?notice=removed", status_code=303)
+            return await _room(editable, rooms, name, refusal=_at_top(exc))
+        return Redirect(f"{room_url(editable, name)}?notice=removed", status_code=303)
 
     @post("/{name:str}/mute")
     async def mute_track(
         self,
         *,
         request: Req,
-        project_id: FromPath[str],
         name: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
         """``POST /v1/rooms/{name}/participants/{identity}/mute`` with the API's body
         (``track_sid``, ``muted``)."""
         form = await read_form(request)
-        project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
         try:
             body = form.to(MuteTrackBody)
-            await rooms.mute_track(project, name, form.get("identity"), body.track_sid, body.muted)
+            identity = form.get("identity")
+            await rooms.mute_track(editable.project, name, identity, body.track_sid, body.muted)
         except PulseError as exc:
-            return await _room(viewer, project, org, rooms, name, refusal=_at_top(exc))
+            return await _room(editable, rooms, name, refusal=_at_top(exc))
         notice = "muted" if body.muted else "unmuted"
-        return Redirect(f"{room_url(project.id, name)}?notice={notice}", status_code=303)
+        return Redirect(f"{room_url(editable, name)}?notice={notice}", status_code=303)
 
 
 def _at_top(exc: PulseError) -> Refusal:
@@ -172,51 +140,39 @@ def _at_top(exc: PulseError) -> Refusal:
 
 
 async def _rooms(
-    viewer: ManagementPrincipal,
-    project: Project,
-    org: Organization,
+    here: ProjectPage,
     rooms: RoomService,
     *,
     values: dict[str, str],
     cursor: str | None = None,
     refusal: Refusal | None = None,
 ) -> Template:
-    listed = await rooms.list_rooms(project, limit=PAGE_SIZE, cursor=cursor)
-    return page(
+    listed = await rooms.list_rooms(here.project, limit=PAGE_SIZE, cursor=cursor)
+    return here.render(
         "rooms.html",
-        viewer,
         refusal=refusal,
-        project=project,
-        org=org,
         rooms=[RoomOut.of(r) for r in listed.items],
-        room_urls={r.name: room_url(project.id, r.name) for r in listed.items},
+        room_urls={r.name: room_url(here, r.name) for r in listed.items},
         next_cursor=listed.next_cursor,
         values=values,
-        can_write=viewer.can_write(project.org_id),
     )
 
 
 async def _room(
-    viewer: ManagementPrincipal,
-    project: Project,
-    org: Organization,
+    here: ProjectPage,
     rooms: RoomService,
     name: str,
     *,
     cursor: str | None = None,
     refusal: Refusal | None = None,
 ) -> Template:
-    room = await rooms.get_room(project, name)
-    people = await rooms.list_participants(project, name, limit=PAGE_SIZE, cursor=cursor)
-    return page(
+    room = await rooms.get_room(here.project, name)
+    people = await rooms.list_participants(here.project, name, limit=PAGE_SIZE, cursor=cursor)
+    return here.render(
         "rooms_room.html",
-        viewer,
         refusal=refusal,
-        project=project,
-        org=org,
         room=RoomOut.of(room),
-        room_url=room_url(project.id, room.name),
+        room_url=room_url(here, room.name),
         participants=[ParticipantOut.of(p) for p in people.items],
         next_cursor=people.next_cursor,
-        can_write=viewer.can_write(project.org_id),
     )

@@ -25,12 +25,12 @@ from pulse_core.errors import InvalidInput, PulseError
 from pulse_core.models import ManagementPrincipal, Organization, Project
 from pulse_core.models.usage import Metric
 from pulse_core.ports.clock import Clock
-from pulse_core.services import OrganizationService, ProjectService
+from pulse_core.services import OrganizationService
 from pulse_core.services.quotas import MONTHLY_LIMITS, QuotaService
 from pulse_core.services.usage import UsageItem, UsageQuery, UsageService
 from pulse_http.dashboard.charts import Point, bar_chart, daily, number
 from pulse_http.dashboard.forms import Refusal
-from pulse_http.dashboard.pages.context import project_scope
+from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH
 
@@ -77,25 +77,23 @@ class UsagePages(Controller):
     async def project_usage(
         self,
         *,
-        project_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        projects: NamedDependency[ProjectService],
-        organizations: NamedDependency[OrganizationService],
+        here: NamedDependency[ProjectPage],
         usage: NamedDependency[UsageService],
         quotas: NamedDependency[QuotaService],
         clock: NamedDependency[Clock],
         since: FromDay = None,
         until: ToDay = None,
     ) -> Template:
-        project, org = await project_scope(viewer, project_id, projects, organizations)
         window = _Window.asked(since, until, clock)
         items: list[UsageItem] = []
         try:
             query = window.query(usage)
-            items = await usage.project_usage(project.id, query)
+            items = await usage.project_usage(here.project.id, query)
         except PulseError as exc:
             window.refusal = Refusal.of(exc)
-        return await _usage_page(viewer, org, project, window=window, items=items, quotas=quotas)
+        return await _usage_page(
+            here.viewer, here.org, here.project, window=window, items=items, quotas=quotas
+        )
 
 
 class _Window:

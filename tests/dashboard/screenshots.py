@@ -44,6 +44,8 @@ PAGES: list[tuple[str, str]] = [
     ("organization-usage", "/dashboard/organizations/{org}/usage"),
     ("rooms", "/dashboard/projects/{project}/rooms"),
     ("room", "/dashboard/projects/{project}/rooms/standup"),
+    ("participant", "/dashboard/projects/{project}/rooms/standup/participant?identity=alice"),
+    ("tokens", "/dashboard/projects/{project}/tokens"),
     ("media", "/dashboard/projects/{project}/media"),
     ("users", "/dashboard/organizations/{org}/users"),
     ("audit", "/dashboard/organizations/{org}/audit"),

@@ -50,14 +50,14 @@ def test_record_a_room_stop_it_and_download_the_recording(
     expect(page.get_by_text("No egress yet.")).to_be_visible()
 
     page.get_by_label("Room").fill("back/stage")
-    page.get_by_role("button", name="Start recording").click()
+    page.get_by_role("button", name="Start egress").click()
     room_field = page.locator(".field", has=page.get_by_label("Room"))
     expect(room_field.locator(".field-error")).to_contain_text("room")
     expect(page.get_by_label("Room")).to_have_attribute("aria-invalid", "true")
     assert engine_egress(server) == []
 
     page.get_by_label("Room").fill("demo")
-    page.get_by_role("button", name="Start recording").click()
+    page.get_by_role("button", name="Start egress").click()
     expect(page.get_by_role("status")).to_have_text("Started.")
     (info,) = engine_egress(server)
     assert info.room_name == rooms.to_livekit(project_id, "demo")
@@ -133,3 +133,52 @@ def test_create_an_ingress_see_where_to_publish_and_delete_it(
     expect(page.get_by_role("status")).to_have_text("Deleted.")
     expect(page.get_by_text("No ingress yet.")).to_be_visible()
     assert engine_ingress(server, project_id, "stage") == []
+
+
+def test_stream_a_participant_to_rtmp_and_refusals_of_other_kinds(
+    browsing: Browsing, admin_email: str, server: LiveServer
+) -> None:
+    page, project_id = open_media(browsing, admin_email)
+    # A web recording needs its page: refused next to that field, nothing started.
+    page.get_by_label("Kind").select_option("web")
+    page.get_by_role("button", name="Start egress").click()
+    url_field = page.locator(".field", has=page.get_by_label("Web page URL"))
+    expect(url_field.locator(".field-error")).to_be_visible()
+    expect(page.get_by_label("Kind")).to_have_value("web")
+    assert engine_egress(server) == []
+
+    page.get_by_label("Kind").select_option("participant")
+    page.get_by_label("Room").fill("demo")
+    page.get_by_label("Participant identity").fill("alice")
+    page.get_by_label("Output").select_option("rtmp")
+    page.get_by_label("RTMP URL").fill("rtmp://live.example.com/app/secret-stream-key")
+    page.get_by_role("button", name="Start egress").click()
+    expect(page.get_by_role("status")).to_have_text("Started.")
+    (info,) = engine_egress(server)
+    assert info.room_name == rooms.to_livekit(project_id, "demo")
+    row = page.locator("tr[data-egress]")
+    expect(row).to_contain_text("participant")
+    # The stream key is the customer's secret: never shown back.
+    assert "secret-stream-key" not in page.content()
+
+
+def test_pull_an_ingress_from_a_url_and_internal_addresses_are_refused(
+    browsing: Browsing, admin_email: str, server: LiveServer
+) -> None:
+    page, project_id = open_media(browsing, admin_email)
+    page.get_by_role("link", name="Ingress", exact=True).click()
+    page.get_by_label("Input type").select_option("url")
+    page.get_by_label("Room").fill("stage")
+    page.get_by_label("Participant identity").fill("feed")
+    # A URL Pulse would have LiveKit fetch from its own network: refused at the field.
+    page.get_by_label("Source URL").fill("http://10.0.0.1/live.m3u8")
+    page.get_by_role("button", name="Create ingress").click()
+    url_field = page.locator(".field", has=page.get_by_label("Source URL"))
+    expect(url_field.locator(".field-error")).to_be_visible()
+    assert engine_ingress(server, project_id, "stage") == []
+
+    page.get_by_label("Source URL").fill("https://cdn.example.com/live.m3u8")
+    page.get_by_role("button", name="Create ingress").click()
+    expect(page.get_by_role("status")).to_have_text("Created.")
+    (info,) = engine_ingress(server, project_id, "stage")
+    assert info.participant_identity == "feed"

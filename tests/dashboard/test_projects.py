@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 
 from playwright.sync_api import expect
 
@@ -86,3 +88,27 @@ def test_a_wrong_password_is_refused_on_the_page(browsing: Browsing, admin_email
     page = browsing.sign_in(admin_email, "not the password at all")
     expect(page.get_by_role("alert")).to_have_text("invalid email or password")
     expect(page.get_by_label("Email")).to_have_value(admin_email)
+
+
+def test_an_admin_deletes_an_organization_and_its_keys_stop_working(
+    browsing: Browsing, admin_email: str
+) -> None:
+    page = browsing.sign_in(admin_email)
+    create_organization(browsing, "Doomed")
+    page.get_by_label("Project name").fill("app")
+    page.get_by_role("button", name="Create project").click()
+    key = page.locator("#api-key").inner_text()
+    secret = page.locator("#api-secret").inner_text()
+    page.get_by_role("link", name="Doomed").click()
+    page.get_by_role("button", name="Delete organization").click()
+    expect(page.get_by_role("status")).to_have_text("Deleted.")
+    expect(page.get_by_role("link", name="Doomed")).to_have_count(0)
+    assert browsing.dialogs[-1].startswith("confirm: Delete Doomed")
+    request = urllib.request.Request(
+        f"{browsing.base_url}/v1/project", headers={"X-Pulse-Key": key, "X-Pulse-Secret": secret}
+    )
+    try:
+        urllib.request.urlopen(request)
+        raise AssertionError("the deleted organization's key still works")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401

@@ -192,3 +192,48 @@ def test_a_member_sees_the_room_and_cannot_change_it(
     )
     assert answer.status == 403, answer.status
     assert [p.identity for p in in_engine(server, project_id, "demo")] == ["alice"]
+
+
+def test_room_metadata_a_message_and_a_participants_permissions(
+    browsing: Browsing, admin_email: str, server: LiveServer
+) -> None:
+    page, project_id, _ = open_new_project(browsing, admin_email)
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Rooms").click()
+    page.get_by_label("Room name").fill("studio")
+    page.get_by_role("button", name="Create room").click()
+    join(server, project_id, "studio", "alice", name="Alice", tracks=("camera",))
+    join(server, project_id, "studio", "bob")
+    page.reload()
+
+    page.get_by_label("Room metadata").fill('{"topic": "launch"}')
+    page.get_by_role("button", name="Save metadata").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page.get_by_label("Room metadata")).to_have_value('{"topic": "launch"}')
+    (info,) = engine_rooms(server, project_id)
+    assert info.metadata == '{"topic": "launch"}'
+
+    page.get_by_label("Message").fill("héllo")
+    page.get_by_label("Topic").fill("chat")
+    page.get_by_label("To", exact=True).fill("bob")
+    page.get_by_role("button", name="Send message").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+    (sent,) = engine_of(server).sent_data
+    assert sent.room == rooms.to_livekit(project_id, "studio")
+    assert (sent.packet.data, sent.packet.topic) == ("héllo".encode(), "chat")
+    assert list(sent.packet.destination_identities) == ["bob"]
+    # An empty message is refused next to its field; nothing more is sent.
+    page.get_by_role("button", name="Send message").click()
+    expect(
+        page.locator(".field", has=page.get_by_label("Message")).locator(".field-error")
+    ).to_be_visible()
+    assert len(engine_of(server).sent_data) == 1
+
+    person(page, "alice").get_by_role("link", name="alice").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("alice")
+    page.get_by_label("Can publish", exact=True).select_option("false")
+    page.get_by_label("Display name").fill("Alice B.")
+    page.get_by_role("button", name="Save participant").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    (alice,) = [p for p in in_engine(server, project_id, "studio") if p.identity == "alice"]
+    assert (alice.name, alice.permission.can_publish) == ("Alice B.", False)
+    assert alice.permission.can_subscribe  # left as it was

@@ -34,7 +34,7 @@ def invite(
     page.get_by_label("Email").fill(email)
     page.get_by_label("Role", exact=True).select_option(role)
     if name:
-        page.get_by_label("Name").fill(name)
+        page.get_by_label("Name", exact=True).fill(name)
     page.get_by_role("button", name="Invite").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Invitation for {email}")
     link = urlsplit(page.locator("#invite-url").inner_text().strip())
@@ -78,7 +78,7 @@ def test_a_member_sees_everything_and_changes_nothing(
     expect(page.get_by_role("heading", level=1)).to_have_text("Users of Acme")
     assert token not in page.content()
     expect(row(page, "max@acme.test")).to_contain_text("invited")
-    expect(row(page, "max@acme.test")).to_contain_text("Max")
+    expect(row(page, "max@acme.test").get_by_label("Name of max@acme.test")).to_have_value("Max")
 
     member = accept(second_browsing, token, "max@acme.test")
     expect(member.get_by_role("heading", level=1)).to_have_text("Acme")
@@ -134,13 +134,13 @@ def test_an_email_already_used_is_refused_next_to_the_email_field(
 
     page = browsing.open(f"/dashboard/organizations/{org_id}/users")
     page.get_by_label("Email").fill("max@acme.test")
-    page.get_by_label("Name").fill("Max again")
+    page.get_by_label("Name", exact=True).fill("Max again")
     page.get_by_role("button", name="Invite").click()
     field = page.locator(".field", has=page.get_by_label("Email"))
     expect(field.locator(".field-error")).to_contain_text("email")
     expect(page.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
     # What was typed stays, and nobody was added.
-    expect(page.get_by_label("Name")).to_have_value("Max again")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Max again")
     expect(row(page, "max@acme.test")).to_have_count(1)
     expect(page.locator("#invite-url")).to_have_count(0)
 
@@ -181,3 +181,16 @@ def test_role_changes_removal_and_the_last_owner(
     expect(page.get_by_role("status")).to_have_text("Removed.")
     expect(row(page, "ivy@acme.test")).to_have_count(0)
     expect(row(page, "olga@acme.test")).to_have_count(1)
+
+    # A rename keeps the role; a name the API refuses is shown in that row.
+    name = row(page, "olga@acme.test").get_by_label("Name of olga@acme.test")
+    name.fill("Olga K.")
+    row(page, "olga@acme.test").get_by_role("button", name="Rename olga@acme.test").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(name).to_have_value("Olga K.")
+    expect(olga_role).to_have_value("owner")
+    name.fill("x" * 500)
+    row(page, "olga@acme.test").get_by_role("button", name="Rename olga@acme.test").click()
+    expect(row(page, "olga@acme.test").locator(".field-error")).to_be_visible()
+    browsing.open(users_path)
+    expect(name).to_have_value("Olga K.")

@@ -178,6 +178,16 @@ async def test_members_see_and_cannot_change(
     assert refused.status_code == 403
     deleted = await client.post(f"{url}/delete", data={"_csrf_token": csrf_of(page.text)})
     assert deleted.status_code == 403
+    gone = await client.post(
+        f"/dashboard/organizations/{tenant_a.org_id}/delete",
+        data={"_csrf_token": csrf_of(page.text)},
+    )
+    assert gone.status_code == 403
+    minted = await client.post(
+        f"{url}/tokens",
+        data={"identity": "x", "room": "demo", "_csrf_token": csrf_of(page.text)},
+    )
+    assert minted.status_code == 403 and "eyJ" not in minted.text
     project = await client.get(
         f"/v1/projects/{tenant_a.project_id}", headers=tenant_a.owner_headers
     )

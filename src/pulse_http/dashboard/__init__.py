@@ -31,8 +31,10 @@ from pulse_http.dashboard.pages.context import provide_editable, provide_here
 from pulse_http.dashboard.pages.keys import KeyPages
 from pulse_http.dashboard.pages.media import MediaPages
 from pulse_http.dashboard.pages.organizations import OrganizationPages
+from pulse_http.dashboard.pages.participants import ParticipantPages
 from pulse_http.dashboard.pages.projects import ProjectPages
 from pulse_http.dashboard.pages.rooms import RoomPages
+from pulse_http.dashboard.pages.tokens import TokenPages
 from pulse_http.dashboard.pages.usage import UsagePages
 from pulse_http.dashboard.pages.users import UserPages
 from pulse_http.dashboard.pages.webhooks import WebhookPages
@@ -53,6 +55,8 @@ PAGES: tuple[type, ...] = (
     UsagePages,
     WebhookPages,
     RoomPages,
+    ParticipantPages,
+    TokenPages,
     MediaPages,
 )
 

@@ -98,5 +98,9 @@ class Refusal(msgspec.Struct, frozen=True):
         return cls(status=body.status, detail=body.detail, field=body.field)
 
     def on(self, field: str) -> str | None:
-        """The message to show next to ``field`` (None: not about it)."""
-        return self.detail if self.field == field else None
+        """The message to show next to ``field`` (None: not about it): about the field
+        itself or a part of it (``output.urls[0]`` is shown at ``output.urls``)."""
+        mine = self.field is not None and (
+            self.field == field or self.field.startswith((f"{field}.", f"{field}["))
+        )
+        return self.detail if mine else None

@@ -13,7 +13,7 @@ pagination: egress at ``…/media``, ingress at ``…/media/ingress``, recording
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -29,6 +29,7 @@ from pulse_http.dashboard.pages.organizations import PAGE_SIZE
 from pulse_http.dashboard.session import PATH
 from pulse_http.schemas.media import (
     CreateIngressBody,
+    EgressKindName,
     EgressOut,
     IngressOut,
     RecordingOut,
@@ -37,10 +38,13 @@ from pulse_http.schemas.media import (
 from pulse_http.settings import Settings
 
 Req = Request[Any, Any, Any]
-#: Where an ingress can publish from the dashboard's form (the API also pulls from a URL).
-INGRESS_TYPES = ("rtmp", "whip")
+#: How an ingress gets its media: pushed over RTMP or WHIP, or pulled from a URL.
+INGRESS_TYPES = ("rtmp", "whip", "url")
 #: An egress the media server is still running: it can be stopped.
 RUNNING = frozenset({"starting", "active"})
+#: The form's choices: the API's own (``StartEgressBody.kind``, its output tags).
+EGRESS_KINDS = get_args(EgressKindName)
+OUTPUT_TYPES = ("file", "hls", "rtmp")
 
 
 class MediaPages(Controller):
@@ -56,7 +60,7 @@ class MediaPages(Controller):
         media: NamedDependency[MediaService],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        return await _egress(here, media, values={}, cursor=cursor)
+        return await _egress(here, media, values={"kind": "room_composite"}, cursor=cursor)
 
     @post("/egress")
     async def start_egress(
@@ -66,11 +70,12 @@ class MediaPages(Controller):
         editable: NamedDependency[ProjectPage],
         media: NamedDependency[MediaService],
     ) -> Template | Redirect:
-        """``POST /v1/media/egress/start`` with the simplest body: a room, recorded whole
-        (``room_composite``) to a file in the configured storage."""
+        """``POST /v1/media/egress/start``: every kind and output the API takes, from
+        one form whose blank fields are left out (the RTMP URL is the output's one URL)."""
         form = await read_form(request)
+        streams = [url for url in form.every("output.urls") if url]
         try:
-            body = form.to(StartEgressBody)
+            body = form.to(StartEgressBody, lists=["output.urls"] if streams else ())
             await media.start_egress(editable.project, body.to_domain())
         except PulseError as exc:
             return await _egress(editable, media, values=form.values, refusal=Refusal.of(exc))
@@ -192,6 +197,8 @@ async def _egress(
         running=RUNNING,
         next_cursor=listed.next_cursor,
         values=values,
+        kinds=EGRESS_KINDS,
+        outputs=OUTPUT_TYPES,
     )
 
 

@@ -17,7 +17,7 @@ from pulse_core.services import OrganizationService, ProjectService
 from pulse_core.services.quotas import QuotaService
 from pulse_http.dashboard.forms import Refusal, read_form
 from pulse_http.dashboard.rendering import page
-from pulse_http.dashboard.session import PATH
+from pulse_http.dashboard.session import PATH, SIGN_IN
 from pulse_http.schemas.organizations import CreateOrganization, UpdateOrganization
 from pulse_http.schemas.projects import CreateProject
 
@@ -129,6 +129,19 @@ class OrganizationPages(Controller):
                 refusal=Refusal.of(exc),
             )
         return Redirect(f"{PATH}/organizations/{org_id}?notice=saved", status_code=303)
+
+    @post("/organizations/{org_id:str}/delete")
+    async def delete_organization(
+        self,
+        org_id: FromPath[str],
+        viewer: NamedDependency[ManagementPrincipal],
+        organizations: NamedDependency[OrganizationService],
+    ) -> Redirect:
+        """Owners and admins (the service's rule): its projects go with it, and its
+        people's sessions end, this one's too when an owner deletes their own."""
+        await organizations.delete(viewer, org_id)
+        target = f"{PATH}/organizations" if viewer.is_admin else SIGN_IN
+        return Redirect(f"{target}?notice=deleted", status_code=303)
 
     @post("/organizations/{org_id:str}/projects")
     async def create_project(

@@ -1,5 +1,6 @@
-"""A project's live rooms, their participants and tracks: create a room, mute a track,
-remove a participant, end the room.
+"""A project's live rooms, their participants and tracks: create a room, change its
+metadata, send it a message, mute a track, remove a participant, end the room (a
+participant's own page, :mod:`.participants`, changes what they may do).
 
 The same :class:`~pulse_core.services.rooms.RoomService` calls, with the same arguments,
 as ``/v1/rooms`` (:mod:`pulse_http.routes.rooms`): the service namespaces the room names,
@@ -28,7 +29,14 @@ from pulse_http.dashboard.forms import Refusal, read_form
 from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
 from pulse_http.dashboard.session import PATH
-from pulse_http.schemas.rooms import CreateRoomBody, MuteTrackBody, ParticipantOut, RoomOut
+from pulse_http.schemas.rooms import (
+    CreateRoomBody,
+    MuteTrackBody,
+    ParticipantOut,
+    RoomOut,
+    SendDataBody,
+    UpdateRoomBody,
+)
 
 Req = Request[Any, Any, Any]
 
@@ -132,6 +140,49 @@ class RoomPages(Controller):
         notice = "muted" if body.muted else "unmuted"
         return Redirect(f"{room_url(editable, name)}?notice={notice}", status_code=303)
 
+    @post("/{name:str}/metadata")
+    async def update_metadata(
+        self,
+        *,
+        request: Req,
+        name: FromPath[str],
+        editable: NamedDependency[ProjectPage],
+        rooms: NamedDependency[RoomService],
+    ) -> Template | Redirect:
+        """``PATCH /v1/rooms/{name}``: the metadata as typed, blank clears it."""
+        form = await read_form(request)
+        try:
+            body = form.to(UpdateRoomBody, metadata=form.get("metadata"))
+            await rooms.update_room_metadata(editable.project, name, body.metadata)
+        except PulseError as exc:
+            return await _room(editable, rooms, name, refusal=Refusal.of(exc), values=form.values)
+        return Redirect(f"{room_url(editable, name)}?notice=saved", status_code=303)
+
+    @post("/{name:str}/data")
+    async def send_data(
+        self,
+        *,
+        request: Req,
+        name: FromPath[str],
+        editable: NamedDependency[ProjectPage],
+        rooms: NamedDependency[RoomService],
+    ) -> Template | Redirect:
+        """``POST /v1/rooms/{name}/data`` with a text message (its UTF-8 bytes), to
+        everyone or to the identities listed (comma-separated)."""
+        form = await read_form(request)
+        to = [i.strip() for i in form.get("destination_identities").split(",") if i.strip()]
+        try:
+            body = form.to(
+                SendDataBody,
+                data=form.get("data").encode("utf-8"),
+                destination_identities=to,
+                reliable=form.get("reliable") == "true",
+            )
+            await rooms.send_data(editable.project, name, body.to_domain())
+        except PulseError as exc:
+            return await _room(editable, rooms, name, refusal=Refusal.of(exc), values=form.values)
+        return Redirect(f"{room_url(editable, name)}?notice=sent", status_code=303)
+
 
 def _at_top(exc: PulseError) -> Refusal:
     """A refused button (remove, mute) has no field of its own on the page: its message
@@ -165,6 +216,7 @@ async def _room(
     *,
     cursor: str | None = None,
     refusal: Refusal | None = None,
+    values: dict[str, str] | None = None,
 ) -> Template:
     room = await rooms.get_room(here.project, name)
     people = await rooms.list_participants(here.project, name, limit=PAGE_SIZE, cursor=cursor)
@@ -175,4 +227,5 @@ async def _room(
         room_url=room_url(here, room.name),
         participants=[ParticipantOut.of(p) for p in people.items],
         next_cursor=people.next_cursor,
+        values=values if values is not None else {"metadata": room.metadata or ""},
     )

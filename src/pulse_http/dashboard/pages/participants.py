@@ -1,0 +1,93 @@
+"""One participant of a live room: what they publish and may do, and changing their
+name, metadata and permissions (``PATCH /v1/rooms/{name}/participants/{identity}``).
+
+The identity travels as a query parameter and a form field, not a path segment, as on
+the room page: any identity a token can carry can be opened here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from pulse_core.errors import PulseError
+from pulse_core.services.rooms import RoomService
+from pulse_http.dashboard.forms import Refusal, read_form
+from pulse_http.dashboard.pages.context import ProjectPage
+from pulse_http.dashboard.pages.rooms import room_url
+from pulse_http.dashboard.session import PATH
+from pulse_http.schemas.rooms import ParticipantOut, UpdateParticipantBody
+
+Req = Request[Any, Any, Any]
+#: What a permission can be set to: left as it is (blank), allowed, or not.
+PERMISSIONS = ("can_publish", "can_subscribe", "can_publish_data", "hidden")
+
+
+def participant_url(here: ProjectPage, room: str, identity: str) -> str:
+    return f"{room_url(here, room)}/participant?identity={quote(identity, safe='')}"
+
+
+class ParticipantPages(Controller):
+    path = f"{PATH}/projects/{{project_id:str}}/rooms/{{name:str}}/participant"
+
+    @get("/")
+    async def participant_page(
+        self,
+        *,
+        name: FromPath[str],
+        here: NamedDependency[ProjectPage],
+        rooms: NamedDependency[RoomService],
+        identity: FromQuery[str] = "",
+    ) -> Template:
+        return await _participant(here, rooms, name, identity)
+
+    @post("/")
+    async def update_participant(
+        self,
+        *,
+        request: Req,
+        name: FromPath[str],
+        editable: NamedDependency[ProjectPage],
+        rooms: NamedDependency[RoomService],
+    ) -> Template | Redirect:
+        """The API's update: blank fields and permissions left "as it is" keep their
+        value (the API's null)."""
+        form = await read_form(request)
+        identity = form.get("identity")
+        try:
+            body = form.to(UpdateParticipantBody)
+            await rooms.update_participant(editable.project, name, identity, body.to_domain())
+        except PulseError as exc:
+            return await _participant(
+                editable, rooms, name, identity, refusal=Refusal.of(exc), values=form.values
+            )
+        target = participant_url(editable, name, identity)
+        return Redirect(f"{target}&notice=saved", status_code=303)
+
+
+async def _participant(
+    here: ProjectPage,
+    rooms: RoomService,
+    name: str,
+    identity: str,
+    *,
+    refusal: Refusal | None = None,
+    values: dict[str, str] | None = None,
+) -> Template:
+    person = ParticipantOut.of(await rooms.get_participant(here.project, name, identity))
+    return here.render(
+        "rooms_participant.html",
+        refusal=refusal,
+        room_name=name,
+        room_url=room_url(here, name),
+        person=person,
+        permissions=PERMISSIONS,
+        values=values
+        if values is not None
+        else {"name": person.name or "", "metadata": person.metadata or ""},
+    )

@@ -328,7 +328,11 @@ def versions(*names: str) -> dict[str, str]:
 
 
 def base_env(work: Path, livekit: tuple[str, str], **extra: str) -> dict[str, str]:
+    # PYTHONPATH passes through, so that ``PYTHONPATH=<a copy of src> …`` runs Pulse's
+    # processes on that code (a before-and-after comparison).
+    inherited = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
     return {
+        **inherited,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(work)),
         "LANG": "C.UTF-8",

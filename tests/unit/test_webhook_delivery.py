@@ -283,3 +283,44 @@ async def test_bad_endpoint_input_names_the_field(world: World) -> None:
 
 def _fields(struct: object) -> dict[str, object]:
     return {name: getattr(struct, name) for name in struct.__struct_fields__}  # type: ignore[attr-defined]
+
+
+async def test_a_first_attempt_posts_what_its_creator_holds_and_saves_like_any_other(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker applying an event attempts each new delivery with the endpoint and event
+    it was made from: no read before the POST; the outcome is saved as any attempt's, and
+    what is not finished is said (a delay) for the caller to queue."""
+    await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [outgoing] = await world.log.publish_unqueued(world.event())
+    assert await world.queued() == []  # publish_unqueued queues nothing
+
+    reads: list[str] = []
+    for name, repository in (("events", world.events), ("endpoints", world.endpoints)):
+        original = repository.get
+
+        async def counted(*args: object, _original=original, _name=name) -> object:  # type: ignore[no-untyped-def]
+            reads.append(_name)
+            return await _original(*args)
+
+        monkeypatch.setattr(repository, "get", counted)
+    send = world.sender.send
+
+    async def posted(request: WebhookRequest) -> WebhookResponse:
+        reads.append("POST")
+        return await send(request)
+
+    monkeypatch.setattr(world.sender, "send", posted)
+    world.sender.script.append(500)
+    delay = await world.delivery.first_attempt(outgoing)
+    assert reads[0] == "POST" and reads.count("POST") == 1  # nothing read before it
+    assert delay == 5
+    stored = await world.deliveries.get(world.project.id, outgoing.delivery.id)
+    assert stored is not None and stored.status == "failed" and len(stored.attempts) == 1
+
+    # The retry, through the queue, reads everything again as every attempt does.
+    reads.clear()
+    assert await world.delivery.attempt(world.project.id, outgoing.delivery.id) is None
+    assert reads[:3] == ["endpoints", "events", "POST"]
+    stored = await world.deliveries.get(world.project.id, outgoing.delivery.id)
+    assert stored is not None and stored.status == "succeeded" and len(stored.attempts) == 2

@@ -124,3 +124,12 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def last_status_code(self) -> int | None:
         return self.attempts[-1].status_code if self.attempts else None
+
+
+class Outgoing(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery just created, with the endpoint and the event it was made from: all its
+    first attempt needs, so that attempt reads nothing back before it posts."""
+
+    delivery: Delivery
+    endpoint: WebhookEndpoint
+    event: Event

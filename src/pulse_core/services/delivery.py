@@ -24,6 +24,7 @@ from pulse_core.models.events import (
     DeliveryAttempt,
     DeliveryStatus,
     Event,
+    Outgoing,
     WebhookEndpoint,
 )
 from pulse_core.net.url_guard import UrlGuard
@@ -137,6 +138,15 @@ class DeliveryService:
         with self._telemetry.span("pulse.webhook.delivery", attributes):
             return await self._attempt(project_id, delivery_id)
 
+    async def first_attempt(self, outgoing: Outgoing) -> float | None:
+        """:meth:`attempt` for a delivery its caller has just created from
+        ``outgoing.endpoint`` and ``outgoing.event``: nothing is read back before the
+        POST (the delivery is read again before its outcome is saved, as always)."""
+        delivery = outgoing.delivery
+        attributes = {"pulse.project_id": delivery.project_id, "pulse.delivery_id": delivery.id}
+        with self._telemetry.span("pulse.webhook.delivery", attributes):
+            return await self._deliver(delivery, outgoing.endpoint, outgoing.event)
+
     async def _attempt(self, project_id: str, delivery_id: str) -> float | None:
         delivery = await self._deliveries.get(project_id, delivery_id)
         if delivery is None or delivery.status in ("succeeded", "dead"):
@@ -144,12 +154,20 @@ class DeliveryService:
         endpoint = await self._endpoints.get(project_id, delivery.endpoint_id)
         if endpoint is None:
             return None  # deleted with its deliveries: nothing to deliver to
+        event = None
+        if endpoint.enabled:
+            event = await self._events.get(project_id, delivery.event_id)
+        return await self._deliver(delivery, endpoint, event)
+
+    async def _deliver(
+        self, delivery: Delivery, endpoint: WebhookEndpoint, event: Event | None
+    ) -> float | None:
+        project_id = delivery.project_id
         now = self._clock.now()
         if not endpoint.enabled:
             await self._finish(delivery, now, "dead", error="the endpoint is disabled")
             self._telemetry.delivered("dead", None)
             return None
-        event = await self._events.get(project_id, delivery.event_id)
         if event is None:
             await self._finish(delivery, now, "dead", error="the event is no longer kept")
             self._telemetry.delivered("dead", None)

@@ -17,7 +17,7 @@ from datetime import datetime
 from pulse_core import ids
 from pulse_core.errors import InvalidInput
 from pulse_core.models import Page, Project
-from pulse_core.models.events import EVENT_TYPES, Delivery, Event, WebhookEndpoint
+from pulse_core.models.events import EVENT_TYPES, Delivery, Event, Outgoing, WebhookEndpoint
 from pulse_core.models.jobs import QUEUE, DeliverWebhook, encode_job
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
@@ -57,14 +57,22 @@ class EventLog:
         self._queue = queue
         self._clock = clock
 
-    async def publish(
-        self, event: Event, *, requeue_pending: bool = False, queue: bool = True
-    ) -> list[Delivery]:
-        """Record ``event`` (once) and create a delivery to every enabled endpoint of its
-        project that subscribes to its type. Returns the deliveries this call created
-        (or found ``pending``, with ``requeue_pending``), queued unless ``queue`` is
-        false: then the caller attempts them itself and must queue what it does not
-        finish (a worker applying an event delivers its first attempts inline)."""
+    async def publish(self, event: Event, *, requeue_pending: bool = False) -> list[Delivery]:
+        """Record ``event`` (once) and create and queue a delivery to every enabled
+        endpoint of its project that subscribes to its type. Returns the deliveries this
+        call created (or found ``pending``, with ``requeue_pending``)."""
+        created = await self._publish(event, requeue_pending=requeue_pending, queue=True)
+        return [each.delivery for each in created]
+
+    async def publish_unqueued(
+        self, event: Event, *, requeue_pending: bool = False
+    ) -> list[Outgoing]:
+        """:meth:`publish` without queueing: the caller attempts the deliveries itself
+        and must queue what it does not finish (a worker applying an event delivers its
+        first attempts inline), given the endpoint and event each was made from."""
+        return await self._publish(event, requeue_pending=requeue_pending, queue=False)
+
+    async def _publish(self, event: Event, *, requeue_pending: bool, queue: bool) -> list[Outgoing]:
         await self._events.add(event)
         created = []
         for endpoint in await self._endpoints.list_all(event.project_id):
@@ -73,7 +81,7 @@ class EventLog:
                     event, endpoint, requeue_pending=requeue_pending, queue=queue
                 )
                 if delivery is not None:
-                    created.append(delivery)
+                    created.append(Outgoing(delivery=delivery, endpoint=endpoint, event=event))
         return created
 
     async def deliver(

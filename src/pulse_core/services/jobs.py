@@ -9,7 +9,7 @@ from typing import Protocol
 import msgspec
 
 from pulse_core.errors import Unavailable
-from pulse_core.models.events import Delivery
+from pulse_core.models.events import Outgoing
 from pulse_core.models.jobs import ApplyLiveKitEvent, DeliverWebhook, decode_job
 from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 from pulse_core.services.delivery import DeliveryService
@@ -21,7 +21,7 @@ class PoisonJob(Exception):
 
 
 class LiveKitEventApplier(Protocol):
-    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> list[Delivery]:
+    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> list[Outgoing]:
         """Apply a verified LiveKit webhook (idempotent); ``redelivered``: an earlier run
         of this very job may have died half-way. Returns the deliveries it created and
         did not queue."""
@@ -68,10 +68,10 @@ class JobRunner:
         # still pending, so nothing is lost either way.
         await asyncio.gather(*(self._first_attempt(d) for d in created))
 
-    async def _first_attempt(self, delivery: Delivery) -> None:
+    async def _first_attempt(self, outgoing: Outgoing) -> None:
         try:
-            delay = await self._deliveries.attempt(delivery.project_id, delivery.id)
+            delay = await self._deliveries.first_attempt(outgoing)
         except Unavailable:
             delay = 0.0  # Pulse's own storage did not answer: the queue will try again
         if delay is not None:
-            await self._log.queue(delivery, delay_seconds=delay)
+            await self._log.queue(outgoing.delivery, delay_seconds=delay)

@@ -25,7 +25,7 @@ from pulse_core.livekit_webhooks.translate import (
     project_room_of,
     translate,
 )
-from pulse_core.models.events import Delivery, Event
+from pulse_core.models.events import Event, Outgoing
 from pulse_core.models.jobs import ApplyLiveKitEvent
 from pulse_core.models.media import (
     ENDED_INGRESS_STATUSES,
@@ -63,7 +63,7 @@ class LiveKitEventProcessor:
         self._ingress = ingress
         self._log = log
 
-    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> list[Delivery]:
+    async def apply(self, job: ApplyLiveKitEvent, *, redelivered: bool = False) -> list[Outgoing]:
         """Apply one verified LiveKit webhook; the deliveries it created, not queued: the
         caller attempts them (and queues what needs another attempt). Events of no live
         project, of egresses and ingresses Pulse did not create, and of kinds Pulse does
@@ -97,7 +97,7 @@ class LiveKitEventProcessor:
 
     async def _apply_egress(
         self, event: LiveKitEvent, info: EgressInfo, at: datetime, redelivered: bool
-    ) -> list[Delivery]:
+    ) -> list[Outgoing]:
         record = await self._egress.get_by_engine_id(info.egress_id)
         if record is None or await self._projects.get(record.project_id) is None:
             return []
@@ -117,7 +117,7 @@ class LiveKitEventProcessor:
 
     async def _apply_ingress(
         self, event: LiveKitEvent, at: datetime, redelivered: bool
-    ) -> list[Delivery]:
+    ) -> list[Outgoing]:
         info = event.ingress_info
         assert info is not None
         record = await self._ingress.get_by_engine_id(info.ingress_id)
@@ -141,12 +141,12 @@ class LiveKitEventProcessor:
         redelivered: bool,
         *,
         pulse_id: str | None = None,
-    ) -> list[Delivery]:
+    ) -> list[Outgoing]:
         translated = translate(event, project_id, pulse_id=pulse_id)
         if translated is None:
             return []
         event_type, data = translated
-        return await self._log.publish(
+        return await self._log.publish_unqueued(
             Event(
                 id=event_id_of(event.id, at),
                 project_id=project_id,
@@ -155,13 +155,12 @@ class LiveKitEventProcessor:
                 data=data,
             ),
             requeue_pending=redelivered,
-            queue=False,
         )
 
     async def _recording_ready(
         self, event: LiveKitEvent, egress: Egress, file: EgressFile, at: datetime, redelivered: bool
-    ) -> list[Delivery]:
-        return await self._log.publish(
+    ) -> list[Outgoing]:
+        return await self._log.publish_unqueued(
             Event(
                 id=ids.derived_id(
                     ids.EVENT, now_ms=ids.ms_of(at), seed=f"recording:{event.id}:{file.path}"
@@ -179,7 +178,6 @@ class LiveKitEventProcessor:
                 },
             ),
             requeue_pending=redelivered,
-            queue=False,
         )
 
 

@@ -8,6 +8,7 @@ an optional number left blank means "not set", as an absent JSON member does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -83,6 +84,18 @@ async def read_form(request: Request[Any, Any, Any]) -> Form:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     lists = {k: [v for v in form.getall(k) if isinstance(v, str)] for k in form}
     return Form(values, lists)
+
+
+_LOCAL_MINUTES = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+_ZONE = re.compile(r"(Z|[+-]\d{2}:\d{2})$")
+
+
+def utc_text(value: str) -> str:
+    """A ``datetime-local`` field's value (minutes, no zone; the pages label such fields
+    UTC) as RFC 3339 text in UTC, for the API's own parsing; a zone typed in is kept."""
+    if _LOCAL_MINUTES.match(value):
+        value += ":00"
+    return value if _ZONE.search(value) else f"{value}Z"
 
 
 class Refusal(msgspec.Struct, frozen=True):

@@ -7,7 +7,7 @@ next page's link keeps them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 from litestar import Controller, get
@@ -20,7 +20,7 @@ from pulse_core.models import ManagementPrincipal
 from pulse_core.models.audit import AuditRecord
 from pulse_core.services import OrganizationService
 from pulse_core.services.audit import AuditService
-from pulse_http.dashboard.forms import Refusal
+from pulse_http.dashboard.forms import Refusal, utc_text
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
 from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH
@@ -81,14 +81,6 @@ class AuditPages(Controller):
 
 
 def _since(value: str | None) -> datetime | None:
-    """The form's "since": a browser's date-time box sends no time zone, and the page
-    labels it UTC; a typed time with a zone keeps it (the API's own parsing then)."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return moment(value, "since")  # its message names the expected format
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed
+    """The form's "since", read as the API reads it once a browser's zone-less
+    date-time box is taken as UTC (as the page labels it)."""
+    return None if value is None else moment(utc_text(value), "since")

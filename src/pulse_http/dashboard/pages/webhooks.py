@@ -9,7 +9,6 @@ JSON body meet the same rules; writes go through ``projects.writable`` first, as
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -23,7 +22,7 @@ from pulse_core.errors import PulseError
 from pulse_core.models.events import DELIVERY_STATUSES, EVENT_TYPES, Event, WebhookEndpoint
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.webhooks import DEFAULT_ROTATION_GRACE_SECONDS, WebhookService
-from pulse_http.dashboard.forms import Form, Refusal, read_form
+from pulse_http.dashboard.forms import Form, Refusal, read_form, utc_text
 from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
 from pulse_http.dashboard.session import PATH
@@ -38,8 +37,6 @@ Webhooks = NamedDependency[WebhookService]
 RECENT = 10
 #: How much of an event's data the events list shows.
 DATA_EXCERPT = 200
-_LOCAL_MINUTES = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
-_ZONE = re.compile(r"(Z|[+-]\d{2}:\d{2})$")
 
 
 def _to(url: str, notice: str, **query: str) -> Redirect:
@@ -157,7 +154,9 @@ class WebhookPages(Controller):
         """``since`` and ``until`` are typed in UTC (the fields say so)."""
         form = await read_form(request)
         endpoint = await webhooks.get_endpoint(editable.project, endpoint_id)
-        window: dict[str, Any] = {k: _utc(form.get(k)) for k in ("since", "until") if form.get(k)}
+        window: dict[str, Any] = {
+            k: utc_text(form.get(k)) for k in ("since", "until") if form.get(k)
+        }
         try:
             data = form.to(Replay, **window)
             count = await webhooks.replay(
@@ -315,13 +314,6 @@ async def _named_endpoints(
 
 def _ticked(form: Form) -> bool:
     return form.get("enabled") == "true"
-
-
-def _utc(value: str) -> str:
-    """A ``datetime-local`` field's value (minutes, no zone) as an RFC 3339 time in UTC."""
-    if _LOCAL_MINUTES.match(value):
-        value += ":00"
-    return value if _ZONE.search(value) else f"{value}Z"
 
 
 def _values(endpoint: WebhookEndpoint) -> dict[str, Any]:

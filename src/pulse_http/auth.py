@@ -172,8 +172,10 @@ class Authenticators:
         if self._usage is not None:
             # Metered: every request a project's credentials were admitted for.
             self._usage.count(project.id, "api_requests")
-        if self._key_usage is not None:
-            self._key_usage.used(credential.key_id)
+        if self._key_usage is not None and not credential.is_previous_pair:
+            # The first key's time is its current pair's: a pair replaced by a rotation
+            # and still in its grace period does not count as a use of the new one.
+            self._key_usage.used(credential.key_id, project.id)
         return project
 
     async def principal_of(self, headers: Mapping[str, str]) -> ManagementPrincipal:

@@ -102,7 +102,7 @@ class Services(containers.DeclarativeContainer):
         pepper=pepper,
         keys=keys_repository,
     )
-    key_usage = providers.Singleton(KeyUsage, keys_repository, adapters.clock)
+    key_usage = providers.Singleton(KeyUsage, keys_repository, projects_repository, adapters.clock)
     session_guard = providers.Singleton(
         SessionGuard,
         adapters.sessions,

@@ -8,6 +8,7 @@ this suite. Runs on the session's MongoDB (the wire server, or ``PULSE_TEST_MONG
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -280,6 +281,11 @@ async def test_documents_keep_the_go_service_field_names(db: MongoDatabase) -> N
     assert stored["rate_limit"] == {"requests": 10, "period": "second", "burst": 20}
     assert stored["org_id"] == org.id and stored["is_deleted"] is False
     assert "deleted_at" not in stored  # None is never stored
+    assert "key_last_used_at" not in stored  # never used yet
+    # The first key's last use: a field of Pulse's own (the Go service ignores it).
+    used_at = builders.T0 + timedelta(seconds=2)
+    await MongoProjectRepository(db).touch_keys({project.id: used_at})
+    assert (await raw("projects", project.id))["key_last_used_at"] == used_at
     stored_user = await raw("users", user.id)
     assert {"_id", "email", "org_id", "name", "role", "created_at"} <= set(stored_user)
     # None is never stored; `is_removed` is derived, for the partial unique email index.

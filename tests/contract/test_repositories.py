@@ -185,6 +185,74 @@ async def test_ids_of_organization_include_deleted_projects(repos: RepoSet) -> N
     assert await repos.projects.ids_of_organization(builders.org().id) == []
 
 
+# -- when a project's own key pair was last used ---------------------------------------
+
+
+async def test_touch_keys_only_moves_key_last_used_forward(repos: RepoSet) -> None:
+    org_id = builders.org().id
+    a, b, c = (builders.project(org_id) for _ in range(3))
+    for project in (a, b, c):
+        await repos.projects.add(project)
+    t1, t2, t3 = (T0 + timedelta(seconds=n) for n in (1, 2, 3))
+    unknown = builders.project(org_id).id
+
+    await repos.projects.touch_keys({a.id: t2, b.id: t1, unknown: t3})
+    await repos.projects.touch_keys({})
+    assert await repos.projects.get(a.id) == msgspec.structs.replace(a, key_last_used_at=t2)
+    assert await repos.projects.get(b.id) == msgspec.structs.replace(b, key_last_used_at=t1)
+    assert await repos.projects.get(c.id) == c
+    # An unknown id is ignored: nothing is made for it.
+    assert await repos.projects.get(unknown) is None
+    assert await repos.projects.ids_of_organization(org_id) == sorted(p.id for p in (a, b, c))
+
+    # A batch flushed late (older times) changes nothing; a newer one moves forward.
+    await repos.projects.touch_keys({a.id: t1, b.id: t3})
+    assert await repos.projects.get(a.id) == msgspec.structs.replace(a, key_last_used_at=t2)
+    touched_b = msgspec.structs.replace(b, key_last_used_at=t3)
+    assert await repos.projects.get(b.id) == touched_b
+    assert await repos.projects.get_by_api_key(b.api_key) == touched_b
+    listed = await repos.projects.list_page(org_id=org_id, after=None, limit=10)
+    assert {p.id: p.key_last_used_at for p in listed} == {a.id: t2, b.id: t3, c.id: None}
+
+
+async def test_touch_keys_changes_nothing_else_and_writes_no_audit(repos: RepoSet) -> None:
+    org_id = builders.org().id
+    old_key = builders.project("x").api_key
+    used_at = T0 + timedelta(minutes=5)
+    # Stored with a time already: it round-trips like any other field.
+    project = msgspec.structs.replace(
+        builders.project(org_id, previous_key=old_key), key_last_used_at=used_at
+    )
+    await repos.projects.add(project)
+    assert await repos.projects.get(project.id) == project
+
+    later = used_at + timedelta(seconds=1)
+    await repos.projects.touch_keys({project.id: later})
+    touched = msgspec.structs.replace(project, key_last_used_at=later)
+    # Not updated_at, not the settings, not the keys (current and previous still found).
+    assert await repos.projects.get(project.id) == touched
+    assert await repos.projects.get_by_api_key(project.api_key) == touched
+    assert await repos.projects.get_by_api_key(old_key) == touched
+    assert await repos.audit.list_page(org_id, limit=10) == []
+    assert await repos.audit.list_page(None, limit=10) == []
+
+    # An update writes the time it is given: a rotation starts it again from None...
+    rotated = msgspec.structs.replace(
+        touched,
+        api_key=builders.project("x").api_key,
+        previous=None,
+        key_last_used_at=None,
+        updated_at=later,
+    )
+    await repos.projects.update(rotated)
+    assert await repos.projects.get(project.id) == rotated
+    # ...and the next touch sets it, even to a time before the one the old pair had.
+    await repos.projects.touch_keys({project.id: used_at})
+    assert await repos.projects.get(project.id) == msgspec.structs.replace(
+        rotated, key_last_used_at=used_at
+    )
+
+
 # -- the unique rule under arbitrary histories ------------------------------------------
 
 _EMAILS = st.sampled_from(["a@x.test", "b@x.test", "c@x.test"])

@@ -387,6 +387,7 @@ async def test_a_locked_file_gives_unavailable_within_the_timeout(db_path: Path)
         (queries.PROJECT_LIST_OF_ORG, ("org_a", "", 10)),
         (queries.PROJECT_LIVE_OF_ORG, ("org_a",)),
         (queries.PROJECT_BY_KEY, ("key",)),
+        (queries.PROJECT_TOUCH_KEYS, {"id": "prj_a", "at_us": 0, "at": '"x"'}),
         (user_queries.USER_BY_EMAIL, ("a@b.test",)),
         (user_queries.USER_LIST, ("org_a", "", 10)),
         (usage_queries.CONNECTION_LIST_ROOM, ("prj_a", "lk_room")),
@@ -573,3 +574,70 @@ async def test_touch_writes_a_batch_in_one_transaction_and_keeps_data_decodable(
     # The column moved with the JSON: an older time is refused by the guard in SQL.
     await keys.touch({batch[0].id: builders.T0})
     assert await keys.get("prj_a", batch[0].id) == listed[0]
+
+
+async def test_touch_keys_writes_a_batch_in_one_transaction_and_keeps_data_decodable(
+    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    projects = SqliteProjectRepository(db)
+    batch = [builders.project("org_a", previous_key=builders.project("x").api_key)]
+    batch += [builders.project("org_a") for _ in range(49)]
+    for project in batch:
+        await projects.add(project)
+    at = builders.T0 + timedelta(seconds=1, microseconds=123456)
+    transactions = 0
+    write = db.write
+
+    async def counted(work: Any) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return await write(work)
+
+    monkeypatch.setattr(db, "write", counted)
+    await projects.touch_keys({project.id: at for project in batch})
+    assert transactions == 1
+    listed = await projects.list_page(org_id="org_a", after=None, limit=100)
+    expected = [msgspec.structs.replace(p, key_last_used_at=at) for p in batch]
+    assert listed == sorted(expected, key=lambda p: p.id)
+    # The column moved with the JSON: an older time is refused by the guard in SQL.
+    await projects.touch_keys({batch[0].id: builders.T0})
+    assert await projects.get(batch[0].id) == expected[0]
+    # The key columns were left alone (no trigger ran): both keys still find it.
+    assert batch[0].previous is not None
+    assert await projects.get_by_api_key(batch[0].previous.api_key) == expected[0]
+
+
+async def test_migration_10_adds_key_last_used_to_existing_projects(db_path: Path) -> None:
+    """A file at version 9 with a project comes up with the new column NULL: the project
+    reads back as never used, and touch_keys then moves it forward."""
+    project = builders.project("org_a")
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    for number, statements in enumerate(MIGRATIONS[:9], start=1):
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    # The row as Pulse before migration 10 wrote it: no column, no field in `data`.
+    fields = msgspec.to_builtins(project)
+    del fields["key_last_used_at"]
+    data = msgspec.json.encode(fields).decode()
+    conn.execute(
+        "INSERT INTO projects (id, org_id, api_key, previous_api_key, is_deleted, data)"
+        " VALUES (?, ?, ?, NULL, 0, ?)",
+        (project.id, project.org_id, project.api_key, data),
+    )
+    conn.close()
+
+    database = SqliteDatabase(db_path)
+    await database.connect()
+    try:
+        projects = SqliteProjectRepository(database)
+        assert await projects.get(project.id) == project
+        at = builders.T0 + timedelta(seconds=3)
+        await projects.touch_keys({project.id: at})
+        assert await projects.get_by_api_key(project.api_key) == msgspec.structs.replace(
+            project, key_last_used_at=at
+        )
+    finally:
+        await database.close()
+    assert _user_version(db_path) == SCHEMA_VERSION >= 10

@@ -26,7 +26,7 @@ def test_access_guide_runs_as_written(tmp_path: Path) -> None:
     assert "removed member's token: 401\n" in out
     assert "mint a token: 201\n" in out
     assert "list rooms: 403 insufficient_scope: " in out and "rooms:read" in out
-    assert "  primary every scope last used: None\n" in out  # not tracked
+    assert "  primary every scope last used: None\n" in out  # never used on the page
     assert "  join service ['tokens:create'] last used: just now\n" in out
     assert "after revoking: 401\n" in out
     assert "after signing out: 401\n" in out

@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from pulse_adapters.clock import ManualClock
 from pulse_http.container import Container
 from pulse_http.dashboard.session import COOKIE
 from tests.http.conftest import Tenant
@@ -107,6 +108,29 @@ async def test_revoking_the_primary_key_is_refused_on_the_page(
     assert refused.status_code == 409
     assert "rotated with regenerate-keys" in refused.text
     assert "<h1>Keys</h1>" in refused.text
+
+
+def last_used_cell(html: str, key_id: str) -> str:
+    """The "Last used" cell of the key's row."""
+    row = re.search(rf'<tr data-key-id="{key_id}">(.*?)</tr>', html, re.S)
+    assert row, html[:2000]
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    return str(cells[4]).strip()
+
+
+async def test_the_primary_keys_last_use_is_shown_like_the_others(
+    client: Client, container: Container, tenant_a: Tenant, clock: ManualClock
+) -> None:
+    signed_in_as(client, container, "member", tenant_a.org_id)
+    url = f"/dashboard/projects/{tenant_a.project_id}/keys"
+    assert last_used_cell((await client.get(url)).text, "primary") == "—"
+
+    clock.advance(90)
+    used = await client.get("/v1/project", headers=tenant_a.project_headers)
+    assert used.status_code == 200, used.text
+    client.blocking_portal.call(container.services.key_usage().flush)
+    shown = last_used_cell((await client.get(url)).text, "primary")
+    assert shown.startswith(f'<time datetime="{clock.now().isoformat()}">'), shown
 
 
 async def test_the_list_is_paged(client: Client, container: Container, tenant_a: Tenant) -> None:

@@ -458,7 +458,10 @@ async def counted(
     container.adapters.api_keys.override(providers.Object(spy))
     container.services.key_usage.override(
         providers.Singleton(
-            CountingKeyUsage, container.services.keys_repository, container.adapters.clock
+            CountingKeyUsage,
+            container.services.keys_repository,
+            container.services.projects_repository,
+            container.adapters.clock,
         )
     )
     async with AsyncTestClient(app=create_app(container)) as client:
@@ -503,6 +506,61 @@ async def test_last_used_at_is_written_in_batches_not_per_request(
     assert len(spy.touches) == touched
     items = {i["id"]: i for i in await keys_of(client, tenant, tenant.owner_headers)}
     assert datetime.fromisoformat(items[key["id"]]["last_used_at"]) == used_at
+
+
+async def test_the_first_keys_last_use_is_listed_and_a_rotation_resets_it(
+    client: Client, container: Container, clock: ManualClock, admin_headers: dict[str, str]
+) -> None:
+    """The pair made with the project is tracked as named keys are, through both request
+    paths (the raw token route and Litestar's); a rotation makes a new pair, never used,
+    and the previous pair's uses during its grace period are not the new one's."""
+    tenant = await make_tenant(client, container, admin_headers, "Prime")
+    usage = container.services.key_usage()
+    named = await new_key(client, tenant, ["rooms:read"], name="idle")
+
+    async def primary() -> Any:
+        items = await keys_of(client, tenant, tenant.owner_headers)
+        assert items[0]["id"] == "primary"
+        assert {i["id"]: i["last_used_at"] for i in items[1:]} == {named["id"]: None}
+        return items[0]["last_used_at"]
+
+    assert await primary() is None
+    clock.advance(42)
+    headers = tenant.project_headers
+    minted = await client.post("/v1/tokens/create", json=TOKEN_BODY, headers=headers)
+    assert minted.status_code == 201, minted.text
+    client.blocking_portal.call(usage.flush)
+    assert datetime.fromisoformat(await primary()) == clock.now()
+    clock.advance(5)
+    assert (await client.get("/v1/rooms", headers=headers)).status_code == 200
+    client.blocking_portal.call(usage.flush)
+    used_at = clock.now()
+    assert datetime.fromisoformat(await primary()) == used_at
+    # Members read it too; refused requests are not uses.
+    clock.advance(5)
+    bad = {"X-Pulse-Key": tenant.api_key, "X-Pulse-Secret": "wrong"}
+    assert (await client.get("/v1/rooms", headers=bad)).status_code == 401
+    client.blocking_portal.call(usage.flush)
+    items = await keys_of(client, tenant, tenant.member_headers)
+    assert datetime.fromisoformat(items[0]["last_used_at"]) == used_at
+
+    rotated = await client.post(
+        f"/v1/projects/{tenant.project_id}/regenerate-keys",
+        json={"grace_period_seconds": 3600},
+        headers=tenant.owner_headers,
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert await primary() is None
+    clock.advance(5)
+    # The previous pair still works, but its use is not the new pair's.
+    assert (await client.get("/v1/rooms", headers=headers)).status_code == 200
+    client.blocking_portal.call(usage.flush)
+    assert await primary() is None
+    clock.advance(5)
+    new_pair = pair(rotated.json())
+    assert (await client.get("/v1/rooms", headers=new_pair)).status_code == 200
+    client.blocking_portal.call(usage.flush)
+    assert datetime.fromisoformat(await primary()) == clock.now()
 
 
 async def test_the_openapi_document_states_each_project_routes_scope(client: Client) -> None:

@@ -7,6 +7,7 @@ Audit records go to the shared ``audit_log`` (see :mod:`pulse_adapters.memory.au
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
@@ -128,6 +129,14 @@ class InMemoryProjectRepository(ProjectRepository):
         self._store(project)
         if audit is not None:
             self._audit_log.append(audit)
+
+    async def touch_keys(self, used: Mapping[str, datetime]) -> None:
+        for project_id, at in used.items():
+            project = self._by_id.get(project_id)
+            if project is not None and (
+                project.key_last_used_at is None or project.key_last_used_at < at
+            ):
+                self._by_id[project_id] = msgspec.structs.replace(project, key_last_used_at=at)
 
     async def ids_of_organization(self, org_id: str) -> list[str]:
         return sorted(p.id for p in self._by_id.values() if p.org_id == org_id)

@@ -19,6 +19,7 @@ projects       _id (id), org_id, name, pulse_api_key (api_key),
                api_keys (derived: [current, previous], for the uniqueness index),
                webhook_url, rate_limit {requests, period, burst},
                token_ttl_default_seconds, token_ttl_max_seconds (settings.*),
+               key_last_used_at (Pulse only: the Go service has no such field),
                is_deleted, created_at, updated_at, deleted_at
 =============  ===================================================================
 
@@ -57,7 +58,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 
 from pulse_adapters.mongo.database import Document, MongoDatabase
 from pulse_adapters.mongo.documents import page, page_filter, present, update_of
@@ -169,6 +170,7 @@ def project_to_document(project: Project) -> Document:
         ),
         "token_ttl_default_seconds": settings.token_ttl_default_seconds,
         "token_ttl_max_seconds": settings.token_ttl_max_seconds,
+        "key_last_used_at": project.key_last_used_at,
         "is_deleted": project.is_deleted,
         "created_at": project.created_at,
         "updated_at": project.updated_at,
@@ -203,6 +205,7 @@ def project_from_document(doc: Mapping[str, Any]) -> Project:
             "api_key": doc["pulse_api_key"],
             "secret_hash": doc["pulse_api_secret_hash"],
             "previous": previous,
+            "key_last_used_at": doc.get("key_last_used_at"),
             "is_deleted": bool(doc.get("is_deleted", False)),
             "created_at": doc["created_at"],
             "updated_at": doc["updated_at"],
@@ -267,6 +270,19 @@ class MongoProjectRepository(ProjectRepository):
         if result.matched_count == 0:
             raise NotFound("project not found")
         await self._outbox.deliver(self._projects, project.id, audit)
+
+    async def touch_keys(self, used: Mapping[str, datetime]) -> None:
+        if not used:
+            return
+        # `$max` sets the field when it is absent or earlier, in the server, atomically:
+        # two replicas flushing their batches in either order keep the later time. By
+        # `_id` only, so a document another tool wrote is touched the same way.
+        writes = [
+            UpdateOne({"_id": project_id}, {"$max": {"key_last_used_at": at}})
+            for project_id, at in used.items()
+        ]
+        with translate_errors("touch projects' keys"):
+            await self._projects.bulk_write(writes, ordered=False)
 
     async def ids_of_organization(self, org_id: str) -> list[str]:
         # Served by the (org_id, is_deleted, _id) index's prefix.

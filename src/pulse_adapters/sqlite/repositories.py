@@ -8,19 +8,23 @@ the file; a violation comes back as ``Conflict`` and nothing is written, because
 write is one transaction. An audited write stores its record in that same transaction
 (:func:`~pulse_adapters.sqlite.audit.insert_audit`, after the change succeeded).
 
+``projects.key_last_used_at_us`` mirrors ``Project.key_last_used_at`` (migration 10), so
+that :meth:`SqliteProjectRepository.touch_keys` is one guarded ``UPDATE`` per project, the
+whole batch in one transaction, as ``api_keys.touch`` is (:mod:`pulse_adapters.sqlite.keys`).
+
 Encoding and decoding run on the database's worker thread, with the event loop free.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
 
-from pulse_adapters.sqlite.audit import insert_audit
+from pulse_adapters.sqlite.audit import insert_audit, micros
 from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
 from pulse_core.models import Organization, Project
@@ -61,19 +65,28 @@ PROJECT_LIST_OF_ORG = (
 PROJECT_IDS_OF_ORG = "SELECT id FROM projects WHERE org_id = ? ORDER BY id"
 PROJECT_LIVE_OF_ORG = "SELECT data FROM projects WHERE org_id = ? AND is_deleted = 0 ORDER BY id"
 PROJECT_INSERT = (
-    "INSERT INTO projects (id, org_id, api_key, previous_api_key, is_deleted, data)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO projects"
+    " (id, org_id, api_key, previous_api_key, is_deleted, key_last_used_at_us, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 # Setting api_key/previous_api_key fires the trigger that rewrites project_keys.
 PROJECT_UPDATE = (
     "UPDATE projects SET org_id = ?, api_key = ?, previous_api_key = ?, is_deleted = ?,"
-    " data = ? WHERE id = ?"
+    " key_last_used_at_us = ?, data = ? WHERE id = ?"
+)
+# `json(:at)` makes the encoded time a JSON string value inside `data`, exactly as
+# msgspec writes it, so the row decodes as if the whole project had been rewritten.
+# Only this column and `data` are set: the key trigger does not fire.
+PROJECT_TOUCH_KEYS = (
+    "UPDATE projects SET key_last_used_at_us = :at_us,"
+    " data = json_set(data, '$.key_last_used_at', json(:at))"
+    " WHERE id = :id AND (key_last_used_at_us IS NULL OR key_last_used_at_us < :at_us)"
 )
 # Leaves the key columns alone: a deleted project keeps its keys reserved.
 PROJECT_SOFT_DELETE = "UPDATE projects SET is_deleted = 1, data = ? WHERE id = ?"
 
 
-def _json(obj: msgspec.Struct) -> str:
+def _json(obj: object) -> str:
     # Stored as TEXT, not BLOB, so the file stays readable with the sqlite3 shell and
     # SQLite's json_* functions.
     return _ENCODER.encode(obj).decode()
@@ -189,6 +202,19 @@ class SqliteProjectRepository(ProjectRepository):
 
         await self._db.write(work)
 
+    async def touch_keys(self, used: Mapping[str, datetime]) -> None:
+        if not used:
+            return
+        rows = [
+            {"id": project_id, "at_us": micros(at), "at": _json(at)}
+            for project_id, at in used.items()
+        ]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(PROJECT_TOUCH_KEYS, rows)
+
+        await self._db.write(work)
+
     async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
         def work(conn: sqlite3.Connection) -> list[str]:
             deleted = [
@@ -203,12 +229,14 @@ class SqliteProjectRepository(ProjectRepository):
         return await self._db.write(work)
 
 
-def _project_columns(project: Project) -> tuple[str, str, str | None, int, str]:
+def _project_columns(project: Project) -> tuple[str, str, str | None, int, int | None, str]:
     previous_key = None if project.previous is None else project.previous.api_key
+    last_used = project.key_last_used_at
     return (
         project.org_id,
         project.api_key,
         previous_key,
         int(project.is_deleted),
+        None if last_used is None else micros(last_used),
         _json(project),
     )

@@ -359,6 +359,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at_us)",
     ),
+    # 10: when a project's own key pair was last used (pulse_adapters.sqlite.repositories,
+    # touch_keys). A column, as `api_keys.last_used_at_us` is, so that the time moves
+    # forward only, in SQL; NULL (never used) for every existing row, as `data` says.
+    ("ALTER TABLE projects ADD COLUMN key_last_used_at_us INTEGER",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -63,3 +63,9 @@ class ProjectCredential(msgspec.Struct, frozen=True, kw_only=True):
 
     def allows(self, scope: str) -> bool:
         return self.scopes is None or scope in self.scopes
+
+    @property
+    def is_previous_pair(self) -> bool:
+        """The project's previous pair, honoured until its grace period ends (the only
+        :data:`PRIMARY_KEY_ID` credential with an expiry)."""
+        return self.key_id == PRIMARY_KEY_ID and self.expires_at is not None

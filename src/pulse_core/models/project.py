@@ -39,7 +39,9 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
     """An application of an organization, with its API credentials.
 
     Only ``secret_hash`` = HMAC-SHA256(pepper, secret) is ever stored; the secret itself is
-    shown once, when it is issued.
+    shown once, when it is issued. ``key_last_used_at`` is when the current pair was last
+    used (written in batches, :meth:`ProjectRepository.touch_keys`); a rotation makes a
+    new pair, so it starts again from None.
     """
 
     id: str
@@ -49,6 +51,7 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
     api_key: str
     secret_hash: str
     previous: PreviousCredential | None = None
+    key_last_used_at: datetime | None = None
     is_deleted: bool = False
     created_at: datetime
     updated_at: datetime

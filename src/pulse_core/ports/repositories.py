@@ -22,6 +22,7 @@ Shared rules for every repository:
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from datetime import datetime
 
 from pulse_core.models import Organization, Project
@@ -75,6 +76,13 @@ class ProjectRepository(abc.ABC):
     @abc.abstractmethod
     async def update(self, project: Project, *, audit: AuditRecord | None = None) -> None:
         """Replace ``project`` by id; ``NotFound`` if absent, ``Conflict`` on a taken key."""
+
+    @abc.abstractmethod
+    async def touch_keys(self, used: Mapping[str, datetime]) -> None:
+        """Set ``key_last_used_at`` of each project id to the given time unless it holds
+        a later one already (batched by the caller: never one write per request). Unknown
+        ids are ignored; nothing else of the project changes (not ``updated_at``) and no
+        audit record is written."""
 
     @abc.abstractmethod
     async def ids_of_organization(self, org_id: str) -> list[str]:

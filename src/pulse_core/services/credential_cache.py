@@ -144,6 +144,11 @@ class CredentialCachingProjectRepository(ProjectRepository):
             # (a timeout says nothing either way), and a miss only costs one lookup.
             self._cache.forget_project(project.id)
 
+    async def touch_keys(self, used: Mapping[str, datetime]) -> None:
+        # No credential changes: the cached entries stay (their project's
+        # key_last_used_at may lag, which authentication never reads).
+        await self._inner.touch_keys(used)
+
     async def ids_of_organization(self, org_id: str) -> list[str]:
         return await self._inner.ids_of_organization(org_id)
 

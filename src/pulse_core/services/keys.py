@@ -2,9 +2,10 @@
 scope and is rotated with ``regenerate-keys``, and named keys with optional scopes and
 expiry, created with their secret shown once and revoked at once.
 
-``last_used_at`` is kept without a database write per request: :class:`KeyUsage` notes
-each use in process and the shell writes the latest times in one batch every few seconds
-(and at stop).
+``last_used_at`` is kept without a database write per request, for the first key
+(``Project.key_last_used_at``) as for named keys: :class:`KeyUsage` notes each use in
+process and the shell writes the latest times in one batch every few seconds (and at
+stop).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pulse_core.models.audit import AuditRecord
 from pulse_core.models.keys import PRIMARY_KEY_ID, SCOPES, ApiKey, Scope
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.keys import ApiKeyRepository
+from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.services import audit, validation
 from pulse_core.services.projects import ProjectService
 
@@ -145,6 +147,7 @@ class KeyService:
             scopes=SCOPES,
             expires_at=None,
             created_at=project.created_at,
+            last_used_at=project.key_last_used_at,
         )
         return [primary, *(view_of(k) for k in await self._keys.list_for_project(project.id))]
 
@@ -182,31 +185,60 @@ class KeyService:
 
 
 class KeyUsage:
-    """When each named key was last used, noted per request, written in batches."""
+    """When each key was last used, noted per request, written in batches: named keys
+    through the key repository (``touch``), each project's own pair through the project
+    repository (``touch_keys``)."""
 
-    def __init__(self, keys: ApiKeyRepository, clock: Clock) -> None:
+    def __init__(self, keys: ApiKeyRepository, projects: ProjectRepository, clock: Clock) -> None:
         self._keys = keys
+        self._projects = projects
         self._clock = clock
-        self._seen: dict[str, float] = {}
+        self._named: dict[str, float] = {}  # key id -> when
+        self._primary: dict[str, float] = {}  # project id -> when its own pair was used
 
-    def used(self, key_id: str) -> None:
-        """Note a use of ``key_id`` now (the project's first key is not tracked)."""
-        if key_id != PRIMARY_KEY_ID:
-            self._seen[key_id] = self._clock.time()
+    def used(self, key_id: str, project_id: str) -> None:
+        """Note a use of ``key_id`` of ``project_id`` now (:data:`PRIMARY_KEY_ID`: the
+        project's own pair). One dict write: this is on every project request."""
+        if key_id == PRIMARY_KEY_ID:
+            self._primary[project_id] = self._clock.time()
+        else:
+            self._named[key_id] = self._clock.time()
 
     async def flush(self) -> int:
-        """Write what was noted since the last flush; how many keys. A failed write keeps
-        the times for the next flush."""
-        seen, self._seen = self._seen, {}
-        if not seen:
-            return 0
-        try:
-            await self._keys.touch({k: _utc(t) for k, t in seen.items()})
-        except BaseException:  # cancelled at shutdown too: keep them for the stop flush
-            for key_id, at in seen.items():
-                self._seen[key_id] = max(at, self._seen.get(key_id, at))
-            raise
-        return len(seen)
+        """Write what was noted since the last flush; how many keys. Each repository's
+        batch is written even when the other's failed; a failed write keeps its times
+        for the next flush, and the first failure is raised."""
+        named, self._named = self._named, {}
+        primary, self._primary = self._primary, {}
+        batches = (
+            (named, False, self._keys.touch),
+            (primary, True, self._projects.touch_keys),
+        )
+        written = 0
+        failure: BaseException | None = None
+        for seen, of_projects, write in batches:
+            if not seen:
+                continue
+            if failure is not None and not isinstance(failure, Exception):
+                self._keep(of_projects, seen)  # cancelled: nothing more now
+                continue
+            try:
+                await write({k: _utc(t) for k, t in seen.items()})
+            except BaseException as exc:  # cancelled at shutdown too: keep them for the stop flush
+                self._keep(of_projects, seen)
+                failure = failure or exc
+            else:
+                written += len(seen)
+        if failure is not None:
+            raise failure
+        return written
+
+    def _keep(self, of_projects: bool, seen: dict[str, float]) -> None:
+        """Put back times a write could not store, keeping any later use noted since,
+        into the dict current now (another flush may have swapped it during the write)."""
+        pending = self._primary if of_projects else self._named
+        for key, at in seen.items():
+            pending[key] = max(at, pending.get(key, at))
 
 
 def _utc(epoch: float) -> datetime:

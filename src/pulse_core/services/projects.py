@@ -223,6 +223,7 @@ class ProjectService:
             api_key=api_key,
             secret_hash=credentials.hash_secret(api_secret, self._pepper),
             previous=previous,
+            key_last_used_at=None,  # a new pair: not used yet
             updated_at=now,
         )
         await self._projects.update(

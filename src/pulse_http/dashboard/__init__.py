@@ -27,7 +27,11 @@ from pulse_core.errors import PulseError
 from pulse_http.dashboard.forms import Refusal
 from pulse_http.dashboard.pages.audit import AuditPages
 from pulse_http.dashboard.pages.auth import SignInPages
-from pulse_http.dashboard.pages.context import provide_editable, provide_here
+from pulse_http.dashboard.pages.context import (
+    provide_editable,
+    provide_here,
+    provide_org_page,
+)
 from pulse_http.dashboard.pages.keys import KeyPages
 from pulse_http.dashboard.pages.media import MediaPages
 from pulse_http.dashboard.pages.organizations import OrganizationPages
@@ -89,6 +93,8 @@ def dashboard_routes(settings: Settings) -> list[ControllerRouterHandler]:
             # One project's pages: ``here`` to read it, ``editable`` to change it.
             "here": Provide(provide_here),
             "editable": Provide(provide_editable),
+            # One organization's pages (overview, users, audit log, usage).
+            "org_page": Provide(provide_org_page),
         },
         middleware=[DefineMiddleware(SecurityHeaders), csrf_middleware(settings)],
         exception_handlers={

@@ -12,17 +12,15 @@ from urllib.parse import urlencode
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from pulse_core.errors import InvalidInput
-from pulse_core.models import ManagementPrincipal
 from pulse_core.models.audit import AuditRecord
-from pulse_core.services import OrganizationService
 from pulse_core.services.audit import AuditService
 from pulse_http.dashboard.forms import Refusal, utc_text
+from pulse_http.dashboard.pages.context import OrgPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
-from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH
 from pulse_http.routes.params import moment
 
@@ -34,30 +32,27 @@ class AuditPages(Controller):
     async def audit_page(
         self,
         *,
-        org_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        organizations: NamedDependency[OrganizationService],
+        org_page: NamedDependency[OrgPage],
         audit: NamedDependency[AuditService],
         action: FromQuery[str | None] = None,
         resource_id: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        org = await organizations.get(viewer, org_id)
         # A blank box of the filter form means "any", as a parameter left out does.
         filters = {
             k: v.strip()
             for k, v in (("action", action), ("resource_id", resource_id), ("since", since))
             if v is not None and v.strip()
         }
-        base = f"{PATH}/organizations/{org.id}/audit"
+        base = org_page.url("/audit")
         records: list[AuditRecord] = []
         next_cursor: str | None = None
         refusal: Refusal | None = None
         try:
             listed = await audit.list(
-                viewer,
-                org.id,
+                org_page.viewer,
+                org_page.org.id,
                 action=filters.get("action"),
                 resource_id=filters.get("resource_id"),
                 since=_since(filters.get("since")),
@@ -67,11 +62,9 @@ class AuditPages(Controller):
             records, next_cursor = listed.items, listed.next_cursor
         except InvalidInput as exc:
             refusal = Refusal.of(exc)
-        return page(
+        return org_page.render(
             "audit.html",
-            viewer,
             refusal=refusal,
-            org=org,
             records=records,
             next_cursor=next_cursor,
             filters=filters,

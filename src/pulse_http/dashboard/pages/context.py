@@ -1,9 +1,13 @@
-"""What a project page needs before anything else: the project (if the viewer may see
-it, or change it when ``write``) and its organization, for the navigation.
+"""What a page needs before anything else: the project (if the viewer may see it, or
+change it when ``write``) and its organization, for the navigation; or, on an
+organization's own pages, the organization.
 
 :class:`ProjectPage` is that, given to every handler under ``/dashboard/projects/{id}``
 by the router's ``here`` (reading) and ``editable`` (changing) dependencies, so that a
 page states which it needs once, in its signature, and the check is the services' own.
+:class:`OrgPage` is the same for the handlers under ``/dashboard/organizations/{id}``,
+given by ``org_page``: there is no ``editable`` twin, because an organization's forms
+show a member's refused post in the page (the services refuse it), not as an error.
 """
 
 from __future__ import annotations
@@ -39,20 +43,57 @@ async def project_scope(
     return project, await organizations.get(viewer, project.org_id)
 
 
-@dataclass(frozen=True)
-class ProjectPage:
-    """The viewer on one project's pages, and how those pages are drawn: every one
-    shows the project's and its organization's navigation, and its forms only to those
-    who may change the project."""
+class _Drawn:
+    """How an organization's and a project's pages are drawn alike: with the
+    organization's navigation, and the forms only to those who may change it."""
 
     viewer: ManagementPrincipal
-    project: Project
     org: Organization
 
     @property
     def can_write(self) -> bool:
         """Whether to show the forms; the services refuse a member's post regardless."""
-        return self.viewer.can_write(self.project.org_id)
+        return self.viewer.can_write(self.org.id)
+
+    def render(
+        self,
+        template: str,
+        *,
+        refusal: Refusal | None = None,
+        status: int = 200,
+        **context: Any,
+    ) -> Template:
+        return page(
+            template,
+            self.viewer,
+            org=self.org,
+            can_write=self.can_write,
+            refusal=refusal,
+            status=status,
+            **context,
+        )
+
+
+@dataclass(frozen=True)
+class OrgPage(_Drawn):
+    """The viewer on one organization's pages (overview, users, audit log, usage)."""
+
+    viewer: ManagementPrincipal
+    org: Organization
+
+    def url(self, suffix: str = "") -> str:
+        """The organization's own pages: ``url("/users")`` is its users page."""
+        return f"{PATH}/organizations/{self.org.id}{suffix}"
+
+
+@dataclass(frozen=True)
+class ProjectPage(_Drawn):
+    """The viewer on one project's pages: every one shows the project's navigation
+    under its organization's (whose people may change the project)."""
+
+    viewer: ManagementPrincipal
+    project: Project
+    org: Organization
 
     def url(self, suffix: str = "") -> str:
         """The project's own pages: ``url("/keys")`` is its keys page."""
@@ -66,16 +107,21 @@ class ProjectPage:
         status: int = 200,
         **context: Any,
     ) -> Template:
-        return page(
-            template,
-            self.viewer,
-            project=self.project,
-            org=self.org,
-            can_write=self.can_write,
-            refusal=refusal,
-            status=status,
-            **context,
+        return super().render(
+            template, refusal=refusal, status=status, project=self.project, **context
         )
+
+
+async def provide_org_page(
+    org_id: FromPath[str],
+    viewer: NamedDependency[ManagementPrincipal],
+    organizations: NamedDependency[OrganizationService],
+) -> OrgPage:
+    """``org_page``: ``NotFound`` (the error page's 404) unless the viewer may see the
+    organization. Only reading is checked here: each action's service refuses a member
+    (``PermissionDenied``), and the page decides whether that is an error or a refusal
+    shown next to the form."""
+    return OrgPage(viewer, await organizations.get(viewer, org_id))
 
 
 async def provide_here(

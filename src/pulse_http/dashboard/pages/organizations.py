@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import PulseError
@@ -16,6 +16,7 @@ from pulse_core.plans import PlanCatalog
 from pulse_core.services import OrganizationService, ProjectService
 from pulse_core.services.quotas import QuotaService
 from pulse_http.dashboard.forms import Refusal, read_form
+from pulse_http.dashboard.pages.context import OrgPage
 from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH, SIGN_IN
 from pulse_http.schemas.organizations import CreateOrganization, UpdateOrganization
@@ -84,31 +85,20 @@ class OrganizationPages(Controller):
     async def overview(
         self,
         *,
-        org_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        organizations: NamedDependency[OrganizationService],
+        org_page: NamedDependency[OrgPage],
         projects: NamedDependency[ProjectService],
         quotas: NamedDependency[QuotaService],
         plans: NamedDependency[PlanCatalog],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        return await _overview(
-            viewer,
-            org_id,
-            organizations=organizations,
-            projects=projects,
-            quotas=quotas,
-            plans=plans,
-            cursor=cursor,
-        )
+        return await _overview(org_page, projects, quotas, plans, cursor=cursor)
 
     @post("/organizations/{org_id:str}")
     async def update_organization(
         self,
         *,
         request: Req,
-        org_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
+        org_page: NamedDependency[OrgPage],
         organizations: NamedDependency[OrganizationService],
         projects: NamedDependency[ProjectService],
         quotas: NamedDependency[QuotaService],
@@ -117,29 +107,22 @@ class OrganizationPages(Controller):
         form = await read_form(request)
         try:
             data = form.to(UpdateOrganization)
-            await organizations.update(viewer, org_id, data.to_patch())
+            await organizations.update(org_page.viewer, org_page.org.id, data.to_patch())
         except PulseError as exc:
-            return await _overview(
-                viewer,
-                org_id,
-                organizations=organizations,
-                projects=projects,
-                quotas=quotas,
-                plans=plans,
-                refusal=Refusal.of(exc),
-            )
-        return Redirect(f"{PATH}/organizations/{org_id}?notice=saved", status_code=303)
+            refusal = Refusal.of(exc)
+            return await _overview(org_page, projects, quotas, plans, refusal=refusal)
+        return Redirect(org_page.url("?notice=saved"), status_code=303)
 
     @post("/organizations/{org_id:str}/delete")
     async def delete_organization(
         self,
-        org_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
+        org_page: NamedDependency[OrgPage],
         organizations: NamedDependency[OrganizationService],
     ) -> Redirect:
         """Owners and admins (the service's rule): its projects go with it, and its
         people's sessions end, this one's too when an owner deletes their own."""
-        await organizations.delete(viewer, org_id)
+        viewer = org_page.viewer
+        await organizations.delete(viewer, org_page.org.id)
         target = f"{PATH}/organizations" if viewer.is_admin else SIGN_IN
         return Redirect(f"{target}?notice=deleted", status_code=303)
 
@@ -148,37 +131,30 @@ class OrganizationPages(Controller):
         self,
         *,
         request: Req,
-        org_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        organizations: NamedDependency[OrganizationService],
+        org_page: NamedDependency[OrgPage],
         projects: NamedDependency[ProjectService],
         quotas: NamedDependency[QuotaService],
         plans: NamedDependency[PlanCatalog],
     ) -> Template:
         form = await read_form(request)
+        org_id = org_page.org.id
         try:
             data = form.to(CreateProject, org_id=org_id)
             issued = await projects.create(
-                viewer, org_id=org_id, name=data.name, settings=data.settings()
+                org_page.viewer, org_id=org_id, name=data.name, settings=data.settings()
             )
         except PulseError as exc:
+            refusal = Refusal.of(exc)
             return await _overview(
-                viewer,
-                org_id,
-                organizations=organizations,
-                projects=projects,
-                quotas=quotas,
-                plans=plans,
-                refusal=Refusal.of(exc),
-                values=form.values,
+                org_page, projects, quotas, plans, refusal=refusal, values=form.values
             )
         project = issued.project
-        return page(
+        # The new project's page, under its organization's navigation (``org_page.org``:
+        # the project was created in it).
+        return org_page.render(
             "secret_once.html",
-            viewer,
             status=201,
             project=project,
-            org=await organizations.get(viewer, project.org_id),
             heading=f"Project {project.name} created",
             api_key=project.api_key,
             api_secret=issued.api_secret,
@@ -188,28 +164,24 @@ class OrganizationPages(Controller):
 
 
 async def _overview(
-    viewer: ManagementPrincipal,
-    org_id: str,
-    *,
-    organizations: OrganizationService,
+    org_page: OrgPage,
     projects: ProjectService,
     quotas: QuotaService,
     plans: PlanCatalog,
+    *,
     cursor: str | None = None,
     refusal: Refusal | None = None,
     values: dict[str, str] | None = None,
 ) -> Template:
-    org = await organizations.get(viewer, org_id)
-    listed = await projects.list(viewer, org_id=org.id, limit=PAGE_SIZE, cursor=cursor)
-    return page(
+    """The overview, also redrawn with a refused form's ``refusal`` and ``values``."""
+    org = org_page.org
+    listed = await projects.list(org_page.viewer, org_id=org.id, limit=PAGE_SIZE, cursor=cursor)
+    return org_page.render(
         "organization.html",
-        viewer,
         refusal=refusal,
-        org=org,
         projects=listed.items,
         next_cursor=listed.next_cursor,
         plan=await quotas.plan_use(org.id),
         plans=plans.names(),
-        can_write=viewer.can_write(org.id),
         values=values or {},
     )

@@ -12,26 +12,22 @@ members see it all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from pulse_core.errors import InvalidInput, PulseError
-from pulse_core.models import ManagementPrincipal, Organization, Project
 from pulse_core.models.usage import Metric
 from pulse_core.ports.clock import Clock
-from pulse_core.services import OrganizationService
 from pulse_core.services.quotas import MONTHLY_LIMITS, QuotaService
 from pulse_core.services.usage import UsageItem, UsageQuery, UsageService
 from pulse_http.dashboard.charts import Point, bar_chart, daily, number
 from pulse_http.dashboard.forms import Refusal
-from pulse_http.dashboard.pages.context import ProjectPage
-from pulse_http.dashboard.rendering import page
+from pulse_http.dashboard.pages.context import OrgPage, ProjectPage
 from pulse_http.dashboard.session import PATH
 
 #: ``?from=`` / ``?to=``: UTC days (``YYYY-MM-DD``), both included.
@@ -54,24 +50,15 @@ class UsagePages(Controller):
     async def organization_usage(
         self,
         *,
-        org_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        organizations: NamedDependency[OrganizationService],
+        org_page: NamedDependency[OrgPage],
         usage: NamedDependency[UsageService],
         quotas: NamedDependency[QuotaService],
         clock: NamedDependency[Clock],
         since: FromDay = None,
         until: ToDay = None,
     ) -> Template:
-        org = await organizations.get(viewer, org_id)
         window = _Window.asked(since, until, clock)
-        items: list[UsageItem] = []
-        try:
-            query = window.query(usage)
-            items, _ = await usage.organization_usage(org.id, query)
-        except PulseError as exc:
-            window.refusal = Refusal.of(exc)
-        return await _usage_page(viewer, org, None, window=window, items=items, quotas=quotas)
+        return await _usage_page(org_page, window, usage=usage, quotas=quotas)
 
     @get("/projects/{project_id:str}/usage")
     async def project_usage(
@@ -85,15 +72,7 @@ class UsagePages(Controller):
         until: ToDay = None,
     ) -> Template:
         window = _Window.asked(since, until, clock)
-        items: list[UsageItem] = []
-        try:
-            query = window.query(usage)
-            items = await usage.project_usage(here.project.id, query)
-        except PulseError as exc:
-            window.refusal = Refusal.of(exc)
-        return await _usage_page(
-            here.viewer, here.org, here.project, window=window, items=items, quotas=quotas
-        )
+        return await _usage_page(here, window, usage=usage, quotas=quotas)
 
 
 class _Window:
@@ -138,14 +117,22 @@ def _day(text: str, field: str) -> date:
 
 
 async def _usage_page(
-    viewer: ManagementPrincipal,
-    org: Organization,
-    project: Project | None,
-    *,
+    at: OrgPage | ProjectPage,
     window: _Window,
-    items: Sequence[UsageItem],
+    *,
+    usage: UsageService,
     quotas: QuotaService,
 ) -> Template:
+    """Either page: the organization's projects together, or one project's."""
+    items: list[UsageItem] = []
+    try:
+        query = window.query(usage)
+        if isinstance(at, ProjectPage):
+            items = await usage.project_usage(at.project.id, query)
+        else:
+            items, _ = await usage.organization_usage(at.org.id, query)
+    except PulseError as exc:
+        window.refusal = Refusal.of(exc)
     charts = []
     if window.first is not None:
         for metric, title in CHARTED.items():
@@ -155,7 +142,7 @@ async def _usage_page(
                 window.days,
             )
             charts.append(_chart(metric, title, points))
-    plan = await quotas.plan_use(org.id)
+    plan = await quotas.plan_use(at.org.id)
     limits = {limit.name: limit for limit in plan.limits}
     monthly = [
         {
@@ -166,20 +153,20 @@ async def _usage_page(
         for name, metric in MONTHLY_LIMITS.items()
         if name in limits
     ]
-    base = f"{PATH}/projects/{project.id}" if project else f"{PATH}/organizations/{org.id}"
-    return page(
+    # The template tells the two pages apart by ``project``: ``None`` on the
+    # organization's.
+    project: dict[str, Any] = {"project": None} if isinstance(at, OrgPage) else {}
+    return at.render(
         "usage.html",
-        viewer,
         refusal=window.refusal,
-        org=org,
-        project=project,
-        subject=project.name if project else org.name,
+        subject=at.project.name if isinstance(at, ProjectPage) else at.org.name,
         window=window,
         charts=charts,
         plan_name=plan.plan,
         monthly=monthly,
         number=number,
-        action=f"{base}/usage",
+        action=at.url("/usage"),
+        **project,
     )
 
 

@@ -18,13 +18,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import PulseError
-from pulse_core.models import ManagementPrincipal
 from pulse_core.ports.clock import Clock
-from pulse_core.services import OrganizationService
 from pulse_core.services.users import UserPatch, UserService
 from pulse_http.dashboard.forms import Refusal, read_form
+from pulse_http.dashboard.pages.context import OrgPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
-from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH
 from pulse_http.routes.access import ACCEPT_INVITE_PATH
 from pulse_http.schemas.access import InviteUser, UpdateUser, UserOut
@@ -51,55 +49,41 @@ class UserPages(Controller):
     async def users_page(
         self,
         *,
-        org_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        organizations: NamedDependency[OrganizationService],
+        org_page: NamedDependency[OrgPage],
         users: NamedDependency[UserService],
         clock: NamedDependency[Clock],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        return await _users(
-            viewer, org_id, organizations=organizations, users=users, clock=clock, cursor=cursor
-        )
+        return await _users(org_page, users, clock, cursor=cursor)
 
     @post("/")
     async def invite(
         self,
         *,
         request: Req,
-        org_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        organizations: NamedDependency[OrganizationService],
+        org_page: NamedDependency[OrgPage],
         users: NamedDependency[UserService],
         clock: NamedDependency[Clock],
         settings: NamedDependency[Settings],
     ) -> Template:
+        # A member's post is refused by ``users.invite`` (the service's rule), in the page.
         form = await read_form(request)
         try:
             data = form.to(InviteUser)
             invitation = await users.invite(
-                viewer, org_id, email=data.email, role=data.role, name=data.name
+                org_page.viewer, org_page.org.id, email=data.email, role=data.role, name=data.name
             )
         except PulseError as exc:
-            return await _users(
-                viewer,
-                org_id,
-                organizations=organizations,
-                users=users,
-                clock=clock,
-                refusal=Refusal.of(exc),
-                values=form.values,
-            )
+            refusal = Refusal.of(exc)
+            return await _users(org_page, users, clock, refusal=refusal, values=form.values)
         # The link the API's ``invite_url`` gives, built the same way.
         url = f"{settings.resolved_public_url}{ACCEPT_INVITE_PATH}?token={quote(invitation.token)}"
-        return page(
+        return org_page.render(
             "users_invited.html",
-            viewer,
             status=201,
-            org=await organizations.get(viewer, org_id),
             invited=UserOut.of(invitation.user),
             invite_url=url,
-            replace_url=_url(org_id),
+            replace_url=org_page.url("/users"),
         )
 
     @post("/{user_id:str}")
@@ -107,66 +91,43 @@ class UserPages(Controller):
         self,
         *,
         request: Req,
-        org_id: FromPath[str],
         user_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        organizations: NamedDependency[OrganizationService],
+        org_page: NamedDependency[OrgPage],
         users: NamedDependency[UserService],
         clock: NamedDependency[Clock],
     ) -> Template | Redirect:
         form = await read_form(request)
         try:
             data = form.to(UpdateUser)
-            await users.update(viewer, org_id, user_id, UserPatch(role=data.role, name=data.name))
+            patch = UserPatch(role=data.role, name=data.name)
+            await users.update(org_page.viewer, org_page.org.id, user_id, patch)
         except PulseError as exc:
-            return await _users(
-                viewer,
-                org_id,
-                organizations=organizations,
-                users=users,
-                clock=clock,
-                refusal=Refusal.of(exc),
-                refused_user=user_id,
-            )
-        return Redirect(f"{_url(org_id)}?notice=saved", status_code=303)
+            refusal = Refusal.of(exc)
+            return await _users(org_page, users, clock, refusal=refusal, refused_user=user_id)
+        return Redirect(org_page.url("/users?notice=saved"), status_code=303)
 
     @post("/{user_id:str}/remove")
     async def remove_user(
         self,
         *,
-        org_id: FromPath[str],
         user_id: FromPath[str],
-        viewer: NamedDependency[ManagementPrincipal],
-        organizations: NamedDependency[OrganizationService],
+        org_page: NamedDependency[OrgPage],
         users: NamedDependency[UserService],
         clock: NamedDependency[Clock],
     ) -> Template | Redirect:
         try:
-            await users.remove(viewer, org_id, user_id)
+            await users.remove(org_page.viewer, org_page.org.id, user_id)
         except PulseError as exc:
-            return await _users(
-                viewer,
-                org_id,
-                organizations=organizations,
-                users=users,
-                clock=clock,
-                refusal=Refusal.of(exc),
-                refused_user=user_id,
-            )
-        return Redirect(f"{_url(org_id)}?notice=removed", status_code=303)
-
-
-def _url(org_id: str) -> str:
-    return f"{PATH}/organizations/{org_id}/users"
+            refusal = Refusal.of(exc)
+            return await _users(org_page, users, clock, refusal=refusal, refused_user=user_id)
+        return Redirect(org_page.url("/users?notice=removed"), status_code=303)
 
 
 async def _users(
-    viewer: ManagementPrincipal,
-    org_id: str,
-    *,
-    organizations: OrganizationService,
+    org_page: OrgPage,
     users: UserService,
     clock: Clock,
+    *,
     cursor: str | None = None,
     refusal: Refusal | None = None,
     values: dict[str, str] | None = None,
@@ -174,8 +135,7 @@ async def _users(
 ) -> Template:
     """The users page; ``refused_user`` says which row's form a refusal answers (the
     invitation form's otherwise), so its message is shown there and nowhere else."""
-    org = await organizations.get(viewer, org_id)
-    listed = await users.list(viewer, org.id, limit=PAGE_SIZE, cursor=cursor)
+    listed = await users.list(org_page.viewer, org_page.org.id, limit=PAGE_SIZE, cursor=cursor)
     now = clock.now()
     rows = [
         UserRow(
@@ -184,16 +144,13 @@ async def _users(
         )
         for u in listed.items
     ]
-    return page(
+    return org_page.render(
         "users.html",
-        viewer,
         refusal=refusal,
-        org=org,
         rows=rows,
         next_cursor=listed.next_cursor,
         roles=ROLES,
-        can_write=viewer.can_write(org.id),
         values=values or {},
         refused_user=refused_user,
-        base_url=_url(org.id),
+        base_url=org_page.url("/users"),
     )

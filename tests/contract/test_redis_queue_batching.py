@@ -78,6 +78,31 @@ async def test_concurrent_enqueues_share_a_round_trip_and_land_once_in_order(
     assert pipelines.opened == 1
 
 
+async def test_concurrent_acks_share_a_round_trip_and_ack_only_reserved_jobs(
+    redis_client: redis.asyncio.Redis, clock: ManualClock
+) -> None:
+    # What a worker's concurrent jobs finishing together do.
+    jobs = RedisJobQueue(redis_client, clock)
+    ids = await asyncio.gather(*(jobs.enqueue("q", f"{i}".encode()) for i in range(30)))
+    reserved = await jobs.reserve("q", "w", max_jobs=20, wait_seconds=0)
+    assert len(reserved) == 20
+    pipelines = _Pipelines(redis_client)
+    await redis_client.config_resetstat()
+
+    # The 20 reserved ones, and 10 that were never handed out: acking those does nothing.
+    await asyncio.gather(*(jobs.ack("q", job_id) for job_id in ids))
+
+    assert pipelines.opened == 1
+    stats = await redis_client.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 30
+    assert stats["cmdstat_xdel"]["calls"] == 20  # only entries that were pending
+    left = await _stream_jobs(redis_client, jobs, "q")
+    assert left == ids[20:]
+    assert await redis_client.hlen(jobs.keys("q")["entries"]) == 10
+    handed = await drain(jobs, "q", "w", until=set(ids[20:]))
+    assert sorted(job.id for job in handed) == sorted(ids[20:])
+
+
 async def test_an_error_reply_fails_only_its_own_caller(
     redis_client: redis.asyncio.Redis, clock: ManualClock
 ) -> None:

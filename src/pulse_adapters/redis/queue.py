@@ -21,7 +21,8 @@ Every change is one Lua script (:mod:`pulse_adapters.redis.queue_scripts`), atom
 Redis. Enqueues asked for during one event-loop iteration (the webhooks of concurrent
 requests) go to Redis together, as one pipeline of the enqueue script
 (:class:`~pulse_adapters.redis.script_batch.ScriptBatcher`): still one atomic script and
-one reply per job, and each ``enqueue`` returns only once its own job is in.
+one reply per job, and each ``enqueue`` returns only once its own job is in. Acks (a
+worker's concurrent jobs finishing) are batched the same way.
 
 Reserving runs one script that moves the due delayed jobs into the stream, creates the
 group when missing (``MKSTREAM``; a Redis that lost its data gets it back), reclaims
@@ -114,8 +115,11 @@ class RedisJobQueue(JobQueue):
         self._enqueues = ScriptBatcher(
             client, client.register_script(ENQUEUE), timeout_seconds=timeout_seconds
         )
+        # So do the acks of jobs finished together (a worker's concurrent jobs).
+        self._acks = ScriptBatcher(
+            client, client.register_script(ACK), timeout_seconds=timeout_seconds
+        )
         self._reserve = client.register_script(RESERVE)
-        self._ack = client.register_script(ACK)
         self._retry = client.register_script(RETRY)
         self._bury = client.register_script(BURY)
         self._dead_list = client.register_script(DEAD_LIST)
@@ -179,7 +183,10 @@ class RedisJobQueue(JobQueue):
 
     async def ack(self, queue: str, job_id: str) -> None:
         k = self.keys(queue)
-        await self._call(self._ack(keys=[k["jobs"], k["entries"]], args=[self._group, job_id]))
+        try:
+            await self._acks.submit((k["jobs"], k["entries"]), (self._group, job_id))
+        except _BACKEND_ERRORS as exc:
+            raise Unavailable("job queue backend (redis) is unavailable") from exc
 
     async def retry_later(self, queue: str, job_id: str, *, delay_seconds: float) -> None:
         if delay_seconds < 0:

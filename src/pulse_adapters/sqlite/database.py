@@ -17,6 +17,7 @@ interrupted, unreadable or full database becomes :class:`~pulse_core.errors.Unav
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import re
 import sqlite3
@@ -24,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from pulse_adapters.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from pulse_core.errors import Conflict, Unavailable
@@ -112,6 +113,9 @@ class SqliteDatabase:
         # Touched only on the worker thread (sqlite3's check_same_thread enforces it).
         self._conn: sqlite3.Connection | None = None
         self._deadline = math.inf
+        # Calls made during the current iteration of each event loop (there is one but in
+        # tests), sent together at its end.
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Call[Any]]] = {}
 
     @property
     def path(self) -> Path:
@@ -183,17 +187,39 @@ class SqliteDatabase:
     # -- event-loop side ---------------------------------------------------------------
 
     async def _submit(self, work: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
-        executor = self._executor
-        if executor is None:
+        if self._executor is None:
             raise Unavailable(
                 f"SQLite database {self._path} is not connected "
                 "(call connect() first, and not after close())"
             )
-        # The deadline starts now, so time spent queued behind other calls counts too.
-        deadline = time.monotonic() + self._timeout
         loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            # After every callback already scheduled: the calls made in this iteration.
+            loop.call_soon(self._send, loop)
+            # A loop closed before its batch left (a test's) keeps nothing alive.
+            for stale in [other for other in self._pending if other.is_closed()]:
+                del self._pending[stale]
+        # The deadline starts now, so time spent queued behind other calls counts too.
+        pending.append(_Call(work, time.monotonic() + self._timeout, write, future))
         with self._telemetry.call("sqlite", "write" if write else "read"):
-            return await loop.run_in_executor(executor, self._run, work, deadline, write)
+            return await future
+
+    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand the calls made during this loop iteration to the worker thread in one hop:
+        a hop (a thread wake-up there, a loop wake-up and future chaining back here) costs
+        as much as a small query, and a worker with several jobs in flight makes several
+        calls per iteration. They still run one by one, in the order made, each as its own
+        call (its own transaction, deadline and outcome)."""
+        batch = self._pending.pop(loop)
+        executor = self._executor
+        if executor is None:  # closed in between
+            for call in batch:
+                _settle(call.future, None, Unavailable(f"SQLite database {self._path} is closed"))
+            return
+        executor.submit(self._run_batch, batch, loop)
 
     # -- worker-thread side ------------------------------------------------------------
 
@@ -233,6 +259,19 @@ class SqliteDatabase:
     def _past_deadline(self) -> bool:
         return time.monotonic() > self._deadline
 
+    def _run_batch(self, batch: list[_Call[Any]], loop: asyncio.AbstractEventLoop) -> None:
+        outcomes: list[tuple[_Call[Any], object, BaseException | None]] = []
+        for call in batch:
+            if call.future.cancelled():  # its caller gave up before it started
+                continue
+            try:
+                outcomes.append((call, self._run(call.work, call.deadline, call.write), None))
+            except BaseException as exc:  # the caller's to see, as run_in_executor did
+                outcomes.append((call, None, exc))
+        # One wake-up of the loop for the whole batch.
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(_settle_all, outcomes)
+
     def _run(self, work: Callable[[sqlite3.Connection], T], deadline: float, write: bool) -> T:
         conn = self._conn
         if conn is None:
@@ -266,6 +305,38 @@ class SqliteDatabase:
             raise translated from exc
         finally:
             self._deadline = math.inf
+
+
+class _Call(Generic[T]):
+    """One read or write waiting for its hop to the worker thread."""
+
+    __slots__ = ("deadline", "future", "work", "write")
+
+    def __init__(
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        deadline: float,
+        write: bool,
+        future: asyncio.Future[T],
+    ) -> None:
+        self.work = work
+        self.deadline = deadline
+        self.write = write
+        self.future = future
+
+
+def _settle(future: asyncio.Future[Any], result: object, error: BaseException | None) -> None:
+    if future.done():  # cancelled by its caller while it ran
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+def _settle_all(outcomes: list[tuple[_Call[Any], object, BaseException | None]]) -> None:
+    for call, result, error in outcomes:
+        _settle(call.future, result, error)
 
 
 def _read_user_version(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,140 @@
+"""SqliteDatabase sends the calls made during one event-loop iteration to its thread in
+one hop. What each caller sees must not change: its own result or error, its own
+transaction, the order calls were made in; a caller that gave up is not run; closing
+answers whoever is still waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pulse_adapters.sqlite import SqliteDatabase
+from pulse_core.errors import Conflict, Unavailable
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    database = SqliteDatabase(tmp_path / "pulse.sqlite3")
+    await database.connect()
+    await database.write(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"))
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def _hops(db: SqliteDatabase) -> list[int]:
+    """Counts the batches handed to the database's thread, and their sizes."""
+    executor: Any = db._executor  # noqa: SLF001 - the hop is what is measured here
+    sizes: list[int] = []
+    submit = executor.submit
+
+    def counting(fn: Callable[..., Any], *args: Any) -> Any:
+        if args and isinstance(args[0], list):
+            sizes.append(len(args[0]))
+        return submit(fn, *args)
+
+    executor.submit = counting
+    return sizes
+
+
+def _insert(key: str, value: int) -> Callable[[sqlite3.Connection], int]:
+    def work(conn: sqlite3.Connection) -> int:
+        return conn.execute("INSERT INTO t VALUES (?, ?)", (key, value)).rowcount
+
+    return work
+
+
+def _value(key: str) -> Callable[[sqlite3.Connection], int | None]:
+    def work(conn: sqlite3.Connection) -> int | None:
+        row = conn.execute("SELECT v FROM t WHERE k = ?", (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    return work
+
+
+async def test_calls_of_one_iteration_share_one_hop_and_keep_their_own_outcomes(
+    db: SqliteDatabase,
+) -> None:
+    hops = _hops(db)
+
+    def failing(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES ('b', 99)")
+        raise RuntimeError("this call's own failure")
+
+    calls = [
+        db.write(_insert("a", 1)),
+        db.read(_value("a")),  # sees the write made before it
+        db.write(failing),
+        db.read(_value("b")),  # the failed write was rolled back, alone
+        db.write(_insert("a", 2)),  # a conflict of its own (primary key)
+        db.write(_insert("c", 3)),
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert hops == [6]
+    assert results[:2] == [1, 1]
+    assert isinstance(results[2], RuntimeError)
+    assert results[3] is None
+    assert isinstance(results[4], Conflict)
+    assert results[5] == 1
+    assert await db.read(_value("c")) == 3
+    assert hops == [6, 1]
+
+
+async def test_calls_made_while_a_batch_runs_go_in_the_next_one(db: SqliteDatabase) -> None:
+    hops = _hops(db)
+    first = asyncio.gather(*(db.write(_insert(f"k{i}", i)) for i in range(5)))
+    await asyncio.sleep(0)  # the first batch has left
+    second = asyncio.gather(*(db.read(_value(f"k{i}")) for i in range(5)))
+    assert await first == [1] * 5
+    assert await second == list(range(5))
+    assert hops == [5, 5]
+
+
+async def test_a_caller_that_gave_up_before_its_batch_ran_is_not_run(
+    db: SqliteDatabase,
+) -> None:
+    kept = asyncio.ensure_future(db.write(_insert("kept", 1)))
+    dropped = asyncio.ensure_future(db.write(_insert("dropped", 1)))
+    await asyncio.sleep(0)  # both calls are made and waiting for their hop
+    dropped.cancel()
+    assert await kept == 1
+    with pytest.raises(asyncio.CancelledError):
+        await dropped
+    assert await db.read(_value("dropped")) is None
+
+
+async def test_closing_answers_calls_still_waiting_for_their_hop(db: SqliteDatabase) -> None:
+    waiting = asyncio.ensure_future(db.read(_value("a")))
+    await asyncio.sleep(0)  # made; its batch leaves at the end of this iteration
+    await db.close()
+    with pytest.raises(Unavailable):
+        await asyncio.wait_for(waiting, timeout=5)
+
+
+def test_a_batch_from_a_loop_that_closed_does_not_block_the_next_loop(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "pulse.sqlite3")
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(db.connect())
+        # A call made on a loop that stops (and closes) before the call's batch leaves.
+        first.call_soon(first.stop)
+        stranded = first.create_task(db.ping())
+        first.run_forever()
+        assert not stranded.done()
+        stranded.cancel()
+    finally:
+        first.close()
+
+    async def next_loop() -> None:
+        try:
+            await asyncio.wait_for(db.ping(), timeout=5)
+        finally:
+            await db.close()
+
+    asyncio.run(next_loop())

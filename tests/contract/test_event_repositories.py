@@ -579,6 +579,70 @@ async def test_delivery_update_replaces_status_and_attempts(stores: Stores) -> N
         await stores.deliveries.update(delivery(mine, "whe_x", event(mine)))
 
 
+async def test_delivery_change_writes_what_the_function_answers_for_its_project_only(
+    stores: Stores,
+) -> None:
+    mine, theirs = project_id(), project_id()
+    made = delivery(mine, "whe_x", event(mine))
+    await stores.deliveries.add(made)
+    seen: list[Delivery] = []
+    attempt = DeliveryAttempt(at=T0, status_code=500, duration_ms=7, error=UNICODE)
+
+    def failed(stored: Delivery) -> Delivery:
+        seen.append(stored)
+        return msgspec.structs.replace(
+            stored, status="failed", attempts=(*stored.attempts, attempt), updated_at=T0
+        )
+
+    changed = await stores.deliveries.change(mine, made.id, failed)
+    assert seen == [made]
+    assert changed is not None and changed.status == "failed"
+    assert changed.attempts == (attempt,)
+    assert await stores.deliveries.get(mine, made.id) == changed
+    # Another project's id, or no delivery at all: the function is never called.
+    assert await stores.deliveries.change(theirs, made.id, failed) is None
+    assert await stores.deliveries.change(mine, "whd_missing", failed) is None
+    assert len(seen) == 1
+    assert await stores.deliveries.get(mine, made.id) == changed
+    # Answering the stored delivery itself changes nothing.
+    assert await stores.deliveries.change(mine, made.id, lambda stored: stored) == changed
+
+
+async def test_delivery_change_refuses_to_move_a_delivery_to_another_id_or_project(
+    stores: Stores,
+) -> None:
+    mine = project_id()
+    made = delivery(mine, "whe_x", event(mine))
+    await stores.deliveries.add(made)
+    for changes in ({"project_id": project_id()}, {"id": "whd_other"}):
+        with pytest.raises(ValueError, match="keep the delivery's id and project"):
+            await stores.deliveries.change(
+                mine, made.id, lambda stored, c=changes: msgspec.structs.replace(stored, **c)
+            )
+    assert await stores.deliveries.get(mine, made.id) == made
+
+
+async def test_concurrent_delivery_changes_all_land(stores: Stores) -> None:
+    # What two runs of one job recording their attempts at once need: neither outcome is
+    # lost to the other's read-then-write.
+    mine = project_id()
+    made = delivery(mine, "whe_x", event(mine))
+    await stores.deliveries.add(made)
+
+    def appending(n: int) -> Callable[[Delivery], Delivery]:
+        def change(stored: Delivery) -> Delivery:
+            at = T0 + timedelta(seconds=n)
+            attempts = (*stored.attempts, DeliveryAttempt(at=at, status_code=200 + n))
+            return msgspec.structs.replace(stored, attempts=attempts, updated_at=at)
+
+        return change
+
+    await asyncio.gather(*(stores.deliveries.change(mine, made.id, appending(n)) for n in range(8)))
+    stored = await stores.deliveries.get(mine, made.id)
+    assert stored is not None
+    assert sorted(a.status_code or 0 for a in stored.attempts) == [200 + n for n in range(8)]
+
+
 async def test_delivery_filters_and_pages(stores: Stores) -> None:
     mine, theirs = project_id(), project_id()
     events = [event(mine, at=T0 + timedelta(seconds=i)) for i in range(3)]

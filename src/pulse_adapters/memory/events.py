@@ -21,6 +21,7 @@ from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
     WebhookEndpointRepository,
+    kept_identity,
 )
 
 T = TypeVar("T", Event, WebhookEndpoint, Delivery)
@@ -150,6 +151,17 @@ class InMemoryDeliveryRepository(DeliveryRepository):
         if await self.get(delivery.project_id, delivery.id) is None:
             raise NotFound("delivery not found")
         self._by_id[delivery.id] = delivery
+
+    async def change(
+        self, project_id: str, delivery_id: str, change: Callable[[Delivery], Delivery]
+    ) -> Delivery | None:
+        # No await between the read and the write: nothing else runs in between.
+        stored = await self.get(project_id, delivery_id)
+        if stored is None:
+            return None
+        changed = kept_identity(stored, change(stored))
+        self._by_id[delivery_id] = changed
+        return changed
 
     async def list_page(
         self,

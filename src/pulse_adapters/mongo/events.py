@@ -34,7 +34,7 @@ stores it and the other gets False.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -54,13 +54,14 @@ from pulse_adapters.mongo.indexes import (
     index_plan,
 )
 from pulse_adapters.mongo.outbox import NOT_BURIED, Outbox, carrying, pushing
-from pulse_core.errors import Conflict, NotFound
+from pulse_core.errors import Conflict, NotFound, Unavailable
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
     WebhookEndpointRepository,
+    kept_identity,
 )
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -246,6 +247,10 @@ class MongoWebhookEndpointRepository(WebhookEndpointRepository):
         return True
 
 
+#: Reads and swaps tried by ``MongoDeliveryRepository.change`` before it gives up.
+_CHANGE_ROUNDS = 10
+
+
 class MongoDeliveryRepository(DeliveryRepository):
     """Deliveries in ``webhook_deliveries``, their attempts embedded: the retry
     schedule's few, plus any manual retries, so the document stays small."""
@@ -263,6 +268,29 @@ class MongoDeliveryRepository(DeliveryRepository):
 
     async def update(self, delivery: Delivery) -> None:
         await _replace(self._deliveries, to_document(delivery), "delivery")
+
+    async def change(
+        self, project_id: str, delivery_id: str, change: Callable[[Delivery], Delivery]
+    ) -> Delivery | None:
+        # Compare and swap: the replacement lands only on the very document that was
+        # read (every field equal, attempts included); a write in between makes it miss,
+        # and the change is made again on what is stored then.
+        for _ in range(_CHANGE_ROUNDS):
+            with translate_errors(f"find in {WEBHOOK_DELIVERIES}"):
+                doc = await self._deliveries.find_one(
+                    {"_id": delivery_id, "project_id": project_id}
+                )
+            if doc is None:
+                return None
+            stored = from_document(doc, Delivery)
+            changed = kept_identity(stored, change(stored))
+            if changed == stored:
+                return stored
+            with translate_errors(f"update {WEBHOOK_DELIVERIES}"):
+                result = await self._deliveries.replace_one(doc, to_document(changed))
+            if result.matched_count == 1:
+                return changed
+        raise Unavailable(f"delivery {delivery_id} kept changing; try again")
 
     async def list_page(
         self,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
     WebhookEndpointRepository,
+    kept_identity,
 )
 
 _ENCODER = msgspec.json.Encoder()
@@ -328,6 +329,25 @@ class SqliteDeliveryRepository(DeliveryRepository):
                 raise NotFound("delivery not found")
 
         await self._db.write(work)
+
+    async def change(
+        self, project_id: str, delivery_id: str, change: Callable[[Delivery], Delivery]
+    ) -> Delivery | None:
+        # One write transaction (BEGIN IMMEDIATE): the read and the write hold the file's
+        # write lock throughout, against this process's other calls and other processes.
+        def work(conn: sqlite3.Connection) -> Delivery | None:
+            row = conn.execute(DELIVERY_GET, (delivery_id, project_id)).fetchone()
+            if row is None:
+                return None
+            stored = _DELIVERY.decode(row[0])
+            changed = kept_identity(stored, change(stored))
+            if changed != stored:
+                _, _, endpoint_id, event_id, status = _delivery_columns(changed)
+                params = (endpoint_id, event_id, status, _json(changed), delivery_id, project_id)
+                conn.execute(DELIVERY_UPDATE, params)
+            return changed
+
+        return await self._db.write(work)
 
     async def list_page(
         self,

@@ -11,7 +11,7 @@ objects come back. A backend that is down raises ``Unavailable`` within its time
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from pulse_core.models.audit import AuditRecord
@@ -83,6 +83,14 @@ class WebhookEndpointRepository(abc.ABC):
         """Delete the endpoint; whether it existed (no record when it did not)."""
 
 
+def kept_identity(stored: Delivery, changed: Delivery) -> Delivery:
+    """``changed``, checked to be the same delivery of the same project as ``stored``
+    (what :meth:`DeliveryRepository.change` asks of its function); adapters call it."""
+    if changed.id != stored.id or changed.project_id != stored.project_id:
+        raise ValueError("a delivery change must keep the delivery's id and project")
+    return changed
+
+
 class DeliveryRepository(abc.ABC):
     """Deliveries of events to endpoints, with their attempts."""
 
@@ -97,6 +105,20 @@ class DeliveryRepository(abc.ABC):
     @abc.abstractmethod
     async def update(self, delivery: Delivery) -> None:
         """Replace the delivery with the same project and id; ``NotFound`` if absent."""
+
+    @abc.abstractmethod
+    async def change(
+        self, project_id: str, delivery_id: str, change: Callable[[Delivery], Delivery]
+    ) -> Delivery | None:
+        """Replace the project's delivery with ``change(stored)`` as one step, and return
+        what is stored now; None (``change`` not called) when there is no such delivery.
+
+        No other write to the delivery lands between the read ``change`` is given and the
+        write of its answer: two workers recording attempts of one delivery at once both
+        keep theirs. ``change`` must be a pure function of the delivery, quick, and keep
+        its id and project: an adapter may call it inside its transaction, on another
+        thread, or again after losing a race. Answering ``stored`` itself writes nothing.
+        """
 
     @abc.abstractmethod
     async def list_page(

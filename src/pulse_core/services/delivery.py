@@ -240,31 +240,47 @@ class DeliveryService:
         code = attempt.status_code
         succeeded = code is not None and 200 <= code < 300
         await self._update_endpoint(endpoint, attempt, succeeded)
-        # Read again: a job that outlived its visibility timeout may have run twice at
-        # once, and the other run's outcome must not be overwritten by this one's.
-        delivery = await self._deliveries.get(delivery.project_id, delivery.id) or delivery
-        attempts = (*delivery.attempts, attempt)
-        if delivery.status in ("succeeded", "dead") and not succeeded:
-            await self._save(delivery, attempts, delivery.status, None, attempt.at)
-            return None, "failed"
-        if succeeded:
-            await self._save(delivery, attempts, "succeeded", None, attempt.at)
-            return None, "succeeded"
-        in_round = len(attempts) - delivery.round_start
-        if code == GONE or in_round >= self._schedule.attempts:
-            await self._save(delivery, attempts, "dead", None, attempt.at)
-            return None, "dead"
-        refreshed = await self._endpoints.get(endpoint.project_id, endpoint.id)
-        if refreshed is None or not refreshed.enabled:
-            await self._save(delivery, attempts, "dead", None, attempt.at)
-            return None, "dead"
-        delay = self._jitter(self._schedule.delay_before(in_round + 1))
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
-        await self._save(
-            delivery, attempts, "failed", attempt.at + timedelta(seconds=delay), attempt.at
-        )
-        return delay, "failed"
+        still_enabled = True
+        if not succeeded and code != GONE:
+            # Whether to try again depends on the endpoint as it is now, not as it was
+            # when this attempt began (an owner may have disabled it meanwhile).
+            refreshed = await self._endpoints.get(endpoint.project_id, endpoint.id)
+            still_enabled = refreshed is not None and refreshed.enabled
+        decided: list[tuple[float | None, DeliveryOutcome]] = []
+
+        def outcome(stored: Delivery) -> Delivery:
+            # Decided on the delivery as stored when the outcome is written: a job that
+            # outlived its visibility timeout may have run twice at once, and the other
+            # run's outcome must be kept, not overwritten by this one's.
+            attempts = (*stored.attempts, attempt)
+            status: DeliveryStatus
+            result: DeliveryOutcome
+            delay: float | None = None
+            if stored.status in ("succeeded", "dead") and not succeeded:
+                status, result = stored.status, "failed"
+            elif succeeded:
+                status, result = "succeeded", "succeeded"
+            elif (
+                code == GONE
+                or len(attempts) - stored.round_start >= self._schedule.attempts
+                or not still_enabled
+            ):
+                status, result = "dead", "dead"
+            else:
+                delay = self._jitter(
+                    self._schedule.delay_before(len(attempts) - stored.round_start + 1)
+                )
+                if retry_after is not None:
+                    delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+                status, result = "failed", "failed"
+            decided[:] = [(delay, result)]
+            next_at = None if delay is None else attempt.at + timedelta(seconds=delay)
+            return _with_attempt(stored, attempts, status, next_at, attempt.at)
+
+        if await self._deliveries.change(delivery.project_id, delivery.id, outcome) is None:
+            # Deleted meanwhile (with its endpoint): nothing is left to do.
+            return None, "succeeded" if succeeded else "dead"
+        return decided[0]
 
     async def _update_endpoint(
         self, endpoint: WebhookEndpoint, attempt: DeliveryAttempt, succeeded: bool
@@ -307,26 +323,25 @@ class DeliveryService:
     async def _finish(
         self, delivery: Delivery, now: datetime, status: DeliveryStatus, *, error: str
     ) -> None:
-        attempts = (*delivery.attempts, DeliveryAttempt(at=now, error=error))
-        await self._save(delivery, attempts, status, None, now)
+        attempt = DeliveryAttempt(at=now, error=error)
 
-    async def _save(
-        self,
-        delivery: Delivery,
-        attempts: tuple[DeliveryAttempt, ...],
-        status: DeliveryStatus,
-        next_attempt_at: datetime | None,
-        now: datetime,
-    ) -> None:
-        await self._deliveries.update(
-            msgspec.structs.replace(
-                delivery,
-                attempts=attempts,
-                status=status,
-                next_attempt_at=next_attempt_at,
-                updated_at=now,
-            )
-        )
+        def finished(stored: Delivery) -> Delivery:
+            return _with_attempt(stored, (*stored.attempts, attempt), status, None, now)
+
+        await self._deliveries.change(delivery.project_id, delivery.id, finished)
+
+
+def _with_attempt(
+    delivery: Delivery,
+    attempts: tuple[DeliveryAttempt, ...],
+    status: DeliveryStatus,
+    next_attempt_at: datetime | None,
+    now: datetime,
+) -> Delivery:
+    changed: Delivery = msgspec.structs.replace(
+        delivery, attempts=attempts, status=status, next_attempt_at=next_attempt_at, updated_at=now
+    )
+    return changed
 
 
 def _live_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:

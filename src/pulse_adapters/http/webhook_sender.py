@@ -77,6 +77,9 @@ class AiohttpWebhookSender(WebhookSender):
                 connector=connector,
                 headers={"User-Agent": self._user_agent},
                 auto_decompress=False,
+                # One session serves every tenant: a cookie one endpoint's answer sets
+                # must never ride along with another delivery (nor with its own next).
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

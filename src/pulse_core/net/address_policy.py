@@ -40,6 +40,7 @@ Limits
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import TYPE_CHECKING
@@ -265,7 +266,7 @@ class AddressPolicy(msgspec.Struct, frozen=True, kw_only=True):
         a malformed host, a refused address, or a local-only name while there is no
         allow-list (``code`` :data:`ADDRESS_NOT_ALLOWED` for the last two).
         """
-        host = parse_host(_host_of(url_or_host, field), field)
+        host = _parsed_host(url_or_host, field)
         if not isinstance(host, str):
             return self.check_address(host, field)
         if local_name(host) and not self.allowed_networks:
@@ -317,6 +318,15 @@ class AddressPolicy(msgspec.Struct, frozen=True, kw_only=True):
                     code=ADDRESS_NOT_ALLOWED,
                 )
         return CheckedHost(name=host, addresses=tuple(addresses))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_host(url_or_host: str, field: str) -> IPAddress | str:
+    # Every delivery checks its endpoint's URL again, and a worker sees the same few
+    # URLs over and over: splitting and IDNA-encoding them is a pure function of the
+    # text, worth doing once. What they resolve to, and whether that is allowed, is
+    # still decided on every call. Refusals are not cached (they raise).
+    return parse_host(_host_of(url_or_host, field), field)
 
 
 def _host_of(url_or_host: str, field: str) -> str:

@@ -30,7 +30,7 @@ async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
 
 def _hops(db: SqliteDatabase) -> list[int]:
     """Counts the batches handed to the database's thread, and their sizes."""
-    executor: Any = db._executor  # noqa: SLF001 - the hop is what is measured here
+    executor: Any = db._executor
     sizes: list[int] = []
     submit = executor.submit
 

@@ -19,7 +19,7 @@ def _spelled_out(value: int, length: int) -> str:
 def test_the_body_is_the_time_then_the_random_bits_in_crockford_base32(
     now_ms: int, random: int
 ) -> None:
-    body = ids._body(now_ms, random)  # noqa: SLF001 - the encoding under test
+    body = ids._body(now_ms, random)
     assert body == _spelled_out(now_ms, 10) + _spelled_out(random, 16)
 
 

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from pulse_adapters.argon2 import Argon2PasswordHasher
 from pulse_adapters.clock import SystemClock
 from pulse_adapters.dns import SystemHostResolver
-from pulse_adapters.http import AiohttpWebhookSender
+from pulse_adapters.http import AsyncioWebhookSender
 from pulse_adapters.livekit import LiveKitMediaEngine, LiveKitRoomEngine
 from pulse_adapters.local import LocalObjectStorage, download_signing_key
 from pulse_adapters.memory import (
@@ -318,7 +318,7 @@ class Adapters(containers.DeclarativeContainer):
         ),
     )
     webhook_sender = providers.Singleton(
-        AiohttpWebhookSender, user_agent=f"Pulse-Webhooks/{__version__}"
+        AsyncioWebhookSender, user_agent=f"Pulse-Webhooks/{__version__}"
     )
     idempotency = providers.Selector(
         providers.Callable(_idempotency_backend, settings),

@@ -1,54 +1,338 @@
-"""AiohttpWebhookSender against a real receiver on loopback: what one delivery's answer
-may leave behind for the next. One sender serves every tenant of the process, so nothing
-a receiver sends back (cookies above all) may travel with another delivery."""
+"""The webhook senders against real servers on loopback. ``AsyncioWebhookSender`` (what
+Pulse uses) is held to ``AiohttpWebhookSender`` (the reference): every case that both
+must agree on runs against both. Answers come from a scripted raw TCP server, so that
+framing (chunked, closed, interim 1xx, malformed) and keep-alive are under the test's
+control; the standardwebhooks receiver checks what arrives.
+
+One sender serves every tenant of the process, so nothing an answer carries (cookies
+above all) may travel with another delivery."""
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from pulse_adapters.http import AiohttpWebhookSender
-from pulse_core.ports.webhook_sender import WebhookRequest
+import pytest
+import trustme
+
+from pulse_adapters.http import AiohttpWebhookSender, AsyncioWebhookSender
+from pulse_adapters.http.answers import EXCERPT_CHARS
+from pulse_core.ports.webhook_sender import (
+    DeliveryFailed,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSender,
+)
 from tests.support.webhook_receiver import WebhookReceiver
 
+LOOPBACK = (IPv4Address("127.0.0.1"),)
+SENDERS: dict[str, Callable[..., WebhookSender]] = {
+    "asyncio": AsyncioWebhookSender,
+    "aiohttp": AiohttpWebhookSender,
+}
 
-def _request(url: str) -> WebhookRequest:
+
+def _request(url: str, *, timeout: float = 10, **headers: str) -> WebhookRequest:
     return WebhookRequest(
         url=url,
-        body=b"{}",
-        headers={"content-type": "application/json", "webhook-id": "evt_1"},
-        addresses=(IPv4Address("127.0.0.1"),),
-        timeout_seconds=10,
+        body=b'{"type":"room.started"}',
+        headers={"content-type": "application/json", "webhook-id": "evt_1", **headers},
+        addresses=LOOPBACK,
+        timeout_seconds=timeout,
     )
 
 
+@pytest.fixture(params=list(SENDERS))
+async def sender(request: pytest.FixtureRequest) -> AsyncIterator[WebhookSender]:
+    made = SENDERS[request.param](user_agent="pulse-test")
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+class Closing(bytes):
+    """An answer after which the scripted server closes the connection."""
+
+
+@dataclass
+class Scripted:
+    """A raw HTTP/1.1 server: each request gets the next scripted bytes (``None``: close
+    without answering; ``b""``: never answer). Records requests and connections."""
+
+    script: list[bytes | None]
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    port: int = 0
+
+    def url(self, host: str = "127.0.0.1", path: str = "/hook") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                self.requests.append(head + await reader.readexactly(length))
+                answer = self.script.pop(0) if self.script else _ok()
+                if answer is None:
+                    break
+                if answer == b"":
+                    await asyncio.sleep(3600)
+                writer.write(answer)
+                await writer.drain()
+                if isinstance(answer, Closing):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def _ok(body: bytes = b"ok", *extra: str) -> bytes:
+    head = "".join(f"{h}\r\n" for h in extra)
+    return f"HTTP/1.1 200 OK\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[Scripted]:
+    server = Scripted(script=[])
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    server.port = listening.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        listening.close()
+
+
 async def test_a_cookie_set_by_one_answer_is_never_sent_with_another_delivery(
-    webhook_receiver: WebhookReceiver,
+    sender: WebhookSender, webhook_receiver: WebhookReceiver
 ) -> None:
-    # Two tenants' endpoints on one host: a cookie the first one's answer sets must not
-    # reach the second (nor the first again: a delivery carries only what Pulse signed).
-    # A name, pinned to loopback as a checked delivery is: clients keep cookies of names.
+    # Two tenants' endpoints on one host (a name, pinned to loopback as a checked
+    # delivery is: clients keep cookies of names): the first one's cookie must reach
+    # neither the second nor the first again.
     base = webhook_receiver.url.removesuffix("/hooks").replace("127.0.0.1", "hooks.example.com")
     webhook_receiver.script.append((200, {"Set-Cookie": "session=tenant-a; Path=/"}))
-    sender = AiohttpWebhookSender(user_agent="pulse-test")
-    try:
-        first = await sender.send(_request(f"{base}/hooks"))
-        second = await sender.send(_request(f"{base}/other"))
-    finally:
-        await sender.aclose()
+    first = await sender.send(_request(f"{base}/hooks"))
+    second = await sender.send(_request(f"{base}/other"))
     assert (first.status_code, second.status_code) == (200, 200)
     received = webhook_receiver.wait_for(2)
     assert [r.path for r in received] == ["/hooks", "/other"]
     assert all("cookie" not in r.headers for r in received)
     assert received[1].headers["user-agent"] == "pulse-test"
+    assert received[1].headers["host"] == base.removeprefix("http://")
 
 
-async def test_the_answer_gives_its_status_retry_after_and_an_excerpt(
-    webhook_receiver: WebhookReceiver,
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (_ok(b"fine"), WebhookResponse(status_code=200, excerpt="fine")),
+        (
+            b"HTTP/1.1 429 Too Many\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nslow",
+            WebhookResponse(status_code=429, retry_after_seconds=7.0, excerpt="slow"),
+        ),
+        (
+            b"HTTP/1.1 503 Busy\r\nRetry-After: soon\r\nContent-Length: 0\r\n\r\n",
+            WebhookResponse(status_code=503),
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3;ext=1\r\ncaf\r\n2\r\n\xc3\xa9\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            WebhookResponse(status_code=200, excerpt="café"),
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nhi",
+            WebhookResponse(status_code=201, excerpt="hi"),
+        ),
+        (
+            b"HTTP/1.1 302 Found\r\nLocation: http://10.0.0.1/\r\nContent-Length: 0\r\n\r\n",
+            WebhookResponse(status_code=302),  # an answer; never followed
+        ),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", WebhookResponse(status_code=204)),
+        (
+            Closing(b"HTTP/1.0 410 Gone\r\n\r\ngone for good"),
+            WebhookResponse(status_code=410, excerpt="gone for good"),
+        ),
+    ],
+    ids=[
+        "ok",
+        "retry-after",
+        "bad-retry-after",
+        "chunked",
+        "interim-100",
+        "redirect",
+        "204",
+        "http10",
+    ],
+)
+async def test_senders_read_answers_alike(
+    sender: WebhookSender, scripted: Scripted, answer: bytes, expected: WebhookResponse
 ) -> None:
-    webhook_receiver.script.append((429, {"Retry-After": "7"}))
-    sender = AiohttpWebhookSender(user_agent="pulse-test")
+    scripted.script.append(answer)
+    assert await sender.send(_request(scripted.url())) == expected
+    assert len(scripted.requests) == 1
+    assert scripted.requests[0].startswith(b"POST /hook HTTP/1.1\r\n")
+    assert scripted.requests[0].endswith(b'\r\n\r\n{"type":"room.started"}')
+
+
+async def test_a_long_answer_is_cut_to_the_excerpt(
+    sender: WebhookSender, scripted: Scripted
+) -> None:
+    scripted.script.append(_ok(b"x" * 200_000))
+    answer = await sender.send(_request(scripted.url()))
+    assert answer.excerpt == "x" * EXCERPT_CHARS
+    scripted.script.append(_ok(b"again"))
+    assert (await sender.send(_request(scripted.url()))).excerpt == "again"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (None, "the server closed the connection"),
+        (Closing(b"NOT HTTP AT ALL\r\n\r\n"), "the answer was malformed"),
+    ],
+    ids=["closed", "garbage"],
+)
+async def test_a_broken_answer_is_a_failed_delivery(
+    sender: WebhookSender, scripted: Scripted, answer: bytes | None, reason: str
+) -> None:
+    scripted.script.append(answer)
+    with pytest.raises(DeliveryFailed) as failed:
+        await sender.send(_request(scripted.url()))
+    assert failed.value.reason in (reason, "ServerDisconnectedError", "ClientResponseError")
+
+
+async def test_an_answer_cut_short_still_counts_with_what_came(
+    sender: WebhookSender, scripted: Scripted
+) -> None:
+    # The status arrived: that is the receiver's answer, whatever happened to its body.
+    scripted.script.append(Closing(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"))
+    assert await sender.send(_request(scripted.url())) == WebhookResponse(
+        status_code=200, excerpt="short"
+    )
+
+
+async def test_no_answer_within_the_timeout_fails(
+    sender: WebhookSender, scripted: Scripted
+) -> None:
+    scripted.script.append(b"")  # never answers
+    with pytest.raises(DeliveryFailed, match=r"no answer within 0.3 s"):
+        await sender.send(_request(scripted.url(), timeout=0.3))
+
+
+async def test_a_refused_connection_fails(sender: WebhookSender, scripted: Scripted) -> None:
+    url = scripted.url()
+    scripted.port = 1  # nothing listens there
+    with pytest.raises(DeliveryFailed, match="connection failed"):
+        await sender.send(_request(scripted.url()))
+    assert url != scripted.url()
+
+
+async def test_asyncio_sender_reuses_a_kept_alive_connection_and_replaces_a_closed_one(
+    scripted: Scripted,
+) -> None:
+    sender = AsyncioWebhookSender(user_agent="pulse-test")
     try:
-        answer = await sender.send(_request(webhook_receiver.url))
+        for _ in range(3):
+            assert (await sender.send(_request(scripted.url()))).status_code == 200
+        assert scripted.connections == 1
+        # The server then drops the connection on the next request without answering,
+        # as one that timed the idle connection out does: the request goes again on a
+        # new connection, once.
+        scripted.script.extend([_ok(), None])
+        await sender.send(_request(scripted.url()))
+        assert (await sender.send(_request(scripted.url()))).status_code == 200
+        assert scripted.connections == 2
+        assert len(scripted.requests) == 6  # 4 answered, 1 dropped, 1 sent again
     finally:
         await sender.aclose()
-    assert (answer.status_code, answer.retry_after_seconds, answer.excerpt) == (429, 7.0, "ok")
+
+
+async def test_asyncio_sender_closes_a_connection_the_server_asked_to_close(
+    scripted: Scripted,
+) -> None:
+    sender = AsyncioWebhookSender(user_agent="pulse-test")
+    try:
+        scripted.script.append(_ok(b"bye", "Connection: close"))
+        await sender.send(_request(scripted.url()))
+        await sender.send(_request(scripted.url()))
+        assert scripted.connections == 2
+        assert len(scripted.requests) == 2
+    finally:
+        await sender.aclose()
+
+
+async def test_asyncio_sender_connects_only_to_the_checked_address(scripted: Scripted) -> None:
+    sender = AsyncioWebhookSender(user_agent="pulse-test")
+    try:
+        # A name that resolves nowhere: only the pinned address is ever connected to.
+        url = scripted.url(host="hooks.invalid")
+        assert (await sender.send(_request(url))).status_code == 200
+        assert b"\r\nHost: hooks.invalid:" in scripted.requests[0]
+        with pytest.raises(DeliveryFailed, match="connection failed"):
+            await sender.send(
+                WebhookRequest(url=url, body=b"", headers={}, addresses=(), timeout_seconds=5)
+            )
+    finally:
+        await sender.aclose()
+
+
+@pytest.mark.parametrize(
+    "header", [("x-evil", "a\r\nX-Injected: 1"), ("bad name", "v"), ("x", "\n")]
+)
+async def test_asyncio_sender_refuses_a_header_that_would_break_the_request(
+    scripted: Scripted, header: tuple[str, str]
+) -> None:
+    sender = AsyncioWebhookSender(user_agent="pulse-test")
+    try:
+        with pytest.raises(DeliveryFailed, match="break the request"):
+            await sender.send(_request(scripted.url(), **dict([header])))
+        assert scripted.requests == []
+    finally:
+        await sender.aclose()
+
+
+async def test_asyncio_sender_verifies_tls_against_the_name_in_the_url(
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    authority = trustme.CA()
+    served = authority.issue_cert("hooks.example.com")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.configure_cert(server_tls)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            seen.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(_ok(b"secure", "Connection: close"))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_tls)
+    port = listening.sockets[0].getsockname()[1]
+    good = AsyncioWebhookSender(user_agent="pulse-test", tls=trusting)
+    system = AsyncioWebhookSender(user_agent="pulse-test")
+    try:
+        answer = await good.send(_request(f"https://hooks.example.com:{port}/hook"))
+        assert answer.excerpt == "secure"
+        with pytest.raises(DeliveryFailed, match="TLS handshake failed"):  # another name
+            await good.send(_request(f"https://other.example.com:{port}/hook"))
+        with pytest.raises(DeliveryFailed, match="TLS handshake failed"):  # unknown CA
+            await system.send(_request(f"https://hooks.example.com:{port}/hook"))
+        assert len(seen) == 1
+    finally:
+        await good.aclose()
+        await system.aclose()
+        listening.close()

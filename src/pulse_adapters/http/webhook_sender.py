@@ -13,13 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import socket
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from pulse_adapters.http.answers import (
+    CLOSED,
+    CONNECTION_FAILED,
+    MALFORMED,
+    MAX_ANSWER_BYTES,
+    TLS_FAILED,
+    excerpt,
+    retry_after_seconds,
+)
 from pulse_core.net.hosts import IPAddress
 from pulse_core.ports.webhook_sender import (
     DeliveryFailed,
@@ -27,10 +34,6 @@ from pulse_core.ports.webhook_sender import (
     WebhookResponse,
     WebhookSender,
 )
-
-#: How much of an answer is read (and kept, as the attempt's excerpt).
-MAX_ANSWER_BYTES = 4096
-EXCERPT_CHARS = 512
 
 _PINNED: contextvars.ContextVar[tuple[IPAddress, ...]] = contextvars.ContextVar("pinned")
 
@@ -96,13 +99,15 @@ class AiohttpWebhookSender(WebhookSender):
                     answer = await response.content.read(MAX_ANSWER_BYTES)
                     return WebhookResponse(
                         status_code=response.status,
-                        retry_after_seconds=_retry_after(response.headers.get("Retry-After")),
-                        excerpt=answer.decode("utf-8", "replace")[:EXCERPT_CHARS],
+                        retry_after_seconds=retry_after_seconds(
+                            response.headers.get("Retry-After")
+                        ),
+                        excerpt=excerpt(answer),
                     )
         except TimeoutError:
             raise DeliveryFailed(f"no answer within {request.timeout_seconds:g} s") from None
         except aiohttp.ClientSSLError:
-            raise DeliveryFailed("TLS handshake failed") from None
+            raise DeliveryFailed(TLS_FAILED) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise DeliveryFailed(_reason(exc)) from None
         finally:
@@ -114,27 +119,13 @@ class AiohttpWebhookSender(WebhookSender):
             self._session = None
 
 
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number of seconds or an HTTP date (RFC 9110)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _reason(exc: Any) -> str:
     # Connection errors name the address connected to; keep the customer-facing reason
     # to its kind, which says what to fix without echoing the operator's network.
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection failed"
+        return CONNECTION_FAILED
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection"
+        return CLOSED
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return "the answer was malformed"
+        return MALFORMED
     return type(exc).__name__

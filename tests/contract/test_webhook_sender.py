@@ -336,3 +336,18 @@ async def test_asyncio_sender_verifies_tls_against_the_name_in_the_url(
         await good.aclose()
         await system.aclose()
         listening.close()
+
+
+def test_asyncio_sender_serves_a_second_event_loop_after_the_first_closed(
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    # A process has one loop; an embedder's tests may run several in turn on one sender.
+    sender = AsyncioWebhookSender(user_agent="pulse-test")
+
+    async def once() -> int:
+        return (await sender.send(_request(webhook_receiver.url))).status_code
+
+    assert asyncio.run(once()) == 200
+    assert asyncio.run(once()) == 200
+    asyncio.run(sender.aclose())
+    assert len(webhook_receiver.wait_for(2)) == 2

@@ -99,13 +99,21 @@ class AsyncioWebhookSender(WebhookSender):
         if any(c in user_agent for c in "\r\n"):
             raise ValueError("user_agent must be one line")
         self._agent = f"User-Agent: {user_agent}\r\n".encode()
+        self._limit = limit
         self._slots = asyncio.Semaphore(limit)
         self._tls = tls
         self._idle: dict[_Origin, list[_Connection]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, request: WebhookRequest) -> WebhookResponse:
         target = _target(request.url)
         message = self._message(target, request)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # Connections and the semaphore belong to the loop they were made in (a
+            # process has one; tests may run several in turn): start afresh in this one.
+            self._loop, self._idle = loop, {}
+            self._slots = asyncio.Semaphore(self._limit)
         try:
             async with asyncio.timeout(request.timeout_seconds), self._slots:
                 return await self._exchange(target, request.addresses, message)
@@ -273,7 +281,11 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str],
             headers[name.lower()] = value.strip()
         if 100 <= status < 200 and status != 101:
             continue
-        keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+        keep = (
+            version == "HTTP/1.1"
+            and status != 101  # switched to another protocol: nothing to reuse
+            and "close" not in headers.get("connection", "").lower()
+        )
         return status, headers, keep
 
 

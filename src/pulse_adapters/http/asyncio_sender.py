@@ -122,6 +122,8 @@ class AsyncioWebhookSender(WebhookSender):
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, {}
+        if asyncio.get_running_loop() is not self._loop:
+            return  # another loop's connections, gone with it
         for connections in idle.values():
             for connection in connections:
                 connection.close()

@@ -138,3 +138,64 @@ def test_a_batch_from_a_loop_that_closed_does_not_block_the_next_loop(tmp_path: 
             await db.close()
 
     asyncio.run(next_loop())
+
+
+async def _statements(db: SqliteDatabase) -> list[str]:
+    """The SQL the database's connection runs from now on (traced on its own thread)."""
+    traced: list[str] = []
+    await db.read(lambda conn: conn.set_trace_callback(traced.append))
+    return traced
+
+
+async def test_consecutive_writes_share_one_commit_and_fail_alone(db: SqliteDatabase) -> None:
+    traced = await _statements(db)
+
+    def half_then_fails(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES ('half', 0)")
+        raise RuntimeError("after writing half of its work")
+
+    results = await asyncio.gather(
+        db.write(_insert("a", 1)),
+        db.write(half_then_fails),
+        db.write(_insert("a", 9)),  # a conflict of its own
+        db.write(_insert("b", 2)),
+        return_exceptions=True,
+    )
+    assert results[0] == 1 and results[3] == 1
+    assert isinstance(results[1], RuntimeError)
+    assert isinstance(results[2], Conflict)
+    assert [s for s in traced if s in ("BEGIN IMMEDIATE", "COMMIT")] == [
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ]
+    rows = await db.read(lambda c: c.execute("SELECT k, v FROM t ORDER BY k").fetchall())
+    assert rows == [("a", 1), ("b", 2)]  # nothing of the failed write, nothing of the conflict
+
+
+async def test_a_group_that_cannot_commit_is_run_again_one_write_at_a_time(
+    db: SqliteDatabase,
+) -> None:
+    # A deferred constraint is checked at COMMIT: the one bad write must not take its
+    # group down with it. (Pulse's schema has none; a full disk fails a commit alike.)
+    await db.read(  # autocommit: DDL needs no transaction of ours
+        lambda c: c.executescript(
+            "CREATE TABLE parent (id TEXT PRIMARY KEY);"
+            "CREATE TABLE child (parent TEXT REFERENCES parent (id)"
+            " DEFERRABLE INITIALLY DEFERRED);"
+        )
+    )
+
+    def orphan(conn: sqlite3.Connection) -> int:
+        return conn.execute("INSERT INTO child VALUES ('nobody')").rowcount
+
+    results = await asyncio.gather(
+        db.write(_insert("kept", 1)),
+        db.write(orphan),
+        db.write(_insert("also", 2)),
+        return_exceptions=True,
+    )
+    assert results[0] == 1 and results[2] == 1
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert await db.read(_value("kept")) == 1
+    assert await db.read(_value("also")) == 2
+    assert await db.read(lambda c: c.execute("SELECT count(*) FROM child").fetchone()[0]) == 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -27,8 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from pulse_adapters.sqlite.errors import translate as _translate
 from pulse_adapters.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
-from pulse_core.errors import Conflict, Unavailable
+from pulse_core.errors import Unavailable
 from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 
 # SCHEMA_VERSION is re-exported: callers (the tests) read it here, beside the code that
@@ -36,51 +36,6 @@ from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 __all__ = ["SCHEMA_VERSION", "SqliteDatabase"]
 
 T = TypeVar("T")
-
-# -- error translation -----------------------------------------------------------------
-
-# Primary result codes that mean "the storage cannot serve now", not "the request is
-# wrong": the caller may retry later, the HTTP shell answers 503.
-_UNAVAILABLE_CODES = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_NOMEM,
-        sqlite3.SQLITE_READONLY,
-        sqlite3.SQLITE_INTERRUPT,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_CORRUPT,
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_CANTOPEN,
-        sqlite3.SQLITE_PROTOCOL,
-        sqlite3.SQLITE_NOTADB,
-    }
-)
-_UNIQUE_CODES = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
-_UNIQUE_MESSAGE = re.compile(r"UNIQUE constraint failed: (\w+)\.(\w+)")
-_CONFLICT_DETAILS = {
-    ("organizations", "admin_email"): "an organization with this admin_email exists",
-    ("project_keys", "api_key"): "api key already exists",
-    ("users", "email"): "a user with this email exists",
-    ("api_keys", "api_key"): "api key already exists",
-}
-
-
-def _translate(exc: sqlite3.Error) -> Exception:
-    """The Pulse error for ``exc``, or ``exc`` itself when it is a bug (bad SQL, a
-    violated NOT NULL/CHECK...), which must surface as such and not as an outage."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(exc, sqlite3.IntegrityError) and code in _UNIQUE_CODES:
-        match = _UNIQUE_MESSAGE.search(str(exc))
-        if match is None:
-            return Conflict("a uniqueness rule would be broken")
-        table, column = match.groups()
-        detail = _CONFLICT_DETAILS.get((table, column), f"{table}.{column} already exists")
-        return Conflict(detail, field=column)
-    if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
-        return Unavailable(f"SQLite database unavailable: {exc}")
-    return exc
-
 
 # -- the database ----------------------------------------------------------------------
 
@@ -260,17 +215,76 @@ class SqliteDatabase:
         return time.monotonic() > self._deadline
 
     def _run_batch(self, batch: list[_Call[Any]], loop: asyncio.AbstractEventLoop) -> None:
-        outcomes: list[tuple[_Call[Any], object, BaseException | None]] = []
-        for call in batch:
-            if call.future.cancelled():  # its caller gave up before it started
-                continue
-            try:
-                outcomes.append((call, self._run(call.work, call.deadline, call.write), None))
-            except BaseException as exc:  # the caller's to see, as run_in_executor did
-                outcomes.append((call, None, exc))
+        live = [call for call in batch if not call.future.cancelled()]  # callers that wait
+        outcomes: list[_Outcome] = []
+        start = 0
+        try:
+            while start < len(live):
+                end = start + 1
+                while end < len(live) and live[start].write and live[end].write:
+                    end += 1
+                if end - start == 1:
+                    outcomes.append(self._alone(live[start]))
+                else:
+                    outcomes += self._together(live[start:end])
+                start = end
+        except BaseException as exc:  # a bug here must not leave a caller waiting
+            answered = {id(call) for call, _, _ in outcomes}
+            outcomes += [(call, None, exc) for call in live if id(call) not in answered]
         # One wake-up of the loop for the whole batch.
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
             loop.call_soon_threadsafe(_settle_all, outcomes)
+
+    def _alone(self, call: _Call[Any]) -> _Outcome:
+        try:
+            return call, self._run(call.work, call.deadline, call.write), None
+        except BaseException as exc:  # the caller's to see, as run_in_executor did
+            return call, None, exc
+
+    def _together(self, calls: list[_Call[Any]]) -> list[_Outcome]:
+        """Consecutive writes as one transaction (group commit), each in a savepoint of
+        its own: a write that fails is rolled back alone and fails alone; each runs under
+        its own deadline; results are given only once the whole is committed. Should the
+        group itself fail (its BEGIN, a savepoint, its COMMIT, or SQLite abandoning the
+        transaction on one write's error), nothing of it was written, and each write runs
+        again on its own: the outcome is always what separate transactions would give.
+        One commit instead of one per write is most of what a small write costs."""
+        conn = self._conn
+        now = time.monotonic()
+        if conn is None or any(call.deadline <= now for call in calls):
+            return [self._alone(call) for call in calls]  # as _run refuses them
+        done: list[_Outcome] = []
+        try:
+            busy = min(call.deadline for call in calls) - now
+            conn.execute(f"PRAGMA busy_timeout = {max(1, int(busy * 1000))}")
+            conn.execute("BEGIN IMMEDIATE")
+            for call in calls:
+                self._deadline = call.deadline
+                conn.execute("SAVEPOINT pulse_call")
+                try:
+                    result = call.work(conn)
+                except BaseException as exc:
+                    if not conn.in_transaction:
+                        # An I/O error, a full disk, an interrupt: SQLite rolled the
+                        # whole transaction back. This write fails; the others run again.
+                        lost = (call, None, _translated(exc))
+                        return [lost if c is call else self._alone(c) for c in calls]
+                    conn.execute("ROLLBACK TO pulse_call")
+                    conn.execute("RELEASE pulse_call")
+                    done.append((call, None, _translated(exc)))
+                    continue
+                conn.execute("RELEASE pulse_call")
+                done.append((call, result, None))
+            self._deadline = math.inf
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            return [self._alone(call) for call in calls]
+        finally:
+            self._deadline = math.inf
+        return done
 
     def _run(self, work: Callable[[sqlite3.Connection], T], deadline: float, write: bool) -> T:
         conn = self._conn
@@ -325,6 +339,10 @@ class _Call(Generic[T]):
         self.future = future
 
 
+#: A call, and what it returned or raised.
+_Outcome = tuple[_Call[Any], object, BaseException | None]
+
+
 def _settle(future: asyncio.Future[Any], result: object, error: BaseException | None) -> None:
     if future.done():  # cancelled by its caller while it ran
         return
@@ -334,7 +352,11 @@ def _settle(future: asyncio.Future[Any], result: object, error: BaseException | 
         future.set_exception(error)
 
 
-def _settle_all(outcomes: list[tuple[_Call[Any], object, BaseException | None]]) -> None:
+def _translated(exc: BaseException) -> BaseException:
+    return _translate(exc) if isinstance(exc, sqlite3.Error) else exc
+
+
+def _settle_all(outcomes: list[_Outcome]) -> None:
     for call, result, error in outcomes:
         _settle(call.future, result, error)
 

@@ -338,9 +338,7 @@ class Adapters(containers.DeclarativeContainer):
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(load_settings)
     observability = providers.Container(Observability, settings=settings)
-    gateways = providers.Container(
-        Gateways, settings=settings, telemetry=observability.telemetry
-    )
+    gateways = providers.Container(Gateways, settings=settings, telemetry=observability.telemetry)
     adapters = providers.Container(
         Adapters, settings=settings, gateways=gateways, telemetry=observability.telemetry
     )

@@ -73,8 +73,6 @@ def test_deeply_nested_bodies_are_a_400_on_every_path(pulse_serve: tuple[str, st
             ("/v1/media/egress/start", f'{{"room": "demo", "output": {deep}}}'),
             ("/v1/tokens/create", f'{{"identity": "a", "room": "demo", "metadata": {deep}}}'),
         ]:
-            response = client.post(
-                path, content=body, headers={"Content-Type": "application/json"}
-            )
+            response = client.post(path, content=body, headers={"Content-Type": "application/json"})
             assert response.status_code == 400, (path, response.text)
             assert "deeper than" in response.json()["detail"]

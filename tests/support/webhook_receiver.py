@@ -105,9 +105,7 @@ class WebhookReceiver:
             while len(self.received) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(
-                        f"{len(self.received)} webhooks arrived, expected {count}"
-                    )
+                    raise AssertionError(f"{len(self.received)} webhooks arrived, expected {count}")
                 self._lock.wait(left)
             return list(self.received)
 

@@ -44,7 +44,10 @@ def test_each_forbidden_import_is_reported(module: str, source: str) -> None:
     ("module", "source"),
     [
         ("pulse_core.services.media", "import msgspec\nfrom datetime import UTC"),
-        ("pulse_core.services", "from . import media", ),
+        (
+            "pulse_core.services",
+            "from . import media",
+        ),
         ("pulse_adapters.mongo.repositories", "from pymongo import errors\nfrom . import errors"),
         ("pulse_adapters.s3.storage", "import boto3\nfrom pulse_core.ports import storage"),
         ("pulse_http.container", "from pulse_adapters.sqlite import SqliteDatabase"),

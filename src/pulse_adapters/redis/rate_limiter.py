@@ -103,6 +103,7 @@ return {1, after}
 # Everything a redis-py call can raise when the server is down, slow or confused.
 _BACKEND_ERRORS = (RedisError, OSError, TimeoutError)
 
+
 class RedisRateLimiter(RateLimiter):
     """GCRA per key in Redis: one ``EVALSHA`` per decision, atomic across all replicas.
 

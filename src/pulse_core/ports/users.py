@@ -35,7 +35,6 @@ class UserRepository(abc.ABC):
         """Replace the user with ``user.id`` (removal is an update setting
         ``removed_at``); ``NotFound`` if there is none or it is removed."""
 
-
     @abc.abstractmethod
     async def record_sign_in(
         self, user_id: str, at: datetime, *, password_hash: str | None = None

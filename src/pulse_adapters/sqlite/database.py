@@ -4,14 +4,17 @@
 worker thread. Every call from the event loop is shipped to that thread, so:
 
 - the event loop never blocks on disk I/O or on a lock held by another process;
-- calls of one process are serialized, and each write runs as one ``BEGIN IMMEDIATE``
+- calls of one process are serialized, and each write runs inside a ``BEGIN IMMEDIATE``
   transaction, so a uniqueness check and its write can never interleave;
 - several processes (or several ``SqliteDatabase`` objects) may share the file: WAL lets
   readers run alongside the single writer, and the busy timeout makes writers queue.
 
-Driver errors are translated at this boundary: a UNIQUE violation becomes
-:class:`~pulse_core.errors.Conflict` (``field`` = the offending column), a locked, busy,
-interrupted, unreadable or full database becomes :class:`~pulse_core.errors.Unavailable`.
+The calls made during one event-loop iteration travel to the thread together, and the
+consecutive writes among them commit together, each in a savepoint of its own (group
+commit): what a caller sees is what its own transaction would give, at a fraction of the
+cost when a worker has several jobs in flight (``bench/README.md``, "Webhooks").
+
+Driver errors are translated at this boundary (:mod:`pulse_adapters.sqlite.errors`).
 """
 
 from __future__ import annotations
@@ -130,8 +133,10 @@ class SqliteDatabase:
         return await self._submit(work, write=False)
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work(connection)`` on the worker thread in one ``BEGIN IMMEDIATE``
-        transaction: committed if it returns, rolled back if it raises.
+        """Run ``work(connection)`` on the worker thread in a ``BEGIN IMMEDIATE``
+        transaction: committed if it returns, rolled back if it raises. The transaction
+        may hold other writes made alongside, each in its own savepoint: this one's
+        failure rolls back only its own work, and it returns only once committed.
 
         IMMEDIATE takes the file's write lock up front, so checks made by ``work`` still
         hold when it writes, even against other processes, and a lock conflict surfaces
@@ -166,8 +171,8 @@ class SqliteDatabase:
         """Hand the calls made during this loop iteration to the worker thread in one hop:
         a hop (a thread wake-up there, a loop wake-up and future chaining back here) costs
         as much as a small query, and a worker with several jobs in flight makes several
-        calls per iteration. They still run one by one, in the order made, each as its own
-        call (its own transaction, deadline and outcome)."""
+        calls per iteration. They still run one by one, in the order made, each with its
+        own deadline and outcome (:meth:`_together` for the writes)."""
         batch = self._pending.pop(loop)
         executor = self._executor
         if executor is None:  # closed in between

@@ -66,7 +66,10 @@ class JobRunner:
         # one more trip through the queue; only what needs another attempt is queued. If
         # this worker dies first, the job comes back (redelivered) and queues what is
         # still pending, so nothing is lost either way.
-        await asyncio.gather(*(self._first_attempt(d) for d in created))
+        if len(created) == 1:
+            await self._first_attempt(created[0])  # the common case: no task to make
+        elif created:
+            await asyncio.gather(*(self._first_attempt(d) for d in created))
 
     async def _first_attempt(self, outgoing: Outgoing) -> None:
         try:

@@ -4,7 +4,7 @@ across the processes of one machine), the Standard Webhooks headers and the body
 
 Nothing is verified on the clock: the benchmark verifies every recorded delivery with the
 ``standardwebhooks`` library after the measurement. Raw asyncio on uvloop, HTTP/1.1
-keep-alive, ``Content-Length`` bodies only (what aiohttp and requests send): a receiver
+keep-alive, ``Content-Length`` bodies only (what Pulse and requests send): a receiver
 that costs a few microseconds a request, so that it is never what is measured.
 
 Control requests: ``GET /__count`` → ``{"count": n}``; ``GET /__dump`` → every record so

@@ -14,7 +14,7 @@ server and this script (the load) share core 1.
 - ``pulse``: ``pulse serve`` (``REDIS_URL``: the job queue is Redis Streams;
   ``WEBHOOK_WORKER=off``; SQLite under a temporary ``DATA_DIR``) takes the events; one
   ``pulse worker`` process (``WEBHOOK_CONCURRENCY``, default 10) applies each (event
-  stored, delivery created and queued) and delivers it (signed, POSTed with aiohttp,
+  stored, delivery created and queued) and delivers it (signed, POSTed by Pulse's sender,
   attempt recorded). An organization, a project and one endpoint (the receiver) are
   created through the API; ``ENVIRONMENT=development`` because production accepts only
   https endpoint URLs, ``WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8`` for loopback.

@@ -5,7 +5,7 @@ one process, with parts of the worker swapped for in-memory stand-ins.
     .venv/bin/python bench/webhooks_worker_in_process.py --events 1000 full mem-storage
 
 The real container (``build_container``: SQLite under a temporary ``DATA_DIR``, the
-Redis job queue on a ``redis-server`` started here, the aiohttp sender), an organization,
+Redis job queue on a ``redis-server`` started here, the webhook sender), an organization,
 a project and an endpoint made through the API (the ASGI app called directly), then
 ``--events`` ``ApplyLiveKitEvent`` jobs queued and one :class:`pulse_http.worker.Worker`
 (``--concurrency``) run in this process until every delivery was answered. The figure is

@@ -207,7 +207,10 @@ async def test_a_broken_answer_is_a_failed_delivery(
     scripted.script.append(answer)
     with pytest.raises(DeliveryFailed) as failed:
         await sender.send(_request(scripted.url()))
-    assert failed.value.reason in (reason, "ServerDisconnectedError", "ClientResponseError")
+    if isinstance(sender, AsyncioWebhookSender):
+        assert failed.value.reason == reason
+    else:  # the reference names some of these by aiohttp's exception
+        assert failed.value.reason in (reason, "ServerDisconnectedError", "ClientResponseError")
 
 
 async def test_an_answer_cut_short_still_counts_with_what_came(
@@ -229,11 +232,9 @@ async def test_no_answer_within_the_timeout_fails(
 
 
 async def test_a_refused_connection_fails(sender: WebhookSender, scripted: Scripted) -> None:
-    url = scripted.url()
     scripted.port = 1  # nothing listens there
     with pytest.raises(DeliveryFailed, match="connection failed"):
         await sender.send(_request(scripted.url()))
-    assert url != scripted.url()
 
 
 async def test_asyncio_sender_reuses_a_kept_alive_connection_and_replaces_a_closed_one(

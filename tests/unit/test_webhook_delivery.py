@@ -324,3 +324,37 @@ async def test_a_first_attempt_posts_what_its_creator_holds_and_saves_like_any_o
     assert reads[:3] == ["endpoints", "events", "POST"]
     stored = await world.deliveries.get(world.project.id, outgoing.delivery.id)
     assert stored is not None and stored.status == "succeeded" and len(stored.attempts) == 2
+
+
+async def test_a_success_recorded_meanwhile_by_another_run_is_kept(world: World) -> None:
+    # A job that outlived its visibility timeout runs twice at once: the run that fails
+    # after the other one succeeded adds its attempt but does not undo the success.
+    await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [outgoing] = await world.log.publish_unqueued(world.event())
+    send = world.sender.send
+
+    async def other_run_succeeds_first(request: WebhookRequest) -> WebhookResponse:
+        world.sender.send = send  # type: ignore[method-assign]
+        assert await world.delivery.attempt(world.project.id, outgoing.delivery.id) is None
+        return WebhookResponse(status_code=500)
+
+    world.sender.send = other_run_succeeds_first  # type: ignore[method-assign]
+    assert await world.delivery.first_attempt(outgoing) is None  # nothing left to retry
+    stored = await world.deliveries.get(world.project.id, outgoing.delivery.id)
+    assert stored is not None and stored.status == "succeeded"
+    assert sorted(a.status_code or 0 for a in stored.attempts) == [200, 500]
+
+
+async def test_a_delivery_deleted_during_its_post_ends_quietly(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [outgoing] = await world.log.publish_unqueued(world.event())
+    send = world.sender.send
+
+    async def endpoint_deleted_meanwhile(request: WebhookRequest) -> WebhookResponse:
+        await world.webhooks.delete_endpoint(world.project, created.endpoint.id)
+        return await send(request)
+
+    world.sender.send = endpoint_deleted_meanwhile  # type: ignore[method-assign]
+    world.sender.script.append(500)
+    assert await world.delivery.first_attempt(outgoing) is None  # no retry of nothing
+    assert await world.deliveries.get(world.project.id, outgoing.delivery.id) is None

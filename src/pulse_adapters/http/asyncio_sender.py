@@ -150,7 +150,7 @@ class AsyncioWebhookSender(WebhookSender):
                 try:
                     return await self._over(connection, target, address, message, reused=True)
                 except _Stale:
-                    break  # a new connection to the same address, below
+                    break  # the server had closed it: a new connection, below
         connection, address = await self._connect(target, addresses)
         return await self._over(connection, target, address, message, reused=False)
 

@@ -25,7 +25,7 @@ from pulse_http.container import backend_problems, build_container
 from pulse_http.lifecycle import Lifecycle, pepper_check
 from pulse_http.observability import serve_beside
 from pulse_http.settings import ConfigError, Settings, listen_problem, load_settings
-from pulse_http.worker_process import run_worker
+from pulse_http.worker_process import run_worker_process
 
 
 def _settings_or_exit() -> Settings:
@@ -182,7 +182,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 2
         settings = msgspec.structs.replace(settings, webhook_concurrency=args.concurrency)
     try:
-        asyncio.run(run_worker(settings))
+        run_worker_process(settings)
     except PulseError as exc:
         print(f"pulse: {exc.detail}", file=sys.stderr)
         return 1
@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run webhook delivery workers (until SIGTERM)")
     worker.add_argument(
-        "--concurrency", type=int, help="deliveries at once (default WEBHOOK_CONCURRENCY or 10)"
+        "--concurrency", type=int, help="deliveries at once (default WEBHOOK_CONCURRENCY or 50)"
     )
     worker.set_defaults(func=cmd_worker)
 

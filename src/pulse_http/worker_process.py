@@ -8,6 +8,7 @@ import signal
 
 import msgspec
 import structlog
+import uvloop
 
 from pulse_http.container import build_container
 from pulse_http.lifecycle import add_worker, build_lifecycle
@@ -16,6 +17,14 @@ from pulse_http.observability import serve_worker_metrics
 from pulse_http.settings import Settings
 
 _log = structlog.get_logger("pulse.worker")
+
+
+def run_worker_process(settings: Settings) -> None:
+    """Run :func:`run_worker` on uvloop (a dependency through ``granian[uvloop]``, and
+    the loop ``pulse serve`` runs on). A worker spends much of its time in the loop's own
+    machinery (a wake-up per answer, per database hop, per queue call), which uvloop does
+    for less: ``bench/README.md``, "Webhooks"."""
+    uvloop.run(run_worker(settings))
 
 
 async def run_worker(settings: Settings) -> None:
@@ -33,7 +42,12 @@ async def run_worker(settings: Settings) -> None:
     stop_metrics = serve_worker_metrics(container)
     try:
         await lifecycle.start()
-        _log.info("worker_process_started", consumer=worker.consumer, queue=settings.job_queue)
+        _log.info(
+            "worker_process_started",
+            consumer=worker.consumer,
+            queue=settings.job_queue,
+            loop=type(loop).__module__.partition(".")[0],  # uvloop or asyncio
+        )
         try:
             await stopping.wait()
         finally:

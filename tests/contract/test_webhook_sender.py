@@ -10,14 +10,18 @@ above all) may travel with another delivery."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+from typing import Any
 
 import pytest
 import trustme
+import uvloop
 
 from pulse_adapters.http import AiohttpWebhookSender, AsyncioWebhookSender
 from pulse_adapters.http.answers import EXCERPT_CHARS
@@ -102,8 +106,8 @@ def _ok(body: bytes = b"ok", *extra: str) -> bytes:
     return f"HTTP/1.1 200 OK\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
-@pytest.fixture
-async def scripted() -> AsyncIterator[Scripted]:
+@contextlib.asynccontextmanager
+async def _scripted_server() -> AsyncIterator[Scripted]:
     server = Scripted(script=[])
     listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     server.port = listening.sockets[0].getsockname()[1]
@@ -111,6 +115,12 @@ async def scripted() -> AsyncIterator[Scripted]:
         yield server
     finally:
         listening.close()
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[Scripted]:
+    async with _scripted_server() as server:
+        yield server
 
 
 async def test_a_cookie_set_by_one_answer_is_never_sent_with_another_delivery(
@@ -131,7 +141,7 @@ async def test_a_cookie_set_by_one_answer_is_never_sent_with_another_delivery(
     assert received[1].headers["host"] == base.removeprefix("http://")
 
 
-@pytest.mark.parametrize(
+ANSWERS = pytest.mark.parametrize(
     ("answer", "expected"),
     [
         (_ok(b"fine"), WebhookResponse(status_code=200, excerpt="fine")),
@@ -173,6 +183,9 @@ async def test_a_cookie_set_by_one_answer_is_never_sent_with_another_delivery(
         "http10",
     ],
 )
+
+
+@ANSWERS
 async def test_senders_read_answers_alike(
     sender: WebhookSender, scripted: Scripted, answer: bytes, expected: WebhookResponse
 ) -> None:
@@ -193,7 +206,7 @@ async def test_a_long_answer_is_cut_to_the_excerpt(
     assert (await sender.send(_request(scripted.url()))).excerpt == "again"
 
 
-@pytest.mark.parametrize(
+BROKEN = pytest.mark.parametrize(
     ("answer", "reason"),
     [
         (None, "the server closed the connection"),
@@ -201,6 +214,9 @@ async def test_a_long_answer_is_cut_to_the_excerpt(
     ],
     ids=["closed", "garbage"],
 )
+
+
+@BROKEN
 async def test_a_broken_answer_is_a_failed_delivery(
     sender: WebhookSender, scripted: Scripted, answer: bytes | None, reason: str
 ) -> None:
@@ -301,9 +317,7 @@ async def test_asyncio_sender_refuses_a_header_that_would_break_the_request(
         await sender.aclose()
 
 
-async def test_asyncio_sender_verifies_tls_against_the_name_in_the_url(
-    webhook_receiver: WebhookReceiver,
-) -> None:
+async def test_asyncio_sender_verifies_tls_against_the_name_in_the_url() -> None:
     authority = trustme.CA()
     served = authority.issue_cert("hooks.example.com")
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -375,3 +389,64 @@ def test_asyncio_sender_serves_a_second_event_loop_after_the_first_closed() -> N
 
         asyncio.run_coroutine_threadsafe(stop(), serving).result(timeout=10)
         serving.call_soon_threadsafe(serving.stop)
+
+
+# `pulse worker` runs on uvloop, the tests above on asyncio's own loop: the asyncio sender
+# must read, fail, pool, pin and verify alike on both.
+Case = Callable[[WebhookSender, Scripted], Awaitable[None]]
+
+
+def _cases_of(mark: pytest.MarkDecorator, test: Callable[..., Awaitable[None]]) -> list[Any]:
+    values, ids = mark.args[1], mark.kwargs["ids"]
+    return [
+        pytest.param(functools.partial(test, answer=a, **{mark.args[0][1]: b}), id=i)
+        for (a, b), i in zip(values, ids, strict=True)
+    ]
+
+
+def _scripted_only(test: Callable[[Scripted], Awaitable[None]]) -> Case:
+    return lambda _sender, scripted: test(scripted)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        *_cases_of(ANSWERS, test_senders_read_answers_alike),
+        *_cases_of(BROKEN, test_a_broken_answer_is_a_failed_delivery),
+        pytest.param(test_a_long_answer_is_cut_to_the_excerpt, id="long"),
+        pytest.param(test_an_answer_cut_short_still_counts_with_what_came, id="cut-short"),
+        pytest.param(test_no_answer_within_the_timeout_fails, id="timeout"),
+        pytest.param(test_a_refused_connection_fails, id="refused"),
+        pytest.param(
+            _scripted_only(
+                test_asyncio_sender_reuses_a_kept_alive_connection_and_replaces_a_closed_one
+            ),
+            id="keep-alive",
+        ),
+        pytest.param(
+            _scripted_only(test_asyncio_sender_closes_a_connection_the_server_asked_to_close),
+            id="connection-close",
+        ),
+        pytest.param(
+            _scripted_only(test_asyncio_sender_connects_only_to_the_checked_address),
+            id="pinned",
+        ),
+        pytest.param(
+            lambda _sender, _scripted: (
+                test_asyncio_sender_verifies_tls_against_the_name_in_the_url()
+            ),
+            id="tls",
+        ),
+    ],
+)
+def test_the_asyncio_sender_on_uvloop(case: Case) -> None:
+    async def run() -> None:
+        assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+        sender = AsyncioWebhookSender(user_agent="pulse-test")
+        try:
+            async with _scripted_server() as scripted:
+                await case(sender, scripted)
+        finally:
+            await sender.aclose()
+
+    uvloop.run(run())

@@ -196,9 +196,10 @@ def redis_deployment(
     assert serve.admin_token is not None
     project = create_project(base_url, serve.admin_token, "Faults")
     create_endpoint(base_url, project, receiver)
+    announced = [process.wait_logged("worker_process_started") for process in started]
+    assert [line["loop"] for line in announced] == ["uvloop", "uvloop"]  # what runs in production
     workers = [
-        Worker(process, process.wait_logged("worker_process_started")["consumer"])
-        for process in started
+        Worker(process, line["consumer"]) for process, line in zip(started, announced, strict=True)
     ]
     burst = Burst(base_url, project.livekit_room("stage"))
     try:

@@ -13,11 +13,12 @@ server and this script (the load) share core 1.
 
 - ``pulse``: ``pulse serve`` (``REDIS_URL``: the job queue is Redis Streams;
   ``WEBHOOK_WORKER=off``; SQLite under a temporary ``DATA_DIR``) takes the events; one
-  ``pulse worker`` process (``WEBHOOK_CONCURRENCY``, default 10) applies each (event
-  stored, delivery created and queued) and delivers it (signed, POSTed by Pulse's sender,
-  attempt recorded). An organization, a project and one endpoint (the receiver) are
-  created through the API; ``ENVIRONMENT=development`` because production accepts only
-  https endpoint URLs, ``WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8`` for loopback.
+  ``pulse worker`` process (``--concurrency``, else ``WEBHOOK_CONCURRENCY``'s default)
+  applies each (event stored, delivery created and queued) and delivers it (signed,
+  POSTed by Pulse's sender, attempt recorded). An organization, a project and one
+  endpoint (the receiver) are created through the API; ``ENVIRONMENT=development``
+  because production accepts only https endpoint URLs,
+  ``WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8`` for loopback.
 - ``celery``: ``peers/fastapi_livekit_webhook.py`` (``PEER_ENQUEUE=celery``) verifies
   and queues a Celery task per event on the same Redis (Celery's redis broker); one Celery
   worker (``peers/celery_webhooks.py``) builds the same event JSON, signs it with the
@@ -239,7 +240,7 @@ def _celery_ready(ready_file: Path) -> Any:
 
 @contextlib.contextmanager
 def pulse_system(
-    work: Path, env: dict[str, str], receiver_port: int, concurrency: int
+    work: Path, env: dict[str, str], receiver_port: int, concurrency: int | None
 ) -> Iterator[System]:
     port = ws.free_port()
     serve_env = {**env, "PORT": str(port), "WEBHOOK_WORKER": "off"}
@@ -254,7 +255,9 @@ def pulse_system(
         )
         if status != 201:
             raise ws.BenchError(f"creating the endpoint answered {status}: {endpoint}")
-        worker_env = {**env, "WEBHOOK_CONCURRENCY": str(concurrency)}
+        worker_env = dict(env)
+        if concurrency is not None:
+            worker_env["WEBHOOK_CONCURRENCY"] = str(concurrency)
         store = redis.Redis.from_url(env["REDIS_URL"])
         yield System(
             name="pulse",
@@ -438,7 +441,7 @@ def _profile(
                 "--pid",
                 str(proc.pid),
                 "--rate",
-                "250",
+                "1000",
                 "--format",
                 "raw",
                 "--gil",
@@ -472,7 +475,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500, help="events/s for the latency")
     parser.add_argument("--latency-seconds", type=float, default=10, help="measured seconds")
     parser.add_argument("--latency-warmup", type=float, default=2, help="unmeasured seconds")
-    parser.add_argument("--concurrency", type=int, default=10, help="WEBHOOK_CONCURRENCY")
+    parser.add_argument("--concurrency", type=int, help="WEBHOOK_CONCURRENCY (default: Pulse's)")
     parser.add_argument("--celery-pool", default="threads", help="threads, prefork, solo")
     parser.add_argument("--celery-concurrency", type=int, default=10, help="Celery pool size")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait, at most")

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import uvloop
 import webhook_support as ws
 from dependency_injector import providers
 
@@ -193,7 +194,8 @@ async def measure(
                 await queue.enqueue(QUEUE, encode_job(job))
             gc.collect()
             gc.freeze()
-            worker = Worker(queue, container.services.job_runner(), concurrency=args.concurrency)
+            concurrency = args.concurrency or settings.webhook_concurrency
+            worker = Worker(queue, container.services.job_runner(), concurrency=concurrency)
             cpu, wall = time.process_time(), time.perf_counter()
             running = asyncio.create_task(worker.run())
             await asyncio.wait_for(sender.done.wait(), args.timeout)
@@ -214,8 +216,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("variants", nargs="*", default=list(VARIANTS), help="default: all")
     parser.add_argument("--events", type=int, default=2000, help="events per variant")
-    parser.add_argument("--concurrency", type=int, default=10, help="the worker's")
+    parser.add_argument("--concurrency", type=int, help="default: WEBHOOK_CONCURRENCY's")
     parser.add_argument("--timeout", type=float, default=120, help="seconds per variant")
+    parser.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="uvloop: as pulse worker"
+    )
     args = parser.parse_args()
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
@@ -231,9 +236,10 @@ def main() -> int:
         with ws.process(ws.pinned(ws.LOAD_CORE, argv), env=env, cwd=work, log=log) as proc:
             ws.wait_until_serving(port, proc, log)
             for name in args.variants:
-                asyncio.run(
-                    measure(name, args, f"redis://127.0.0.1:{redis_port}/0", port, **VARIANTS[name])
+                run = measure(
+                    name, args, f"redis://127.0.0.1:{redis_port}/0", port, **VARIANTS[name]
                 )
+                (uvloop.run if args.loop == "uvloop" else asyncio.run)(run)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -135,7 +135,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_timeout_seconds: float = 15.0
     webhook_disable_after_hours: float = 120.0
     webhook_visibility_timeout_seconds: float = 60.0
-    webhook_concurrency: int = 10
+    webhook_concurrency: int = 50
     webhook_worker: Literal["on", "off"] = "on"
     # Usage (API.md, "Usage and quotas"): the operator's plans (TOML or JSON); how often
     # in-process counts (tokens, requests, deliveries) are written; how often open

@@ -46,7 +46,7 @@ class Worker:
         queue: JobQueue,
         runner: JobRunner,
         *,
-        concurrency: int = 10,
+        concurrency: int = 50,  # as WEBHOOK_CONCURRENCY's default
         consumer: str | None = None,
         wait_seconds: float = 1.0,
         grace_seconds: float = 10.0,

@@ -20,10 +20,10 @@ _log = structlog.get_logger("pulse.worker")
 
 
 def run_worker_process(settings: Settings) -> None:
-    """Run :func:`run_worker` on uvloop (a dependency through ``granian[uvloop]``, and
-    the loop ``pulse serve`` runs on). A worker spends much of its time in the loop's own
-    machinery (a wake-up per answer, per database hop, per queue call), which uvloop does
-    for less: ``bench/README.md``, "Webhooks"."""
+    """Run :func:`run_worker` on uvloop, the loop ``pulse serve`` runs on (through
+    granian). A worker spends much of its time in the loop's own machinery (a wake-up
+    per answer, per database hop, per queue call), which uvloop does for less:
+    ``bench/README.md``, "Webhooks"."""
     uvloop.run(run_worker(settings))
 
 

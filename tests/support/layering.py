@@ -42,6 +42,7 @@ SHELL = frozenset(
         "litestar",
         "structlog",
         "granian",
+        "uvloop",  # the event loop the shell runs on (granian's, and `pulse worker`'s)
         "dotenv",
         "jinja2",
         "markupsafe",  # Jinja's own escaping, for markup the dashboard builds in Python

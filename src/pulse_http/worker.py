@@ -106,10 +106,19 @@ class Worker:
                 await self._pause(min(5.0, 0.1 * 2**outage))
                 continue
             outage = 0
+            if self._stopping.is_set():
+                # Reserved as the stop came: new jobs all the same, so another worker
+                # runs them now rather than this one during its grace.
+                await self._hand_back(jobs)
+                return
             for job in jobs:
                 task = asyncio.create_task(self._handle(job))
                 self._held.add(task)
                 task.add_done_callback(self._held.discard)
+
+    async def _hand_back(self, jobs: list[ReservedJob]) -> None:
+        for job in jobs:
+            await self._settle_job(self._queue.retry_later(QUEUE, job.id, delay_seconds=0))
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

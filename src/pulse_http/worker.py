@@ -93,8 +93,8 @@ class Worker:
             )
             await asyncio.wait({reserving, stop}, return_when=asyncio.FIRST_COMPLETED)
             if not reserving.done():
-                # Stopping while waiting for work: stop now, not when the wait ends. A job
-                # claimed in that very instant comes back after the visibility timeout.
+                # Stopping while waiting for work: stop now, not when the wait ends. What
+                # the reserve had claimed by then is handed back (JobQueue.reserve).
                 reserving.cancel()
                 await asyncio.gather(reserving, return_exceptions=True)
                 return

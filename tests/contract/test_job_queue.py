@@ -12,12 +12,15 @@ advance the clock too, and poll with patience; no test asserts how fast anything
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio
@@ -48,6 +51,8 @@ class QueueBackend:
     clock: ManualClock
     open: Opener
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Holds every claim at the backend until exit (None: a claim is never in flight).
+    stall: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None
 
 
 @pytest.fixture
@@ -82,18 +87,71 @@ async def sqlite_queue_backend(clock: ManualClock, tmp_path: Path) -> AsyncItera
             poll_interval_seconds=0.05,
         )
 
-    backend.open = open_queue
+    @contextlib.asynccontextmanager
+    async def stall() -> AsyncIterator[None]:
+        # Another process holding the write lock: a claim waits for it.
+        holder = sqlite3.connect(tmp_path / "pulse.sqlite3", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+    backend.open, backend.stall = open_queue, stall
     yield backend
     for close in backend.closers:
         await close()
 
 
+class ReplyGate:
+    """A TCP proxy in front of Redis that can hold back Redis's replies (requests go
+    through): a command has run by then, but its caller has not read the answer."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 6379
+        self._path = parts.path
+        self.open = asyncio.Event()
+        self.open.set()
+        self._server: asyncio.Server | None = None
+
+    async def url(self) -> str:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}{self._path}"
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, client: asyncio.StreamReader, to_client: asyncio.StreamWriter) -> None:
+        server, to_server = await asyncio.open_connection(self._host, self._port)
+        replies = self._pump(server, to_client, gated=True)
+        await asyncio.gather(self._pump(client, to_server), replies)
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, gated: bool = False
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                if gated:
+                    await self.open.wait()
+                sink.write(data)
+                await sink.drain()
+        except ConnectionError:
+            pass
+        finally:
+            sink.close()
+
+
 @pytest.fixture
 async def redis_queue_backend(clock: ManualClock, redis_url: str) -> AsyncIterator[QueueBackend]:
     backend = QueueBackend(clock=clock, open=_never)
+    gate = ReplyGate(redis_url)
 
     async def open_queue(*, visibility_timeout_seconds: float = LONG) -> JobQueue:
-        client: redis.asyncio.Redis = create_redis_client(redis_url, timeout_seconds=5.0)
+        client: redis.asyncio.Redis = create_redis_client(await gate.url(), timeout_seconds=5.0)
         backend.closers.append(client.aclose)
         return RedisJobQueue(
             client,
@@ -103,10 +161,19 @@ async def redis_queue_backend(clock: ManualClock, redis_url: str) -> AsyncIterat
             poll_interval_seconds=0.05,
         )
 
-    backend.open = open_queue
+    @contextlib.asynccontextmanager
+    async def stall() -> AsyncIterator[None]:
+        gate.open.clear()
+        try:
+            yield
+        finally:
+            gate.open.set()
+
+    backend.open, backend.stall = open_queue, stall
     yield backend
     for close in backend.closers:
         await close()
+    gate.close()
 
 
 async def _never(**_: float) -> JobQueue:
@@ -165,6 +232,30 @@ async def test_a_waiting_reserve_sees_another_process_enqueue(backend: QueueBack
     await asyncio.sleep(0.2)
     job_id = await producer.enqueue("q", b"from elsewhere")
     assert await waiting == [ReservedJob(id=job_id, payload=b"from elsewhere", attempts=1)]
+
+
+async def test_a_reserve_cancelled_while_claiming_hands_back_what_it_claimed(
+    backend: QueueBackend,
+) -> None:
+    # What a worker stopping does to the reserve it is in. The claim has reached the
+    # backend, which holds it (SQLite: another process has the write lock) or its answer
+    # (Redis: a proxy) when the cancel comes: the job is handed back at once, and
+    # another consumer gets it now, not after the visibility timeout.
+    if backend.stall is None:
+        pytest.skip("the in-process queue claims and returns with no await in between")
+    jobs, other = await backend.open(), await backend.open()
+    # Connected, scripts loaded: the claim below is one round trip.
+    assert await jobs.reserve("q", "w1", max_jobs=5, wait_seconds=0) == []
+    job_id = await jobs.enqueue("q", b"job")
+    async with backend.stall():
+        reserving = asyncio.create_task(jobs.reserve("q", "w1", max_jobs=5, wait_seconds=LONG))
+        await asyncio.sleep(0.2)  # the claim is sent, and waits at the backend
+        reserving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reserving
+    await jobs.ping()  # after whatever the first consumer's backend was still doing
+    [again] = await other.reserve("q", "w2", max_jobs=5, wait_seconds=0)
+    assert again.id == job_id
 
 
 async def test_arguments_out_of_range_are_refused(jobs: JobQueue) -> None:

@@ -170,8 +170,7 @@ class RedisJobQueue(JobQueue):
         while True:
             now = self._clock.micros()
             args = (self._group, consumer, now, self._visibility_ms, max_jobs)
-            reply = await self._call(self._reserve(keys=keys, args=args))
-            last_entry, jobs = _parse_reserved(reply)
+            last_entry, jobs = await self._claim_entries(queue, keys, args)
             remaining = deadline - loop.time()
             if jobs or remaining <= 0:
                 return jobs
@@ -180,6 +179,17 @@ class RedisJobQueue(JobQueue):
             # if one came in between); the script then decides who gets it.
             wait = self._client.xread({k["jobs"]: last_entry}, count=1, block=_ms(block))
             await self._call(wait, extra_seconds=block)
+
+    async def _claim_entries(
+        self, queue: str, keys: list[str], args: tuple[Any, ...]
+    ) -> tuple[bytes, list[ReservedJob]]:
+        """One run of the reserve script: the last entry it saw, and the jobs it claimed
+        (handed back should the caller be cancelled meanwhile: ``JobQueue._claim``)."""
+
+        async def claiming() -> tuple[bytes, list[ReservedJob]]:
+            return _parse_reserved(await self._call(self._reserve(keys=keys, args=args)))
+
+        return await self._claim(queue, claiming(), lambda claimed: claimed[1])
 
     async def ack(self, queue: str, job_id: str) -> None:
         k = self.keys(queue)

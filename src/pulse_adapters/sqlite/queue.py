@@ -128,7 +128,8 @@ class SqliteJobQueue(JobQueue):
             waiters = self._waiters.setdefault(queue, set())
             waiters.add(waiter)
             try:
-                jobs = await self._claim(queue, consumer, max_jobs)
+                claiming = self._claim_jobs(queue, consumer, max_jobs)
+                jobs = await self._claim(queue, claiming, lambda claimed: claimed)
                 remaining = deadline - loop.time()
                 if jobs or remaining <= 0:
                     return jobs
@@ -198,7 +199,7 @@ class SqliteJobQueue(JobQueue):
 
         return await self._db.read(work)
 
-    async def _claim(self, queue: str, consumer: str, max_jobs: int) -> list[ReservedJob]:
+    async def _claim_jobs(self, queue: str, consumer: str, max_jobs: int) -> list[ReservedJob]:
         now = self._clock.micros()
 
         def peek(conn: sqlite3.Connection) -> bool:

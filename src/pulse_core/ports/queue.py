@@ -14,10 +14,17 @@ Vocabulary used by every docstring below:
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import msgspec
+
+from pulse_core.errors import Unavailable
+
+T = TypeVar("T")
 
 JOB_ID_PREFIX: Final = "job"
 """Adapters give jobs ids of :func:`pulse_core.ids.new_id` with this prefix."""
@@ -113,6 +120,11 @@ class JobQueue(abc.ABC):
         process too (within the adapter's poll interval at worst). An empty list means
         nothing became runnable in time. ``consumer`` names the caller (one per worker);
         it shows in the backend and is what a reservation is held by.
+
+        A reserve cancelled by its caller (a worker stopping) leaves nothing reserved:
+        what it had already claimed is handed back at once, as by :meth:`retry_later`
+        with no delay (the backend permitting; else after the visibility timeout).
+        Adapters whose claim is a round trip run it through :meth:`_claim`.
         """
 
     @abc.abstractmethod
@@ -144,3 +156,22 @@ class JobQueue(abc.ABC):
         """Return when the backend answers; raise ``Unavailable`` within the adapter's
         timeout when it does not. An in-process queue always answers (the default)."""
         return None
+
+    async def _claim(
+        self,
+        queue: str,
+        claiming: Coroutine[Any, Any, T],
+        jobs_of: Callable[[T], Sequence[ReservedJob]],
+    ) -> T:
+        """What ``claiming`` (an adapter's step that reserves jobs) returns; its jobs are
+        ``jobs_of`` that. Should the caller be cancelled while it runs, the step still
+        ends and the jobs it claimed are handed back before the cancellation goes on:
+        the backend may have reserved jobs whose answer the caller will never read."""
+        step = asyncio.ensure_future(claiming)
+        try:
+            return await asyncio.shield(step)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Unavailable):  # then they come back after the timeout
+                for job in jobs_of(await step):
+                    await self.retry_later(queue, job.id, delay_seconds=0)
+            raise

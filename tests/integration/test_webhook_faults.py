@@ -234,6 +234,32 @@ def test_a_worker_killed_mid_burst_loses_nothing(
     print(f"victim held {held_at_death} jobs when killed; {receiver.dropped} deliveries cut")
 
 
+def test_a_worker_stopped_with_sigterm_mid_burst_settles_what_it_holds_and_exits_0(
+    redis_deployment: RedisSetup,
+    receiver: SlowReceiver,
+    redis_admin: redis.Redis,
+    processes: Processes,
+) -> None:
+    burst, project, (stopped, survivor) = redis_deployment
+    posted = identities("stopped")
+    first = burst.post(posted[:60])
+    wait_until(
+        lambda: len(burst.accepted) >= 30 and held_by(redis_admin, stopped.consumer) > 0,
+        timeout=PATIENCE,
+        what="the worker holding jobs mid-burst",
+        details=lambda: f"refused: {burst.refusals()}\n{processes.logs()}",
+        every=0.005,
+    )
+    assert stopped.process.terminate() == 0, stopped.process.failure("did not exit cleanly")
+    # Unlike a killed worker, it leaves nothing for the visibility timeout: each job it
+    # held was finished (acked) or handed back before it exited.
+    assert held_by(redis_admin, stopped.consumer) == 0
+    second = burst.post(posted[60:])
+    settled(first + second)
+    assert_all_arrived(burst, receiver, project, posted, processes)
+    assert survivor.process.running, survivor.process.failure("died")
+
+
 def test_redis_crashing_and_restarting_mid_burst_loses_nothing_accepted(
     redis_deployment: RedisSetup,
     receiver: SlowReceiver,

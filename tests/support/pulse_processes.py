@@ -172,6 +172,13 @@ class PulseProcess:
         _kill_group(pgid)
         self.process = None
 
+    def terminate(self) -> int:
+        """SIGTERM to the process, as ``kill`` or ``docker stop`` sends it; waits (within
+        a generous bound) for it to exit, and returns its exit status."""
+        assert self.process is not None and self.running, f"{self.name} is not running"
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=PATIENCE)
+
     def close(self) -> None:
         """Stop for good (SIGTERM, then SIGKILL after a while); safe to call twice."""
         if self.process is None:

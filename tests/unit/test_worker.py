@@ -7,10 +7,11 @@ needed to pass. Time in the queue (delays, backoffs) is a manual clock the test 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from typing import Any
 
 import pytest
+import structlog
 
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.memory import InMemoryJobQueue
@@ -121,6 +122,14 @@ class Deployment:
         self.worker.stop()
         assert self.running is not None
         await asyncio.wait_for(self.running, PATIENCE)
+
+
+@pytest.fixture(autouse=True)
+def logs() -> Iterator[list[MutableMapping[str, Any]]]:
+    """The worker's log lines, kept here: whatever an earlier test configured logging to
+    write to (a capture already closed, under pytest) is not written to."""
+    with structlog.testing.capture_logs() as captured:
+        yield captured
 
 
 @pytest.fixture
@@ -257,7 +266,9 @@ async def test_stopping_while_waiting_for_work_does_not_wait_out_the_reserve(
 
 
 async def test_a_queue_outage_pauses_the_worker_and_it_carries_on(
-    make: Callable[..., Deployment], monkeypatch: pytest.MonkeyPatch
+    make: Callable[..., Deployment],
+    monkeypatch: pytest.MonkeyPatch,
+    logs: list[MutableMapping[str, Any]],
 ) -> None:
     deployment = make()
     queue = deployment.queue
@@ -277,4 +288,6 @@ async def test_a_queue_outage_pauses_the_worker_and_it_carries_on(
     await queue.wait_settled(1)
     assert outages == 0
     assert (deployment.runner.started, queue.settled) == ([(b"ok", 1)], ["ack"])
+    warned = [line for line in logs if line["event"] == "queue_unavailable"]
+    assert [line["error"] for line in warned] == ["redis is down"] * 2
     await deployment.stopped()

@@ -114,7 +114,10 @@ class Deployment:
         self.worker = Worker(self.queue, self.runner, consumer="w1", **options)  # type: ignore[arg-type]
         self.running: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self, *payloads: bytes) -> None:
+        """Queue ``payloads``, then run the worker."""
+        for payload in payloads:
+            await self.queue.enqueue(QUEUE, payload)
         self.running = asyncio.create_task(self.worker.run())
 
     async def stopped(self) -> None:
@@ -151,9 +154,7 @@ async def test_it_holds_at_most_concurrency_jobs_and_acks_each_when_done(
     make: Callable[..., Deployment],
 ) -> None:
     deployment = make(concurrency=3)
-    for _ in range(10):
-        await deployment.queue.enqueue(QUEUE, b"block")
-    deployment.start()
+    await deployment.start(*[b"block"] * 10)
     runner = deployment.runner
     await runner.wait_until(lambda: runner.running == 3)
     await asyncio.sleep(0.05)  # room for a fourth, were the bound not kept
@@ -170,8 +171,7 @@ async def test_a_job_that_is_no_job_is_dead_lettered_at_once(
     make: Callable[..., Deployment],
 ) -> None:
     deployment = make()
-    await deployment.queue.enqueue(QUEUE, b"poison")
-    deployment.start()
+    await deployment.start(b"poison")
     await deployment.queue.wait_settled(1)
     [dead] = await deployment.queue.dead_letters(QUEUE)
     assert (dead.payload, dead.reason, dead.attempts) == (b"poison", "not a Pulse job: garbage", 1)
@@ -187,8 +187,7 @@ async def test_a_job_comes_back_after_its_delay_and_not_before(
     make: Callable[..., Deployment], payload: bytes, delay: float
 ) -> None:
     deployment = make()
-    await deployment.queue.enqueue(QUEUE, payload)
-    deployment.start()
+    await deployment.start(payload)
     await deployment.queue.wait_settled(1)
     assert deployment.queue.settled == [f"retry {delay:g}"]
     deployment.clock.advance(delay - 0.5)
@@ -204,8 +203,7 @@ async def test_an_unexpected_failure_is_retried_with_backoff_then_dead_lettered(
     make: Callable[..., Deployment],
 ) -> None:
     deployment = make()
-    await deployment.queue.enqueue(QUEUE, b"boom")
-    deployment.start()
+    await deployment.start(b"boom")
     for attempt in range(1, MAX_UNEXPECTED_FAILURES):
         await deployment.queue.wait_settled(attempt)
         deployment.clock.advance(300)  # the longest backoff
@@ -223,8 +221,7 @@ async def test_stopping_takes_no_new_job_and_lets_a_held_one_finish(
     make: Callable[..., Deployment],
 ) -> None:
     deployment = make()
-    await deployment.queue.enqueue(QUEUE, b"block")
-    deployment.start()
+    await deployment.start(b"block")
     runner = deployment.runner
     await runner.wait_until(lambda: runner.running == 1)
     deployment.worker.stop()
@@ -244,8 +241,7 @@ async def test_a_job_still_running_after_the_grace_is_handed_back_at_once(
     make: Callable[..., Deployment],
 ) -> None:
     deployment = make(grace_seconds=0.05)
-    await deployment.queue.enqueue(QUEUE, b"block")
-    deployment.start()
+    await deployment.start(b"block")
     runner = deployment.runner
     await runner.wait_until(lambda: runner.running == 1)
     await deployment.stopped()  # the job never finishes: cancelled after the grace
@@ -259,7 +255,7 @@ async def test_stopping_while_waiting_for_work_does_not_wait_out_the_reserve(
     make: Callable[..., Deployment],
 ) -> None:
     deployment = make(wait_seconds=3600)
-    deployment.start()
+    await deployment.start()
     await asyncio.sleep(0.05)  # waiting in reserve by now
     await deployment.stopped()  # within PATIENCE, not an hour
     assert deployment.runner.started == []
@@ -283,8 +279,7 @@ async def test_a_queue_outage_pauses_the_worker_and_it_carries_on(
         return await real_reserve(*args, **kwargs)
 
     monkeypatch.setattr(queue, "reserve", reserve)
-    await queue.enqueue(QUEUE, b"ok")
-    deployment.start()
+    await deployment.start(b"ok")
     await queue.wait_settled(1)
     assert outages == 0
     assert (deployment.runner.started, queue.settled) == ([(b"ok", 1)], ["ack"])

@@ -599,6 +599,9 @@ async def test_delivery_change_writes_what_the_function_answers_for_its_project_
     assert changed is not None and changed.status == "failed"
     assert changed.attempts == (attempt,)
     assert await stores.deliveries.get(mine, made.id) == changed
+    # Found by its new status, no longer by its old one.
+    assert await stores.deliveries.list_page(mine, status="failed", limit=10) == [changed]
+    assert await stores.deliveries.list_page(mine, status="pending", limit=10) == []
     # Another project's id, or no delivery at all: the function is never called.
     assert await stores.deliveries.change(theirs, made.id, failed) is None
     assert await stores.deliveries.change(mine, "whd_missing", failed) is None
@@ -608,14 +611,17 @@ async def test_delivery_change_writes_what_the_function_answers_for_its_project_
     assert await stores.deliveries.change(mine, made.id, lambda stored: stored) == changed
 
 
-async def test_delivery_change_refuses_to_move_a_delivery_to_another_id_or_project(
-    stores: Stores,
-) -> None:
+async def test_delivery_change_refuses_to_make_it_another_delivery(stores: Stores) -> None:
     mine = project_id()
     made = delivery(mine, "whe_x", event(mine))
     await stores.deliveries.add(made)
-    for changes in ({"project_id": project_id()}, {"id": "whd_other"}):
-        with pytest.raises(ValueError, match="keep the delivery's id and project"):
+    for changes in (
+        {"project_id": project_id()},
+        {"id": "whd_other"},
+        {"endpoint_id": "whe_other"},
+        {"event_id": "evt_other"},
+    ):
+        with pytest.raises(ValueError, match="keep the delivery's id, project, endpoint and"):
             await stores.deliveries.change(
                 mine, made.id, lambda stored, c=changes: msgspec.structs.replace(stored, **c)
             )
@@ -770,6 +776,7 @@ def _sqlite_queries() -> list[Any]:
         "ENDPOINT_DELETE": ("whe_a", "prj_a"),
         "DELIVERY_GET": ("whd_a", "prj_a"),
         "DELIVERY_UPDATE": ("whe_a", "evt_a", "dead", "{}", "whd_a", "prj_a"),
+        "DELIVERY_CHANGE": ("dead", "{}", "whd_a", "prj_a"),
         "DELIVERY_DELETE_FOR_ENDPOINT": ("prj_a", "whe_a", 10),
         "DELIVERY_LIST": listing,
         "DELIVERY_LIST_OF_EVENT": {**listing, "event_id": "evt_a", "status": "dead"},

@@ -84,10 +84,18 @@ class WebhookEndpointRepository(abc.ABC):
 
 
 def kept_identity(stored: Delivery, changed: Delivery) -> Delivery:
-    """``changed``, checked to be the same delivery of the same project as ``stored``
-    (what :meth:`DeliveryRepository.change` asks of its function); adapters call it."""
-    if changed.id != stored.id or changed.project_id != stored.project_id:
-        raise ValueError("a delivery change must keep the delivery's id and project")
+    """``changed``, checked to be the same delivery as ``stored``: the same id, project,
+    endpoint and event (what :meth:`DeliveryRepository.change` asks of its function);
+    adapters call it."""
+    if (changed.id, changed.project_id, changed.endpoint_id, changed.event_id) != (
+        stored.id,
+        stored.project_id,
+        stored.endpoint_id,
+        stored.event_id,
+    ):
+        raise ValueError(
+            "a delivery change must keep the delivery's id, project, endpoint and event"
+        )
     return changed
 
 
@@ -116,8 +124,10 @@ class DeliveryRepository(abc.ABC):
         No other write to the delivery lands between the read ``change`` is given and the
         write of its answer: two workers recording attempts of one delivery at once both
         keep theirs. ``change`` must be a pure function of the delivery, quick, and keep
-        its id and project: an adapter may call it inside its transaction, on another
-        thread, or again after losing a race. Answering ``stored`` itself writes nothing.
+        its id, project, endpoint and event (``ValueError`` otherwise): an adapter may
+        call it inside its transaction, on another thread, or again after losing a race,
+        and need not rewrite what identifies the delivery. Answering ``stored`` itself
+        writes nothing.
         """
 
     @abc.abstractmethod

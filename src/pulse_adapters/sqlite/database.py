@@ -40,6 +40,9 @@ __all__ = ["SCHEMA_VERSION", "SqliteDatabase"]
 
 T = TypeVar("T")
 
+#: The busy timeout is set in steps of this many milliseconds (rounded down).
+_BUSY_STEP_MS = 50
+
 # -- the database ----------------------------------------------------------------------
 
 
@@ -71,6 +74,7 @@ class SqliteDatabase:
         # Touched only on the worker thread (sqlite3's check_same_thread enforces it).
         self._conn: sqlite3.Connection | None = None
         self._deadline = math.inf
+        self._busy_ms = 0  # the connection's busy timeout, as last set
         # Calls made during the current iteration of each event loop (there is one but in
         # tests), sent together at its end.
         self._pending: dict[asyncio.AbstractEventLoop, list[_Call[Any]]] = {}
@@ -193,6 +197,7 @@ class SqliteDatabase:
             conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise Unavailable(f"cannot open SQLite database {self._path}: {exc}") from exc
+        self._busy_ms = 0  # a new connection: set before its first statement
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable against a crash of the process; WAL keeps it consistent
@@ -260,8 +265,7 @@ class SqliteDatabase:
             return [self._alone(call) for call in calls]  # as _run refuses them
         done: list[_Outcome] = []
         try:
-            busy = min(call.deadline for call in calls) - now
-            conn.execute(f"PRAGMA busy_timeout = {max(1, int(busy * 1000))}")
+            self._wait_at_most(conn, min(call.deadline for call in calls) - now)
             conn.execute("BEGIN IMMEDIATE")
             for call in calls:
                 self._deadline = call.deadline
@@ -291,6 +295,18 @@ class SqliteDatabase:
             self._deadline = math.inf
         return done
 
+    def _wait_at_most(self, conn: sqlite3.Connection, seconds: float) -> None:
+        """Let another process's lock on the file keep the next statements waiting, but no
+        longer than ``seconds``: the deadline of the calls they serve. Rounded down to a
+        step, the setting rarely changes between calls, so that its PRAGMA, a statement
+        of its own, is mostly skipped."""
+        millis = max(1, int(seconds * 1000))
+        if millis > _BUSY_STEP_MS:
+            millis -= millis % _BUSY_STEP_MS
+        if millis != self._busy_ms:
+            conn.execute(f"PRAGMA busy_timeout = {millis}")
+            self._busy_ms = millis
+
     def _run(self, work: Callable[[sqlite3.Connection], T], deadline: float, write: bool) -> T:
         conn = self._conn
         if conn is None:
@@ -302,9 +318,7 @@ class SqliteDatabase:
             raise Unavailable(f"SQLite database {self._path} is overloaded: call timed out")
         self._deadline = deadline
         try:
-            # Another writer holding the lock may keep us waiting, but only until the
-            # deadline.
-            conn.execute(f"PRAGMA busy_timeout = {max(1, int(remaining * 1000))}")
+            self._wait_at_most(conn, remaining)
             if not write:
                 return work(conn)
             conn.execute("BEGIN IMMEDIATE")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from base64 import b32encode
 from datetime import datetime
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -30,17 +29,19 @@ SESSION = "ses"
 AUDIT = "aud"
 
 
-# Base32 is done by the standard library in C (RFC 4648's alphabet, translated to
-# Crockford's): ids are made on every event and delivery a worker handles.
-_FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
 _TIME_BITS, _RANDOM_BITS = 50, 80
+# Ids are made on every event and delivery a worker handles. Two characters (10 bits) per
+# lookup takes half the time of the standard library's base32, which is Python code on
+# 3.11; tests/unit/test_ids.py checks the result against the plain definition.
+_PAIRS = tuple(first + second for first in _ALPHABET for second in _ALPHABET)
+_PAIR_SHIFTS = tuple(range(_TIME_BITS + _RANDOM_BITS - 10, -1, -10))
 
 
 def _body(now_ms: int, random: int) -> str:
     """26 characters: ``now_ms``'s low 50 bits, then ``random``'s 80, most significant
-    first. 160 bits encode as 32 characters; the top 30 bits are zero, 6 characters."""
+    first, 5 bits a character."""
     value = ((now_ms & ((1 << _TIME_BITS) - 1)) << _RANDOM_BITS) | random
-    return b32encode(value.to_bytes(20, "big")).translate(_FROM_RFC4648)[6:].decode()
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def new_id(prefix: str, *, now_ms: int) -> str:

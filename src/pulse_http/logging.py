@@ -23,7 +23,7 @@ import time
 from collections.abc import MutableMapping
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import msgspec
 import structlog
@@ -172,6 +172,22 @@ class AccessLog:
 _access_log = AccessLog(None, use_json=False, enabled=True)
 
 
+class _CurrentStdout:
+    """``sys.stdout`` as it is at each write, not as it was when logging was configured:
+    whoever replaces it later (a test runner capturing each test's output, an embedding
+    application) gets the lines, and no logger is left writing to a stream since
+    closed."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+_STDOUT = cast(TextIO, _CurrentStdout())
+
+
 def configured_access_log() -> AccessLog:
     """The access log as the last :func:`configure_logging` set it up."""
     return _access_log
@@ -211,14 +227,14 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_STDOUT),
         # Not cached: reconfiguring (tests, a second app) must take effect everywhere.
         # Hot paths bind a concrete logger once instead (see the access log).
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level, stream=sys.stdout, format="%(message)s", force=True)
+    logging.basicConfig(level=level, stream=_STDOUT, format="%(message)s", force=True)
     _access_log.flush()
-    _access_log = AccessLog(sys.stdout, use_json=use_json, enabled=level <= logging.INFO)
+    _access_log = AccessLog(_STDOUT, use_json=use_json, enabled=level <= logging.INFO)
 
 
 def get_logger(name: str) -> Any:

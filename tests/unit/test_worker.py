@@ -129,8 +129,7 @@ class Deployment:
 
 @pytest.fixture(autouse=True)
 def logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """The worker's log lines, kept here: whatever an earlier test configured logging to
-    write to (a capture already closed, under pytest) is not written to."""
+    """The worker's log lines, kept for the tests to read."""
     with structlog.testing.capture_logs() as captured:
         yield captured
 

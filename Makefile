@@ -1,6 +1,6 @@
 # The two commands of the README's quick start:
 #   make run    install and serve the API on the embedded default (SQLite, no servers)
-#   make test   install and run lint, types and the whole test suite
+#   make test   install and run lint, formatting, types and the whole test suite
 # Tests that need real servers (redis-server, and S3/Mongo/LiveKit test servers that
 # the suite starts itself) skip when a binary is missing, unless
 # PULSE_REQUIRE_SERVICES=1 (CI) makes that a failure.
@@ -26,6 +26,7 @@ run: install
 
 lint: install-test
 	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff format --check src tests examples bench
 	$(BIN)/mypy
 
 test: lint

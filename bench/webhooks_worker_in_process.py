@@ -9,9 +9,9 @@ Redis job queue on a ``redis-server`` started here, the webhook sender), an orga
 a project and an endpoint made through the API (the ASGI app called directly), then
 ``--events`` ``ApplyLiveKitEvent`` jobs queued and one :class:`pulse_http.worker.Worker`
 (``--concurrency``) run in this process until every delivery was answered. The figure is
-this process's CPU time (every thread: the SQLite thread included) per event, and the
-events/s it took. This process runs on core 0; Redis and the receiver
-(``webhook_receiver.py``) on core 1. Variants:
+this process's CPU time (every thread: the SQLite thread included) per event, the
+SQLite thread's own share of it, and the events/s it took. This process runs on core 0;
+Redis and the receiver (``webhook_receiver.py``) on core 1. Variants:
 
 - ``full``: as ``pulse worker`` runs;
 - ``no-http``: the sender answers 200 without a request;

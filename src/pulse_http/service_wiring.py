@@ -256,6 +256,7 @@ class Services(containers.DeclarativeContainer):
         session_guard,
         adapters.passwords,
         adapters.clock,
+        locks=adapters.locks,
         pepper=pepper,
     )
     sign_in = providers.Singleton(

@@ -19,6 +19,7 @@ from pulse_core import ids
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import WebhookEndpoint
+from pulse_core.models.user import User
 from tests.support import builders
 from tests.support.builders import T0
 from tests.support.repositories import RepoSet
@@ -96,6 +97,14 @@ async def user_update(r: RepoSet) -> Write:
     return lambda audit: r.users.update(removed, audit=audit)
 
 
+async def user_change(r: RepoSet) -> Write:
+    user = builders.user("org_a")
+    await r.users.add(user)
+    return lambda audit: r.users.change(
+        user.id, lambda u: msgspec.structs.replace(u, role="member"), audit=audit
+    )
+
+
 async def session_add(r: RepoSet) -> Write:
     return lambda audit: r.sessions.add(builders.session("usr_a", "org_a"), audit=audit)
 
@@ -131,6 +140,7 @@ SUCCEEDING: dict[str, Scenario] = {
     "endpoints.delete": endpoint_delete,
     "users.add": user_add,
     "users.update": user_update,
+    "users.change": user_change,
     "sessions.add": session_add,
     "sessions.revoke": session_revoke,
     "api_keys.add": key_add,
@@ -239,6 +249,45 @@ async def user_update_taken_email(r: RepoSet) -> Write:
     return _raises(Conflict, lambda audit: r.users.update(taken, audit=audit))
 
 
+async def user_change_missing(r: RepoSet) -> Write:
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.users.change(builders.user("org_a").id, lambda u: u, audit=audit) is None
+
+    return write
+
+
+async def user_change_to_itself(r: RepoSet) -> Write:
+    user = builders.user("org_a")
+    await r.users.add(user)
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.users.change(user.id, lambda u: u, audit=audit) == user
+
+    return write
+
+
+async def user_change_refused(r: RepoSet) -> Write:
+    user = builders.user("org_a")
+    await r.users.add(user)
+
+    def refuse(stored: User) -> User:
+        raise Conflict("no", code="last_owner")
+
+    return _raises(Conflict, lambda audit: r.users.change(user.id, refuse, audit=audit))
+
+
+async def user_change_taken_email(r: RepoSet) -> Write:
+    await r.users.add(builders.user("org_a", email="ada@acme.test"))
+    bob = builders.user("org_a")
+    await r.users.add(bob)
+    return _raises(
+        Conflict,
+        lambda audit: r.users.change(
+            bob.id, lambda u: msgspec.structs.replace(u, email="ada@acme.test"), audit=audit
+        ),
+    )
+
+
 async def session_add_taken_id(r: RepoSet) -> Write:
     session = builders.session("usr_a", "org_a")
     await r.sessions.add(session)
@@ -290,6 +339,10 @@ FAILING: dict[str, Scenario] = {
     "users.update missing": user_update_missing,
     "users.update removed": user_update_removed,
     "users.update taken email": user_update_taken_email,
+    "users.change missing": user_change_missing,
+    "users.change to itself": user_change_to_itself,
+    "users.change refused": user_change_refused,
+    "users.change taken email": user_change_taken_email,
     "sessions.add taken id": session_add_taken_id,
     "sessions.revoke unknown": session_revoke_unknown,
     "sessions.revoke again": session_revoke_again,

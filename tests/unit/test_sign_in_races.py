@@ -13,6 +13,7 @@ from pulse_adapters.argon2 import Argon2PasswordHasher
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.memory import (
     InMemoryAuditRepository,
+    InMemoryLocks,
     InMemoryOrganizationRepository,
     InMemoryProjectRepository,
     InMemoryRateLimiter,
@@ -64,7 +65,13 @@ class World:
         self.hasher = PausingHasher()
         self.tokens = ManagementAuthenticator("x" * 32, self.clock)
         self.users = UserService(
-            users, self.orgs_repo, self.guard, self.hasher, self.clock, pepper=b"p" * 32
+            users,
+            self.orgs_repo,
+            self.guard,
+            self.hasher,
+            self.clock,
+            locks=InMemoryLocks(),
+            pepper=b"p" * 32,
         )
         self.orgs = OrganizationService(
             self.orgs_repo,

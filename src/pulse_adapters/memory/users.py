@@ -7,6 +7,7 @@ check, the write and its audit record (appended to the shared ``audit_log``, see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
@@ -15,7 +16,7 @@ from pulse_adapters.memory.audit import InMemoryAuditRepository
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.user import Session, User
-from pulse_core.ports.users import SessionRepository, UserRepository
+from pulse_core.ports.users import SessionRepository, UserRepository, kept_identity
 
 
 class InMemoryUserRepository(UserRepository):
@@ -69,6 +70,21 @@ class InMemoryUserRepository(UserRepository):
         self._by_id[user.id] = user
         if audit is not None:
             self._audit_log.append(audit)
+
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[User], User],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> User | None:
+        stored = self._present(user_id)
+        if stored is None:
+            return None
+        changed = kept_identity(stored, change(stored))
+        if changed != stored:
+            await self.update(changed, audit=audit)
+        return changed
 
     async def record_sign_in(
         self, user_id: str, at: datetime, *, password_hash: str | None = None

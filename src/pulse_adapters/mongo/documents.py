@@ -21,6 +21,10 @@ from pulse_adapters.mongo.database import Document
 
 S = TypeVar("S", bound=msgspec.Struct)
 
+#: Reads and swaps a compare-and-swap change (a repository's ``change``) tries before it
+#: gives up with ``Unavailable``: each lost round means another write landed meanwhile.
+CHANGE_ROUNDS = 10
+
 
 def present(doc: Mapping[str, Any]) -> Document:
     """``doc`` without its None values: what an insert stores."""

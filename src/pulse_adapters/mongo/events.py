@@ -43,7 +43,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pulse_adapters.mongo.database import Document, MongoDatabase
-from pulse_adapters.mongo.documents import struct_fields, update_of
+from pulse_adapters.mongo.documents import CHANGE_ROUNDS, struct_fields, update_of
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_adapters.mongo.indexes import (
     EVENTS,
@@ -247,10 +247,6 @@ class MongoWebhookEndpointRepository(WebhookEndpointRepository):
         return True
 
 
-#: Reads and swaps tried by ``MongoDeliveryRepository.change`` before it gives up.
-_CHANGE_ROUNDS = 10
-
-
 class MongoDeliveryRepository(DeliveryRepository):
     """Deliveries in ``webhook_deliveries``, their attempts embedded: the retry
     schedule's few, plus any manual retries, so the document stays small."""
@@ -275,7 +271,7 @@ class MongoDeliveryRepository(DeliveryRepository):
         # Compare and swap: the replacement lands only on the very document that was
         # read (every field equal, attempts included); a write in between makes it miss,
         # and the change is made again on what is stored then.
-        for _ in range(_CHANGE_ROUNDS):
+        for _ in range(CHANGE_ROUNDS):
             with translate_errors(f"find in {WEBHOOK_DELIVERIES}"):
                 doc = await self._deliveries.find_one(
                     {"_id": delivery_id, "project_id": project_id}

@@ -24,7 +24,7 @@ Both collections carry an audited write's record in ``audit_outbox`` until it re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -32,6 +32,7 @@ from pymongo import ASCENDING
 
 from pulse_adapters.mongo.database import Document, MongoDatabase
 from pulse_adapters.mongo.documents import (
+    CHANGE_ROUNDS,
     page,
     page_filter,
     present,
@@ -42,10 +43,10 @@ from pulse_adapters.mongo.documents import (
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_adapters.mongo.indexes import OUTBOX, SESSIONS, USERS
 from pulse_adapters.mongo.outbox import Outbox, carrying, pushing
-from pulse_core.errors import NotFound
+from pulse_core.errors import NotFound, Unavailable
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.user import Session, User
-from pulse_core.ports.users import SessionRepository, UserRepository
+from pulse_core.ports.users import SessionRepository, UserRepository, kept_identity
 
 #: Users that are not removed: exactly the documents of the partial index ``email_1``.
 _PRESENT: Final[Document] = {"is_removed": False}
@@ -98,6 +99,35 @@ class MongoUserRepository(UserRepository):
         if result.matched_count == 0:
             raise NotFound("user not found")
         await self._outbox.deliver(self._users, user.id, audit)
+
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[User], User],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> User | None:
+        # Compare and swap: the update lands only on the very document that was read
+        # (every field equal but the audit records it carries, which the outbox moves on
+        # its own); a write in between makes it miss, and the change is made again on
+        # what is stored then.
+        for _ in range(CHANGE_ROUNDS):
+            with translate_errors(f"find in {USERS}"):
+                doc = await self._users.find_one({"_id": user_id, **_PRESENT})
+            if doc is None:
+                return None
+            stored = user_from_document(doc)
+            changed = kept_identity(stored, change(stored))
+            if changed == stored:
+                return stored
+            read = {k: v for k, v in doc.items() if k != OUTBOX}
+            update = pushing(update_of(user_to_document(changed)), audit)
+            with translate_errors(f"update {USERS}"):
+                result = await self._users.update_one(read, update)
+            if result.matched_count == 1:
+                await self._outbox.deliver(self._users, user_id, audit)
+                return changed
+        raise Unavailable(f"user {user_id} kept changing; try again")
 
     async def record_sign_in(
         self, user_id: str, at: datetime, *, password_hash: str | None = None

@@ -17,6 +17,7 @@ the transaction of the change (:func:`~pulse_adapters.sqlite.audit.insert_audit`
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
@@ -26,7 +27,7 @@ from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.user import Session, User
-from pulse_core.ports.users import SessionRepository, UserRepository
+from pulse_core.ports.users import SessionRepository, UserRepository, kept_identity
 
 _ENCODER = msgspec.json.Encoder()
 _USER = msgspec.json.Decoder(User)
@@ -123,6 +124,29 @@ class SqliteUserRepository(UserRepository):
                 insert_audit(conn, audit)
 
         await self._db.write(work)
+
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[User], User],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> User | None:
+        # One write transaction (BEGIN IMMEDIATE): the read and the write hold the file's
+        # write lock throughout, against this process's other calls and other processes.
+        def work(conn: sqlite3.Connection) -> User | None:
+            row = conn.execute(USER_GET, (user_id,)).fetchone()
+            if row is None:
+                return None
+            stored = _USER.decode(row[0])
+            changed = kept_identity(stored, change(stored))
+            if changed != stored:
+                conn.execute(USER_UPDATE, (*_user_row(changed), user_id))
+                if audit is not None:
+                    insert_audit(conn, audit)
+            return changed
+
+        return await self._db.write(work)
 
     async def record_sign_in(
         self, user_id: str, at: datetime, *, password_hash: str | None = None

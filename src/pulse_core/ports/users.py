@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from datetime import datetime
 
 from pulse_core.models.audit import AuditRecord
@@ -36,12 +37,40 @@ class UserRepository(abc.ABC):
         ``removed_at``); ``NotFound`` if there is none or it is removed."""
 
     @abc.abstractmethod
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[User], User],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> User | None:
+        """Replace the user with ``change(stored)`` as one step, and return what is stored
+        now; None (``change`` not called) when there is no such user or it is removed.
+
+        No other write to the user lands between the read ``change`` is given and the
+        write of its answer: two owners editing one user at once both keep theirs, and a
+        one-time invitation is accepted once. ``change`` must be a pure function of the
+        user, quick, and keep its id and organization (``ValueError`` otherwise): an
+        adapter may call it inside its transaction, on another thread, or again after
+        losing a race. What ``change`` raises propagates and nothing is written.
+        Answering ``stored`` itself writes nothing, ``audit`` included. ``Conflict``
+        (field ``email``) as :meth:`update`."""
+
+    @abc.abstractmethod
     async def record_sign_in(
         self, user_id: str, at: datetime, *, password_hash: str | None = None
     ) -> None:
         """Set the user's ``last_login_at`` (and ``password_hash`` when given, after a
         re-hash) and nothing else: a role change or removal made meanwhile stays as it
         is. A removed or unknown user is left alone."""
+
+
+def kept_identity(stored: User, changed: User) -> User:
+    """``changed``, checked to be the same user as ``stored`` (what
+    :meth:`UserRepository.change` asks of its function); adapters call it."""
+    if (changed.id, changed.org_id) != (stored.id, stored.org_id):
+        raise ValueError("a user change must keep the user's id and organization")
+    return changed
 
 
 class SessionRepository(abc.ABC):

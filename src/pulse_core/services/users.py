@@ -10,7 +10,8 @@ session check is what makes a signed-in token stop working, not its expiry).
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Final
 
@@ -23,6 +24,7 @@ from pulse_core.models import ManagementPrincipal, Page
 from pulse_core.models.audit import SYSTEM, AuditRecord, Caller
 from pulse_core.models.user import User, UserRole
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.locks import Locks
 from pulse_core.ports.passwords import PasswordHasher
 from pulse_core.ports.repositories import OrganizationRepository
 from pulse_core.ports.users import UserRepository
@@ -33,6 +35,9 @@ INVITATION_TTL: Final = timedelta(days=7)
 MIN_PASSWORD_LENGTH: Final = 12
 MAX_PASSWORD_LENGTH: Final = 256
 _ORG_ROLES: Final = ("owner", "member")
+#: The owners lock (UserService._owners_held) is held for a few reads and one write.
+OWNERS_LOCK_LEASE_SECONDS: Final = 30.0
+OWNERS_LOCK_WAIT_SECONDS: Final = 10.0
 INVALID_INVITATION = "this invitation is not valid (used, expired or unknown)"
 
 
@@ -64,6 +69,11 @@ def check_password(password: str) -> str:
     return password
 
 
+def _owns(user: User) -> bool:
+    """Counts as an owner of its organization: the organization keeps at least one."""
+    return user.role == "owner" and user.is_active
+
+
 def _role(value: str) -> UserRole:
     if value not in _ORG_ROLES:
         raise InvalidInput("role must be owner or member", field="role")
@@ -79,8 +89,10 @@ class UserService:
         passwords: PasswordHasher,
         clock: Clock,
         *,
+        locks: Locks,
         pepper: bytes,
     ) -> None:
+        self._locks = locks
         self._users = users
         self._orgs = organizations
         self._sessions = sessions
@@ -124,13 +136,20 @@ class UserService:
             or not self._secrets.matches(secret, user.invite_hash)
         ):
             raise InvalidInput(INVALID_INVITATION, field="token", code="invalid_invitation")
-        accepted = msgspec.structs.replace(
-            user,
-            password_hash=await self._passwords.hash(password),
-            invite_hash=None,
-            invite_expires_at=None,
-            updated_at=now,
-        )
+        password_hash = await self._passwords.hash(password)
+
+        def accept(stored: User) -> User:
+            # The hash above is slow: the same link may have been used meanwhile.
+            if stored.invite_hash != user.invite_hash:
+                raise InvalidInput(INVALID_INVITATION, field="token", code="invalid_invitation")
+            return msgspec.structs.replace(
+                stored,
+                password_hash=password_hash,
+                invite_hash=None,
+                invite_expires_at=None,
+                updated_at=now,
+            )
+
         record = audit.audit_record(
             self._clock,
             msgspec.structs.replace(by.actor, type="user", id=user.id, email=user.email),
@@ -140,7 +159,9 @@ class UserService:
             org_id=user.org_id,
             client=by.client,
         )
-        await self._users.update(accepted, audit=record)
+        accepted = await self._users.change(user.id, accept, audit=record)
+        if accepted is None:  # removed meanwhile
+            raise InvalidInput(INVALID_INVITATION, field="token", code="invalid_invitation")
         return accepted
 
     async def create_admin(self, email: str, password: str) -> User:
@@ -190,15 +211,20 @@ class UserService:
         changes: dict[str, object] = {}
         if patch.name is not msgspec.UNSET:
             changes["name"] = validation.text(patch.name, "name", max_length=validation.MAX_NAME)
-        if patch.role is not msgspec.UNSET and patch.role != user.role:
-            if user.role == "owner" and user.is_active:
-                await self._keep_an_owner(org_id, user)
+        if patch.role is not msgspec.UNSET:
             changes["role"] = _role(patch.role)
-        if not changes:
-            return user
-        updated = msgspec.structs.replace(user, updated_at=self._clock.now(), **changes)
-        await self._users.update(updated, audit=self._record(actor, "user.updated", user))
-        if "role" in changes:
+        now = self._clock.now()
+
+        def apply(stored: User) -> User:
+            if all(getattr(stored, name) == value for name, value in changes.items()):
+                return stored
+            return msgspec.structs.replace(stored, updated_at=now, **changes)
+
+        if "role" not in changes:
+            return await self._change(org_id, user, apply, actor, "user.updated")
+        async with self._owners_held(org_id):
+            updated = await self._change(org_id, user, apply, actor, "user.updated")
+        if updated.role != user.role:
             await self._sessions.end_all(user.id)
         return updated
 
@@ -206,18 +232,49 @@ class UserService:
         """Remove the user; their sessions end at once."""
         await self._check_writer(actor, org_id)
         user = await self.get(actor, org_id, user_id)
-        if user.role == "owner" and user.is_active:
-            await self._keep_an_owner(org_id, user)
         now = self._clock.now()
-        removed = msgspec.structs.replace(
-            user, removed_at=now, updated_at=now, invite_hash=None, invite_expires_at=None
-        )
-        await self._users.update(removed, audit=self._record(actor, "user.removed", user))
+
+        def apply(stored: User) -> User:
+            return msgspec.structs.replace(
+                stored, removed_at=now, updated_at=now, invite_hash=None, invite_expires_at=None
+            )
+
+        async with self._owners_held(org_id):
+            await self._change(org_id, user, apply, actor, "user.removed")
         await self._sessions.end_all(user.id)
+
+    async def _change(
+        self,
+        org_id: str,
+        user: User,
+        apply: Callable[[User], User],
+        actor: ManagementPrincipal,
+        action: str,
+    ) -> User:
+        """``apply`` to the user as stored now (``UserRepository.change``), refused if it
+        would take away the organization's last active owner. A caller whose ``apply``
+        may take an owner away holds :meth:`_owners_held` around this."""
+        fresh = await self._users.get(user.id)
+        if fresh is not None and _owns(fresh) and not _owns(apply(fresh)):
+            await self._keep_an_owner(org_id, fresh)
+        changed = await self._users.change(user.id, apply, audit=self._record(actor, action, user))
+        if changed is None:
+            raise NotFound("user not found")
+        return changed
+
+    def _owners_held(self, org_id: str) -> AbstractAsyncContextManager[None]:
+        """The organization's owners stay as they are inside: every change that may leave
+        it an owner fewer (a role change, a removal) holds this lock while it checks that
+        another active owner remains and writes; nothing else takes an owner away."""
+        return self._locks.hold(
+            f"users:owners:{org_id}",
+            lease_seconds=OWNERS_LOCK_LEASE_SECONDS,
+            wait_seconds=OWNERS_LOCK_WAIT_SECONDS,
+        )
 
     async def _keep_an_owner(self, org_id: str, leaving: User) -> None:
         async for user in self._members(org_id):
-            if user.role == "owner" and user.id != leaving.id and user.is_active:
+            if user.id != leaving.id and _owns(user):
                 return
         raise Conflict(
             "an organization keeps at least one owner who has signed up", code="last_owner"

@@ -1,0 +1,148 @@
+"""Concurrent changes of an organization's users: none is lost, one invitation is
+accepted once, and two owners demoting each other at once leave the organization an
+owner.
+
+The users repository here yields to the event loop on every read, as a real backend's
+I/O does, so that concurrent requests interleave between reading and writing: the
+interleaving the old read-then-replace code lost changes in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from pulse_adapters.argon2 import Argon2PasswordHasher
+from pulse_adapters.clock import ManualClock
+from pulse_adapters.memory import (
+    InMemoryAuditRepository,
+    InMemoryLocks,
+    InMemoryOrganizationRepository,
+    InMemorySessionRepository,
+    InMemoryUserRepository,
+)
+from pulse_core.errors import Conflict, InvalidInput
+from pulse_core.models import ManagementPrincipal
+from pulse_core.models.user import User
+from pulse_core.services.sessions import SessionGuard
+from pulse_core.services.users import UserPatch, UserService
+from tests.support import builders
+
+ADMIN = ManagementPrincipal.system()
+PASSWORD = "correct horse battery staple"
+
+
+class YieldingUsers(InMemoryUserRepository):
+    """Every read lets the other tasks run between reading and answering, as the answer
+    of a database on the network is on its way."""
+
+    async def get(self, user_id: str) -> User | None:
+        user = await super().get(user_id)
+        await asyncio.sleep(0)
+        return user
+
+    async def list_page(self, *, org_id: str, after: str | None, limit: int) -> list[User]:
+        users = await super().list_page(org_id=org_id, after=after, limit=limit)
+        await asyncio.sleep(0)
+        return users
+
+
+class World:
+    def __init__(self) -> None:
+        clock = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
+        audit = InMemoryAuditRepository()
+        self.orgs = InMemoryOrganizationRepository(audit_log=audit)
+        self.repo = YieldingUsers(audit_log=audit)
+        self.users = UserService(
+            self.repo,
+            self.orgs,
+            SessionGuard(InMemorySessionRepository(audit_log=audit), clock),
+            Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+            clock,
+            locks=InMemoryLocks(),
+            pepper=b"p" * 32,
+        )
+
+    async def org(self) -> str:
+        org = builders.org()
+        await self.orgs.add(org)
+        return org.id
+
+    async def member(self, org_id: str, email: str, role: str) -> str:
+        invitation = await self.users.invite(ADMIN, org_id, email=email, role=role)
+        await self.users.accept(invitation.token, PASSWORD)
+        return invitation.user.id
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one_owner() -> None:
+    world = World()
+    org_id = await world.org()
+    first = await world.member(org_id, "first@acme.test", "owner")
+    second = await world.member(org_id, "second@acme.test", "owner")
+    results = await asyncio.gather(
+        world.users.update(ADMIN, org_id, first, UserPatch(role="member")),
+        world.users.update(ADMIN, org_id, second, UserPatch(role="member")),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(refused) == 1 and refused[0].code == "last_owner"
+    roles = sorted(u.role for u in (await world.users.list(ADMIN, org_id)).items)
+    assert roles == ["member", "owner"]
+
+
+async def test_removing_two_owners_at_once_leaves_one() -> None:
+    world = World()
+    org_id = await world.org()
+    first = await world.member(org_id, "first@acme.test", "owner")
+    second = await world.member(org_id, "second@acme.test", "owner")
+    results = await asyncio.gather(
+        world.users.remove(ADMIN, org_id, first),
+        world.users.remove(ADMIN, org_id, second),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    owners = [u for u in (await world.users.list(ADMIN, org_id)).items if u.role == "owner"]
+    assert len(owners) == 1 and owners[0].id in (first, second)
+
+
+async def test_a_rename_and_a_role_change_at_once_both_land() -> None:
+    world = World()
+    org_id = await world.org()
+    await world.member(org_id, "owner@acme.test", "owner")
+    bob = await world.member(org_id, "bob@acme.test", "member")
+    await asyncio.gather(
+        world.users.update(ADMIN, org_id, bob, UserPatch(name="Robert")),
+        world.users.update(ADMIN, org_id, bob, UserPatch(role="owner")),
+    )
+    stored = await world.users.get(ADMIN, org_id, bob)
+    assert (stored.name, stored.role) == ("Robert", "owner")
+
+
+async def test_one_invitation_accepted_twice_at_once_is_accepted_once() -> None:
+    world = World()
+    org_id = await world.org()
+    invitation = await world.users.invite(ADMIN, org_id, email="bob@acme.test", role="member")
+    results = await asyncio.gather(
+        world.users.accept(invitation.token, PASSWORD),
+        world.users.accept(invitation.token, "another pass phrase entirely"),
+        return_exceptions=True,
+    )
+    accepted = [r for r in results if isinstance(r, User)]
+    refused = [r for r in results if isinstance(r, InvalidInput)]
+    assert len(accepted) == 1 and len(refused) == 1
+    assert refused[0].code == "invalid_invitation"
+    stored = await world.repo.get(invitation.user.id)
+    assert stored is not None and stored.password_hash == accepted[0].password_hash
+
+
+async def test_the_last_owner_is_still_refused_alone() -> None:
+    world = World()
+    org_id = await world.org()
+    only = await world.member(org_id, "only@acme.test", "owner")
+    with pytest.raises(Conflict):
+        await world.users.update(ADMIN, org_id, only, UserPatch(role="member"))
+    with pytest.raises(Conflict):
+        await world.users.remove(ADMIN, org_id, only)
+    assert (await world.users.get(ADMIN, org_id, only)).role == "owner"

@@ -276,7 +276,14 @@ class Services(containers.DeclarativeContainer):
         clock=adapters.clock,
         session_seconds=settings.provided.session_seconds,
     )
-    keys = providers.Factory(KeyService, keys_repository, projects, adapters.clock, pepper=pepper)
+    keys = providers.Factory(
+        KeyService,
+        keys_repository,
+        projects,
+        adapters.clock,
+        locks=adapters.locks,
+        pepper=pepper,
+    )
     organizations = providers.Factory(
         OrganizationService,
         adapters.organizations,

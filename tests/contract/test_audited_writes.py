@@ -130,6 +130,16 @@ async def key_update(r: RepoSet) -> Write:
     return lambda audit: r.api_keys.update(revoked, audit=audit)
 
 
+async def key_revoke(r: RepoSet) -> Write:
+    key = builders.api_key("prj_a", "org_a")
+    await r.api_keys.add(key)
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.api_keys.revoke("prj_a", key.id, LATER, audit=audit) is True
+
+    return write
+
+
 SUCCEEDING: dict[str, Scenario] = {
     "organizations.add": org_add,
     "organizations.update": org_update,
@@ -145,6 +155,7 @@ SUCCEEDING: dict[str, Scenario] = {
     "sessions.revoke": session_revoke,
     "api_keys.add": key_add,
     "api_keys.update": key_update,
+    "api_keys.revoke": key_revoke,
 }
 
 # -- writes that fail: each raises Conflict or NotFound, or answers False -------------------
@@ -324,6 +335,27 @@ async def key_update_missing(r: RepoSet) -> Write:
     return _raises(NotFound, lambda audit: r.api_keys.update(missing, audit=audit))
 
 
+async def key_revoke_again(r: RepoSet) -> Write:
+    key = builders.api_key("prj_a", "org_a")
+    await r.api_keys.add(key)
+    await r.api_keys.revoke("prj_a", key.id, T0)
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.api_keys.revoke("prj_a", key.id, LATER, audit=audit) is False
+
+    return write
+
+
+async def key_revoke_of_another_project(r: RepoSet) -> Write:
+    key = builders.api_key("prj_a", "org_a")
+    await r.api_keys.add(key)
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.api_keys.revoke("prj_b", key.id, LATER, audit=audit) is False
+
+    return write
+
+
 FAILING: dict[str, Scenario] = {
     "organizations.add taken email": org_add_taken_email,
     "organizations.update missing": org_update_missing,
@@ -348,6 +380,8 @@ FAILING: dict[str, Scenario] = {
     "sessions.revoke again": session_revoke_again,
     "api_keys.add taken api_key": key_add_taken_api_key,
     "api_keys.update missing": key_update_missing,
+    "api_keys.revoke again": key_revoke_again,
+    "api_keys.revoke of another project": key_revoke_of_another_project,
 }
 
 

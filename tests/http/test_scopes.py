@@ -434,6 +434,12 @@ class CountingKeys(ApiKeyRepository):
         self.updates += 1
         await self._inner.update(key, audit=audit)
 
+    async def revoke(
+        self, project_id: str, key_id: str, at: datetime, *, audit: AuditRecord | None = None
+    ) -> bool:
+        self.updates += 1
+        return await self._inner.revoke(project_id, key_id, at, audit=audit)
+
     async def touch(self, last_used: Mapping[str, datetime]) -> None:
         self.touches.append(dict(last_used))
         await self._inner.touch(last_used)

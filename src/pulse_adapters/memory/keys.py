@@ -69,6 +69,17 @@ class InMemoryApiKeyRepository(ApiKeyRepository):
         if audit is not None:
             self._audit_log.append(audit)
 
+    async def revoke(
+        self, project_id: str, key_id: str, at: datetime, *, audit: AuditRecord | None = None
+    ) -> bool:
+        key = self._find(project_id, key_id)
+        if key is None or key.revoked_at is not None:
+            return False
+        self._by_id[key_id] = msgspec.structs.replace(key, revoked_at=at)
+        if audit is not None:
+            self._audit_log.append(audit)
+        return True
+
     async def touch(self, last_used: Mapping[str, datetime]) -> None:
         for key_id, at in last_used.items():
             key = self._by_id.get(key_id)

@@ -78,6 +78,19 @@ class MongoApiKeyRepository(ApiKeyRepository):
             raise NotFound("api key not found")
         await self._outbox.deliver(self._keys, key.id, audit)
 
+    async def revoke(
+        self, project_id: str, key_id: str, at: datetime, *, audit: AuditRecord | None = None
+    ) -> bool:
+        update = pushing({"$set": {"revoked_at": at}}, audit)
+        with translate_errors(f"update {API_KEYS}"):
+            result = await self._keys.update_one(
+                {"_id": key_id, "project_id": project_id, "revoked_at": None}, update
+            )
+        if result.matched_count == 0:
+            return False
+        await self._outbox.deliver(self._keys, key_id, audit)
+        return True
+
     async def touch(self, last_used: Mapping[str, datetime]) -> None:
         if not last_used:
             return

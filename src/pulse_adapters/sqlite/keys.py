@@ -48,6 +48,12 @@ KEY_TOUCH = (
     " WHERE id = :id AND (last_used_at_us IS NULL OR last_used_at_us < :at_us)"
 )
 
+KEY_REVOKE = (
+    "UPDATE api_keys SET data = json_set(data, '$.revoked_at', json(:at))"
+    " WHERE id = :id AND project_id = :project_id"
+    " AND json_extract(data, '$.revoked_at') IS NULL"
+)
+
 
 def _json(obj: object) -> str:
     return _ENCODER.encode(obj).decode()
@@ -103,6 +109,20 @@ class SqliteApiKeyRepository(ApiKeyRepository):
                 insert_audit(conn, audit)
 
         await self._db.write(work)
+
+    async def revoke(
+        self, project_id: str, key_id: str, at: datetime, *, audit: AuditRecord | None = None
+    ) -> bool:
+        params = {"id": key_id, "project_id": project_id, "at": _json(at)}
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute(KEY_REVOKE, params).rowcount == 0:
+                return False
+            if audit is not None:
+                insert_audit(conn, audit)
+            return True
+
+        return await self._db.write(work)
 
     async def touch(self, last_used: Mapping[str, datetime]) -> None:
         if not last_used:

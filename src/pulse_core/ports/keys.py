@@ -38,6 +38,15 @@ class ApiKeyRepository(abc.ABC):
         """Replace the key with the same project and id; ``NotFound`` if absent."""
 
     @abc.abstractmethod
+    async def revoke(
+        self, project_id: str, key_id: str, at: datetime, *, audit: AuditRecord | None = None
+    ) -> bool:
+        """Set the project's key's ``revoked_at`` to ``at`` unless it is revoked already,
+        and nothing else (a ``touch`` since the caller read it stays); whether it was
+        revoked now. Two revocations at once: one is True, the other False and stores no
+        record. An unknown key, or another project's, is False too."""
+
+    @abc.abstractmethod
     async def touch(self, last_used: Mapping[str, datetime]) -> None:
         """Set ``last_used_at`` of each key id to the given time unless it holds a later
         one already (batched by the caller: never one write per request)."""

@@ -190,5 +190,13 @@ class CredentialCachingApiKeyRepository(ApiKeyRepository):
         finally:
             self._cache.forget_project(key.project_id)
 
+    async def revoke(
+        self, project_id: str, key_id: str, at: datetime, *, audit: AuditRecord | None = None
+    ) -> bool:
+        try:
+            return await self._inner.revoke(project_id, key_id, at, audit=audit)
+        finally:
+            self._cache.forget_project(project_id)
+
     async def touch(self, last_used: Mapping[str, datetime]) -> None:
         await self._inner.touch(last_used)

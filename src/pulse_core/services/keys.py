@@ -24,11 +24,15 @@ from pulse_core.models.audit import AuditRecord
 from pulse_core.models.keys import PRIMARY_KEY_ID, SCOPES, ApiKey, Scope
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.keys import ApiKeyRepository
+from pulse_core.ports.locks import Locks
 from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.services import audit, validation
 from pulse_core.services.projects import ProjectService
 
 MAX_KEYS_PER_PROJECT: Final = 50
+#: The per-project keys lock (KeyService.create) is held for one read and one write.
+KEYS_LOCK_LEASE_SECONDS: Final = 30.0
+KEYS_LOCK_WAIT_SECONDS: Final = 10.0
 PRIMARY_KEY_NAME: Final = "primary"
 
 
@@ -90,8 +94,10 @@ class KeyService:
         projects: ProjectService,
         clock: Clock,
         *,
+        locks: Locks,
         pepper: bytes,
     ) -> None:
+        self._locks = locks
         self._keys = keys
         self._projects = projects
         self._clock = clock
@@ -112,16 +118,6 @@ class KeyService:
             raise InvalidInput(
                 "expires_at must be a future time with a time zone", field="expires_at"
             )
-        live = [
-            k
-            for k in await self._keys.list_for_project(project.id)
-            if k.revoked_at is None and (k.expires_at is None or k.expires_at > now)
-        ]
-        if len(live) >= MAX_KEYS_PER_PROJECT:
-            raise Conflict(
-                f"a project has at most {MAX_KEYS_PER_PROJECT} live keys; revoke unused ones",
-                code="too_many_keys",
-            )
         api_key, api_secret = credentials.generate_api_key(), credentials.generate_api_secret()
         key = ApiKey(
             id=ids.new_id(ids.API_KEY, now_ms=ids.ms_of(now)),
@@ -134,7 +130,23 @@ class KeyService:
             expires_at=expires_at,
             created_at=now,
         )
-        await self._keys.add(key, audit=self._record(actor, "key.created", project, key.id))
+        # Count and add under one lock: two creations at the cap cannot both pass.
+        async with self._locks.hold(
+            f"keys:{project.id}",
+            lease_seconds=KEYS_LOCK_LEASE_SECONDS,
+            wait_seconds=KEYS_LOCK_WAIT_SECONDS,
+        ):
+            live = [
+                k
+                for k in await self._keys.list_for_project(project.id)
+                if k.revoked_at is None and (k.expires_at is None or k.expires_at > now)
+            ]
+            if len(live) >= MAX_KEYS_PER_PROJECT:
+                raise Conflict(
+                    f"a project has at most {MAX_KEYS_PER_PROJECT} live keys; revoke unused ones",
+                    code="too_many_keys",
+                )
+            await self._keys.add(key, audit=self._record(actor, "key.created", project, key.id))
         return IssuedKey(key=view_of(key), api_secret=api_secret)
 
     async def list(self, actor: ManagementPrincipal, project_id: str) -> list[KeyView]:
@@ -166,10 +178,9 @@ class KeyService:
         )
         if key is None:
             raise NotFound("key not found")
-        if key.revoked_at is not None:
-            return
-        revoked = msgspec.structs.replace(key, revoked_at=self._clock.now())
-        await self._keys.update(revoked, audit=self._record(actor, "key.revoked", project, key.id))
+        if key.revoked_at is None:
+            record = self._record(actor, "key.revoked", project, key.id)
+            await self._keys.revoke(project.id, key.id, self._clock.now(), audit=record)
 
     def _record(
         self, actor: ManagementPrincipal, action: str, project: Project, key_id: str

@@ -1,10 +1,11 @@
-"""Concurrent changes of an organization's users: none is lost, one invitation is
-accepted once, and two owners demoting each other at once leave the organization an
-owner.
+"""Concurrent changes of an organization's users and a project's keys: none is lost, one
+invitation is accepted once, two owners demoting each other at once leave the
+organization an owner, a key revoked twice at once is revoked (and audited) once, and
+keys created at once stay within the cap.
 
-The users repository here yields to the event loop on every read, as a real backend's
-I/O does, so that concurrent requests interleave between reading and writing: the
-interleaving the old read-then-replace code lost changes in.
+The repositories here yield to the event loop on every read, as a real backend's I/O
+does, so that concurrent requests interleave between reading and writing: the
+interleaving the old read-then-write code went wrong in.
 """
 
 from __future__ import annotations
@@ -17,18 +18,24 @@ import pytest
 from pulse_adapters.argon2 import Argon2PasswordHasher
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.memory import (
+    InMemoryApiKeyRepository,
     InMemoryAuditRepository,
     InMemoryLocks,
     InMemoryOrganizationRepository,
+    InMemoryProjectRepository,
     InMemorySessionRepository,
     InMemoryUserRepository,
 )
 from pulse_core.errors import Conflict, InvalidInput
 from pulse_core.models import ManagementPrincipal
+from pulse_core.models.keys import ApiKey
 from pulse_core.models.user import User
+from pulse_core.services import ProjectService
+from pulse_core.services.keys import MAX_KEYS_PER_PROJECT, KeyService
 from pulse_core.services.sessions import SessionGuard
 from pulse_core.services.users import UserPatch, UserService
 from tests.support import builders
+from tests.support.urls import url_guard_for_tests
 
 ADMIN = ManagementPrincipal.system()
 PASSWORD = "correct horse battery staple"
@@ -49,11 +56,39 @@ class YieldingUsers(InMemoryUserRepository):
         return users
 
 
+class YieldingKeys(InMemoryApiKeyRepository):
+    """As :class:`YieldingUsers`, for keys."""
+
+    async def get(self, project_id: str, key_id: str) -> ApiKey | None:
+        key = await super().get(project_id, key_id)
+        await asyncio.sleep(0)
+        return key
+
+    async def list_for_project(self, project_id: str) -> list[ApiKey]:
+        keys = await super().list_for_project(project_id)
+        await asyncio.sleep(0)
+        return keys
+
+
 class World:
     def __init__(self) -> None:
         clock = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
-        audit = InMemoryAuditRepository()
+        self.audit = audit = InMemoryAuditRepository()
         self.orgs = InMemoryOrganizationRepository(audit_log=audit)
+        self.projects = ProjectService(
+            self.orgs,
+            InMemoryProjectRepository(audit_log=audit),
+            clock,
+            pepper=b"p" * 32,
+            webhook_urls=url_guard_for_tests(),
+        )
+        self.keys = KeyService(
+            YieldingKeys(audit_log=audit),
+            self.projects,
+            clock,
+            locks=InMemoryLocks(),
+            pepper=b"p" * 32,
+        )
         self.repo = YieldingUsers(audit_log=audit)
         self.users = UserService(
             self.repo,
@@ -146,3 +181,33 @@ async def test_the_last_owner_is_still_refused_alone() -> None:
     with pytest.raises(Conflict):
         await world.users.remove(ADMIN, org_id, only)
     assert (await world.users.get(ADMIN, org_id, only)).role == "owner"
+
+
+async def test_a_key_revoked_twice_at_once_is_revoked_and_audited_once() -> None:
+    world = World()
+    org_id = await world.org()
+    project = (await world.projects.create(ADMIN, org_id=org_id, name="App")).project
+    issued = await world.keys.create(ADMIN, project.id, name="backend")
+    await asyncio.gather(
+        world.keys.revoke(ADMIN, project.id, issued.key.id),
+        world.keys.revoke(ADMIN, project.id, issued.key.id),
+    )
+    revoked = await world.audit.list_page(org_id, action="key.revoked", limit=10)
+    assert [r.resource_id for r in revoked] == [issued.key.id]
+
+
+async def test_keys_created_at_once_at_the_cap_stay_within_it() -> None:
+    world = World()
+    org_id = await world.org()
+    project = (await world.projects.create(ADMIN, org_id=org_id, name="App")).project
+    for n in range(MAX_KEYS_PER_PROJECT - 1):
+        await world.keys.create(ADMIN, project.id, name=f"key {n}")
+    results = await asyncio.gather(
+        world.keys.create(ADMIN, project.id, name="one more"),
+        world.keys.create(ADMIN, project.id, name="and another"),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(refused) == 1 and refused[0].code == "too_many_keys"
+    # The project's first key, then its named keys.
+    assert len(await world.keys.list(ADMIN, project.id)) == 1 + MAX_KEYS_PER_PROJECT

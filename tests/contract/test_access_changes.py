@@ -1,7 +1,9 @@
-"""``UserRepository.change`` on every backend: a read and a write as one step, so that
-concurrent changes of one user all land, and a refused change writes nothing.
+"""Changes of users and keys that must be one step, on every backend:
+``UserRepository.change`` (a read and a write together, so that concurrent changes of one
+user all land, and a refused change writes nothing) and ``ApiKeyRepository.revoke``
+(once, and nothing but ``revoked_at``).
 
-Its audit record follows the audited-writes rules (test_audited_writes.py).
+Their audit records follow the audited-writes rules (test_audited_writes.py).
 """
 
 from __future__ import annotations
@@ -111,3 +113,38 @@ async def test_a_change_keeps_a_sign_in_recorded_since_the_caller_read(repos: Re
     changed = await repos.users.change(ada.id, _renamed("Ada L."))
     assert changed is not None and changed.last_login_at == LATER
     assert await repos.users.get(ada.id) == changed
+
+
+# -- keys -------------------------------------------------------------------------------
+
+
+async def test_a_key_is_revoked_once_and_keeps_its_last_use(repos: RepoSet) -> None:
+    key = builders.api_key("prj_a", "org_a")
+    await repos.api_keys.add(key)
+    await repos.api_keys.touch({key.id: LATER})  # after the caller read the key
+    assert await repos.api_keys.revoke("prj_a", key.id, LATER) is True
+    revoked = msgspec.structs.replace(key, revoked_at=LATER, last_used_at=LATER)
+    assert await repos.api_keys.get("prj_a", key.id) == revoked
+    assert await repos.api_keys.revoke("prj_a", key.id, LATER + timedelta(hours=1)) is False
+    assert await repos.api_keys.get("prj_a", key.id) == revoked
+    assert await repos.api_keys.get_by_api_key(key.api_key) == revoked
+
+
+async def test_an_unknown_or_foreign_key_is_not_revoked(repos: RepoSet) -> None:
+    key = builders.api_key("prj_a", "org_a")
+    await repos.api_keys.add(key)
+    assert await repos.api_keys.revoke("prj_b", key.id, LATER) is False
+    assert (
+        await repos.api_keys.revoke("prj_a", builders.api_key("prj_a", "org_a").id, LATER) is False
+    )
+    assert await repos.api_keys.get("prj_a", key.id) == key
+
+
+async def test_of_revocations_at_once_exactly_one_revokes(repos: RepoSet) -> None:
+    key = builders.api_key("prj_a", "org_a")
+    await repos.api_keys.add(key)
+    times = [LATER + timedelta(seconds=n) for n in range(4)]
+    results = await asyncio.gather(*(repos.api_keys.revoke("prj_a", key.id, t) for t in times))
+    assert sorted(results) == [False, False, False, True]
+    stored = await repos.api_keys.get("prj_a", key.id)
+    assert stored is not None and stored.revoked_at == times[results.index(True)]

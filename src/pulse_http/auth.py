@@ -158,17 +158,19 @@ class Authenticators:
         except Unauthenticated:
             await self.throttle.failed(client)
             raise
-        if scope is not None and not credential.allows(scope):
-            raise PermissionDenied(f"this key lacks the {scope} scope", code="insufficient_scope")
         project = credential.project
         state["project"] = project
         state["credential"] = credential
+        # Charged before the scope is checked: a key refused for its scope still spends
+        # its project's requests, so it cannot call without limit.
         policy, decision = await self.limits.charge(project, bucket)
         state["rate_limit_headers"] = rate_limit_headers(bucket, policy, decision)
         if not decision.allowed:
             raise RateLimited(
                 f"rate limit of the {bucket!r} bucket exceeded", retry_after=reset_seconds(decision)
             )
+        if scope is not None and not credential.allows(scope):
+            raise PermissionDenied(f"this key lacks the {scope} scope", code="insufficient_scope")
         if self._usage is not None:
             # Metered: every request a project's credentials were admitted for.
             self._usage.count(project.id, "api_requests")

@@ -204,6 +204,38 @@ async def test_the_token_fast_path_checks_the_scope(client: Client, tenant_a: Te
     assert denied.status_code == 403 and denied.json()["code"] == "insufficient_scope"
 
 
+async def test_a_key_refused_for_its_scope_still_spends_its_projects_requests(
+    client: Client, tenant_a: Tenant
+) -> None:
+    limit = {"requests": 1, "period": "minute", "burst": 4}
+    patched = await client.put(
+        f"/v1/projects/{tenant_a.project_id}",
+        json={"rate_limit": limit},
+        headers=tenant_a.owner_headers,
+    )
+    assert patched.status_code == 200, patched.text
+    validate_only = pair(await new_key(client, tenant_a, ["tokens:validate"]))
+    # The clock is frozen, so the burst is all there is.
+    for remaining in (3, 2, 1, 0):
+        refused = await client.get("/v1/rooms", headers=validate_only)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "insufficient_scope"
+        assert refused.headers["x-ratelimit-remaining"] == str(remaining)
+    spent = await client.get("/v1/rooms", headers=validate_only)
+    assert spent.status_code == 429 and spent.json()["code"] == "rate_limited"
+    # The bucket is the project's: its other credentials find it spent too.
+    other = await client.get("/v1/project", headers=tenant_a.project_headers)
+    assert other.status_code == 429
+    # The token fast path charges its own bucket the same way.
+    first, second = [
+        await client.post("/v1/tokens/create", json=TOKEN_BODY, headers=validate_only)
+        for _ in range(2)
+    ]
+    assert first.status_code == second.status_code == 403
+    left = int(first.headers["x-ratelimit-remaining"])
+    assert int(second.headers["x-ratelimit-remaining"]) == left - 1
+
+
 async def test_litestars_token_route_agrees_with_the_fast_path(
     settings: Settings, clock: ManualClock, admin_headers: dict[str, str]
 ) -> None:

@@ -65,6 +65,14 @@ async def project_update(r: RepoSet) -> Write:
     return lambda audit: r.projects.update(rotated, audit=audit)
 
 
+async def project_change(r: RepoSet) -> Write:
+    project = builders.project("org_a")
+    await r.projects.add(project)
+    return lambda audit: r.projects.change(
+        project.id, lambda p: msgspec.structs.replace(p, name="Renamed"), audit=audit
+    )
+
+
 async def endpoint_add(r: RepoSet) -> Write:
     return lambda audit: r.endpoints.add(_endpoint("prj_a"), audit=audit)
 
@@ -145,6 +153,7 @@ SUCCEEDING: dict[str, Scenario] = {
     "organizations.update": org_update,
     "projects.add": project_add,
     "projects.update": project_update,
+    "projects.change": project_change,
     "endpoints.add": endpoint_add,
     "endpoints.update": endpoint_update,
     "endpoints.delete": endpoint_delete,
@@ -212,6 +221,40 @@ async def endpoint_add_taken_id(r: RepoSet) -> Write:
     endpoint = _endpoint("prj_a")
     await r.endpoints.add(endpoint)
     return _raises(Conflict, lambda audit: r.endpoints.add(endpoint, audit=audit))
+
+
+async def project_change_deleted(r: RepoSet) -> Write:
+    project = builders.project("org_a")
+    await r.projects.add(project)
+    await r.projects.update(msgspec.structs.replace(project, is_deleted=True))
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.projects.change(project.id, lambda p: p, audit=audit) is None
+
+    return write
+
+
+async def project_change_to_itself(r: RepoSet) -> Write:
+    project = builders.project("org_a")
+    await r.projects.add(project)
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.projects.change(project.id, lambda p: p, audit=audit) == project
+
+    return write
+
+
+async def project_change_taken_key(r: RepoSet) -> Write:
+    taken = builders.project("org_a")
+    project = builders.project("org_a")
+    await r.projects.add(taken)
+    await r.projects.add(project)
+    return _raises(
+        Conflict,
+        lambda audit: r.projects.change(
+            project.id, lambda p: msgspec.structs.replace(p, api_key=taken.api_key), audit=audit
+        ),
+    )
 
 
 async def endpoint_update_missing(r: RepoSet) -> Write:
@@ -363,6 +406,9 @@ FAILING: dict[str, Scenario] = {
     "projects.add taken key": project_add_taken_key,
     "projects.update missing": project_update_missing,
     "projects.update taken key": project_update_taken_key,
+    "projects.change deleted": project_change_deleted,
+    "projects.change to itself": project_change_to_itself,
+    "projects.change taken key": project_change_taken_key,
     "endpoints.add taken id": endpoint_add_taken_id,
     "endpoints.update missing": endpoint_update_missing,
     "endpoints.update of another project": endpoint_update_of_another_project,

@@ -7,7 +7,7 @@ Audit records go to the shared ``audit_log`` (see :mod:`pulse_adapters.memory.au
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import msgspec
@@ -16,7 +16,11 @@ from pulse_adapters.memory.audit import InMemoryAuditRepository
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models import Organization, Project
 from pulse_core.models.audit import AuditRecord
-from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
+from pulse_core.ports.repositories import (
+    OrganizationRepository,
+    ProjectRepository,
+    kept_project,
+)
 
 
 class InMemoryOrganizationRepository(OrganizationRepository):
@@ -129,6 +133,25 @@ class InMemoryProjectRepository(ProjectRepository):
         self._store(project)
         if audit is not None:
             self._audit_log.append(audit)
+
+    async def change(
+        self,
+        project_id: str,
+        change: Callable[[Project], Project],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Project | None:
+        # Internals only, no await: nothing else runs between the read and the write.
+        stored = self._by_id.get(project_id)
+        if stored is None or stored.is_deleted:
+            return None
+        changed = kept_project(stored, change(stored))
+        if changed != stored:
+            self._check_keys(changed)
+            self._store(changed)
+            if audit is not None:
+                self._audit_log.append(audit)
+        return changed
 
     async def touch_keys(self, used: Mapping[str, datetime]) -> None:
         for project_id, at in used.items():

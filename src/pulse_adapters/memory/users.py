@@ -78,12 +78,16 @@ class InMemoryUserRepository(UserRepository):
         *,
         audit: AuditRecord | None = None,
     ) -> User | None:
+        # Internals only, no await: nothing else runs between the read and the write.
         stored = self._present(user_id)
         if stored is None:
             return None
         changed = kept_identity(stored, change(stored))
         if changed != stored:
-            await self.update(changed, audit=audit)
+            self._check_email(changed)
+            self._by_id[user_id] = changed
+            if audit is not None:
+                self._audit_log.append(audit)
         return changed
 
     async def record_sign_in(

@@ -53,7 +53,7 @@ collection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -61,14 +61,18 @@ import msgspec
 from pymongo import ASCENDING, UpdateOne
 
 from pulse_adapters.mongo.database import Document, MongoDatabase
-from pulse_adapters.mongo.documents import page, page_filter, present, update_of
+from pulse_adapters.mongo.documents import CHANGE_ROUNDS, page, page_filter, present, update_of
 from pulse_adapters.mongo.errors import translate_errors
-from pulse_adapters.mongo.indexes import ORGANIZATIONS, PROJECTS
+from pulse_adapters.mongo.indexes import ORGANIZATIONS, OUTBOX, PROJECTS
 from pulse_adapters.mongo.outbox import Outbox, carrying, pushing
-from pulse_core.errors import NotFound
+from pulse_core.errors import NotFound, Unavailable
 from pulse_core.models import Organization, Project
 from pulse_core.models.audit import AuditRecord
-from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
+from pulse_core.ports.repositories import (
+    OrganizationRepository,
+    ProjectRepository,
+    kept_project,
+)
 
 # -- organizations -----------------------------------------------------------------------
 
@@ -270,6 +274,33 @@ class MongoProjectRepository(ProjectRepository):
         if result.matched_count == 0:
             raise NotFound("project not found")
         await self._outbox.deliver(self._projects, project.id, audit)
+
+    async def change(
+        self,
+        project_id: str,
+        change: Callable[[Project], Project],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Project | None:
+        # Compare and swap, as MongoUserRepository.change: the update lands only on the
+        # very document that was read (its carried audit records aside).
+        for _ in range(CHANGE_ROUNDS):
+            with translate_errors("find in projects"):
+                doc = await self._projects.find_one({"_id": project_id, "is_deleted": False})
+            if doc is None:
+                return None
+            stored = project_from_document(doc)
+            changed = kept_project(stored, change(stored))
+            if changed == stored:
+                return stored
+            read = {k: v for k, v in doc.items() if k != OUTBOX}
+            update = pushing(update_of(project_to_document(changed)), audit)
+            with translate_errors("update projects"):
+                result = await self._projects.update_one(read, update)
+            if result.matched_count == 1:
+                await self._outbox.deliver(self._projects, project_id, audit)
+                return changed
+        raise Unavailable(f"project {project_id} kept changing; try again")
 
     async def touch_keys(self, used: Mapping[str, datetime]) -> None:
         if not used:

@@ -29,7 +29,11 @@ from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
 from pulse_core.models import Organization, Project
 from pulse_core.models.audit import AuditRecord
-from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
+from pulse_core.ports.repositories import (
+    OrganizationRepository,
+    ProjectRepository,
+    kept_project,
+)
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -201,6 +205,29 @@ class SqliteProjectRepository(ProjectRepository):
                 insert_audit(conn, audit)
 
         await self._db.write(work)
+
+    async def change(
+        self,
+        project_id: str,
+        change: Callable[[Project], Project],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Project | None:
+        # One write transaction (BEGIN IMMEDIATE): the read and the write hold the file's
+        # write lock throughout, against this process's other calls and other processes.
+        def work(conn: sqlite3.Connection) -> Project | None:
+            row = conn.execute(PROJECT_GET, (project_id,)).fetchone()
+            if row is None:
+                return None
+            stored = _PROJECT.decode(row[0])
+            changed = kept_project(stored, change(stored))
+            if changed != stored:
+                conn.execute(PROJECT_UPDATE, (*_project_columns(changed), project_id))
+                if audit is not None:
+                    insert_audit(conn, audit)
+            return changed
+
+        return await self._db.write(work)
 
     async def touch_keys(self, used: Mapping[str, datetime]) -> None:
         if not used:

@@ -22,7 +22,7 @@ Shared rules for every repository:
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from pulse_core.models import Organization, Project
@@ -78,6 +78,27 @@ class ProjectRepository(abc.ABC):
         """Replace ``project`` by id; ``NotFound`` if absent, ``Conflict`` on a taken key."""
 
     @abc.abstractmethod
+    async def change(
+        self,
+        project_id: str,
+        change: Callable[[Project], Project],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Project | None:
+        """Replace the live project with ``change(stored)`` as one step, and return what
+        is stored now; None (``change`` not called) when there is no live project
+        ``project_id``.
+
+        No other write to the project lands between the read ``change`` is given and
+        the write of its answer: a settings change made while the keys are rotated keeps
+        the new keys, and one made while the project is deleted does not bring it back.
+        ``change`` must be a pure function of the project, quick, and keep its id and
+        organization (``ValueError`` otherwise): an adapter may call it inside its
+        transaction, on another thread, or again after losing a race. What ``change``
+        raises propagates and nothing is written. Answering ``stored`` itself writes
+        nothing, ``audit`` included. ``Conflict`` on a taken key, as :meth:`update`."""
+
+    @abc.abstractmethod
     async def touch_keys(self, used: Mapping[str, datetime]) -> None:
         """Set ``key_last_used_at`` of each project id to the given time unless it holds
         a later one already (batched by the caller: never one write per request). Unknown
@@ -92,3 +113,11 @@ class ProjectRepository(abc.ABC):
     @abc.abstractmethod
     async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
         """Soft-delete every live project of ``org_id`` at ``at``; return their ids."""
+
+
+def kept_project(stored: Project, changed: Project) -> Project:
+    """``changed``, checked to be the same project as ``stored`` (what
+    :meth:`ProjectRepository.change` asks of its function); adapters call it."""
+    if (changed.id, changed.org_id) != (stored.id, stored.org_id):
+        raise ValueError("a project change must keep the project's id and organization")
+    return changed

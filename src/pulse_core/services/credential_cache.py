@@ -16,7 +16,7 @@ cached hash on every request, so a cached entry never lets a wrong secret throug
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from pulse_core.models import Project
@@ -143,6 +143,18 @@ class CredentialCachingProjectRepository(ProjectRepository):
             # Dropped even when the write failed or timed out: the write may have landed
             # (a timeout says nothing either way), and a miss only costs one lookup.
             self._cache.forget_project(project.id)
+
+    async def change(
+        self,
+        project_id: str,
+        change: Callable[[Project], Project],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Project | None:
+        try:
+            return await self._inner.change(project_id, change, audit=audit)
+        finally:
+            self._cache.forget_project(project_id)  # as in update
 
     async def touch_keys(self, used: Mapping[str, datetime]) -> None:
         # No credential changes: the cached entries stay (their project's

@@ -177,25 +177,32 @@ class ProjectService:
             for field in ProjectSettings.__struct_fields__
             if getattr(patch, field) is not msgspec.UNSET
         }
-        settings = await self._checked(msgspec.structs.replace(project.settings, **changes))
+        # Checked here on the settings as read (the URL's addresses need a lookup), and
+        # again, without the lookup, on the settings as stored when the change is made.
+        await self._checked(msgspec.structs.replace(project.settings, **changes))
         name = project.name if patch.name is msgspec.UNSET else validation.name(patch.name)
-        if settings == project.settings and name == project.name:
-            return project
-        updated = msgspec.structs.replace(
-            project, name=name, settings=settings, updated_at=self._clock.now()
-        )
-        await self._projects.update(updated, audit=self._record(actor, "project.updated", project))
-        await self._saved(updated)
+        now = self._clock.now()
+
+        def apply(stored: Project) -> Project:
+            settings = check_settings(msgspec.structs.replace(stored.settings, **changes))
+            if settings == stored.settings and name == stored.name:
+                return stored
+            return msgspec.structs.replace(stored, name=name, settings=settings, updated_at=now)
+
+        updated = await self._change(project, apply, actor, "project.updated")
+        if updated != project:
+            await self._saved(updated)
         return updated
 
     async def delete(self, actor: ManagementPrincipal, project_id: str) -> None:
         """Soft delete; its keys stop working at once on this process."""
         project = await self.writable(actor, project_id)
         now = self._clock.now()
-        await self._projects.update(
-            msgspec.structs.replace(project, is_deleted=True, deleted_at=now, updated_at=now),
-            audit=self._record(actor, "project.deleted", project),
-        )
+
+        def apply(stored: Project) -> Project:
+            return msgspec.structs.replace(stored, is_deleted=True, deleted_at=now, updated_at=now)
+
+        await self._change(project, apply, actor, "project.deleted")
 
     async def regenerate_keys(
         self, actor: ManagementPrincipal, project_id: str, *, grace_period_seconds: int = 0
@@ -210,31 +217,50 @@ class ProjectService:
             )
         project = await self.writable(actor, project_id)
         now = self._clock.now()
-        previous = None
-        if grace_period_seconds > 0:
-            previous = PreviousCredential(
-                api_key=project.api_key,
-                secret_hash=project.secret_hash,
-                expires_at=now + timedelta(seconds=grace_period_seconds),
-            )
         api_key, api_secret = credentials.generate_api_key(), credentials.generate_api_secret()
-        updated = msgspec.structs.replace(
-            project,
-            api_key=api_key,
-            secret_hash=credentials.hash_secret(api_secret, self._pepper),
-            previous=previous,
-            key_last_used_at=None,  # a new pair: not used yet
-            updated_at=now,
-        )
-        await self._projects.update(
-            updated, audit=self._record(actor, "project.keys_regenerated", project)
-        )
+        secret_hash = credentials.hash_secret(api_secret, self._pepper)
+
+        def apply(stored: Project) -> Project:
+            # The pair kept for the grace period is the one stored now, whatever was read.
+            previous = None
+            if grace_period_seconds > 0:
+                previous = PreviousCredential(
+                    api_key=stored.api_key,
+                    secret_hash=stored.secret_hash,
+                    expires_at=now + timedelta(seconds=grace_period_seconds),
+                )
+            return msgspec.structs.replace(
+                stored,
+                api_key=api_key,
+                secret_hash=secret_hash,
+                previous=previous,
+                key_last_used_at=None,  # a new pair: not used yet
+                updated_at=now,
+            )
+
+        updated = await self._change(project, apply, actor, "project.keys_regenerated")
         return KeyRotation(
             project=updated,
             api_key=api_key,
             api_secret=api_secret,
-            previous_key_expires_at=previous.expires_at if previous else None,
+            previous_key_expires_at=updated.previous.expires_at if updated.previous else None,
         )
+
+    async def _change(
+        self,
+        project: Project,
+        apply: Callable[[Project], Project],
+        actor: ManagementPrincipal,
+        action: str,
+    ) -> Project:
+        """``apply`` to the project as stored now (``ProjectRepository.change``);
+        ``NotFound`` if it was deleted meanwhile."""
+        changed = await self._projects.change(
+            project.id, apply, audit=self._record(actor, action, project)
+        )
+        if changed is None:
+            raise NotFound("project not found")
+        return changed
 
     def _record(self, actor: ManagementPrincipal, action: str, project: Project) -> AuditRecord:
         return audit.by(

@@ -1,7 +1,7 @@
-"""Changes of users and keys that must be one step, on every backend:
-``UserRepository.change`` (a read and a write together, so that concurrent changes of one
-user all land, and a refused change writes nothing) and ``ApiKeyRepository.revoke``
-(once, and nothing but ``revoked_at``).
+"""Changes that must be one step, on every backend: ``UserRepository.change`` and
+``ProjectRepository.change`` (a read and a write together, so that concurrent changes all
+land, and a refused change writes nothing) and ``ApiKeyRepository.revoke`` (once, and
+nothing but ``revoked_at``).
 
 Their audit records follow the audited-writes rules (test_audited_writes.py).
 """
@@ -16,6 +16,7 @@ import msgspec
 import pytest
 
 from pulse_core.errors import Conflict
+from pulse_core.models import Project
 from pulse_core.models.user import User
 from tests.support import builders
 from tests.support.builders import T0
@@ -148,3 +149,72 @@ async def test_of_revocations_at_once_exactly_one_revokes(repos: RepoSet) -> Non
     assert sorted(results) == [False, False, False, True]
     stored = await repos.api_keys.get("prj_a", key.id)
     assert stored is not None and stored.revoked_at == times[results.index(True)]
+
+
+# -- projects ---------------------------------------------------------------------------
+
+
+def _project_renamed(name: str) -> Callable[[Project], Project]:
+    return lambda stored: msgspec.structs.replace(stored, name=name, updated_at=LATER)
+
+
+async def test_a_project_change_is_stored_and_returned(repos: RepoSet) -> None:
+    project = builders.project("org_a")
+    await repos.projects.add(project)
+    changed = await repos.projects.change(project.id, _project_renamed("Renamed"))
+    assert changed == msgspec.structs.replace(project, name="Renamed", updated_at=LATER)
+    assert await repos.projects.get(project.id) == changed
+    assert await repos.projects.get_by_api_key(project.api_key) == changed
+
+
+async def test_a_deleted_or_missing_project_is_none_and_never_comes_back(repos: RepoSet) -> None:
+    project = builders.project("org_a")
+    await repos.projects.add(project)
+    await repos.projects.update(msgspec.structs.replace(project, is_deleted=True, deleted_at=T0))
+    calls: list[Project] = []
+
+    def change(stored: Project) -> Project:
+        calls.append(stored)
+        return msgspec.structs.replace(stored, is_deleted=False, deleted_at=None)
+
+    assert await repos.projects.change(project.id, change) is None
+    assert await repos.projects.change(builders.project("org_a").id, change) is None
+    assert calls == [] and await repos.projects.get(project.id) is None
+
+
+@pytest.mark.parametrize("field", ["id", "org_id"])
+async def test_a_project_change_must_keep_its_identity(repos: RepoSet, field: str) -> None:
+    project = builders.project("org_a")
+    await repos.projects.add(project)
+    other = builders.project("org_b")
+    with pytest.raises(ValueError, match="keep the project's id and organization"):
+        await repos.projects.change(
+            project.id, lambda s: msgspec.structs.replace(s, **{field: getattr(other, field)})
+        )
+    assert await repos.projects.get(project.id) == project
+
+
+async def test_a_project_change_to_a_taken_key_conflicts_and_writes_nothing(
+    repos: RepoSet,
+) -> None:
+    taken = builders.project("org_a")
+    project = builders.project("org_a")
+    await repos.projects.add(taken)
+    await repos.projects.add(project)
+    with pytest.raises(Conflict):
+        await repos.projects.change(
+            project.id, lambda s: msgspec.structs.replace(s, api_key=taken.api_key, name="X")
+        )
+    assert await repos.projects.get(project.id) == project
+
+
+async def test_concurrent_changes_of_one_project_all_land(repos: RepoSet) -> None:
+    project = msgspec.structs.replace(builders.project("org_a"), name="")
+    await repos.projects.add(project)
+
+    def appending(letter: str) -> Callable[[Project], Project]:
+        return lambda stored: msgspec.structs.replace(stored, name=stored.name + letter)
+
+    await asyncio.gather(*(repos.projects.change(project.id, appending(c)) for c in "abcde"))
+    stored = await repos.projects.get(project.id)
+    assert stored is not None and sorted(stored.name) == list("abcde")

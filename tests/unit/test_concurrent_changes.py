@@ -1,6 +1,7 @@
-"""Concurrent changes of an organization's users and a project's keys: none is lost, one
-invitation is accepted once, two owners demoting each other at once leave the
-organization an owner, a key revoked twice at once is revoked (and audited) once, and
+"""Concurrent changes of users, projects and keys: none is lost, one invitation is
+accepted once, two owners demoting each other at once leave the organization an owner, a
+project's settings changed while its keys are rotated or while it is deleted keep the new
+keys and stay deleted, a key revoked twice at once is revoked (and audited) once, and
 keys created at once stay within the cap.
 
 The repositories here yield to the event loop on every read, as a real backend's I/O
@@ -26,12 +27,13 @@ from pulse_adapters.memory import (
     InMemorySessionRepository,
     InMemoryUserRepository,
 )
-from pulse_core.errors import Conflict, InvalidInput
-from pulse_core.models import ManagementPrincipal
+from pulse_core.errors import Conflict, InvalidInput, NotFound
+from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.models.keys import ApiKey
 from pulse_core.models.user import User
 from pulse_core.services import ProjectService
 from pulse_core.services.keys import MAX_KEYS_PER_PROJECT, KeyService
+from pulse_core.services.projects import ProjectPatch
 from pulse_core.services.sessions import SessionGuard
 from pulse_core.services.users import UserPatch, UserService
 from tests.support import builders
@@ -70,6 +72,15 @@ class YieldingKeys(InMemoryApiKeyRepository):
         return keys
 
 
+class YieldingProjects(InMemoryProjectRepository):
+    """As :class:`YieldingUsers`, for projects."""
+
+    async def get(self, project_id: str) -> Project | None:
+        project = await super().get(project_id)
+        await asyncio.sleep(0)
+        return project
+
+
 class World:
     def __init__(self) -> None:
         clock = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
@@ -77,7 +88,7 @@ class World:
         self.orgs = InMemoryOrganizationRepository(audit_log=audit)
         self.projects = ProjectService(
             self.orgs,
-            InMemoryProjectRepository(audit_log=audit),
+            YieldingProjects(audit_log=audit),
             clock,
             pepper=b"p" * 32,
             webhook_urls=url_guard_for_tests(),
@@ -211,3 +222,30 @@ async def test_keys_created_at_once_at_the_cap_stay_within_it() -> None:
     assert len(refused) == 1 and refused[0].code == "too_many_keys"
     # The project's first key, then its named keys.
     assert len(await world.keys.list(ADMIN, project.id)) == 1 + MAX_KEYS_PER_PROJECT
+
+
+async def test_a_settings_change_during_a_key_rotation_keeps_the_new_keys() -> None:
+    world = World()
+    org_id = await world.org()
+    project = (await world.projects.create(ADMIN, org_id=org_id, name="App")).project
+    _, rotation = await asyncio.gather(
+        world.projects.update(ADMIN, project.id, ProjectPatch(name="Renamed")),
+        world.projects.regenerate_keys(ADMIN, project.id),
+    )
+    stored = await world.projects.get(ADMIN, project.id)
+    assert stored.api_key == rotation.api_key and stored.previous is None
+    assert stored.name == "Renamed"
+
+
+async def test_a_settings_change_during_a_deletion_does_not_bring_the_project_back() -> None:
+    world = World()
+    org_id = await world.org()
+    project = (await world.projects.create(ADMIN, org_id=org_id, name="App")).project
+    results = await asyncio.gather(
+        world.projects.delete(ADMIN, project.id),
+        world.projects.update(ADMIN, project.id, ProjectPatch(name="Renamed")),
+        return_exceptions=True,
+    )
+    assert results[0] is None and isinstance(results[1], NotFound)
+    with pytest.raises(NotFound):
+        await world.projects.get(ADMIN, project.id)

@@ -166,6 +166,7 @@ class Services(containers.DeclarativeContainer):
         event_log,
         adapters.clock,
         urls=webhook_urls,
+        locks=adapters.locks,
         require_https=settings.provided.is_production,
     )
     delivery = providers.Singleton(

@@ -84,6 +84,19 @@ async def endpoint_update(r: RepoSet) -> Write:
     return lambda audit: r.endpoints.update(disabled, audit=audit)
 
 
+async def endpoint_change(r: RepoSet) -> Write:
+    endpoint = _endpoint("prj_a")
+    await r.endpoints.add(endpoint)
+
+    async def write(audit: AuditRecord | None) -> None:
+        changed = await r.endpoints.change(
+            "prj_a", endpoint.id, lambda e: msgspec.structs.replace(e, enabled=False), audit=audit
+        )
+        assert changed is not None and not changed.enabled
+
+    return write
+
+
 async def endpoint_delete(r: RepoSet) -> Write:
     endpoint = _endpoint("prj_a")
     await r.endpoints.add(endpoint)
@@ -156,6 +169,7 @@ SUCCEEDING: dict[str, Scenario] = {
     "projects.change": project_change,
     "endpoints.add": endpoint_add,
     "endpoints.update": endpoint_update,
+    "endpoints.change": endpoint_change,
     "endpoints.delete": endpoint_delete,
     "users.add": user_add,
     "users.update": user_update,
@@ -267,6 +281,26 @@ async def endpoint_update_of_another_project(r: RepoSet) -> Write:
     await r.endpoints.add(endpoint)
     foreign = msgspec.structs.replace(endpoint, project_id="prj_b")
     return _raises(NotFound, lambda audit: r.endpoints.update(foreign, audit=audit))
+
+
+async def endpoint_change_of_another_project(r: RepoSet) -> Write:
+    endpoint = _endpoint("prj_a")
+    await r.endpoints.add(endpoint)
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.endpoints.change("prj_b", endpoint.id, lambda e: e, audit=audit) is None
+
+    return write
+
+
+async def endpoint_change_to_itself(r: RepoSet) -> Write:
+    endpoint = _endpoint("prj_a")
+    await r.endpoints.add(endpoint)
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.endpoints.change("prj_a", endpoint.id, lambda e: e, audit=audit) == endpoint
+
+    return write
 
 
 async def endpoint_delete_missing(r: RepoSet) -> Write:
@@ -412,6 +446,8 @@ FAILING: dict[str, Scenario] = {
     "endpoints.add taken id": endpoint_add_taken_id,
     "endpoints.update missing": endpoint_update_missing,
     "endpoints.update of another project": endpoint_update_of_another_project,
+    "endpoints.change of another project": endpoint_change_of_another_project,
+    "endpoints.change to itself": endpoint_change_to_itself,
     "endpoints.delete missing": endpoint_delete_missing,
     "users.add taken email": user_add_taken_email,
     "users.update missing": user_update_missing,

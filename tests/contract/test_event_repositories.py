@@ -759,7 +759,7 @@ async def sqlite_db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
 
 
 def _sqlite_queries() -> list[Any]:
-    from pulse_adapters.sqlite import events as q
+    from pulse_adapters.sqlite import events, webhook_endpoints
 
     window = {"project_id": "prj_a", "before": "z", "since": 0, "until": None, "limit": 10}
     none: dict[str, Any] = {"endpoint_id": None, "event_id": None, "status": None}
@@ -783,7 +783,12 @@ def _sqlite_queries() -> list[Any]:
         "DELIVERY_LIST_OF_ENDPOINT": {**listing, "endpoint_id": "whe_a", "status": "dead"},
         "DELIVERY_LIST_OF_STATUS": {**listing, "status": "dead"},
     }
-    return [pytest.param(getattr(q, name), params, id=name) for name, params in cases.items()]
+    return [
+        pytest.param(
+            getattr(events if hasattr(events, name) else webhook_endpoints, name), params, id=name
+        )
+        for name, params in cases.items()
+    ]
 
 
 @pytest.mark.parametrize(("sql", "params"), _sqlite_queries())

@@ -1,7 +1,7 @@
-"""Changes that must be one step, on every backend: ``UserRepository.change`` and
-``ProjectRepository.change`` (a read and a write together, so that concurrent changes all
-land, and a refused change writes nothing) and ``ApiKeyRepository.revoke`` (once, and
-nothing but ``revoked_at``).
+"""Changes that must be one step, on every backend: ``UserRepository.change``,
+``ProjectRepository.change`` and ``WebhookEndpointRepository.change`` (a read and a write
+together, so that concurrent changes all land, and a refused change writes nothing) and
+``ApiKeyRepository.revoke`` (once, and nothing but ``revoked_at``).
 
 Their audit records follow the audited-writes rules (test_audited_writes.py).
 """
@@ -15,8 +15,10 @@ from datetime import timedelta
 import msgspec
 import pytest
 
+from pulse_core import ids
 from pulse_core.errors import Conflict
 from pulse_core.models import Project
+from pulse_core.models.events import WebhookEndpoint
 from pulse_core.models.user import User
 from tests.support import builders
 from tests.support.builders import T0
@@ -218,3 +220,71 @@ async def test_concurrent_changes_of_one_project_all_land(repos: RepoSet) -> Non
     await asyncio.gather(*(repos.projects.change(project.id, appending(c)) for c in "abcde"))
     stored = await repos.projects.get(project.id)
     assert stored is not None and sorted(stored.name) == list("abcde")
+
+
+# -- webhook endpoints ----------------------------------------------------------------------
+
+
+def _endpoint(project_id: str) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=ids.new_id(ids.WEBHOOK_ENDPOINT, now_ms=ids.ms_of(T0)),
+        project_id=project_id,
+        url="https://hooks.example.com/pulse",
+        description="",
+        secret="whsec_" + "a" * 32,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+async def test_an_endpoint_change_is_stored_and_scoped_by_project(repos: RepoSet) -> None:
+    endpoint = _endpoint("prj_a")
+    await repos.endpoints.add(endpoint)
+    calls: list[WebhookEndpoint] = []
+
+    def disable(stored: WebhookEndpoint) -> WebhookEndpoint:
+        calls.append(stored)
+        return msgspec.structs.replace(stored, enabled=False, updated_at=LATER)
+
+    assert await repos.endpoints.change("prj_b", endpoint.id, disable) is None
+    assert await repos.endpoints.change("prj_a", _endpoint("prj_a").id, disable) is None
+    assert calls == []
+    changed = await repos.endpoints.change("prj_a", endpoint.id, disable)
+    assert changed == msgspec.structs.replace(endpoint, enabled=False, updated_at=LATER)
+    assert await repos.endpoints.get("prj_a", endpoint.id) == changed
+
+
+async def test_a_deleted_endpoint_is_not_changed_back(repos: RepoSet) -> None:
+    endpoint = _endpoint("prj_a")
+    await repos.endpoints.add(endpoint)
+    assert await repos.endpoints.delete("prj_a", endpoint.id) is True
+    assert await repos.endpoints.change("prj_a", endpoint.id, lambda e: e) is None
+    assert await repos.endpoints.get("prj_a", endpoint.id) is None
+
+
+@pytest.mark.parametrize("field", ["id", "project_id"])
+async def test_an_endpoint_change_must_keep_its_identity(repos: RepoSet, field: str) -> None:
+    endpoint = _endpoint("prj_a")
+    await repos.endpoints.add(endpoint)
+    other = _endpoint("prj_b")
+    with pytest.raises(ValueError, match="keep the endpoint's id and project"):
+        await repos.endpoints.change(
+            "prj_a",
+            endpoint.id,
+            lambda s: msgspec.structs.replace(s, **{field: getattr(other, field)}),
+        )
+    assert await repos.endpoints.get("prj_a", endpoint.id) == endpoint
+
+
+async def test_concurrent_changes_of_one_endpoint_all_land(repos: RepoSet) -> None:
+    endpoint = _endpoint("prj_a")
+    await repos.endpoints.add(endpoint)
+
+    def appending(letter: str) -> Callable[[WebhookEndpoint], WebhookEndpoint]:
+        return lambda s: msgspec.structs.replace(s, description=s.description + letter)
+
+    await asyncio.gather(
+        *(repos.endpoints.change("prj_a", endpoint.id, appending(c)) for c in "abcde")
+    )
+    stored = await repos.endpoints.get("prj_a", endpoint.id)
+    assert stored is not None and sorted(stored.description) == list("abcde")

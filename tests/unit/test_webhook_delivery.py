@@ -16,6 +16,7 @@ from pulse_adapters.memory import (
     InMemoryDeliveryRepository,
     InMemoryEventRepository,
     InMemoryJobQueue,
+    InMemoryLocks,
     InMemoryWebhookEndpointRepository,
 )
 from pulse_core import ids
@@ -73,6 +74,7 @@ class World:
             self.log,
             self.clock,
             urls=url_guard_for_tests(),
+            locks=InMemoryLocks(),
         )
         self.delivery = DeliveryService(
             self.events,

@@ -21,6 +21,7 @@ from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
     WebhookEndpointRepository,
+    kept_endpoint,
     kept_identity,
 )
 
@@ -121,6 +122,24 @@ class InMemoryWebhookEndpointRepository(WebhookEndpointRepository):
         self._by_id[endpoint.id] = endpoint
         if audit is not None:
             self._audit_log.append(audit)
+
+    async def change(
+        self,
+        project_id: str,
+        endpoint_id: str,
+        change: Callable[[WebhookEndpoint], WebhookEndpoint],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> WebhookEndpoint | None:
+        stored = self._find(project_id, endpoint_id)
+        if stored is None:
+            return None
+        changed = kept_endpoint(stored, change(stored))
+        if changed != stored:
+            self._by_id[endpoint_id] = changed
+            if audit is not None:
+                self._audit_log.append(audit)
+        return changed
 
     async def delete(
         self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None

@@ -47,6 +47,7 @@ from pulse_adapters.mongo.documents import CHANGE_ROUNDS, struct_fields, update_
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_adapters.mongo.indexes import (
     EVENTS,
+    OUTBOX,
     TOMBSTONE,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
@@ -61,6 +62,7 @@ from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
     WebhookEndpointRepository,
+    kept_endpoint,
     kept_identity,
 )
 
@@ -220,17 +222,43 @@ class MongoWebhookEndpointRepository(WebhookEndpointRepository):
         return [from_document(d, WebhookEndpoint) for d in docs]
 
     async def update(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
-        # $set/$unset rather than a replacement: a replacement would drop the records
-        # that earlier writes still carry in the document's outbox.
-        document = to_document(endpoint)
-        absent = (f for f in struct_fields(WebhookEndpoint) if f != "id" and f not in document)
-        update = update_of({**document, **dict.fromkeys(absent)})
         query = {"_id": endpoint.id, "project_id": endpoint.project_id, **NOT_BURIED}
         with translate_errors(f"update {WEBHOOK_ENDPOINTS}"):
-            result = await self._endpoints.update_one(query, pushing(update, audit))
+            result = await self._endpoints.update_one(query, _endpoint_update(endpoint, audit))
         if result.matched_count == 0:
             raise NotFound("webhook endpoint not found")
         await self._outbox.deliver(self._endpoints, endpoint.id, audit)
+
+    async def change(
+        self,
+        project_id: str,
+        endpoint_id: str,
+        change: Callable[[WebhookEndpoint], WebhookEndpoint],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> WebhookEndpoint | None:
+        # Compare and swap, as MongoUserRepository.change: the update lands only on the
+        # very document that was read (its carried audit records aside); a tombstone set
+        # meanwhile makes it miss, and the next read finds nothing.
+        for _ in range(CHANGE_ROUNDS):
+            query = {"_id": endpoint_id, "project_id": project_id, **NOT_BURIED}
+            with translate_errors(f"find in {WEBHOOK_ENDPOINTS}"):
+                doc = await self._endpoints.find_one(query)
+            if doc is None:
+                return None
+            stored = from_document(doc, WebhookEndpoint)
+            changed = kept_endpoint(stored, change(stored))
+            if changed == stored:
+                return stored
+            read = {k: v for k, v in doc.items() if k != OUTBOX}
+            with translate_errors(f"update {WEBHOOK_ENDPOINTS}"):
+                result = await self._endpoints.update_one(
+                    {**read, **NOT_BURIED}, _endpoint_update(changed, audit)
+                )
+            if result.matched_count == 1:
+                await self._outbox.deliver(self._endpoints, endpoint_id, audit)
+                return changed
+        raise Unavailable(f"webhook endpoint {endpoint_id} kept changing; try again")
 
     async def delete(
         self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None
@@ -245,6 +273,14 @@ class MongoWebhookEndpointRepository(WebhookEndpointRepository):
             return False
         await self._outbox.finish_delete(self._endpoints, endpoint_id)
         return True
+
+
+def _endpoint_update(endpoint: WebhookEndpoint, audit: AuditRecord | None) -> Document:
+    """$set/$unset rather than a replacement: a replacement would drop the records that
+    earlier writes still carry in the document's outbox."""
+    document = to_document(endpoint)
+    absent = (f for f in struct_fields(WebhookEndpoint) if f != "id" and f not in document)
+    return pushing(update_of({**document, **dict.fromkeys(absent)}), audit)
 
 
 class MongoDeliveryRepository(DeliveryRepository):

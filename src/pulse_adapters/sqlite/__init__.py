@@ -7,11 +7,7 @@ connect()`` it, hand it to the repositories, ``await close()`` it on shutdown.
 
 from pulse_adapters.sqlite.audit import SqliteAuditRepository
 from pulse_adapters.sqlite.database import SqliteDatabase
-from pulse_adapters.sqlite.events import (
-    SqliteDeliveryRepository,
-    SqliteEventRepository,
-    SqliteWebhookEndpointRepository,
-)
+from pulse_adapters.sqlite.events import SqliteDeliveryRepository, SqliteEventRepository
 from pulse_adapters.sqlite.idempotency import SqliteIdempotencyStore
 from pulse_adapters.sqlite.keys import SqliteApiKeyRepository
 from pulse_adapters.sqlite.media_records import (
@@ -26,6 +22,7 @@ from pulse_adapters.sqlite.repositories import (
 )
 from pulse_adapters.sqlite.usage import SqliteConnectionRepository, SqliteUsageRepository
 from pulse_adapters.sqlite.users import SqliteSessionRepository, SqliteUserRepository
+from pulse_adapters.sqlite.webhook_endpoints import SqliteWebhookEndpointRepository
 
 __all__ = [
     "SqliteApiKeyRepository",

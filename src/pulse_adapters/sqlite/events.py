@@ -1,6 +1,6 @@
-"""SQLite event log, webhook endpoints and deliveries: tables ``events``,
-``webhook_endpoints`` and ``webhook_deliveries`` (migration 4 of
-:mod:`pulse_adapters.sqlite.schema`).
+"""SQLite event log and webhook deliveries: tables ``events`` and ``webhook_deliveries``
+(migration 4 of :mod:`pulse_adapters.sqlite.schema`; its endpoints are
+:mod:`pulse_adapters.sqlite.webhook_endpoints`).
 
 As for the other repositories, the looked-up and ordered fields are real, indexed
 columns and the whole struct is msgspec JSON in ``data``. Every read and write filters on
@@ -8,9 +8,6 @@ columns and the whole struct is msgspec JSON in ``data``. Every read and write f
 the cursor (``id < ?``), so newest-first pages need no sort. An event's time is
 ``timestamp_us``, exact integer microseconds since the epoch (UTC), for the time window
 and :meth:`SqliteEventRepository.purge_before`.
-
-An audited write of an endpoint stores its record in the same transaction as the change
-(:func:`~pulse_adapters.sqlite.audit.insert_audit`, after the change succeeded).
 
 ``add`` of an event or a delivery is one ``INSERT ... ON CONFLICT (id) DO NOTHING``: the
 "already stored?" answer and the write are one statement, so two workers applying the
@@ -27,21 +24,17 @@ from typing import Any
 
 import msgspec
 
-from pulse_adapters.sqlite.audit import insert_audit
 from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
-from pulse_core.models.audit import AuditRecord
-from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
+from pulse_core.models.events import Delivery, DeliveryStatus, Event
 from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
-    WebhookEndpointRepository,
     kept_identity,
 )
 
 _ENCODER = msgspec.json.Encoder()
 _EVENT = msgspec.json.Decoder(Event)
-_ENDPOINT = msgspec.json.Decoder(WebhookEndpoint)
 _DELIVERY = msgspec.json.Decoder(Delivery)
 
 # Above every id, for "from the newest" (`id < ?` stays one index range): ids are ASCII,
@@ -79,15 +72,6 @@ EVENT_LIST_OF_TYPE = (
 EVENT_PURGE = (
     "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE timestamp_us < ? LIMIT ?)"
 )
-
-ENDPOINT_INSERT = "INSERT INTO webhook_endpoints (id, project_id, data) VALUES (?, ?, ?)"
-ENDPOINT_GET = "SELECT data FROM webhook_endpoints WHERE id = ? AND project_id = ?"
-ENDPOINT_LIST = (
-    "SELECT data FROM webhook_endpoints WHERE project_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-)
-ENDPOINT_LIST_ALL = "SELECT data FROM webhook_endpoints WHERE project_id = ? ORDER BY id"
-ENDPOINT_UPDATE = "UPDATE webhook_endpoints SET data = ? WHERE id = ? AND project_id = ?"
-ENDPOINT_DELETE = "DELETE FROM webhook_endpoints WHERE id = ? AND project_id = ?"
 
 DELIVERY_INSERT = (
     "INSERT INTO webhook_deliveries (id, project_id, endpoint_id, event_id, status, data)"
@@ -158,7 +142,8 @@ def _micros(at: datetime) -> int:
     return (at - _EPOCH) // _MICROSECOND
 
 
-def _before(before: str | None) -> str:
+def before_bound(before: str | None) -> str:
+    """The ``id < ?`` bound of a newest-first page that starts after ``before``."""
     return _NEWEST if before is None else before
 
 
@@ -213,7 +198,7 @@ class SqliteEventRepository(EventRepository):
     ) -> list[Event]:
         params: dict[str, Any] = {
             "project_id": project_id,
-            "before": _before(before),
+            "before": before_bound(before),
             "since": None if since is None else _micros(since),
             "until": None if until is None else _micros(until),
             "limit": max(limit, 0),
@@ -238,70 +223,6 @@ class SqliteEventRepository(EventRepository):
 
     async def purge_before(self, at: datetime) -> int:
         return await _delete_in_batches(self._db, EVENT_PURGE, (_micros(at),))
-
-
-class SqliteWebhookEndpointRepository(WebhookEndpointRepository):
-    """Webhook endpoints in table ``webhook_endpoints``; the id is the primary key, so a
-    taken id is a ``Conflict`` (``field="id"``)."""
-
-    def __init__(self, db: SqliteDatabase) -> None:
-        self._db = db
-
-    async def add(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
-        row = (endpoint.id, endpoint.project_id, _json(endpoint))
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(ENDPOINT_INSERT, row)
-            if audit is not None:
-                insert_audit(conn, audit)
-
-        await self._db.write(work)
-
-    async def get(self, project_id: str, endpoint_id: str) -> WebhookEndpoint | None:
-        def work(conn: sqlite3.Connection) -> WebhookEndpoint | None:
-            row = conn.execute(ENDPOINT_GET, (endpoint_id, project_id)).fetchone()
-            return None if row is None else _ENDPOINT.decode(row[0])
-
-        return await self._db.read(work)
-
-    async def list_page(
-        self, project_id: str, *, before: str | None = None, limit: int
-    ) -> list[WebhookEndpoint]:
-        params = (project_id, _before(before), max(limit, 0))
-
-        def work(conn: sqlite3.Connection) -> list[WebhookEndpoint]:
-            return [_ENDPOINT.decode(data) for (data,) in conn.execute(ENDPOINT_LIST, params)]
-
-        return await self._db.read(work)
-
-    async def list_all(self, project_id: str) -> list[WebhookEndpoint]:
-        def work(conn: sqlite3.Connection) -> list[WebhookEndpoint]:
-            rows = conn.execute(ENDPOINT_LIST_ALL, (project_id,))
-            return [_ENDPOINT.decode(data) for (data,) in rows]
-
-        return await self._db.read(work)
-
-    async def update(self, endpoint: WebhookEndpoint, *, audit: AuditRecord | None = None) -> None:
-        params = (_json(endpoint), endpoint.id, endpoint.project_id)
-
-        def work(conn: sqlite3.Connection) -> None:
-            if conn.execute(ENDPOINT_UPDATE, params).rowcount == 0:
-                raise NotFound("webhook endpoint not found")
-            if audit is not None:
-                insert_audit(conn, audit)
-
-        await self._db.write(work)
-
-    async def delete(
-        self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None
-    ) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            existed = conn.execute(ENDPOINT_DELETE, (endpoint_id, project_id)).rowcount > 0
-            if existed and audit is not None:
-                insert_audit(conn, audit)
-            return existed
-
-        return await self._db.write(work)
 
 
 class SqliteDeliveryRepository(DeliveryRepository):
@@ -376,7 +297,7 @@ class SqliteDeliveryRepository(DeliveryRepository):
             "endpoint_id": endpoint_id,
             "event_id": event_id,
             "status": status,
-            "before": _before(before),
+            "before": before_bound(before),
             "limit": max(limit, 0),
         }
 

@@ -77,10 +77,39 @@ class WebhookEndpointRepository(abc.ABC):
         """Replace the endpoint with the same project and id; ``NotFound`` if absent."""
 
     @abc.abstractmethod
+    async def change(
+        self,
+        project_id: str,
+        endpoint_id: str,
+        change: Callable[[WebhookEndpoint], WebhookEndpoint],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> WebhookEndpoint | None:
+        """Replace the project's endpoint with ``change(stored)`` as one step, and return
+        what is stored now; None (``change`` not called) when there is no such endpoint.
+
+        No other write to the endpoint lands between the read ``change`` is given and
+        the write of its answer: a worker recording the endpoint's health while its
+        owner rotates the secret or changes the URL keeps the owner's change. ``change``
+        must be a pure function of the endpoint, quick, and keep its id and project
+        (``ValueError`` otherwise): an adapter may call it inside its transaction, on
+        another thread, or again after losing a race. What ``change`` raises
+        propagates and nothing is written. Answering ``stored`` itself writes nothing,
+        ``audit`` included."""
+
+    @abc.abstractmethod
     async def delete(
         self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None
     ) -> bool:
         """Delete the endpoint; whether it existed (no record when it did not)."""
+
+
+def kept_endpoint(stored: WebhookEndpoint, changed: WebhookEndpoint) -> WebhookEndpoint:
+    """``changed``, checked to be the same endpoint as ``stored`` (what
+    :meth:`WebhookEndpointRepository.change` asks of its function); adapters call it."""
+    if (changed.id, changed.project_id) != (stored.id, stored.project_id):
+        raise ValueError("an endpoint change must keep the endpoint's id and project")
+    return changed
 
 
 def kept_identity(stored: Delivery, changed: Delivery) -> Delivery:

@@ -290,8 +290,9 @@ class DeliveryService:
 
         Written only when it changes what health means: a healthy endpoint's success
         refreshes ``last_success_at`` at most once a minute, not on every delivery.
-        The endpoint was read a moment ago, at the start of this attempt; a change made
-        in between (an owner's edit) would be overwritten, so re-read before writing."""
+        The endpoint was read at the start of this attempt; the health is worked out on
+        the endpoint as stored when it is written (``WebhookEndpointRepository.change``),
+        so an owner's edit made meanwhile (a new URL, a rotated secret) stays."""
         now = attempt.at
         if (
             succeeded
@@ -300,25 +301,24 @@ class DeliveryService:
             and (now - endpoint.last_success_at < SUCCESS_REFRESH)
         ):
             return
-        current = await self._endpoints.get(endpoint.project_id, endpoint.id)
-        if current is None:
-            return
-        if succeeded:
-            changes: dict[str, object] = {"last_success_at": now, "failing_since": None}
-        elif attempt.status_code == GONE:
-            changes = {"enabled": False, "disabled_reason": "the endpoint answered 410 Gone"}
-        else:
-            since = current.failing_since or now
-            changes = {"failing_since": since}
-            if now - since >= self._disable_after:
-                hours = self._disable_after.total_seconds() / 3600
-                changes.update(
-                    enabled=False,
-                    disabled_reason=f"no successful delivery for {hours:g} hours",
-                )
-        updated = msgspec.structs.replace(current, updated_at=now, **changes)
-        if updated != current:
-            await self._endpoints.update(updated)
+
+        def apply(current: WebhookEndpoint) -> WebhookEndpoint:
+            if succeeded:
+                changes: dict[str, object] = {"last_success_at": now, "failing_since": None}
+            elif attempt.status_code == GONE:
+                changes = {"enabled": False, "disabled_reason": "the endpoint answered 410 Gone"}
+            else:
+                since = current.failing_since or now
+                changes = {"failing_since": since}
+                if now - since >= self._disable_after:
+                    hours = self._disable_after.total_seconds() / 3600
+                    changes.update(
+                        enabled=False,
+                        disabled_reason=f"no successful delivery for {hours:g} hours",
+                    )
+            return msgspec.structs.replace(current, updated_at=now, **changes)
+
+        await self._endpoints.change(endpoint.project_id, endpoint.id, apply)
 
     async def _finish(
         self, delivery: Delivery, now: datetime, status: DeliveryStatus, *, error: str

@@ -7,6 +7,8 @@ URL passes the address policy when it is saved, and again at each delivery.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -27,10 +29,14 @@ from pulse_core.models.events import (
 from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
+from pulse_core.ports.locks import Locks
 from pulse_core.services import audit, pagination, validation
 from pulse_core.services.event_log import EventLog, check_event_types, delivery_id_of
 
 MAX_ENDPOINTS_PER_PROJECT: Final = 20
+#: The per-project endpoints lock (WebhookService._endpoints_held): a read and a write.
+ENDPOINTS_LOCK_LEASE_SECONDS: Final = 30.0
+ENDPOINTS_LOCK_WAIT_SECONDS: Final = 10.0
 MAX_DESCRIPTION: Final = 500
 MAX_ROTATION_GRACE_SECONDS: Final = 7 * 86400
 DEFAULT_ROTATION_GRACE_SECONDS: Final = 86400
@@ -76,8 +82,10 @@ class WebhookService:
         clock: Clock,
         *,
         urls: UrlGuard,
+        locks: Locks,
         require_https: bool = False,
     ) -> None:
+        self._locks = locks
         self._endpoints = endpoints
         self._deliveries = deliveries
         self._events = events
@@ -91,15 +99,35 @@ class WebhookService:
     async def create_endpoint(
         self, project: Project, spec: EndpointSpec, *, by: Caller = SYSTEM
     ) -> NewEndpoint:
+        endpoint = await self._new_endpoint(project, spec)
+        async with self._endpoints_held(project.id):
+            await self._add_counted(project, endpoint, by)
+        return NewEndpoint(endpoint=endpoint, secret=endpoint.secret)
+
+    async def adopt_webhook_url(self, project: Project) -> WebhookEndpoint | None:
+        """The project's ``webhook_url`` setting (the Go service's one URL per project)
+        as an endpoint for every event type, once: None when there is no such setting or
+        an endpoint already has that URL. Runs for every project at start-up (values
+        stored before endpoints existed, on every replica at once) and after each
+        project write."""
+        url = project.settings.webhook_url
+        if not url or await self._has_endpoint_at(project.id, url):
+            return None  # the common case at start-up, without checking the URL again
+        spec = EndpointSpec(url=url, description=LEGACY_DESCRIPTION)
+        endpoint = await self._new_endpoint(project, spec)
+        async with self._endpoints_held(project.id):
+            if await self._has_endpoint_at(project.id, url):
+                return None
+            await self._add_counted(project, endpoint, SYSTEM)
+        return endpoint
+
+    async def _has_endpoint_at(self, project_id: str, url: str) -> bool:
+        return any(e.url == url for e in await self._endpoints.list_all(project_id))
+
+    async def _new_endpoint(self, project: Project, spec: EndpointSpec) -> WebhookEndpoint:
         url = await self._checked_url(spec.url)
-        existing = await self._endpoints.list_all(project.id)
-        if len(existing) >= MAX_ENDPOINTS_PER_PROJECT:
-            raise Conflict(
-                f"a project has at most {MAX_ENDPOINTS_PER_PROJECT} webhook endpoints",
-                code="too_many_endpoints",
-            )
         now = self._clock.now()
-        endpoint = WebhookEndpoint(
+        return WebhookEndpoint(
             id=ids.new_id(ids.WEBHOOK_ENDPOINT, now_ms=ids.ms_of(now)),
             project_id=project.id,
             url=url,
@@ -110,23 +138,27 @@ class WebhookService:
             created_at=now,
             updated_at=now,
         )
+
+    def _endpoints_held(self, project_id: str) -> AbstractAsyncContextManager[None]:
+        """Held while endpoints are counted (or their URLs compared) and one is added:
+        two creations at the cap cannot both pass, and replicas starting at once adopt
+        a ``webhook_url`` once."""
+        return self._locks.hold(
+            f"webhook_endpoints:{project_id}",
+            lease_seconds=ENDPOINTS_LOCK_LEASE_SECONDS,
+            wait_seconds=ENDPOINTS_LOCK_WAIT_SECONDS,
+        )
+
+    async def _add_counted(self, project: Project, endpoint: WebhookEndpoint, by: Caller) -> None:
+        """Add ``endpoint`` unless the project has its most; under :meth:`_endpoints_held`."""
+        if len(await self._endpoints.list_all(project.id)) >= MAX_ENDPOINTS_PER_PROJECT:
+            raise Conflict(
+                f"a project has at most {MAX_ENDPOINTS_PER_PROJECT} webhook endpoints",
+                code="too_many_endpoints",
+            )
         await self._endpoints.add(
             endpoint, audit=self._record(by, "webhook_endpoint.created", project, endpoint)
         )
-        return NewEndpoint(endpoint=endpoint, secret=endpoint.secret)
-
-    async def adopt_webhook_url(self, project: Project) -> WebhookEndpoint | None:
-        """The project's ``webhook_url`` setting (the Go service's one URL per project)
-        as an endpoint for every event type, once: None when there is no such setting or
-        an endpoint already has that URL. Runs for every project at start-up (values
-        stored before endpoints existed) and after each project write."""
-        url = project.settings.webhook_url
-        if not url:
-            return None
-        if any(e.url == url for e in await self._endpoints.list_all(project.id)):
-            return None
-        spec = EndpointSpec(url=url, description=LEGACY_DESCRIPTION)
-        return (await self.create_endpoint(project, spec)).endpoint
 
     async def get_endpoint(self, project: Project, endpoint_id: str) -> WebhookEndpoint:
         endpoint = None
@@ -162,11 +194,14 @@ class WebhookService:
                 changes.update(disabled_reason=None, failing_since=None)
         if not changes:
             return endpoint
-        updated = msgspec.structs.replace(endpoint, updated_at=self._clock.now(), **changes)
-        await self._endpoints.update(
-            updated, audit=self._record(by, "webhook_endpoint.updated", project, endpoint)
-        )
-        return updated
+        now = self._clock.now()
+
+        def apply(stored: WebhookEndpoint) -> WebhookEndpoint:
+            if all(getattr(stored, name) == value for name, value in changes.items()):
+                return stored
+            return msgspec.structs.replace(stored, updated_at=now, **changes)
+
+        return await self._change(project, endpoint, apply, by, "webhook_endpoint.updated")
 
     async def delete_endpoint(
         self, project: Project, endpoint_id: str, *, by: Caller = SYSTEM
@@ -200,19 +235,39 @@ class WebhookService:
         endpoint = await self.get_endpoint(project, endpoint_id)
         now = self._clock.now()
         expires = now + timedelta(seconds=grace_period_seconds) if grace_period_seconds else None
-        updated = msgspec.structs.replace(
-            endpoint,
-            secret=generate_webhook_secret(),
-            previous_secret=endpoint.secret if expires else None,
-            previous_secret_expires_at=expires,
-            updated_at=now,
+        secret = generate_webhook_secret()
+
+        def apply(stored: WebhookEndpoint) -> WebhookEndpoint:
+            # The secret kept for the grace period is the one stored now.
+            return msgspec.structs.replace(
+                stored,
+                secret=secret,
+                previous_secret=stored.secret if expires else None,
+                previous_secret_expires_at=expires,
+                updated_at=now,
+            )
+
+        updated = await self._change(
+            project, endpoint, apply, by, "webhook_endpoint.secret_rotated"
         )
-        await self._endpoints.update(
-            updated, audit=self._record(by, "webhook_endpoint.secret_rotated", project, endpoint)
+        return SecretRotation(endpoint=updated, secret=secret, previous_secret_expires_at=expires)
+
+    async def _change(
+        self,
+        project: Project,
+        endpoint: WebhookEndpoint,
+        apply: Callable[[WebhookEndpoint], WebhookEndpoint],
+        by: Caller,
+        action: str,
+    ) -> WebhookEndpoint:
+        """``apply`` to the endpoint as stored now (``WebhookEndpointRepository.change``);
+        ``NotFound`` if it was deleted meanwhile."""
+        changed = await self._endpoints.change(
+            project.id, endpoint.id, apply, audit=self._record(by, action, project, endpoint)
         )
-        return SecretRotation(
-            endpoint=updated, secret=updated.secret, previous_secret_expires_at=expires
-        )
+        if changed is None:
+            raise NotFound("webhook endpoint not found")
+        return changed
 
     async def send_test(self, project: Project, endpoint_id: str) -> Delivery:
         """A ``webhook.test`` event, to this endpoint only (enabled or not: it is a test)."""

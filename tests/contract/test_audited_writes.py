@@ -54,6 +54,14 @@ async def org_update(r: RepoSet) -> Write:
     return lambda audit: r.organizations.update(renamed, audit=audit)
 
 
+async def org_change(r: RepoSet) -> Write:
+    org = builders.org()
+    await r.organizations.add(org)
+    return lambda audit: r.organizations.change(
+        org.id, lambda o: msgspec.structs.replace(o, name="Renamed"), audit=audit
+    )
+
+
 async def project_add(r: RepoSet) -> Write:
     return lambda audit: r.projects.add(builders.project("org_a"), audit=audit)
 
@@ -164,6 +172,7 @@ async def key_revoke(r: RepoSet) -> Write:
 SUCCEEDING: dict[str, Scenario] = {
     "organizations.add": org_add,
     "organizations.update": org_update,
+    "organizations.change": org_change,
     "projects.add": project_add,
     "projects.update": project_update,
     "projects.change": project_change,
@@ -209,6 +218,29 @@ async def org_update_taken_email(r: RepoSet) -> Write:
     await r.organizations.add(org)
     taken = msgspec.structs.replace(org, admin_email="a@acme.test")
     return _raises(Conflict, lambda audit: r.organizations.update(taken, audit=audit))
+
+
+async def org_change_deleted(r: RepoSet) -> Write:
+    org = builders.org()
+    await r.organizations.add(org)
+    await r.organizations.update(msgspec.structs.replace(org, is_deleted=True))
+
+    async def write(audit: AuditRecord | None) -> None:
+        assert await r.organizations.change(org.id, lambda o: o, audit=audit) is None
+
+    return write
+
+
+async def org_change_taken_email(r: RepoSet) -> Write:
+    await r.organizations.add(builders.org(email="ops@acme.test"))
+    org = builders.org()
+    await r.organizations.add(org)
+    return _raises(
+        Conflict,
+        lambda audit: r.organizations.change(
+            org.id, lambda o: msgspec.structs.replace(o, admin_email="ops@acme.test"), audit=audit
+        ),
+    )
 
 
 async def project_add_taken_key(r: RepoSet) -> Write:
@@ -437,6 +469,8 @@ FAILING: dict[str, Scenario] = {
     "organizations.add taken email": org_add_taken_email,
     "organizations.update missing": org_update_missing,
     "organizations.update taken email": org_update_taken_email,
+    "organizations.change deleted": org_change_deleted,
+    "organizations.change taken email": org_change_taken_email,
     "projects.add taken key": project_add_taken_key,
     "projects.update missing": project_update_missing,
     "projects.update taken key": project_update_taken_key,

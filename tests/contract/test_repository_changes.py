@@ -1,7 +1,7 @@
-"""Changes that must be one step, on every backend: ``UserRepository.change``,
-``ProjectRepository.change`` and ``WebhookEndpointRepository.change`` (a read and a write
-together, so that concurrent changes all land, and a refused change writes nothing) and
-``ApiKeyRepository.revoke`` (once, and nothing but ``revoked_at``).
+"""Changes that must be one step, on every backend: ``change`` of organizations, users,
+projects and webhook endpoints (a read and a write together, so that concurrent changes
+all land, and a refused change writes nothing) and ``ApiKeyRepository.revoke`` (once,
+and nothing but ``revoked_at``).
 
 Their audit records follow the audited-writes rules (test_audited_writes.py).
 """
@@ -17,7 +17,7 @@ import pytest
 
 from pulse_core import ids
 from pulse_core.errors import Conflict
-from pulse_core.models import Project
+from pulse_core.models import Organization, Project
 from pulse_core.models.events import WebhookEndpoint
 from pulse_core.models.user import User
 from tests.support import builders
@@ -151,6 +151,59 @@ async def test_of_revocations_at_once_exactly_one_revokes(repos: RepoSet) -> Non
     assert sorted(results) == [False, False, False, True]
     stored = await repos.api_keys.get("prj_a", key.id)
     assert stored is not None and stored.revoked_at == times[results.index(True)]
+
+
+# -- organizations ----------------------------------------------------------------------
+
+
+async def test_an_organization_change_is_stored_and_never_revives_a_deleted_one(
+    repos: RepoSet,
+) -> None:
+    org = builders.org()
+    await repos.organizations.add(org)
+    renamed = await repos.organizations.change(
+        org.id, lambda o: msgspec.structs.replace(o, name="Renamed", updated_at=LATER)
+    )
+    assert renamed == msgspec.structs.replace(org, name="Renamed", updated_at=LATER)
+    assert await repos.organizations.get(org.id) == renamed
+    await repos.organizations.change(org.id, lambda o: msgspec.structs.replace(o, is_deleted=True))
+    calls: list[Organization] = []
+
+    def revive(stored: Organization) -> Organization:
+        calls.append(stored)
+        return msgspec.structs.replace(stored, is_deleted=False)
+
+    assert await repos.organizations.change(org.id, revive) is None
+    assert await repos.organizations.change(builders.org().id, revive) is None
+    assert calls == [] and await repos.organizations.get(org.id) is None
+
+
+async def test_an_organization_change_keeps_the_email_rule_and_its_identity(
+    repos: RepoSet,
+) -> None:
+    taken, org = builders.org(email="ops@acme.test"), builders.org(email="it@acme.test")
+    await repos.organizations.add(taken)
+    await repos.organizations.add(org)
+    with pytest.raises(Conflict):
+        await repos.organizations.change(
+            org.id, lambda o: msgspec.structs.replace(o, admin_email="ops@acme.test")
+        )
+    with pytest.raises(ValueError, match="keep the organization's id"):
+        await repos.organizations.change(org.id, lambda o: msgspec.structs.replace(o, id=taken.id))
+    assert await repos.organizations.get(org.id) == org
+    assert await repos.organizations.get(taken.id) == taken
+
+
+async def test_concurrent_changes_of_one_organization_all_land(repos: RepoSet) -> None:
+    org = msgspec.structs.replace(builders.org(), name="")
+    await repos.organizations.add(org)
+
+    def appending(letter: str) -> Callable[[Organization], Organization]:
+        return lambda stored: msgspec.structs.replace(stored, name=stored.name + letter)
+
+    await asyncio.gather(*(repos.organizations.change(org.id, appending(c)) for c in "abcde"))
+    stored = await repos.organizations.get(org.id)
+    assert stored is not None and sorted(stored.name) == list("abcde")
 
 
 # -- projects ---------------------------------------------------------------------------

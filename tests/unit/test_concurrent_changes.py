@@ -1,7 +1,8 @@
-"""Concurrent changes of users, projects and keys: none is lost, one invitation is
-accepted once, two owners demoting each other at once leave the organization an owner, a
-project's settings changed while its keys are rotated or while it is deleted keep the new
-keys and stay deleted, a key revoked twice at once is revoked (and audited) once, and
+"""Concurrent changes of organizations, users, projects and keys: none is lost, one
+invitation is accepted once, two owners demoting each other at once leave the
+organization an owner, a project's settings changed while its keys are rotated or while
+it is deleted keep the new keys and stay deleted, an organization renamed while it is
+deleted stays deleted, a key revoked twice at once is revoked (and audited) once, and
 keys created at once stay within the cap.
 
 The repositories here yield to the event loop on every read, as a real backend's I/O
@@ -28,11 +29,12 @@ from pulse_adapters.memory import (
     InMemoryUserRepository,
 )
 from pulse_core.errors import Conflict, InvalidInput, NotFound
-from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.models import ManagementPrincipal, Organization, Project
 from pulse_core.models.keys import ApiKey
 from pulse_core.models.user import User
-from pulse_core.services import ProjectService
+from pulse_core.services import OrganizationService, ProjectService
 from pulse_core.services.keys import MAX_KEYS_PER_PROJECT, KeyService
+from pulse_core.services.organizations import OrganizationPatch
 from pulse_core.services.projects import ProjectPatch
 from pulse_core.services.sessions import SessionGuard
 from pulse_core.services.users import UserPatch, UserService
@@ -72,6 +74,15 @@ class YieldingKeys(InMemoryApiKeyRepository):
         return keys
 
 
+class YieldingOrganizations(InMemoryOrganizationRepository):
+    """As :class:`YieldingUsers`, for organizations."""
+
+    async def get(self, org_id: str) -> Organization | None:
+        org = await super().get(org_id)
+        await asyncio.sleep(0)
+        return org
+
+
 class YieldingProjects(InMemoryProjectRepository):
     """As :class:`YieldingUsers`, for projects."""
 
@@ -85,10 +96,12 @@ class World:
     def __init__(self) -> None:
         clock = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
         self.audit = audit = InMemoryAuditRepository()
-        self.orgs = InMemoryOrganizationRepository(audit_log=audit)
+        self.orgs = YieldingOrganizations(audit_log=audit)
+        projects = YieldingProjects(audit_log=audit)
+        self.organizations = OrganizationService(self.orgs, projects, clock)
         self.projects = ProjectService(
             self.orgs,
-            YieldingProjects(audit_log=audit),
+            projects,
             clock,
             pepper=b"p" * 32,
             webhook_urls=url_guard_for_tests(),
@@ -249,3 +262,26 @@ async def test_a_settings_change_during_a_deletion_does_not_bring_the_project_ba
     assert results[0] is None and isinstance(results[1], NotFound)
     with pytest.raises(NotFound):
         await world.projects.get(ADMIN, project.id)
+
+
+async def test_an_organization_renamed_while_it_is_deleted_stays_deleted() -> None:
+    world = World()
+    org_id = await world.org()
+    results = await asyncio.gather(
+        world.organizations.delete(ADMIN, org_id),
+        world.organizations.update(ADMIN, org_id, OrganizationPatch(name="Renamed")),
+        return_exceptions=True,
+    )
+    assert results[0] is None and isinstance(results[1], NotFound)
+    assert await world.orgs.get(org_id) is None
+
+
+async def test_a_rename_and_a_plan_change_at_once_both_land() -> None:
+    world = World()
+    org_id = await world.org()
+    await asyncio.gather(
+        world.organizations.update(ADMIN, org_id, OrganizationPatch(name="Renamed")),
+        world.organizations.update(ADMIN, org_id, OrganizationPatch(plan="pro")),
+    )
+    stored = await world.orgs.get(org_id)
+    assert stored is not None and (stored.name, stored.plan) == ("Renamed", "pro")

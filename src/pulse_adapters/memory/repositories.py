@@ -19,6 +19,7 @@ from pulse_core.models.audit import AuditRecord
 from pulse_core.ports.repositories import (
     OrganizationRepository,
     ProjectRepository,
+    kept_organization,
     kept_project,
 )
 
@@ -65,6 +66,25 @@ class InMemoryOrganizationRepository(OrganizationRepository):
         self._by_id[org.id] = org
         if audit is not None:
             self._audit_log.append(audit)
+
+    async def change(
+        self,
+        org_id: str,
+        change: Callable[[Organization], Organization],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Organization | None:
+        # Internals only, no await: nothing else runs between the read and the write.
+        stored = self._by_id.get(org_id)
+        if stored is None or stored.is_deleted:
+            return None
+        changed = kept_organization(stored, change(stored))
+        if changed != stored:
+            self._check_email(changed)
+            self._by_id[org_id] = changed
+            if audit is not None:
+                self._audit_log.append(audit)
+        return changed
 
 
 class InMemoryProjectRepository(ProjectRepository):

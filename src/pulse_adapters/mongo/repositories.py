@@ -71,6 +71,7 @@ from pulse_core.models.audit import AuditRecord
 from pulse_core.ports.repositories import (
     OrganizationRepository,
     ProjectRepository,
+    kept_organization,
     kept_project,
 )
 
@@ -139,6 +140,32 @@ class MongoOrganizationRepository(OrganizationRepository):
         if result.matched_count == 0:
             raise NotFound("organization not found")
         await self._outbox.deliver(self._orgs, org.id, audit)
+
+    async def change(
+        self,
+        org_id: str,
+        change: Callable[[Organization], Organization],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Organization | None:
+        # Compare and swap, as MongoUserRepository.change.
+        for _ in range(CHANGE_ROUNDS):
+            with translate_errors("find in organizations"):
+                doc = await self._orgs.find_one({"_id": org_id, "is_deleted": False})
+            if doc is None:
+                return None
+            stored = organization_from_document(doc)
+            changed = kept_organization(stored, change(stored))
+            if changed == stored:
+                return stored
+            read = {k: v for k, v in doc.items() if k != OUTBOX}
+            update = pushing(update_of(organization_to_document(changed)), audit)
+            with translate_errors("update organizations"):
+                result = await self._orgs.update_one(read, update)
+            if result.matched_count == 1:
+                await self._outbox.deliver(self._orgs, org_id, audit)
+                return changed
+        raise Unavailable(f"organization {org_id} kept changing; try again")
 
 
 # -- projects ----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from pulse_core.models.audit import AuditRecord
 from pulse_core.ports.repositories import (
     OrganizationRepository,
     ProjectRepository,
+    kept_organization,
     kept_project,
 )
 
@@ -155,6 +156,29 @@ class SqliteOrganizationRepository(OrganizationRepository):
                 insert_audit(conn, audit)
 
         await self._db.write(work)
+
+    async def change(
+        self,
+        org_id: str,
+        change: Callable[[Organization], Organization],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Organization | None:
+        # One write transaction (BEGIN IMMEDIATE), as SqliteProjectRepository.change.
+        def work(conn: sqlite3.Connection) -> Organization | None:
+            row = conn.execute(ORGANIZATION_GET, (org_id,)).fetchone()
+            if row is None:
+                return None
+            stored = _ORGANIZATION.decode(row[0])
+            changed = kept_organization(stored, change(stored))
+            if changed != stored:
+                params = (changed.admin_email, int(changed.is_deleted), _json(changed), org_id)
+                conn.execute(ORGANIZATION_UPDATE, params)
+                if audit is not None:
+                    insert_audit(conn, audit)
+            return changed
+
+        return await self._db.write(work)
 
 
 class SqliteProjectRepository(ProjectRepository):

@@ -49,6 +49,22 @@ class OrganizationRepository(abc.ABC):
     async def update(self, org: Organization, *, audit: AuditRecord | None = None) -> None:
         """Replace ``org`` by id; ``NotFound`` if absent, ``Conflict`` on the email rule."""
 
+    @abc.abstractmethod
+    async def change(
+        self,
+        org_id: str,
+        change: Callable[[Organization], Organization],
+        *,
+        audit: AuditRecord | None = None,
+    ) -> Organization | None:
+        """Replace the live organization with ``change(stored)`` as one step, and return
+        what is stored now; None (``change`` not called) when there is no live
+        organization ``org_id``. The rules of :meth:`ProjectRepository.change` apply: one
+        step, so a change made while the organization is deleted does not bring it back;
+        ``change`` pure and keeping the id (``ValueError`` otherwise); what it raises
+        propagates; answering ``stored`` writes nothing. ``Conflict`` on the email rule,
+        as :meth:`update`."""
+
 
 class ProjectRepository(abc.ABC):
     """Projects and their credentials. Unique rule: an API key (current or previous) is
@@ -113,6 +129,14 @@ class ProjectRepository(abc.ABC):
     @abc.abstractmethod
     async def delete_for_organization(self, org_id: str, at: datetime) -> list[str]:
         """Soft-delete every live project of ``org_id`` at ``at``; return their ids."""
+
+
+def kept_organization(stored: Organization, changed: Organization) -> Organization:
+    """``changed``, checked to be the same organization as ``stored`` (what
+    :meth:`OrganizationRepository.change` asks of its function); adapters call it."""
+    if changed.id != stored.id:
+        raise ValueError("an organization change must keep the organization's id")
+    return changed
 
 
 def kept_project(stored: Project, changed: Project) -> Project:

@@ -118,11 +118,16 @@ class OrganizationService:
             changes["plan"] = self._plans.check(patch.plan)
         if not changes:
             return org
-        updated = msgspec.structs.replace(org, updated_at=self._clock.now(), **changes)
+        now = self._clock.now()
+
+        def apply(stored: Organization) -> Organization:
+            if all(getattr(stored, name) == value for name, value in changes.items()):
+                return stored
+            return msgspec.structs.replace(stored, updated_at=now, **changes)
+
         action = "organization.plan_changed" if "plan" in changes else "organization.updated"
         async with _admin_email_rule():
-            await self._orgs.update(updated, audit=self._record(actor, action, org))
-        return updated
+            return await self._change(org, apply, actor, action)
 
     async def delete(self, actor: ManagementPrincipal, org_id: str) -> None:
         """Soft delete; its projects go with it and their keys stop working at once.
@@ -136,12 +141,27 @@ class OrganizationService:
             raise PermissionDenied("members may not delete the organization")
         now = self._clock.now()
         await self._projects.delete_for_organization(org.id, now)
-        await self._orgs.update(
-            msgspec.structs.replace(org, is_deleted=True, deleted_at=now, updated_at=now),
-            audit=self._record(actor, "organization.deleted", org),
-        )
+
+        def apply(stored: Organization) -> Organization:
+            return msgspec.structs.replace(stored, is_deleted=True, deleted_at=now, updated_at=now)
+
+        await self._change(org, apply, actor, "organization.deleted")
         if self._on_deleted is not None:
             await self._on_deleted(org.id)
+
+    async def _change(
+        self,
+        org: Organization,
+        apply: Callable[[Organization], Organization],
+        actor: ManagementPrincipal,
+        action: str,
+    ) -> Organization:
+        """``apply`` to the organization as stored now (``OrganizationRepository.change``);
+        ``NotFound`` if it was deleted meanwhile."""
+        changed = await self._orgs.change(org.id, apply, audit=self._record(actor, action, org))
+        if changed is None:
+            raise NotFound("organization not found")
+        return changed
 
     def _record(self, actor: ManagementPrincipal, action: str, org: Organization) -> AuditRecord:
         return audit.by(

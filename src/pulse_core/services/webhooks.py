@@ -371,14 +371,21 @@ class WebhookService:
         return await self._restart(await self.get_delivery(project, delivery_id))
 
     async def _restart(self, delivery: Delivery) -> Delivery:
-        restarted = msgspec.structs.replace(
-            delivery,
-            status="pending",
-            round_start=len(delivery.attempts),
-            next_attempt_at=None,
-            updated_at=self._clock.now(),
-        )
-        await self._deliveries.update(restarted)
+        now = self._clock.now()
+
+        def restart(stored: Delivery) -> Delivery:
+            # On the delivery as stored: an attempt a worker records meanwhile stays.
+            return msgspec.structs.replace(
+                stored,
+                status="pending",
+                round_start=len(stored.attempts),
+                next_attempt_at=None,
+                updated_at=now,
+            )
+
+        restarted = await self._deliveries.change(delivery.project_id, delivery.id, restart)
+        if restarted is None:
+            raise NotFound("delivery not found")
         await self._log.queue(restarted)
         return restarted
 

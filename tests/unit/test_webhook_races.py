@@ -1,7 +1,8 @@
-"""Concurrent changes of webhook endpoints: an owner's edits and a worker's health
-records all land, so a rotated secret or a new URL is never put back by a write that
-read the endpoint before it; endpoints created at once stay within the cap, and a
-project's ``webhook_url`` adopted by several replicas at once becomes one endpoint.
+"""Concurrent changes of webhook endpoints and deliveries: an owner's edits and a
+worker's health records all land, so a rotated secret or a new URL is never put back by a
+write that read the endpoint before it; endpoints created at once stay within the cap; a
+project's ``webhook_url`` adopted by several replicas at once becomes one endpoint; and a
+retry asked for while a worker records an attempt keeps the attempt in the log.
 
 The endpoints repository here yields to the event loop between reading and answering,
 as a real backend's I/O does, so that concurrent tasks interleave between a read and
@@ -25,7 +26,7 @@ from pulse_adapters.memory import (
 )
 from pulse_core import ids
 from pulse_core.errors import Conflict
-from pulse_core.models.events import Event, WebhookEndpoint
+from pulse_core.models.events import Delivery, Event, WebhookEndpoint
 from pulse_core.services.delivery import DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.webhooks import (
@@ -53,10 +54,31 @@ class YieldingEndpoints(InMemoryWebhookEndpointRepository):
         return endpoints
 
 
+class PausingDeliveries(InMemoryDeliveryRepository):
+    """Once :meth:`pause_next_read` is called, the next ``get`` reads, then waits for
+    :attr:`go_on` before it answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go_on: asyncio.Event | None = None
+
+    def pause_next_read(self) -> asyncio.Event:
+        self.go_on = asyncio.Event()
+        return self.go_on
+
+    async def get(self, project_id: str, delivery_id: str) -> Delivery | None:
+        delivery = await super().get(project_id, delivery_id)
+        go_on, self.go_on = self.go_on, None
+        if go_on is not None:
+            await go_on.wait()
+        return delivery
+
+
 class World:
     def __init__(self) -> None:
         self.clock = ManualClock(datetime.now(tz=UTC))
-        events, deliveries = InMemoryEventRepository(), InMemoryDeliveryRepository()
+        events, deliveries = InMemoryEventRepository(), PausingDeliveries()
+        self.deliveries = deliveries
         self.endpoints = YieldingEndpoints()
         self.sender = ScriptedSender()
         self.log = EventLog(
@@ -146,3 +168,21 @@ async def test_a_webhook_url_adopted_by_replicas_at_once_is_one_endpoint() -> No
     assert sum(a is not None for a in adopted) == 1
     [endpoint] = await world.endpoints.list_all(world.project.id)
     assert endpoint.url == URL
+
+
+async def test_a_retry_asked_for_during_an_attempt_keeps_the_attempt() -> None:
+    world = World()
+    await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [delivery] = await world.log.publish(world.event())
+    world.sender.script.extend([500, 500])
+    await world.delivery.attempt(world.project.id, delivery.id)
+    # The retry reads the delivery; a worker's attempt is recorded; then the retry writes.
+    go_on = world.deliveries.pause_next_read()
+    retrying = asyncio.create_task(world.webhooks.retry_delivery(world.project, delivery.id))
+    await asyncio.sleep(0)
+    await world.delivery.attempt(world.project.id, delivery.id)
+    go_on.set()
+    retried = await retrying
+    stored = await world.webhooks.get_delivery(world.project, delivery.id)
+    assert len(stored.attempts) == len(world.sender.sent) == 2
+    assert stored == retried and stored.status == "pending" and stored.round_start == 2

@@ -6,6 +6,7 @@ fresh, empty :class:`Records`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -230,6 +231,50 @@ async def test_egress_update_replaces_only_the_owners_record(records: Records) -
         await records.egress.update(egress(mine))
     assert await records.egress.get(mine, item.id) == ended
     assert await records.egress.get(theirs, item.id) is None
+
+
+async def test_egress_change_is_one_step_scoped_by_project(records: Records) -> None:
+    mine, theirs = project_id(), project_id()
+    item = egress(mine)
+    await records.egress.add(item)
+    calls: list[Egress] = []
+
+    def ending(stored: Egress) -> Egress:
+        calls.append(stored)
+        return msgspec.structs.replace(stored, status="ending")
+
+    assert await records.egress.change(theirs, item.id, ending) is None
+    assert await records.egress.change(mine, egress(mine).id, ending) is None
+    assert calls == []
+    changed = await records.egress.change(mine, item.id, ending)
+    assert changed == msgspec.structs.replace(item, status="ending")
+    assert await records.egress.get(mine, item.id) == changed
+    assert await records.egress.get_by_engine_id(item.engine_id) == changed
+
+
+@pytest.mark.parametrize("field", ["id", "project_id", "engine_id"])
+async def test_egress_change_must_keep_its_identity(records: Records, field: str) -> None:
+    mine = project_id()
+    item, other = egress(mine), egress(project_id())
+    await records.egress.add(item)
+    with pytest.raises(ValueError, match="keep the egress's id, project and engine id"):
+        await records.egress.change(
+            mine, item.id, lambda s: msgspec.structs.replace(s, **{field: getattr(other, field)})
+        )
+    assert await records.egress.get(mine, item.id) == item
+
+
+async def test_concurrent_egress_changes_all_land(records: Records) -> None:
+    mine = project_id()
+    item = msgspec.structs.replace(egress(mine), error="")
+    await records.egress.add(item)
+
+    def appending(letter: str) -> Callable[[Egress], Egress]:
+        return lambda s: msgspec.structs.replace(s, error=(s.error or "") + letter)
+
+    await asyncio.gather(*(records.egress.change(mine, item.id, appending(c)) for c in "abcde"))
+    stored = await records.egress.get(mine, item.id)
+    assert stored is not None and sorted(stored.error or "") == list("abcde")
 
 
 # -- ingress -----------------------------------------------------------------------------

@@ -5,11 +5,15 @@ Each method runs without awaiting anything, so under asyncio it is atomic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.media import Egress, Ingress
-from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
+from pulse_core.ports.media_records import (
+    EgressRecordRepository,
+    IngressRecordRepository,
+    kept_egress,
+)
 
 
 class InMemoryEgressRecordRepository(EgressRecordRepository):
@@ -49,6 +53,16 @@ class InMemoryEgressRecordRepository(EgressRecordRepository):
         if await self.get(egress.project_id, egress.id) is None:
             raise NotFound("egress not found")
         self._by_id[egress.id] = egress
+
+    async def change(
+        self, project_id: str, egress_id: str, change: Callable[[Egress], Egress]
+    ) -> Egress | None:
+        stored = self._by_id.get(egress_id)
+        if stored is None or stored.project_id != project_id:
+            return None
+        changed = kept_egress(stored, change(stored))
+        self._by_id[egress_id] = changed
+        return changed
 
     async def count_active(self, project_ids: Sequence[str]) -> int:
         projects = set(project_ids)

@@ -29,7 +29,7 @@ index plan, so start-up and ``pulse db create-indexes`` create them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -38,16 +38,21 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pulse_adapters.mongo.database import Document, MongoDatabase
+from pulse_adapters.mongo.documents import CHANGE_ROUNDS
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_adapters.mongo.indexes import MEDIA_EGRESS, MEDIA_INGRESS, IndexSpec, index_plan
-from pulse_core.errors import NotFound
+from pulse_core.errors import NotFound, Unavailable
 from pulse_core.models.media import (
     ENDED_EGRESS_STATUSES,
     ENDED_INGRESS_STATUSES,
     Egress,
     Ingress,
 )
-from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
+from pulse_core.ports.media_records import (
+    EgressRecordRepository,
+    IngressRecordRepository,
+    kept_egress,
+)
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -141,6 +146,26 @@ class MongoEgressRecordRepository(EgressRecordRepository):
             )
         if result.matched_count == 0:
             raise NotFound("egress not found")
+
+    async def change(
+        self, project_id: str, egress_id: str, change: Callable[[Egress], Egress]
+    ) -> Egress | None:
+        # Compare and swap: the replacement lands only on the very document that was
+        # read; a write in between makes it miss, and the change is made again.
+        for _ in range(CHANGE_ROUNDS):
+            with translate_errors(f"find in {MEDIA_EGRESS}"):
+                doc = await self._egress.find_one({"_id": egress_id, "project_id": project_id})
+            if doc is None:
+                return None
+            stored = record_from_document(doc, Egress)
+            changed = kept_egress(stored, change(stored))
+            if changed == stored:
+                return stored
+            with translate_errors(f"update {MEDIA_EGRESS}"):
+                result = await self._egress.replace_one(doc, record_to_document(changed))
+            if result.matched_count == 1:
+                return changed
+        raise Unavailable(f"egress {egress_id} kept changing; try again")
 
     async def count_active(self, project_ids: Sequence[str]) -> int:
         return await _count_active(self._egress, project_ids, ENDED_EGRESS_STATUSES)

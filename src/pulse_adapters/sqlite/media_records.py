@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -27,7 +27,11 @@ from pulse_core.models.media import (
     Egress,
     Ingress,
 )
-from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
+from pulse_core.ports.media_records import (
+    EgressRecordRepository,
+    IngressRecordRepository,
+    kept_egress,
+)
 
 _ENCODER = msgspec.json.Encoder()
 _EGRESS = msgspec.json.Decoder(Egress)
@@ -149,6 +153,23 @@ class SqliteEgressRecordRepository(EgressRecordRepository):
                 raise NotFound("egress not found")
 
         await self._db.write(work)
+
+    async def change(
+        self, project_id: str, egress_id: str, change: Callable[[Egress], Egress]
+    ) -> Egress | None:
+        # One write transaction (BEGIN IMMEDIATE): the read and the write hold the file's
+        # write lock throughout, against this process's other calls and other processes.
+        def work(conn: sqlite3.Connection) -> Egress | None:
+            row = conn.execute(EGRESS_GET, (egress_id, project_id)).fetchone()
+            if row is None:
+                return None
+            stored = _EGRESS.decode(row[0])
+            changed = kept_egress(stored, change(stored))
+            if changed != stored:
+                conn.execute(EGRESS_UPDATE, (changed.room, _json(changed), egress_id, project_id))
+            return changed
+
+        return await self._db.write(work)
 
     async def count_active(self, project_ids: Sequence[str]) -> int:
         return await _count_active(self._db, EGRESS_COUNT_ACTIVE, project_ids, ENDED_EGRESS_JSON)

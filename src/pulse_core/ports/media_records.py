@@ -18,7 +18,7 @@ exactly as if it did not exist.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pulse_core.models.media import Egress, Ingress
 
@@ -51,6 +51,20 @@ class EgressRecordRepository(abc.ABC):
     @abc.abstractmethod
     async def update(self, egress: Egress) -> None:
         """Replace ``egress`` by id and project; ``NotFound`` if there is none."""
+
+    @abc.abstractmethod
+    async def change(
+        self, project_id: str, egress_id: str, change: Callable[[Egress], Egress]
+    ) -> Egress | None:
+        """Replace the project's egress with ``change(stored)`` as one step, and return
+        what is stored now; None (``change`` not called) when there is no such record.
+
+        No other write lands between the read ``change`` is given and the write of its
+        answer: the media server's webhook ending an egress (with its files) and a read
+        refreshing its status from the engine both keep what the other wrote.
+        ``change`` must be a pure function of the record, quick, and keep its id,
+        project and engine id (``ValueError`` otherwise); answering ``stored`` itself
+        writes nothing."""
 
     @abc.abstractmethod
     async def count_active(self, project_ids: Sequence[str]) -> int:
@@ -94,3 +108,15 @@ class IngressRecordRepository(abc.ABC):
     @abc.abstractmethod
     async def delete(self, project_id: str, ingress_id: str) -> bool:
         """Delete the record if ``project_id`` owns it; whether there was one."""
+
+
+def kept_egress(stored: Egress, changed: Egress) -> Egress:
+    """``changed``, checked to be the same egress as ``stored`` (what
+    :meth:`EgressRecordRepository.change` asks of its function); adapters call it."""
+    if (changed.id, changed.project_id, changed.engine_id) != (
+        stored.id,
+        stored.project_id,
+        stored.engine_id,
+    ):
+        raise ValueError("an egress change must keep the egress's id, project and engine id")
+    return changed

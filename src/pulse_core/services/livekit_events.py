@@ -101,9 +101,13 @@ class LiveKitEventProcessor:
         record = await self._egress.get_by_engine_id(info.egress_id)
         if record is None or await self._projects.get(record.project_id) is None:
             return []
-        updated = _egress_after(record, info, at)
-        if updated != record:
-            await self._egress.update(updated)
+        # Applied to the record as stored when it is written: a refresh from the engine
+        # made meanwhile cannot undo this end or drop its files, nor the reverse.
+        updated = await self._egress.change(
+            record.project_id, record.id, lambda stored: _egress_after(stored, info, at)
+        )
+        if updated is None:
+            return []
         if updated.ended and self._meter is not None:
             await self._meter.egress_ended(
                 updated, started=info.started_time, ended=info.ended_time

@@ -43,7 +43,6 @@ from pulse_core.models.media import (
 from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.media import (
-    EgressInfo,
     EgressRequest,
     IngressInfo,
     IngressRequest,
@@ -66,12 +65,12 @@ from pulse_core.recordings import (
 )
 from pulse_core.services import pagination
 from pulse_core.services.egress_plan import plan_egress, redact_stream_url
+from pulse_core.services.egress_refresh import EgressRefresh
 from pulse_core.services.ingress_plan import plan_ingress
 from pulse_core.services.metering import UsageMeter
 from pulse_core.services.quotas import QuotaService
 
 DEFAULT_URL_EXPIRY_SECONDS: Final = 3600
-_ENGINE_GONE = "the media server no longer knows this egress"
 
 
 class MediaService:
@@ -114,6 +113,7 @@ class MediaService:
         self._upload_target = upload_target
         self._url_expiry = url_expiry_seconds
         self._urls = url_guard
+        self._refresh = EgressRefresh(engine, egress_records, clock, meter)
 
     # -- egress ----------------------------------------------------------------------
 
@@ -155,19 +155,19 @@ class MediaService:
         its outputs are finished). Idempotent: stopping a stopped egress returns it."""
         egress = await self._own_egress(project, egress_id)
         if egress.ended or egress.status == "ending":
-            return await self._refresh_egress(egress)
+            return await self._refresh.refresh(egress)
         try:
             info = await self._engine.stop_egress(egress.engine_id)
         except Conflict:
             # It stopped on its own (or through another request) since we last looked.
-            return await self._refresh_egress(egress)
+            return await self._refresh.refresh(egress)
         except NotFound:
-            return await self._egress_gone(egress)
-        return await self._apply_egress(egress, info)
+            return await self._refresh.gone(egress)
+        return await self._refresh.apply(egress, info)
 
     async def get_egress(self, project: Project, egress_id: str) -> Egress:
         """The project's egress, refreshed from the engine unless it has ended."""
-        return await self._refresh_egress(await self._own_egress(project, egress_id))
+        return await self._refresh.refresh(await self._own_egress(project, egress_id))
 
     async def list_egress(
         self,
@@ -185,7 +185,7 @@ class MediaService:
             rooms.validate_room(room)
         rows = await self._egress.list_page(project.id, room=room, after=after, limit=size + 1)
         page = pagination.page_of(rows, size, lambda e: e.id)
-        return Page(items=await self._refresh_egresses(page.items), next_cursor=page.next_cursor)
+        return Page(items=await self._refresh.refresh_all(page.items), next_cursor=page.next_cursor)
 
     async def _check_fetched_urls(self, request: EgressRequest) -> None:
         """Every URL the media server will open for this egress (the page of a web
@@ -340,71 +340,6 @@ class MediaService:
         if egress is None:
             raise NotFound("egress not found")
         return egress
-
-    async def _refresh_egress(self, egress: Egress) -> Egress:
-        if egress.ended:
-            return egress
-        try:
-            info = await self._engine.get_egress(egress.engine_id)
-        except NotFound:
-            return await self._egress_gone(egress)
-        return await self._apply_egress(egress, info)
-
-    async def _refresh_egresses(self, egresses: list[Egress]) -> list[Egress]:
-        by_room: dict[str, dict[str, EgressInfo]] = {}
-        refreshed = []
-        for egress in egresses:
-            if egress.ended:
-                refreshed.append(egress)
-                continue
-            if egress.livekit_room is None:
-                refreshed.append(await self._refresh_egress(egress))
-                continue
-            if egress.livekit_room not in by_room:
-                infos = await self._engine.list_egress(room_name=egress.livekit_room)
-                by_room[egress.livekit_room] = {i.egress_id: i for i in infos}
-            info = by_room[egress.livekit_room].get(egress.engine_id)
-            refreshed.append(
-                await self._egress_gone(egress)
-                if info is None
-                else await self._apply_egress(egress, info)
-            )
-        return refreshed
-
-    async def _apply_egress(self, egress: Egress, info: EgressInfo) -> Egress:
-        updated = msgspec.structs.replace(
-            egress,
-            status=info.status,
-            ended_at=info.ended_at or egress.ended_at,
-            error=info.error or egress.error,
-        )
-        if updated.ended and updated.ended_at is None:
-            updated = msgspec.structs.replace(updated, ended_at=self._clock.now())
-        return await self._save_egress(egress, updated)
-
-    async def _egress_gone(self, egress: Egress) -> Egress:
-        """An egress the engine forgot (restarted, purged) while Pulse thought it ran."""
-        if egress.ended:
-            return egress
-        now = self._clock.now()
-        updated = msgspec.structs.replace(
-            egress, status="aborted", ended_at=now, error=_ENGINE_GONE
-        )
-        return await self._save_egress(egress, updated)
-
-    async def _save_egress(self, old: Egress, new: Egress) -> Egress:
-        if new == old:
-            return old
-        # Read again before writing: the media server's webhook may have ended the egress
-        # while this refresh was asking the engine, and an end is final.
-        current = await self._egress.get(old.project_id, old.id)
-        if current is not None and current.ended and not old.ended:
-            return current
-        new = msgspec.structs.replace(new, updated_at=self._clock.now())
-        await self._egress.update(new)
-        if new.ended and not old.ended and self._meter is not None:
-            await self._meter.egress_ended(new)
-        return new
 
     # -- internals: ingress ----------------------------------------------------------
 

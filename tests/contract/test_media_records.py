@@ -312,6 +312,30 @@ async def test_ingress_round_trips_lists_and_updates(records: Records) -> None:
         await records.ingress.add(msgspec.structs.replace(pull, id=other_id))
 
 
+async def test_ingress_change_is_one_step_scoped_by_project(records: Records) -> None:
+    mine, theirs = project_id(), project_id()
+    item = ingress(mine)
+    await records.ingress.add(item)
+    calls: list[Ingress] = []
+
+    def publishing(stored: Ingress) -> Ingress:
+        calls.append(stored)
+        return msgspec.structs.replace(stored, status="publishing")
+
+    assert await records.ingress.change(theirs, item.id, publishing) is None
+    assert calls == []
+    changed = await records.ingress.change(mine, item.id, publishing)
+    assert changed == msgspec.structs.replace(item, status="publishing")
+    assert await records.ingress.get(mine, item.id) == changed
+    with pytest.raises(ValueError, match="keep the ingress's id, project and engine id"):
+        await records.ingress.change(
+            mine, item.id, lambda s: msgspec.structs.replace(s, engine_id="IN_other")
+        )
+    assert await records.ingress.delete(mine, item.id) is True
+    assert await records.ingress.change(mine, item.id, publishing) is None
+    assert len(calls) == 1
+
+
 async def test_ingress_delete_only_deletes_the_owners_record(records: Records) -> None:
     mine, theirs = project_id(), project_id()
     item = ingress(mine)

@@ -397,3 +397,23 @@ async def test_a_refresh_racing_the_media_servers_end_never_revives_the_egress(
     assert seen.status == "complete"
     stored = await setup.egress.get(me.id, egress.id)
     assert stored is not None and stored.status == "complete"
+
+
+async def test_an_ingress_deleted_while_a_list_asks_the_engine_does_not_fail_the_list(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = setup.project
+    ingress = await setup.service.create_ingress(
+        me, CreateIngress(room="demo", type="whip", participant_identity="x")
+    )
+    real_list = setup.engine.list_ingress
+
+    async def engine_answer_then_delete(**kwargs: Any) -> Any:
+        infos = await real_list(**kwargs)
+        assert await setup.ingress.delete(me.id, ingress.id)  # another request, meanwhile
+        return [msgspec.structs.replace(i, status="publishing") for i in infos]
+
+    monkeypatch.setattr(setup.engine, "list_ingress", engine_answer_then_delete)
+    listed = await setup.service.list_ingress(me)
+    assert [i.id for i in listed.items] == [ingress.id]  # as it was when listed
+    assert await setup.ingress.get(me.id, ingress.id) is None  # and not written back

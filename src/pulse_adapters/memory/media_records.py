@@ -13,6 +13,7 @@ from pulse_core.ports.media_records import (
     EgressRecordRepository,
     IngressRecordRepository,
     kept_egress,
+    kept_ingress,
 )
 
 
@@ -106,6 +107,16 @@ class InMemoryIngressRecordRepository(IngressRecordRepository):
         if await self.get(ingress.project_id, ingress.id) is None:
             raise NotFound("ingress not found")
         self._by_id[ingress.id] = ingress
+
+    async def change(
+        self, project_id: str, ingress_id: str, change: Callable[[Ingress], Ingress]
+    ) -> Ingress | None:
+        stored = self._by_id.get(ingress_id)
+        if stored is None or stored.project_id != project_id:
+            return None
+        changed = kept_ingress(stored, change(stored))
+        self._by_id[ingress_id] = changed
+        return changed
 
     async def count_active(self, project_ids: Sequence[str]) -> int:
         projects = set(project_ids)

@@ -52,6 +52,7 @@ from pulse_core.ports.media_records import (
     EgressRecordRepository,
     IngressRecordRepository,
     kept_egress,
+    kept_ingress,
 )
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -206,6 +207,25 @@ class MongoIngressRecordRepository(IngressRecordRepository):
             )
         if result.matched_count == 0:
             raise NotFound("ingress not found")
+
+    async def change(
+        self, project_id: str, ingress_id: str, change: Callable[[Ingress], Ingress]
+    ) -> Ingress | None:
+        # Compare and swap, as MongoEgressRecordRepository.change.
+        for _ in range(CHANGE_ROUNDS):
+            with translate_errors(f"find in {MEDIA_INGRESS}"):
+                doc = await self._ingress.find_one({"_id": ingress_id, "project_id": project_id})
+            if doc is None:
+                return None
+            stored = record_from_document(doc, Ingress)
+            changed = kept_ingress(stored, change(stored))
+            if changed == stored:
+                return stored
+            with translate_errors(f"update {MEDIA_INGRESS}"):
+                result = await self._ingress.replace_one(doc, record_to_document(changed))
+            if result.matched_count == 1:
+                return changed
+        raise Unavailable(f"ingress {ingress_id} kept changing; try again")
 
     async def count_active(self, project_ids: Sequence[str]) -> int:
         return await _count_active(self._ingress, project_ids, ENDED_INGRESS_STATUSES)

@@ -31,6 +31,7 @@ from pulse_core.ports.media_records import (
     EgressRecordRepository,
     IngressRecordRepository,
     kept_egress,
+    kept_ingress,
 )
 
 _ENCODER = msgspec.json.Encoder()
@@ -220,6 +221,23 @@ class SqliteIngressRecordRepository(IngressRecordRepository):
                 raise NotFound("ingress not found")
 
         await self._db.write(work)
+
+    async def change(
+        self, project_id: str, ingress_id: str, change: Callable[[Ingress], Ingress]
+    ) -> Ingress | None:
+        # One write transaction, as SqliteEgressRecordRepository.change.
+        def work(conn: sqlite3.Connection) -> Ingress | None:
+            row = conn.execute(INGRESS_GET, (ingress_id, project_id)).fetchone()
+            if row is None:
+                return None
+            stored = _INGRESS.decode(row[0])
+            changed = kept_ingress(stored, change(stored))
+            if changed != stored:
+                params = (changed.room, _json(changed), ingress_id, project_id)
+                conn.execute(INGRESS_UPDATE, params)
+            return changed
+
+        return await self._db.write(work)
 
     async def count_active(self, project_ids: Sequence[str]) -> int:
         return await _count_active(self._db, INGRESS_COUNT_ACTIVE, project_ids, ENDED_INGRESS_JSON)

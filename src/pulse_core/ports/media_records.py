@@ -101,6 +101,13 @@ class IngressRecordRepository(abc.ABC):
         """Replace ``ingress`` by id and project; ``NotFound`` if there is none."""
 
     @abc.abstractmethod
+    async def change(
+        self, project_id: str, ingress_id: str, change: Callable[[Ingress], Ingress]
+    ) -> Ingress | None:
+        """As :meth:`EgressRecordRepository.change`, for an ingress: None (``change`` not
+        called) when there is no such record, deleted meanwhile included."""
+
+    @abc.abstractmethod
     async def count_active(self, project_ids: Sequence[str]) -> int:
         """How many ingresses of ``project_ids`` exist and have not ended (``Ingress.ended``
         is False): what an organization's concurrent-ingress limit counts."""
@@ -108,6 +115,18 @@ class IngressRecordRepository(abc.ABC):
     @abc.abstractmethod
     async def delete(self, project_id: str, ingress_id: str) -> bool:
         """Delete the record if ``project_id`` owns it; whether there was one."""
+
+
+def kept_ingress(stored: Ingress, changed: Ingress) -> Ingress:
+    """``changed``, checked to be the same ingress as ``stored`` (what
+    :meth:`IngressRecordRepository.change` asks of its function); adapters call it."""
+    if (changed.id, changed.project_id, changed.engine_id) != (
+        stored.id,
+        stored.project_id,
+        stored.engine_id,
+    ):
+        raise ValueError("an ingress change must keep the ingress's id, project and engine id")
+    return changed
 
 
 def kept_egress(stored: Egress, changed: Egress) -> Egress:

@@ -129,8 +129,14 @@ class LiveKitEventProcessor:
             return []
         status = ingress_status(info)
         if status != record.status:
-            updated: Ingress = msgspec.structs.replace(record, status=status, updated_at=at)
-            await self._ingress.update(updated)
+
+            def applied(stored: Ingress) -> Ingress:
+                if stored.status == status:
+                    return stored
+                return msgspec.structs.replace(stored, status=status, updated_at=at)
+
+            if await self._ingress.change(record.project_id, record.id, applied) is None:
+                return []  # deleted meanwhile, as if it had not been found
         if self._meter is not None and (
             event.event == "ingress_ended" or status in ENDED_INGRESS_STATUSES
         ):

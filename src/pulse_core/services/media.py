@@ -354,9 +354,16 @@ class MediaService:
     async def _apply_ingress(self, ingress: Ingress, info: IngressInfo) -> Ingress:
         if info.status == ingress.status:
             return ingress
-        updated = msgspec.structs.replace(ingress, status=info.status, updated_at=self._clock.now())
-        await self._ingress.update(updated)
-        return updated
+        now = self._clock.now()
+
+        def applied(stored: Ingress) -> Ingress:
+            if stored.status == info.status:
+                return stored
+            return msgspec.structs.replace(stored, status=info.status, updated_at=now)
+
+        # Deleted meanwhile: shown as it was read (a list must not fail for it).
+        changed = await self._ingress.change(ingress.project_id, ingress.id, applied)
+        return ingress if changed is None else changed
 
     # -- internals: both -------------------------------------------------------------
 

@@ -21,10 +21,6 @@ from pulse_adapters.mongo.database import Document
 
 S = TypeVar("S", bound=msgspec.Struct)
 
-#: Reads and swaps a compare-and-swap change (a repository's ``change``) tries before it
-#: gives up with ``Unavailable``: each lost round means another write landed meanwhile.
-CHANGE_ROUNDS = 10
-
 
 def present(doc: Mapping[str, Any]) -> Document:
     """``doc`` without its None values: what an insert stores."""
@@ -44,6 +40,11 @@ def update_of(doc: Mapping[str, Any]) -> Document:
 
 def struct_fields(model: type[msgspec.Struct]) -> Iterable[str]:
     return (f.name for f in msgspec.structs.fields(model))
+
+
+def document_fields(model: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The fields a document of ``model`` may hold: its fields, ``id`` as ``_id``."""
+    return tuple("_id" if name == "id" else name for name in struct_fields(model))
 
 
 def struct_to_document(obj: msgspec.Struct) -> Document:

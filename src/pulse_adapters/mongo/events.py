@@ -42,12 +42,12 @@ import msgspec
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pulse_adapters.mongo.changes import change_by_swap
 from pulse_adapters.mongo.database import Document, MongoDatabase
-from pulse_adapters.mongo.documents import CHANGE_ROUNDS, struct_fields, update_of
+from pulse_adapters.mongo.documents import document_fields, struct_fields, update_of
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_adapters.mongo.indexes import (
     EVENTS,
-    OUTBOX,
     TOMBSTONE,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
@@ -55,7 +55,7 @@ from pulse_adapters.mongo.indexes import (
     index_plan,
 )
 from pulse_adapters.mongo.outbox import NOT_BURIED, Outbox, carrying, pushing
-from pulse_core.errors import Conflict, NotFound, Unavailable
+from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from pulse_core.ports.events import (
@@ -237,28 +237,23 @@ class MongoWebhookEndpointRepository(WebhookEndpointRepository):
         *,
         audit: AuditRecord | None = None,
     ) -> WebhookEndpoint | None:
-        # Compare and swap, as MongoUserRepository.change: the update lands only on the
-        # very document that was read (its carried audit records aside); a tombstone set
-        # meanwhile makes it miss, and the next read finds nothing.
-        for _ in range(CHANGE_ROUNDS):
-            query = {"_id": endpoint_id, "project_id": project_id, **NOT_BURIED}
-            with translate_errors(f"find in {WEBHOOK_ENDPOINTS}"):
-                doc = await self._endpoints.find_one(query)
-            if doc is None:
-                return None
-            stored = from_document(doc, WebhookEndpoint)
-            changed = kept_endpoint(stored, change(stored))
-            if changed == stored:
-                return stored
-            read = {k: v for k, v in doc.items() if k != OUTBOX}
-            with translate_errors(f"update {WEBHOOK_ENDPOINTS}"):
-                result = await self._endpoints.update_one(
-                    {**read, **NOT_BURIED}, _endpoint_update(changed, audit)
-                )
-            if result.matched_count == 1:
-                await self._outbox.deliver(self._endpoints, endpoint_id, audit)
-                return changed
-        raise Unavailable(f"webhook endpoint {endpoint_id} kept changing; try again")
+        # The query's NOT_BURIED is part of the swap's match: a tombstone set meanwhile
+        # makes it miss, and the next read finds nothing.
+        found = await change_by_swap(
+            self._endpoints,
+            {"_id": endpoint_id, "project_id": project_id, **NOT_BURIED},
+            read=lambda doc: from_document(doc, WebhookEndpoint),
+            change=lambda stored: kept_endpoint(stored, change(stored)),
+            write=lambda changed: _endpoint_update(changed, audit),
+            fields=document_fields(WebhookEndpoint),
+            name=f"webhook endpoint {endpoint_id}",
+        )
+        if found is None:
+            return None
+        endpoint, wrote = found
+        if wrote:
+            await self._outbox.deliver(self._endpoints, endpoint_id, audit)
+        return endpoint
 
     async def delete(
         self, project_id: str, endpoint_id: str, *, audit: AuditRecord | None = None
@@ -304,25 +299,17 @@ class MongoDeliveryRepository(DeliveryRepository):
     async def change(
         self, project_id: str, delivery_id: str, change: Callable[[Delivery], Delivery]
     ) -> Delivery | None:
-        # Compare and swap: the replacement lands only on the very document that was
-        # read (every field equal, attempts included); a write in between makes it miss,
-        # and the change is made again on what is stored then.
-        for _ in range(CHANGE_ROUNDS):
-            with translate_errors(f"find in {WEBHOOK_DELIVERIES}"):
-                doc = await self._deliveries.find_one(
-                    {"_id": delivery_id, "project_id": project_id}
-                )
-            if doc is None:
-                return None
-            stored = from_document(doc, Delivery)
-            changed = kept_identity(stored, change(stored))
-            if changed == stored:
-                return stored
-            with translate_errors(f"update {WEBHOOK_DELIVERIES}"):
-                result = await self._deliveries.replace_one(doc, to_document(changed))
-            if result.matched_count == 1:
-                return changed
-        raise Unavailable(f"delivery {delivery_id} kept changing; try again")
+        found = await change_by_swap(
+            self._deliveries,
+            {"_id": delivery_id, "project_id": project_id},
+            read=lambda doc: from_document(doc, Delivery),
+            change=lambda stored: kept_identity(stored, change(stored)),
+            write=to_document,
+            fields=document_fields(Delivery),
+            replace=True,
+            name=f"delivery {delivery_id}",
+        )
+        return None if found is None else found[0]
 
     async def list_page(
         self,

@@ -37,11 +37,12 @@ import msgspec
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pulse_adapters.mongo.changes import change_by_swap
 from pulse_adapters.mongo.database import Document, MongoDatabase
-from pulse_adapters.mongo.documents import CHANGE_ROUNDS
+from pulse_adapters.mongo.documents import document_fields
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_adapters.mongo.indexes import MEDIA_EGRESS, MEDIA_INGRESS, IndexSpec, index_plan
-from pulse_core.errors import NotFound, Unavailable
+from pulse_core.errors import NotFound
 from pulse_core.models.media import (
     ENDED_EGRESS_STATUSES,
     ENDED_INGRESS_STATUSES,
@@ -151,22 +152,17 @@ class MongoEgressRecordRepository(EgressRecordRepository):
     async def change(
         self, project_id: str, egress_id: str, change: Callable[[Egress], Egress]
     ) -> Egress | None:
-        # Compare and swap: the replacement lands only on the very document that was
-        # read; a write in between makes it miss, and the change is made again.
-        for _ in range(CHANGE_ROUNDS):
-            with translate_errors(f"find in {MEDIA_EGRESS}"):
-                doc = await self._egress.find_one({"_id": egress_id, "project_id": project_id})
-            if doc is None:
-                return None
-            stored = record_from_document(doc, Egress)
-            changed = kept_egress(stored, change(stored))
-            if changed == stored:
-                return stored
-            with translate_errors(f"update {MEDIA_EGRESS}"):
-                result = await self._egress.replace_one(doc, record_to_document(changed))
-            if result.matched_count == 1:
-                return changed
-        raise Unavailable(f"egress {egress_id} kept changing; try again")
+        found = await change_by_swap(
+            self._egress,
+            {"_id": egress_id, "project_id": project_id},
+            read=lambda doc: record_from_document(doc, Egress),
+            change=lambda stored: kept_egress(stored, change(stored)),
+            write=record_to_document,
+            fields=document_fields(Egress),
+            replace=True,
+            name=f"egress {egress_id}",
+        )
+        return None if found is None else found[0]
 
     async def count_active(self, project_ids: Sequence[str]) -> int:
         return await _count_active(self._egress, project_ids, ENDED_EGRESS_STATUSES)
@@ -211,21 +207,17 @@ class MongoIngressRecordRepository(IngressRecordRepository):
     async def change(
         self, project_id: str, ingress_id: str, change: Callable[[Ingress], Ingress]
     ) -> Ingress | None:
-        # Compare and swap, as MongoEgressRecordRepository.change.
-        for _ in range(CHANGE_ROUNDS):
-            with translate_errors(f"find in {MEDIA_INGRESS}"):
-                doc = await self._ingress.find_one({"_id": ingress_id, "project_id": project_id})
-            if doc is None:
-                return None
-            stored = record_from_document(doc, Ingress)
-            changed = kept_ingress(stored, change(stored))
-            if changed == stored:
-                return stored
-            with translate_errors(f"update {MEDIA_INGRESS}"):
-                result = await self._ingress.replace_one(doc, record_to_document(changed))
-            if result.matched_count == 1:
-                return changed
-        raise Unavailable(f"ingress {ingress_id} kept changing; try again")
+        found = await change_by_swap(
+            self._ingress,
+            {"_id": ingress_id, "project_id": project_id},
+            read=lambda doc: record_from_document(doc, Ingress),
+            change=lambda stored: kept_ingress(stored, change(stored)),
+            write=record_to_document,
+            fields=document_fields(Ingress),
+            replace=True,
+            name=f"ingress {ingress_id}",
+        )
+        return None if found is None else found[0]
 
     async def count_active(self, project_ids: Sequence[str]) -> int:
         return await _count_active(self._ingress, project_ids, ENDED_INGRESS_STATUSES)

@@ -55,17 +55,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from pymongo import ASCENDING, UpdateOne
 
+from pulse_adapters.mongo.changes import change_by_swap
 from pulse_adapters.mongo.database import Document, MongoDatabase
-from pulse_adapters.mongo.documents import CHANGE_ROUNDS, page, page_filter, present, update_of
+from pulse_adapters.mongo.documents import (
+    document_fields,
+    page,
+    page_filter,
+    present,
+    update_of,
+)
 from pulse_adapters.mongo.errors import translate_errors
-from pulse_adapters.mongo.indexes import ORGANIZATIONS, OUTBOX, PROJECTS
+from pulse_adapters.mongo.indexes import ORGANIZATIONS, PROJECTS
 from pulse_adapters.mongo.outbox import Outbox, carrying, pushing
-from pulse_core.errors import NotFound, Unavailable
+from pulse_core.errors import NotFound
 from pulse_core.models import Organization, Project
 from pulse_core.models.audit import AuditRecord
 from pulse_core.ports.repositories import (
@@ -148,24 +155,21 @@ class MongoOrganizationRepository(OrganizationRepository):
         *,
         audit: AuditRecord | None = None,
     ) -> Organization | None:
-        # Compare and swap, as MongoUserRepository.change.
-        for _ in range(CHANGE_ROUNDS):
-            with translate_errors("find in organizations"):
-                doc = await self._orgs.find_one({"_id": org_id, "is_deleted": False})
-            if doc is None:
-                return None
-            stored = organization_from_document(doc)
-            changed = kept_organization(stored, change(stored))
-            if changed == stored:
-                return stored
-            read = {k: v for k, v in doc.items() if k != OUTBOX}
-            update = pushing(update_of(organization_to_document(changed)), audit)
-            with translate_errors("update organizations"):
-                result = await self._orgs.update_one(read, update)
-            if result.matched_count == 1:
-                await self._outbox.deliver(self._orgs, org_id, audit)
-                return changed
-        raise Unavailable(f"organization {org_id} kept changing; try again")
+        found = await change_by_swap(
+            self._orgs,
+            {"_id": org_id, "is_deleted": False},
+            read=organization_from_document,
+            change=lambda stored: kept_organization(stored, change(stored)),
+            write=lambda changed: pushing(update_of(organization_to_document(changed)), audit),
+            fields=document_fields(Organization),
+            name=f"organization {org_id}",
+        )
+        if found is None:
+            return None
+        org, wrote = found
+        if wrote:
+            await self._outbox.deliver(self._orgs, org_id, audit)
+        return org
 
 
 # -- projects ----------------------------------------------------------------------------
@@ -207,6 +211,29 @@ def project_to_document(project: Project) -> Document:
         "updated_at": project.updated_at,
         "deleted_at": project.deleted_at,
     }
+
+
+#: Every field of a ``projects`` document (``project_to_document``'s keys).
+PROJECT_FIELDS: Final = (
+    "_id",
+    "org_id",
+    "name",
+    "pulse_api_key",
+    "pulse_api_secret_hash",
+    "previous_api_key",
+    "previous_api_secret_hash",
+    "previous_key_expires_at",
+    "api_keys",
+    "webhook_url",
+    "rate_limit",
+    "token_ttl_default_seconds",
+    "token_ttl_max_seconds",
+    "key_last_used_at",
+    "is_deleted",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+)
 
 
 def project_from_document(doc: Mapping[str, Any]) -> Project:
@@ -309,25 +336,21 @@ class MongoProjectRepository(ProjectRepository):
         *,
         audit: AuditRecord | None = None,
     ) -> Project | None:
-        # Compare and swap, as MongoUserRepository.change: the update lands only on the
-        # very document that was read (its carried audit records aside).
-        for _ in range(CHANGE_ROUNDS):
-            with translate_errors("find in projects"):
-                doc = await self._projects.find_one({"_id": project_id, "is_deleted": False})
-            if doc is None:
-                return None
-            stored = project_from_document(doc)
-            changed = kept_project(stored, change(stored))
-            if changed == stored:
-                return stored
-            read = {k: v for k, v in doc.items() if k != OUTBOX}
-            update = pushing(update_of(project_to_document(changed)), audit)
-            with translate_errors("update projects"):
-                result = await self._projects.update_one(read, update)
-            if result.matched_count == 1:
-                await self._outbox.deliver(self._projects, project_id, audit)
-                return changed
-        raise Unavailable(f"project {project_id} kept changing; try again")
+        found = await change_by_swap(
+            self._projects,
+            {"_id": project_id, "is_deleted": False},
+            read=project_from_document,
+            change=lambda stored: kept_project(stored, change(stored)),
+            write=lambda changed: pushing(update_of(project_to_document(changed)), audit),
+            fields=PROJECT_FIELDS,
+            name=f"project {project_id}",
+        )
+        if found is None:
+            return None
+        project, wrote = found
+        if wrote:
+            await self._outbox.deliver(self._projects, project_id, audit)
+        return project
 
     async def touch_keys(self, used: Mapping[str, datetime]) -> None:
         if not used:

@@ -30,9 +30,10 @@ from typing import Any, Final
 
 from pymongo import ASCENDING
 
+from pulse_adapters.mongo.changes import change_by_swap
 from pulse_adapters.mongo.database import Document, MongoDatabase
 from pulse_adapters.mongo.documents import (
-    CHANGE_ROUNDS,
+    document_fields,
     page,
     page_filter,
     present,
@@ -43,13 +44,14 @@ from pulse_adapters.mongo.documents import (
 from pulse_adapters.mongo.errors import translate_errors
 from pulse_adapters.mongo.indexes import OUTBOX, SESSIONS, USERS
 from pulse_adapters.mongo.outbox import Outbox, carrying, pushing
-from pulse_core.errors import NotFound, Unavailable
+from pulse_core.errors import NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.user import Session, User
 from pulse_core.ports.users import SessionRepository, UserRepository, kept_identity
 
 #: Users that are not removed: exactly the documents of the partial index ``email_1``.
 _PRESENT: Final[Document] = {"is_removed": False}
+_USER_FIELDS: Final = (*document_fields(User), "is_removed")
 
 
 def user_to_document(user: User) -> Document:
@@ -107,27 +109,21 @@ class MongoUserRepository(UserRepository):
         *,
         audit: AuditRecord | None = None,
     ) -> User | None:
-        # Compare and swap: the update lands only on the very document that was read
-        # (every field equal but the audit records it carries, which the outbox moves on
-        # its own); a write in between makes it miss, and the change is made again on
-        # what is stored then.
-        for _ in range(CHANGE_ROUNDS):
-            with translate_errors(f"find in {USERS}"):
-                doc = await self._users.find_one({"_id": user_id, **_PRESENT})
-            if doc is None:
-                return None
-            stored = user_from_document(doc)
-            changed = kept_identity(stored, change(stored))
-            if changed == stored:
-                return stored
-            read = {k: v for k, v in doc.items() if k != OUTBOX}
-            update = pushing(update_of(user_to_document(changed)), audit)
-            with translate_errors(f"update {USERS}"):
-                result = await self._users.update_one(read, update)
-            if result.matched_count == 1:
-                await self._outbox.deliver(self._users, user_id, audit)
-                return changed
-        raise Unavailable(f"user {user_id} kept changing; try again")
+        found = await change_by_swap(
+            self._users,
+            {"_id": user_id, **_PRESENT},
+            read=user_from_document,
+            change=lambda stored: kept_identity(stored, change(stored)),
+            write=lambda changed: pushing(update_of(user_to_document(changed)), audit),
+            fields=_USER_FIELDS,
+            name=f"user {user_id}",
+        )
+        if found is None:
+            return None
+        user, wrote = found
+        if wrote:
+            await self._outbox.deliver(self._users, user_id, audit)
+        return user
 
     async def record_sign_in(
         self, user_id: str, at: datetime, *, password_hash: str | None = None

@@ -21,8 +21,8 @@ from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
     WebhookEndpointRepository,
+    kept_delivery,
     kept_endpoint,
-    kept_identity,
 )
 
 T = TypeVar("T", Event, WebhookEndpoint, Delivery)
@@ -178,7 +178,7 @@ class InMemoryDeliveryRepository(DeliveryRepository):
         stored = await self.get(project_id, delivery_id)
         if stored is None:
             return None
-        changed = kept_identity(stored, change(stored))
+        changed = kept_delivery(stored, change(stored))
         self._by_id[delivery_id] = changed
         return changed
 

@@ -16,7 +16,7 @@ from pulse_adapters.memory.audit import InMemoryAuditRepository
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.user import Session, User
-from pulse_core.ports.users import SessionRepository, UserRepository, kept_identity
+from pulse_core.ports.users import SessionRepository, UserRepository, kept_user
 
 
 class InMemoryUserRepository(UserRepository):
@@ -82,7 +82,7 @@ class InMemoryUserRepository(UserRepository):
         stored = self._present(user_id)
         if stored is None:
             return None
-        changed = kept_identity(stored, change(stored))
+        changed = kept_user(stored, change(stored))
         if changed != stored:
             self._check_email(changed)
             self._by_id[user_id] = changed

@@ -62,8 +62,8 @@ from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
     WebhookEndpointRepository,
+    kept_delivery,
     kept_endpoint,
-    kept_identity,
 )
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -303,7 +303,7 @@ class MongoDeliveryRepository(DeliveryRepository):
             self._deliveries,
             {"_id": delivery_id, "project_id": project_id},
             read=lambda doc: from_document(doc, Delivery),
-            change=lambda stored: kept_identity(stored, change(stored)),
+            change=lambda stored: kept_delivery(stored, change(stored)),
             write=to_document,
             fields=document_fields(Delivery),
             replace=True,

@@ -47,7 +47,7 @@ from pulse_adapters.mongo.outbox import Outbox, carrying, pushing
 from pulse_core.errors import NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.user import Session, User
-from pulse_core.ports.users import SessionRepository, UserRepository, kept_identity
+from pulse_core.ports.users import SessionRepository, UserRepository, kept_user
 
 #: Users that are not removed: exactly the documents of the partial index ``email_1``.
 _PRESENT: Final[Document] = {"is_removed": False}
@@ -113,7 +113,7 @@ class MongoUserRepository(UserRepository):
             self._users,
             {"_id": user_id, **_PRESENT},
             read=user_from_document,
-            change=lambda stored: kept_identity(stored, change(stored)),
+            change=lambda stored: kept_user(stored, change(stored)),
             write=lambda changed: pushing(update_of(user_to_document(changed)), audit),
             fields=_USER_FIELDS,
             name=f"user {user_id}",

@@ -30,7 +30,7 @@ from pulse_core.models.events import Delivery, DeliveryStatus, Event
 from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
-    kept_identity,
+    kept_delivery,
 )
 
 _ENCODER = msgspec.json.Encoder()
@@ -266,7 +266,7 @@ class SqliteDeliveryRepository(DeliveryRepository):
             if row is None:
                 return None
             stored = _DELIVERY.decode(row[0])
-            changed = kept_identity(stored, change(stored))
+            changed = kept_delivery(stored, change(stored))
             if changed != stored:
                 params = (changed.status, _json(changed), delivery_id, project_id)
                 conn.execute(DELIVERY_CHANGE, params)

@@ -27,7 +27,7 @@ from pulse_adapters.sqlite.database import SqliteDatabase
 from pulse_core.errors import NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.user import Session, User
-from pulse_core.ports.users import SessionRepository, UserRepository, kept_identity
+from pulse_core.ports.users import SessionRepository, UserRepository, kept_user
 
 _ENCODER = msgspec.json.Encoder()
 _USER = msgspec.json.Decoder(User)
@@ -139,7 +139,7 @@ class SqliteUserRepository(UserRepository):
             if row is None:
                 return None
             stored = _USER.decode(row[0])
-            changed = kept_identity(stored, change(stored))
+            changed = kept_user(stored, change(stored))
             if changed != stored:
                 conn.execute(USER_UPDATE, (*_user_row(changed), user_id))
                 if audit is not None:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
+from pulse_core.ports.changes import kept
 
 
 class EventRepository(abc.ABC):
@@ -105,27 +106,23 @@ class WebhookEndpointRepository(abc.ABC):
 
 
 def kept_endpoint(stored: WebhookEndpoint, changed: WebhookEndpoint) -> WebhookEndpoint:
-    """``changed``, checked to be the same endpoint as ``stored`` (what
-    :meth:`WebhookEndpointRepository.change` asks of its function); adapters call it."""
-    if (changed.id, changed.project_id) != (stored.id, stored.project_id):
-        raise ValueError("an endpoint change must keep the endpoint's id and project")
-    return changed
+    """What :meth:`WebhookEndpointRepository.change` asks of its function; adapters call it."""
+    return kept(
+        stored,
+        changed,
+        ("id", "project_id"),
+        "an endpoint change must keep the endpoint's id and project",
+    )
 
 
-def kept_identity(stored: Delivery, changed: Delivery) -> Delivery:
-    """``changed``, checked to be the same delivery as ``stored``: the same id, project,
-    endpoint and event (what :meth:`DeliveryRepository.change` asks of its function);
-    adapters call it."""
-    if (changed.id, changed.project_id, changed.endpoint_id, changed.event_id) != (
-        stored.id,
-        stored.project_id,
-        stored.endpoint_id,
-        stored.event_id,
-    ):
-        raise ValueError(
-            "a delivery change must keep the delivery's id, project, endpoint and event"
-        )
-    return changed
+def kept_delivery(stored: Delivery, changed: Delivery) -> Delivery:
+    """What :meth:`DeliveryRepository.change` asks of its function; adapters call it."""
+    return kept(
+        stored,
+        changed,
+        ("id", "project_id", "endpoint_id", "event_id"),
+        "a delivery change must keep the delivery's id, project, endpoint and event",
+    )
 
 
 class DeliveryRepository(abc.ABC):

@@ -21,6 +21,7 @@ import abc
 from collections.abc import Callable, Sequence
 
 from pulse_core.models.media import Egress, Ingress
+from pulse_core.ports.changes import kept
 
 
 class EgressRecordRepository(abc.ABC):
@@ -118,24 +119,20 @@ class IngressRecordRepository(abc.ABC):
 
 
 def kept_ingress(stored: Ingress, changed: Ingress) -> Ingress:
-    """``changed``, checked to be the same ingress as ``stored`` (what
-    :meth:`IngressRecordRepository.change` asks of its function); adapters call it."""
-    if (changed.id, changed.project_id, changed.engine_id) != (
-        stored.id,
-        stored.project_id,
-        stored.engine_id,
-    ):
-        raise ValueError("an ingress change must keep the ingress's id, project and engine id")
-    return changed
+    """What :meth:`IngressRecordRepository.change` asks of its function; adapters call it."""
+    return kept(
+        stored,
+        changed,
+        ("id", "project_id", "engine_id"),
+        "an ingress change must keep the ingress's id, project and engine id",
+    )
 
 
 def kept_egress(stored: Egress, changed: Egress) -> Egress:
-    """``changed``, checked to be the same egress as ``stored`` (what
-    :meth:`EgressRecordRepository.change` asks of its function); adapters call it."""
-    if (changed.id, changed.project_id, changed.engine_id) != (
-        stored.id,
-        stored.project_id,
-        stored.engine_id,
-    ):
-        raise ValueError("an egress change must keep the egress's id, project and engine id")
-    return changed
+    """What :meth:`EgressRecordRepository.change` asks of its function; adapters call it."""
+    return kept(
+        stored,
+        changed,
+        ("id", "project_id", "engine_id"),
+        "an egress change must keep the egress's id, project and engine id",
+    )

@@ -27,6 +27,7 @@ from datetime import datetime
 
 from pulse_core.models import Organization, Project
 from pulse_core.models.audit import AuditRecord
+from pulse_core.ports.changes import kept
 
 
 class OrganizationRepository(abc.ABC):
@@ -132,16 +133,15 @@ class ProjectRepository(abc.ABC):
 
 
 def kept_organization(stored: Organization, changed: Organization) -> Organization:
-    """``changed``, checked to be the same organization as ``stored`` (what
-    :meth:`OrganizationRepository.change` asks of its function); adapters call it."""
-    if changed.id != stored.id:
-        raise ValueError("an organization change must keep the organization's id")
-    return changed
+    """What :meth:`OrganizationRepository.change` asks of its function; adapters call it."""
+    return kept(stored, changed, ("id",), "an organization change must keep the organization's id")
 
 
 def kept_project(stored: Project, changed: Project) -> Project:
-    """``changed``, checked to be the same project as ``stored`` (what
-    :meth:`ProjectRepository.change` asks of its function); adapters call it."""
-    if (changed.id, changed.org_id) != (stored.id, stored.org_id):
-        raise ValueError("a project change must keep the project's id and organization")
-    return changed
+    """What :meth:`ProjectRepository.change` asks of its function; adapters call it."""
+    return kept(
+        stored,
+        changed,
+        ("id", "org_id"),
+        "a project change must keep the project's id and organization",
+    )

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.user import Session, User
+from pulse_core.ports.changes import kept
 
 
 class UserRepository(abc.ABC):
@@ -65,12 +66,11 @@ class UserRepository(abc.ABC):
         is. A removed or unknown user is left alone."""
 
 
-def kept_identity(stored: User, changed: User) -> User:
-    """``changed``, checked to be the same user as ``stored`` (what
-    :meth:`UserRepository.change` asks of its function); adapters call it."""
-    if (changed.id, changed.org_id) != (stored.id, stored.org_id):
-        raise ValueError("a user change must keep the user's id and organization")
-    return changed
+def kept_user(stored: User, changed: User) -> User:
+    """What :meth:`UserRepository.change` asks of its function; adapters call it."""
+    return kept(
+        stored, changed, ("id", "org_id"), "a user change must keep the user's id and organization"
+    )
 
 
 class SessionRepository(abc.ABC):

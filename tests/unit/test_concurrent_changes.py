@@ -285,3 +285,16 @@ async def test_a_rename_and_a_plan_change_at_once_both_land() -> None:
     )
     stored = await world.orgs.get(org_id)
     assert stored is not None and (stored.name, stored.plan) == ("Renamed", "pro")
+
+
+async def test_an_owner_resending_the_plan_never_undoes_an_admins_plan_change() -> None:
+    world = World()
+    org_id = await world.org()
+    owner = ManagementPrincipal(subject="usr_owner", role="owner", org_id=org_id)
+    # The owner's form sends every field back, the plan as it read it ("free").
+    await asyncio.gather(
+        world.organizations.update(ADMIN, org_id, OrganizationPatch(plan="pro")),
+        world.organizations.update(owner, org_id, OrganizationPatch(name="Renamed", plan="free")),
+    )
+    stored = await world.orgs.get(org_id)
+    assert stored is not None and (stored.name, stored.plan) == ("Renamed", "pro")

@@ -113,9 +113,13 @@ class OrganizationService:
         if patch.admin_email is not msgspec.UNSET:
             changes["admin_email"] = validation.email(patch.admin_email, "admin_email")
         if patch.plan is not msgspec.UNSET:
-            if not actor.is_admin and patch.plan != org.plan:
-                raise PermissionDenied("only platform admins change the plan")
-            changes["plan"] = self._plans.check(patch.plan)
+            if not actor.is_admin:
+                if patch.plan != org.plan:
+                    raise PermissionDenied("only platform admins change the plan")
+                # The plan as read, sent back unchanged (a whole form): not written, so it
+                # cannot put back a plan an admin changed meanwhile.
+            else:
+                changes["plan"] = self._plans.check(patch.plan)
         if not changes:
             return org
         now = self._clock.now()

@@ -322,7 +322,9 @@ def _add_events(lifecycle: Lifecycle, container: Container) -> None:
 
 async def adopt_all_webhook_urls(projects: ProjectRepository, webhooks: WebhookService) -> int:
     """Every project's ``webhook_url`` (stored by earlier versions) as an endpoint; how
-    many were created. A value the address policy now refuses is logged and left."""
+    many were created. A value the address policy now refuses is logged and left; so is
+    one whose adoption cannot take its lock now (Redis down): the project's next save,
+    or the next start, adopts it."""
     created, after = 0, None
     while True:
         page = await projects.list_page(org_id=None, after=after, limit=200)
@@ -330,7 +332,7 @@ async def adopt_all_webhook_urls(projects: ProjectRepository, webhooks: WebhookS
             try:
                 if await webhooks.adopt_webhook_url(project) is not None:
                     created += 1
-            except InvalidInput as exc:
+            except (InvalidInput, Unavailable) as exc:
                 _log.warning("webhook_url_not_adopted", project_id=project.id, reason=exc.detail)
         if len(page) < 200:
             return created

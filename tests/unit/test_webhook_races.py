@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
+from structlog.testing import capture_logs
 
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.memory import (
@@ -22,10 +24,11 @@ from pulse_adapters.memory import (
     InMemoryEventRepository,
     InMemoryJobQueue,
     InMemoryLocks,
+    InMemoryProjectRepository,
     InMemoryWebhookEndpointRepository,
 )
 from pulse_core import ids
-from pulse_core.errors import Conflict
+from pulse_core.errors import Conflict, Unavailable
 from pulse_core.models.events import Delivery, Event, WebhookEndpoint
 from pulse_core.services.delivery import DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
@@ -35,6 +38,7 @@ from pulse_core.services.webhooks import (
     EndpointSpec,
     WebhookService,
 )
+from pulse_http.lifecycle import adopt_all_webhook_urls
 from tests.support.builders import org, project
 from tests.support.urls import url_guard_for_tests
 from tests.unit.test_webhook_delivery import ScriptedSender
@@ -186,3 +190,21 @@ async def test_a_retry_asked_for_during_an_attempt_keeps_the_attempt() -> None:
     stored = await world.webhooks.get_delivery(world.project, delivery.id)
     assert len(stored.attempts) == len(world.sender.sent) == 2
     assert stored == retried and stored.status == "pending" and stored.round_start == 2
+
+
+class _Down(InMemoryLocks):
+    def hold(self, name: str, *, lease_seconds: float, wait_seconds: float) -> Any:
+        raise Unavailable("redis is down")
+
+
+async def test_adoption_at_start_up_skips_what_it_cannot_lock_and_goes_on() -> None:
+    world = World()
+    world.webhooks._locks = _Down()  # the shared lock backend is down at start-up
+    projects = InMemoryProjectRepository()
+    legacy = project(org().id)
+    settings = msgspec.structs.replace(legacy.settings, webhook_url=URL)
+    await projects.add(msgspec.structs.replace(legacy, settings=settings))
+    with capture_logs() as logs:
+        assert await adopt_all_webhook_urls(projects, world.webhooks) == 0
+    assert [entry["event"] for entry in logs] == ["webhook_url_not_adopted"]
+    assert await world.endpoints.list_all(legacy.id) == []

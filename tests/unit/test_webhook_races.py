@@ -30,6 +30,7 @@ from pulse_adapters.memory import (
 from pulse_core import ids
 from pulse_core.errors import Conflict, Unavailable
 from pulse_core.models.events import Delivery, Event, WebhookEndpoint
+from pulse_core.ports.locks import Locks
 from pulse_core.services.delivery import DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.webhooks import (
@@ -79,7 +80,7 @@ class PausingDeliveries(InMemoryDeliveryRepository):
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, locks: Locks | None = None) -> None:
         self.clock = ManualClock(datetime.now(tz=UTC))
         events, deliveries = InMemoryEventRepository(), PausingDeliveries()
         self.deliveries = deliveries
@@ -95,7 +96,7 @@ class World:
             self.log,
             self.clock,
             urls=url_guard_for_tests(),
-            locks=InMemoryLocks(),
+            locks=InMemoryLocks() if locks is None else locks,
         )
         self.delivery = DeliveryService(
             events,
@@ -194,12 +195,11 @@ async def test_a_retry_asked_for_during_an_attempt_keeps_the_attempt() -> None:
 
 class _Down(InMemoryLocks):
     def hold(self, name: str, *, lease_seconds: float, wait_seconds: float) -> Any:
-        raise Unavailable("redis is down")
+        raise Unavailable("redis is down")  # the shared lock backend, at start-up
 
 
 async def test_adoption_at_start_up_skips_what_it_cannot_lock_and_goes_on() -> None:
-    world = World()
-    world.webhooks._locks = _Down()  # the shared lock backend is down at start-up
+    world = World(locks=_Down())
     projects = InMemoryProjectRepository()
     legacy = project(org().id)
     settings = msgspec.structs.replace(legacy.settings, webhook_url=URL)

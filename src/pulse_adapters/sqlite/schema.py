@@ -2,8 +2,8 @@
 
 :class:`~pulse_adapters.sqlite.database.SqliteDatabase` applies the ones a file lacks when
 it connects. The tables are read and written by the adapters of this package
-(``repositories``, ``media_records``, ``queue``, ``events``, ``usage``, ``users``,
-``keys``, ``audit``).
+(``repositories``, ``media_records``, ``queue``, ``events``, ``webhook_endpoints``,
+``usage``, ``users``, ``keys``, ``audit``).
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX queue_dead_jobs_queue ON queue_dead_jobs (queue, seq)",
     ),
-    # 4: the event log, webhook endpoints and deliveries (pulse_adapters.sqlite.events).
+    # 4: the event log, webhook endpoints and deliveries (pulse_adapters.sqlite.events,
+    # .webhook_endpoints).
     # Every read is by (project_id, id) or a project's range walked newest first, whole or
     # narrowed by one equality (an event's type; a delivery's endpoint, event or status);
     # each such range has an index ending in `id`, so no page needs a sort. No foreign

@@ -17,8 +17,8 @@ Litestar's handler, answers that one route itself with the same code, in the sam
    ``tokens`` bucket (429), rate-limit headers on every answer after authentication;
 2. the body, under ``MAX_BODY_BYTES`` (413), decoded once, strictly, by
    :func:`pulse_http.strict_body.decode_strict` (400 naming the field);
-3. :meth:`TokenService.mint` (400 naming the field) and the same ``TokenCreated`` JSON,
-   201;
+3. :meth:`TokenService.prepare` and :meth:`TokenService.mint` (400 naming the field) and
+   the same ``TokenCreated`` JSON, 201;
 4. errors as the same problem+json as :mod:`pulse_http.problems` (same bodies, same
    ``WWW-Authenticate`` / ``Retry-After``, unexpected errors logged and a 500).
 
@@ -122,6 +122,7 @@ class TokenFastPath:
             )
             body = await read_body(receive, headers.get("content-length"), self._max_body)
             request = decode_strict(_DECODER, body)
+            await self._tokens.prepare(project)
             payload = encode(TokenCreated.of(self._tokens.mint(project, request.to_domain())))
             status, content_type = 201, JSON
         except Exception as exc:

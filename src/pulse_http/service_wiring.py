@@ -130,16 +130,6 @@ class Services(containers.DeclarativeContainer):
     plans = providers.Singleton(read_plans, settings.provided.plans_file)
     usage_counter = providers.Singleton(UsageCounter, adapters.usage, adapters.clock)
     token_allowance = providers.Singleton(TokenAllowance)
-    tokens = providers.Singleton(
-        TokenService,
-        adapters.clock,
-        livekit_api_key=settings.provided.livekit_api_key,
-        livekit_api_secret=settings.provided.livekit_api_secret,
-        livekit_url=settings.provided.livekit_client_url,
-        usage=usage_counter,
-        allowance=token_allowance,
-        on_minted=observability.metrics.provided.token_minted,
-    )
     media_urls = providers.Singleton(
         UrlGuard,
         providers.Callable(_address_policy, settings.provided.media_allowed_networks),
@@ -197,6 +187,18 @@ class Services(containers.DeclarativeContainer):
         clock=adapters.clock,
         allowance=token_allowance,
         notices=providers.Singleton(QuotaNotices, event_log, adapters.events, adapters.clock),
+    )
+    tokens = providers.Singleton(
+        TokenService,
+        adapters.clock,
+        livekit_api_key=settings.provided.livekit_api_key,
+        livekit_api_secret=settings.provided.livekit_api_secret,
+        livekit_url=settings.provided.livekit_client_url,
+        usage=usage_counter,
+        # As the quota service keeps it: building that service is what lets the
+        # allowance look plans up (TokenService.prepare).
+        allowance=quotas.provided.allowance,
+        on_minted=observability.metrics.provided.token_minted,
     )
     meter = providers.Singleton(
         UsageMeter,

@@ -1,7 +1,7 @@
 """Plans enforced through the REST API (API.md, "Usage and quotas"), on both backends:
 each counted limit refuses at its value with a 403 problem+json naming the limit, its
 value and the current use, passes one below, and frees a slot when the object goes;
-rooms get the plan's participant cap; the plan page; who may set which plan; and a bad
+rooms and tokens get the plan's participant cap; the plan page; who may set which plan; and a bad
 PLANS_FILE stopping the start. The monthly minutes are in test_quota_minutes.py.
 
 The organization under test is on ``tiny``, a plan of the operator's PLANS_FILE
@@ -10,17 +10,20 @@ The organization under test is on ``tiny``, a plan of the operator's PLANS_FILE
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from livekit import api
 from livekit.protocol import egress as lk_egress
 
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
 from pulse_http.container import Container
+from pulse_http.dashboard.session import COOKIE
 from pulse_http.settings import ConfigError, Settings, load_settings
 from tests.http.conftest import Tenant, make_tenant, offline_container
 from tests.support import livekit_webhooks as lk
@@ -187,6 +190,66 @@ async def test_rooms_get_the_plans_participant_cap_and_may_not_ask_above_it(
     unlimited = await make_tenant(client, container, admin_headers, "Unlimited")
     free = await client.post("/v1/rooms", json={"name": "open"}, headers=unlimited.project_headers)
     assert free.status_code == 201 and free.json()["max_participants"] is None
+
+
+async def test_tokens_carry_the_plans_participant_cap_for_rooms_livekit_creates_on_join(
+    client: Client,
+    container: Container,
+    settings: Settings,
+    admin_headers: dict[str, str],
+    tiny: Tenant,
+) -> None:
+    """A room LiveKit creates on a join takes the joining token's ``roomConfig``: every
+    token of a capped plan carries the cap, read here as livekit-api reads it. The first
+    token of the organization already does (no refresh has run: the mint looks the plan
+    up), on the fast path, on Litestar's route and on the dashboard; a plan change
+    reaches the tokens at the next refresh; an unlimited plan's tokens carry none."""
+    verifier = api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret)
+
+    def cap_in(token: str) -> int | None:
+        config = verifier.verify(token).room_config
+        return None if config is None else config.max_participants
+
+    async def cap_of(tenant: Tenant, **headers: str) -> int | None:
+        minted = await client.post(
+            "/v1/tokens/create",
+            json={"identity": "someone", "room": "call"},
+            headers={**tenant.project_headers, **headers},
+        )
+        assert minted.status_code == 201, minted.text
+        token = minted.json()["token"]
+        checked = await client.post(
+            "/v1/tokens/validate", json={"token": token}, headers=tenant.project_headers
+        )
+        assert checked.json()["valid"] is True, checked.text
+        return cap_in(token)
+
+    unlimited = await make_tenant(client, container, admin_headers, "Unlimited")
+    assert await cap_of(tiny) == 5  # the fast path
+    assert await cap_of(tiny, **{"Idempotency-Key": "first"}) == 5  # Litestar's route
+    assert await cap_of(unlimited) is None
+
+    owner = container.services.management_auth().mint("owner-1", role="owner", org_id=tiny.org_id)
+    client.cookies.set(COOKIE, owner, path="/dashboard")
+    page = f"/dashboard/projects/{tiny.project_id}/tokens"
+    form = (await client.get(page)).text
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', form)
+    assert csrf is not None, form[:2000]
+    minted = await client.post(
+        page, data={"identity": "x", "room": "call", "_csrf_token": csrf.group(1)}
+    )
+    token = re.search(r'id="access-token">([^<]+)<', minted.text)
+    assert minted.status_code == 201 and token is not None, minted.text[:2000]
+    assert cap_in(token.group(1)) == 5
+
+    moved = await client.put(
+        f"/v1/organizations/{tiny.org_id}", json={"plan": "free"}, headers=admin_headers
+    )
+    assert moved.status_code == 200, moved.text
+    # The periodic refresh, on the app's loop (where the Mongo client lives).
+    client.blocking_portal.call(container.services.quotas().refresh_allowance)
+    assert await cap_of(tiny) == 100
+    assert await cap_of(unlimited) is None
 
 
 # -- the plan page -------------------------------------------------------------------------

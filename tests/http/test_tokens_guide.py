@@ -1,5 +1,6 @@
 """docs/tokens.md, run as written against a real `pulse serve` on the embedded default:
-minting, validating (a token of another project included), the project's TTL bounds,
+minting (the free plan's participant cap in the token), validating (a token of another
+project included), the project's TTL bounds,
 custom grants and a refused one. Its table of refused grants is the one Pulse enforces."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ def test_tokens_guide_runs_as_written(pulse_serve: tuple[str, str], tmp_path: Pa
     # The token names the project's own LiveKit room, never another's.
     assert re.search(r'"room": "prj_[0-9A-Z]{26}_demo"', out)
     assert '"sub": "alice"' in out and "lifetime: 3600 s" in out
+    assert 'roomConfig: {"maxParticipants": 100}' in out  # the free plan's cap
     assert "valid: True alice demo can publish: True" in out
     assert '{"valid":false,"reason":"malformed"}' in out
     assert '{"valid":false,"reason":"foreign_project"}' in out

@@ -17,6 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from livekit import api
+from livekit.protocol.agent_dispatch import RoomAgentDispatch
+from livekit.protocol.room import RoomConfiguration
 
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
@@ -25,6 +27,7 @@ from pulse_core.errors import InvalidInput, NotFound
 from pulse_core.models.project import Project, ProjectSettings
 from pulse_core.models.token import DEFAULT_GRANTS, TokenRequest, TokenValidation, VideoGrants
 from pulse_core.services import tokens
+from pulse_core.services.quotas import TokenAllowance
 from pulse_core.services.tokens import TokenService
 from tests.support import builders
 
@@ -40,7 +43,8 @@ REFUSED = [
     "recorder",
     "can_manage_agent_session",
 ]
-# Everything a Pulse token may contain at the top level: no jti, kind, roomConfig, sip...
+# Everything a Pulse token may contain at the top level (and roomConfig when its plan caps
+# participants per room): no jti, kind, sip...
 ALLOWED_TOP_LEVEL = {"iss", "sub", "nbf", "exp", "video", "name", "metadata", "attributes"}
 # The grants a token may carry, and those of them that are plain booleans.
 ROOM_GRANTS = [name for name in VideoGrants.__struct_fields__ if name not in REFUSED]
@@ -55,8 +59,14 @@ def now_clock() -> ManualClock:
     return ManualClock(datetime.now(UTC).replace(microsecond=0))
 
 
-def service(clock: ManualClock) -> TokenService:
-    return TokenService(clock, livekit_api_key=KEY, livekit_api_secret=SECRET, livekit_url=URL)
+def service(clock: ManualClock, *, allowance: TokenAllowance | None = None) -> TokenService:
+    return TokenService(
+        clock,
+        livekit_api_key=KEY,
+        livekit_api_secret=SECRET,
+        livekit_url=URL,
+        allowance=allowance,
+    )
 
 
 def make_project(settings: ProjectSettings | None = None) -> Project:
@@ -151,12 +161,22 @@ def test_livekit_accepts_every_minted_token_with_exactly_the_claims_asked(
 ) -> None:
     settings_ = data.draw(project_settings())
     request = data.draw(requests(settings_))
+    cap = data.draw(st.none() | st.integers(1, 100_000), label="plan's participant cap")
     clock = now_clock()
     project = make_project(settings_)
+    allowance = TokenAllowance()
+    allowance.room_caps[project.org_id] = cap
+    minting = service(clock, allowance=allowance)
 
-    minted = service(clock).mint(project, request)
+    minted = minting.mint(project, request)
 
     claims = api.TokenVerifier(KEY, SECRET).verify(minted.token)
+    if cap is None:
+        assert claims.room_config is None
+    else:
+        assert claims.room_config is not None
+        # Nothing but the cap: the rest of a RoomConfiguration reaches beyond the room.
+        assert claims.room_config == RoomConfiguration(max_participants=cap)
     assert claims.identity == request.identity
     assert claims.name == (request.name or "")
     assert claims.metadata == (request.metadata or "")
@@ -183,7 +203,7 @@ def test_livekit_accepts_every_minted_token_with_exactly_the_claims_asked(
     assert raw["iss"] == KEY
     assert raw["nbf"] == int(clock.time())
     assert raw["exp"] - raw["nbf"] == ttl
-    assert set(raw) <= ALLOWED_TOP_LEVEL
+    assert set(raw) <= ALLOWED_TOP_LEVEL | ({"roomConfig"} if cap else set())
     # canPublishData must be explicit: LiveKit reads it absent as "same as canPublish".
     assert {"room", "roomJoin", "canPublish", "canSubscribe", "canPublishData"} <= set(raw["video"])
 
@@ -193,7 +213,7 @@ def test_livekit_accepts_every_minted_token_with_exactly_the_claims_asked(
     assert minted.expires_at == datetime.fromtimestamp(raw["exp"], UTC)
 
     # And Pulse's own validation reads back exactly the grants that were asked for.
-    verdict = service(clock).validate(project, minted.token)
+    verdict = minting.validate(project, minted.token)
     assert verdict.valid, verdict.reason
     assert verdict.identity == request.identity
     assert verdict.room == request.room
@@ -597,6 +617,12 @@ def _signed(now: ManualClock, project: Project, **overrides: Any) -> str:
         ({"video": {"room": "demo", "roomJoin": True}}, "foreign_project"),
         ({"sip": {"admin": True}}, "forbidden_grant"),
         ({"roomConfig": {"name": "x"}}, "forbidden_grant"),
+        ({"roomConfig": {"maxParticipants": 5, "egress": {"room": {}}}}, "forbidden_grant"),
+        ({"roomConfig": {"maxParticipants": 5, "agents": [{"agentName": "a"}]}}, "forbidden_grant"),
+        ({"roomConfig": {"maxParticipants": -1}}, "forbidden_grant"),
+        ({"roomConfig": {"maxParticipants": True}}, "forbidden_grant"),
+        ({"roomConfig": {"maxParticipants": "5"}}, "forbidden_grant"),
+        ({"roomConfig": "x"}, "malformed"),
         ({"kind": "agent"}, "forbidden_grant"),
     ],
 )
@@ -604,6 +630,14 @@ def test_hand_made_tokens(
     now: ManualClock, project: Project, overrides: dict[str, Any], reason: str
 ) -> None:
     assert service(now).validate(project, _signed(now, project, **overrides)).reason == reason
+
+
+@pytest.mark.parametrize("room_config", [{"maxParticipants": 5}, {"maxParticipants": 0}, {}])
+def test_a_room_config_holding_only_a_participant_cap_is_valid(
+    now: ManualClock, project: Project, room_config: dict[str, Any]
+) -> None:
+    verdict = service(now).validate(project, _signed(now, project, roomConfig=room_config))
+    assert verdict.valid, verdict.reason
 
 
 def test_destination_room_must_be_the_projects_own(now: ManualClock, project: Project) -> None:
@@ -670,6 +704,67 @@ def test_livekit_sdk_token_for_our_room_is_valid(project: Project) -> None:
 def test_livekit_sdk_token_with_server_wide_grant_is_refused(project: Project, grant: str) -> None:
     token = _livekit_token(rooms.to_livekit(project.id, "demo"), **{grant: True})
     assert service(now_clock()).validate(project, token).reason == "forbidden_grant"
+
+
+def test_livekit_sdk_token_with_only_a_participant_cap_is_valid_and_with_more_refused(
+    project: Project,
+) -> None:
+    room = rooms.to_livekit(project.id, "demo")
+
+    def with_config(config: RoomConfiguration) -> str:
+        return (
+            api.AccessToken(KEY, SECRET)
+            .with_identity("bob")
+            .with_grants(api.VideoGrants(room_join=True, room=room))
+            .with_room_config(config)
+            .to_jwt()
+        )
+
+    verdict = service(now_clock()).validate(
+        project, with_config(RoomConfiguration(max_participants=8))
+    )
+    assert verdict.valid, verdict.reason
+    dispatching = RoomConfiguration(
+        max_participants=8, agents=[RoomAgentDispatch(agent_name="someone-elses")]
+    )
+    refused = service(now_clock()).validate(project, with_config(dispatching))
+    assert refused.reason == "forbidden_grant"
+
+
+# ---------------------------------------------------------------- the plan's cap
+
+
+async def test_prepare_looks_an_organizations_plan_up_once_and_mint_applies_its_cap() -> None:
+    project = make_project()
+    other = make_project()
+    allowance = TokenAllowance()
+    looked_up: list[str] = []
+
+    async def learn(org_id: str) -> None:
+        looked_up.append(org_id)
+        allowance.room_caps[org_id] = 25 if org_id == project.org_id else None
+
+    allowance.learn = learn
+    minting = service(now_clock(), allowance=allowance)
+    request = TokenRequest(identity="alice", room="demo")
+
+    # Not prepared: no cap yet (the periodic refresh will look the plan up).
+    assert "roomConfig" not in payload_of(minting.mint(project, request).token)
+    await minting.prepare(project)
+    await minting.prepare(project)
+    await minting.prepare(other)
+    assert looked_up == [project.org_id, other.org_id]
+    assert payload_of(minting.mint(project, request).token)["roomConfig"] == {"maxParticipants": 25}
+    assert "roomConfig" not in payload_of(minting.mint(other, request).token)
+    assert allowance.seen == {project.org_id, other.org_id}
+
+
+async def test_prepare_without_a_quota_service_or_an_allowance_does_nothing() -> None:
+    project = make_project()
+    await service(now_clock(), allowance=TokenAllowance()).prepare(project)
+    await service(now_clock()).prepare(project)
+    minted = service(now_clock()).mint(project, TokenRequest(identity="alice", room="demo"))
+    assert "roomConfig" not in payload_of(minted.token)
 
 
 def test_livekit_sdk_token_for_a_plain_room_is_foreign(project: Project) -> None:

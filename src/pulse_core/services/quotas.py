@@ -6,15 +6,16 @@ and quotas"), and what its plan page shows.
   at the limit, on two replicas, cannot both pass: the count is the database's, the lock
   is what makes count-then-create one step.
 - Monthly minutes are summed from the daily roll-ups of the current UTC month.
-- Token minting is the hot path: it reads :class:`TokenAllowance`, a set of the
-  organizations over their monthly participant minutes, which metering updates at once
-  on the replica that metered and a periodic refresh updates everywhere.
+- Token minting is the hot path: it reads :class:`TokenAllowance`, each organization's
+  participant cap per room and whether it is over its monthly participant minutes, which
+  metering updates at once on the replica that metered and a periodic refresh updates
+  everywhere (an organization's first token in a process looks its plan up).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Final
 
 import msgspec
@@ -59,18 +60,32 @@ class PlanUse(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TokenAllowance:
-    """Which organizations may not mint tokens (over their monthly participant minutes),
-    with the limit and the use that stopped them. Read on every token: a dict lookup."""
+    """What token minting needs of each organization's plan, read on every token (dict
+    lookups): which organizations may not mint (over their monthly participant minutes),
+    with the limit and the use that stopped them, and each known organization's
+    participant cap per room. :class:`QuotaService` keeps it and sets :attr:`learn`."""
 
     def __init__(self) -> None:
         self.blocked: dict[str, QuotaExceeded] = {}
+        #: The organizations whose plan was looked up, and their ``max_participants_per_room``
+        #: (None: unlimited).
+        self.room_caps: dict[str, int | None] = {}
         #: Organizations that minted since the last refresh: the ones to look at.
         self.seen: set[str] = set()
+        #: Looks one organization's plan up and records it here: set by the
+        #: :class:`QuotaService` that keeps this allowance (None: none does).
+        self.learn: Callable[[str], Awaitable[None]] | None = None
 
-    def check(self, org_id: str) -> None:
+    def knows(self, org_id: str) -> bool:
+        return org_id in self.room_caps
+
+    def check(self, org_id: str) -> int | None:
+        """Raise ``QuotaExceeded`` if ``org_id`` may not mint; its participant cap per room
+        otherwise (None: unlimited, or its plan not looked up yet)."""
         if org_id in self.blocked:
             raise self.refusal(org_id)
         self.seen.add(org_id)
+        return self.room_caps.get(org_id)
 
     def refusal(self, org_id: str) -> QuotaExceeded:
         """A fresh error each time: one raised again and again would grow its
@@ -104,6 +119,7 @@ class QuotaService:
         self._locks = locks
         self._clock = clock
         self.allowance = allowance or TokenAllowance()
+        self.allowance.learn = self._learn
 
     async def plan_of(self, org_id: str) -> Plan:
         org = await self._orgs.get(org_id)
@@ -204,6 +220,14 @@ class QuotaService:
                 allowance.blocked.pop(org_id, None)
             else:
                 allowance.blocked[org_id] = refusal
+            if org is None:
+                allowance.room_caps.pop(org_id, None)
+            else:
+                cap = self.plans.get(org.plan).limit("max_participants_per_room")
+                allowance.room_caps[org_id] = cap
+
+    async def _learn(self, org_id: str) -> None:
+        await self.refresh_allowance([org_id])
 
     async def _minutes_refusal(self, org: Organization) -> QuotaExceeded | None:
         limit = self.plans.get(org.plan).limit("monthly_participant_minutes")

@@ -26,8 +26,11 @@ __all__ = [
     "TRACK_SOURCES",
     "Claims",
     "ClaimsIn",
+    "RoomConfig",
     "VideoIn",
     "grants_of",
+    "is_room_cap",
+    "room_config_of",
     "video_of",
     "with_rooms",
 ]
@@ -136,6 +139,33 @@ VideoIn: Final = msgspec.defstruct(
 )
 
 
+class RoomConfig(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """The token's ``roomConfig``: what LiveKit gives the room when this token's join
+    creates it (``CreateRoomRequest``; ignored when the room exists). Pulse sets nothing
+    but the plan's participant cap there: the rest of LiveKit's ``RoomConfiguration``
+    (egress, agents, ...) reaches beyond the room's own participants."""
+
+    max_participants: int
+
+
+@functools.lru_cache(maxsize=64)
+def room_config_of(max_participants: int) -> RoomConfig:
+    """One shared claim per cap: a deployment has a handful of plans."""
+    return RoomConfig(max_participants=max_participants)
+
+
+def is_room_cap(room_config: Mapping[str, Any]) -> bool:
+    """Whether a ``roomConfig`` read from a token holds nothing but a participant cap, as
+    :meth:`TokenService.mint` writes it (a whole number; 0 is LiveKit's "no limit")."""
+    cap = room_config.get("maxParticipants", 0)
+    return (
+        set(room_config) <= {"maxParticipants"}
+        and isinstance(cap, int)
+        and not isinstance(cap, bool)
+        and cap >= 0
+    )
+
+
 class Claims(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """The JWT claims set; field names are already LiveKit's."""
 
@@ -147,6 +177,7 @@ class Claims(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     name: str = ""
     metadata: str = ""
     attributes: dict[str, str] | None = None
+    room_config: RoomConfig | None = msgspec.field(default=None, name="roomConfig")
 
 
 class ClaimsIn(msgspec.Struct):
@@ -158,6 +189,7 @@ class ClaimsIn(msgspec.Struct):
     sub: str = ""
     kind: str = ""
     video: dict[str, Any] | None = None
+    room_config: dict[str, Any] | None = msgspec.field(default=None, name="roomConfig")
 
 
 def _check_sources(sources: Iterable[str]) -> tuple[str, ...]:

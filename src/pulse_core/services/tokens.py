@@ -6,10 +6,19 @@ an HS256 JWT signed with the deployment's LiveKit API secret, ``iss`` = the Live
 ``metadata`` and ``attributes``, and a camelCase ``video`` grant whose ``room`` is the
 project-namespaced room (:mod:`pulse_core.rooms`). No ``jti``: LiveKit ignores it, neither
 ``AccessToken`` nor the Go SDK sets one, and Pulse keeps no revocation list it could serve.
-``kind``, ``sha256``, ``roomPreset``, ``roomConfig`` and the non-video grants (``sip``,
-``agent``, ``inference``, ``observability``, ...) are never emitted: they configure or reach
-beyond one room (a ``roomConfig`` can start egress and dispatch agents), so a project has no
-business setting them.
+``kind``, ``sha256``, ``roomPreset`` and the non-video grants (``sip``, ``agent``,
+``inference``, ``observability``, ...) are never emitted: they configure or reach beyond one
+room, so a project has no business setting them. Nor is the rest of ``roomConfig`` (it can
+start egress and dispatch agents), save one member:
+
+Participant cap
+---------------
+When the organization's plan caps participants per room (``max_participants_per_room``),
+every token carries ``roomConfig: {maxParticipants: <cap>}``. LiveKit applies it to the room
+the token's join creates, so the cap holds for rooms LiveKit creates on first join as it
+does for rooms made with ``POST /v1/rooms``; a room that exists keeps its own limit. The cap
+comes from :class:`~pulse_core.services.quotas.TokenAllowance`, which :meth:`prepare` fills
+for an organization not seen yet.
 
 Grants Pulse refuses
 --------------------
@@ -65,6 +74,8 @@ from pulse_core.services.token_claims import (
     ClaimsIn,
     VideoIn,
     grants_of,
+    is_room_cap,
+    room_config_of,
     video_of,
     with_rooms,
 )
@@ -112,7 +123,8 @@ NBF_LEEWAY_SECONDS: Final = 60
 MAX_TOKEN_CHARS: Final = 512 * 1024
 
 # Top-level claims that configure or reach beyond one room; a token carrying any of them
-# was not minted for a project (see the module docstring).
+# was not minted for a project (see the module docstring). ``roomConfig`` is checked apart:
+# Pulse writes a participant cap there.
 _PLATFORM_CLAIMS: Final = frozenset(
     (
         "sip",
@@ -121,7 +133,6 @@ _PLATFORM_CLAIMS: Final = frozenset(
         "agentThread",
         "inference",
         "observability",
-        "roomConfig",
         "roomPreset",
     )
 )
@@ -174,6 +185,18 @@ class TokenService:
         """Where clients connect with the tokens (also in every :class:`MintedToken`)."""
         return self._livekit_url
 
+    async def prepare(self, project: Project) -> None:
+        """Make sure :meth:`mint` knows the plan of ``project``'s organization (its
+        participant cap, whether its monthly minutes are spent): a lookup the first time an
+        organization mints in this process, a dict lookup after. Callers await it before
+        :meth:`mint`; without it, an organization's first tokens carry no cap until the
+        periodic refresh has seen it. ``Unavailable`` if the plan cannot be read."""
+        allowance = self._allowance
+        if allowance is not None and not allowance.knows(project.org_id):
+            learn = allowance.learn
+            if learn is not None:
+                await learn(project.org_id)
+
     def mint(self, project: Project, request: TokenRequest) -> MintedToken:
         """A LiveKit token for ``request.identity`` in ``request.room`` of ``project``.
 
@@ -196,12 +219,16 @@ class TokenService:
         - ``grants.<name>``: a grant of :data:`REFUSED_GRANTS`, an empty or unknown
           ``can_publish_sources`` entry, an invalid ``destination_room``.
 
-        The token's ``nbf`` is now (whole seconds) and ``exp - nbf`` is exactly the ttl.
+        The token's ``nbf`` is now (whole seconds) and ``exp - nbf`` is exactly the ttl;
+        it carries the plan's participant cap, if any (see "Participant cap" above).
         """
         if project.is_deleted:
             raise NotFound("project not found")
+        room_config = None
         if self._allowance is not None:
-            self._allowance.check(project.org_id)
+            cap = self._allowance.check(project.org_id)
+            if cap is not None:
+                room_config = room_config_of(cap)
         identity = check_identity(request.identity)
         livekit_room = rooms.to_livekit(project.id, request.room)
         name = check_name(request.name)
@@ -227,6 +254,7 @@ class TokenService:
                 name=name,
                 metadata=metadata,
                 attributes=attributes,
+                room_config=room_config,
             )
         )
         if self._usage is not None:
@@ -250,10 +278,11 @@ class TokenService:
         ``iss`` is its API key, ``exp`` is present and still ahead (no leeway), ``nbf`` (if
         any) is not more than ``NBF_LEEWAY_SECONDS`` ahead, ``sub`` names a participant,
         its ``video.room`` (and ``destinationRoom``, if any) is a room of ``project``, and it
-        carries none of :data:`REFUSED_GRANTS` nor a platform-only claim (``sip``,
-        ``roomConfig``, a non-standard ``kind``, ...). Tokens minted elsewhere (LiveKit's own
-        SDKs) are judged by the same rules. Otherwise ``valid`` is false and ``reason`` says
-        the first rule broken, in the order above.
+        carries none of :data:`REFUSED_GRANTS` nor a platform-only claim (``sip``, a
+        ``roomConfig`` with more than a participant cap, a non-standard ``kind``, ...).
+        Tokens minted elsewhere (LiveKit's own SDKs) are judged by the same rules.
+        Otherwise ``valid`` is false and ``reason`` says the first rule broken, in the
+        order above.
         """
         try:
             return self._validate(project, token)
@@ -296,6 +325,7 @@ class TokenService:
             any(video[name] for name in REFUSED_GRANTS)
             or claims.kind not in _STANDARD_KINDS
             or not _PLATFORM_CLAIMS.isdisjoint(raw)
+            or (claims.room_config is not None and not is_room_cap(claims.room_config))
         ):
             raise TokenError("forbidden_grant")
         return TokenValidation(

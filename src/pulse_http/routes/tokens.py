@@ -90,7 +90,10 @@ class TokensController(Controller):
         `can_manage_agent_session`) are refused with 400 naming `grants.<name>`. Rooms are
         the project's own: the same room name in two projects is two LiveKit rooms. Once the
         organization's monthly participant minutes are used up, tokens are refused (403
-        `quota_exceeded`). Needs the `tokens:create` scope; charged to the `tokens` bucket."""
+        `quota_exceeded`). When the plan caps participants per room, the token carries
+        `roomConfig.maxParticipants`, which LiveKit applies to a room the join creates.
+        Needs the `tokens:create` scope; charged to the `tokens` bucket."""
+        await tokens.prepare(project)
         return TokenCreated.of(tokens.mint(project, data.to_domain()))
 
     @route(

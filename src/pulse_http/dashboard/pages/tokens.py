@@ -38,6 +38,7 @@ class TokenPages(Controller):
     ) -> Template:
         form = await read_form(request)
         try:
+            await tokens.prepare(editable.project)
             minted = tokens.mint(editable.project, form.to(CreateToken).to_domain())
         except PulseError as exc:
             return editable.render(

@@ -267,13 +267,36 @@ async def test_ingress_list_by_room_and_delete(engine: MediaEngine) -> None:
 
     assert [i.ingress_id for i in await engine.list_ingress(room_name=ROOM)] == [a.ingress_id]
     assert {i.ingress_id for i in await engine.list_ingress()} == {a.ingress_id, b.ingress_id}
-    await engine.delete_ingress(a.ingress_id)
+    deleted = await engine.delete_ingress(a.ingress_id)
+    assert (deleted.ingress_id, deleted.room_name, deleted.type) == (a.ingress_id, ROOM, "rtmp")
+    assert (deleted.started_at_ns, deleted.ended_at_ns) == (0, 0)  # nobody ever published
     assert await engine.list_ingress(room_name=ROOM) == []
     with pytest.raises(NotFound):
         await engine.get_ingress(a.ingress_id)
     with pytest.raises(NotFound):
         await engine.delete_ingress(a.ingress_id)
     assert (await engine.get_ingress(b.ingress_id)).ingress_id == b.ingress_id
+
+
+@pytest.mark.parametrize("ended", [False, True], ids=["publishing", "ended"])
+async def test_livekit_ingress_reports_its_last_session_to_the_nanosecond(
+    twirp: LiveKitTwirpServer, livekit_media_engine: LiveKitMediaEngine, ended: bool
+) -> None:
+    """The session's times come through exact (usage records are keyed on the start),
+    from a read and from the deletion that cuts the publisher off."""
+    created = await livekit_media_engine.create_ingress(
+        IngressRequest(type="rtmp", room_name=ROOM, participant_identity="obs")
+    )
+    started, ended_at = 1_764_000_000_123_456_789, 1_764_000_061_987_654_321
+    state = twirp.state.ingresses[created.ingress_id].state
+    state.status = state.ENDPOINT_INACTIVE if ended else state.ENDPOINT_PUBLISHING
+    state.started_at = started
+    state.ended_at = ended_at if ended else 0
+    read = await livekit_media_engine.get_ingress(created.ingress_id)
+    assert read.status == ("inactive" if ended else "publishing")
+    assert (read.started_at_ns, read.ended_at_ns) == (started, ended_at if ended else 0)
+    deleted = await livekit_media_engine.delete_ingress(created.ingress_id)
+    assert (deleted.started_at_ns, deleted.ended_at_ns) == (started, ended_at if ended else 0)
 
 
 @pytest.mark.parametrize(

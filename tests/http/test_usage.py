@@ -24,6 +24,7 @@ from livekit.protocol.webhook import WebhookEvent
 
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
+from pulse_core.models.jobs import QUEUE
 from pulse_http.app import create_app
 from pulse_http.container import Container
 from pulse_http.settings import Settings
@@ -308,6 +309,86 @@ async def test_egress_and_ingress_minutes_and_recording_bytes(
         client, f"/v1/projects/{bravo.project_id}/usage", bravo.owner_headers, **window
     )
     assert [i for i in other["items"] if i["metric"] != "api_requests"] == []
+
+
+async def test_an_ingress_deleted_while_publishing_is_metered_once(
+    client: Client, tenants: tuple[Tenant, Tenant], lk_container: Container, lk_settings: Settings
+) -> None:
+    """Deleting an ingress cuts its publisher off; LiveKit reports the end afterwards, when
+    the record is gone and the event is dropped. The deletion meters the session, as the
+    usage record that event would have made: a session LiveKit already reported is not
+    counted again, and the late report adds nothing."""
+    alpha, bravo = tenants
+    engine = lk_container.adapters.media_engine()
+    body = {"room": "stage", "type": "rtmp", "participant_identity": "obs"}
+    created = {}
+    for name, tenant in (("live", alpha), ("done", alpha), ("idle", bravo)):
+        answer = await client.post(
+            "/v1/media/ingress/create", json=body, headers=tenant.project_headers
+        )
+        assert answer.status_code == 201, answer.text
+        created[name] = (tenant, answer.json()["id"])
+    async with offline_container(lk_settings) as offline:
+        records = {
+            name: await offline.adapters.ingress_records().get(tenant.project_id, pulse_id)
+            for name, (tenant, pulse_id) in created.items()
+        }
+    now = lk_container.adapters.clock().now()
+    livekit_room = rooms.to_livekit(alpha.project_id, "stage")
+
+    def ended_event(name: str, started: datetime, ended: datetime) -> WebhookEvent:
+        state = lk_ingress.IngressState(
+            status=lk_ingress.IngressState.ENDPOINT_INACTIVE,
+            started_at=_ns(started),
+            ended_at=_ns(ended),
+        )
+        info = lk_ingress.IngressInfo(
+            ingress_id=records[name].engine_id, room_name=livekit_room, state=state
+        )
+        return lk.ingress_event("ingress_ended", info)
+
+    # "live" publishes for 61 s (2 minutes) until deleted; "done" published 150 s (3),
+    # ended, and LiveKit said so before it was deleted.
+    live_start, done_start = now - timedelta(seconds=61), now - timedelta(seconds=170)
+    engine.simulate_session(records["live"].engine_id, started_at_ns=_ns(live_start))
+    done_end = done_start + timedelta(seconds=150)
+    engine.simulate_session(
+        records["done"].engine_id, started_at_ns=_ns(done_start), ended_at_ns=_ns(done_end)
+    )
+    await _post(client, ended_event("done", done_start, done_end))
+    await _logged(client, alpha.project_headers, 1)  # ingress.ended
+    for tenant, pulse_id in created.values():
+        path = f"/v1/media/ingress/{pulse_id}"
+        deleted = await client.delete(path, headers=tenant.project_headers)
+        assert deleted.status_code == 204, deleted.text
+    # LiveKit's report of the cut-off publisher, after the deletion: dropped.
+    await _post(client, ended_event("live", live_start, now + timedelta(seconds=1)))
+    queue = lk_container.adapters.job_queue()
+
+    async def depth() -> int:
+        return (await queue.stats(QUEUE)).depth
+
+    async def read_depth() -> int:
+        # On the app's loop, where the database and queue clients live.
+        return client.blocking_portal.call(depth)
+
+    await _until(read_depth, lambda jobs: jobs == 0)
+
+    window = {
+        "from": iso(now - timedelta(days=1)),
+        "to": iso(now + timedelta(days=1)),
+        "metric": "ingress_minutes",
+    }
+    ours = await _get(
+        client, f"/v1/projects/{alpha.project_id}/usage", alpha.owner_headers, **window
+    )
+    assert sum(i["quantity"] for i in ours["items"]) == 2 + 3
+    theirs = await _get(
+        client, f"/v1/projects/{bravo.project_id}/usage", bravo.owner_headers, **window
+    )
+    assert theirs["items"] == []  # nobody ever published to it
+    # Still one logged event: the late report changed nothing.
+    await _logged(client, alpha.project_headers, 1)
 
 
 async def test_tokens_and_admitted_requests_are_counted_and_flushed(

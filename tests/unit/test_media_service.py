@@ -5,6 +5,7 @@ a file egress uploads exactly where the recordings list looks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -20,15 +21,18 @@ from pulse_adapters.memory import (
     InMemoryMediaEngine,
     InMemoryObjectStorage,
 )
+from pulse_adapters.memory.usage import InMemoryConnectionRepository, InMemoryUsageRepository
 from pulse_adapters.s3 import S3Config, S3ObjectStorage
 from pulse_core import rooms
 from pulse_core.errors import InvalidInput, NotFound, Unavailable
+from pulse_core.livekit_webhooks.protocol import IngressState, Int64
 from pulse_core.models import Project
 from pulse_core.models.media import CreateIngress, Egress, FileOutputSpec, Ingress, StartEgress
 from pulse_core.ports.storage import validate_key
 from pulse_core.recordings import recording_id, recording_key, room_directory
 from pulse_core.services.egress_plan import redact_stream_url
 from pulse_core.services.media import MediaService
+from pulse_core.services.metering import UsageMeter
 from tests.support.builders import org, project
 from tests.support.livekit_twirp_server import LiveKitTwirpServer
 from tests.support.moto_server import MotoS3, moto_admin_client
@@ -417,3 +421,59 @@ async def test_an_ingress_deleted_while_a_list_asks_the_engine_does_not_fail_the
     listed = await setup.service.list_ingress(me)
     assert [i.id for i in listed.items] == [ingress.id]  # as it was when listed
     assert await setup.ingress.get(me.id, ingress.id) is None  # and not written back
+
+
+async def test_an_ingress_whose_session_cannot_be_metered_is_not_deleted(
+    setup: Setup, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metering the session of a deleted ingress is what stands in for LiveKit's late
+    report of it: if the usage store is down, the record stays (the call fails), so that
+    the report, when it comes, still finds the record and meters the session."""
+    usage = InMemoryUsageRepository()
+    meter = UsageMeter(usage, InMemoryConnectionRepository(), clock)
+    service = MediaService(
+        setup.engine,
+        setup.egress,
+        setup.ingress,
+        setup.storage,
+        clock,
+        url_guard=url_guard_for_tests(),
+        meter=meter,
+    )
+    me = setup.project
+    ingress = await service.create_ingress(
+        me, CreateIngress(room="demo", type="rtmp", participant_identity="obs")
+    )
+    record = await setup.ingress.get(me.id, ingress.id)
+    assert record is not None
+    started = clock.now() - timedelta(seconds=90)
+    setup.engine.simulate_session(record.engine_id, started_at_ns=_ns(started))
+
+    async def down(records: object) -> int:
+        raise Unavailable("usage store down")
+
+    monkeypatch.setattr(usage, "record", down)
+    with pytest.raises(Unavailable):
+        await service.delete_ingress(me, ingress.id)
+    assert await setup.ingress.get(me.id, ingress.id) is not None
+    monkeypatch.undo()
+
+    # The store is back: LiveKit's report finds the record and meters the 2 minutes
+    # (here by the same call the worker makes for it).
+    await meter.ingress_ended(
+        record,
+        IngressState(started_at=Int64(_ns(started)), ended_at=Int64(_ns(clock.now()))),
+        clock.now(),
+    )
+    totals = await usage.totals(
+        [me.id],
+        granularity="day",
+        since=started - timedelta(days=1),
+        until=clock.now() + timedelta(days=1),
+        metrics=["ingress_minutes"],
+    )
+    assert sum(t.quantity for t in totals) == 2
+
+
+def _ns(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000

@@ -251,9 +251,10 @@ class LiveKitMediaEngine(MediaEngine):
         found = await self.call("list ingress", lambda c: c.ingress.list_ingress(message))
         return [_ingress_info(i) for i in found.items]
 
-    async def delete_ingress(self, ingress_id: str) -> None:
+    async def delete_ingress(self, ingress_id: str) -> IngressInfo:
         message = lk_ingress.DeleteIngressRequest(ingress_id=ingress_id)
-        await self.call("delete ingress", lambda c: c.ingress.delete_ingress(message))
+        info = await self.call("delete ingress", lambda c: c.ingress.delete_ingress(message))
+        return _ingress_info(info)
 
     async def ping(self) -> None:
         message = lk_room.ListRoomsRequest(names=[_PING_ROOM])
@@ -318,6 +319,8 @@ def _ingress_info(info: lk_ingress.IngressInfo) -> IngressInfo:
         url=info.url,
         stream_key=info.stream_key or None,
         status=_INGRESS_STATUS.get(info.state.status, "error"),
+        started_at_ns=info.state.started_at,
+        ended_at_ns=info.state.ended_at,
     )
 
 

@@ -11,7 +11,8 @@ keeps LiveKit's observable behaviour, checked by the same contract suite as
 - Stopping an egress that is not ``starting`` or ``active`` is a ``Conflict``; unknown
   ids are ``NotFound``; requests are checked by the port's rules, LiveKit's own.
 - An RTMP or WHIP ingress gets the configured base URL and a random stream key; a URL
-  pull ingress keeps its source URL, has no key and starts ``buffering``.
+  pull ingress keeps its source URL, has no key and starts ``buffering``. Nobody
+  publishes to it unless a test says so (:meth:`InMemoryMediaEngine.simulate_session`).
 
 Files. There is no media, so a completed file output is a short placeholder text
 (and an HLS output a playlist naming one placeholder segment). They are handed to the
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Protocol
+
+from msgspec.structs import replace
 
 from pulse_core.errors import Conflict, NotFound, PulseError
 from pulse_core.models.media import EgressStatus, IngressStatus
@@ -187,9 +190,28 @@ class InMemoryMediaEngine(MediaEngine):
             i for i in self._ingresses.values() if room_name is None or i.room_name == room_name
         ]
 
-    async def delete_ingress(self, ingress_id: str) -> None:
-        if self._ingresses.pop(ingress_id, None) is None:
+    def simulate_session(
+        self, ingress_id: str, *, started_at_ns: int, ended_at_ns: int = 0
+    ) -> None:
+        """A publisher's session on the ingress, as LiveKit reports one: ``publishing``
+        since ``started_at_ns``, or ``inactive`` again once ``ended_at_ns`` is given
+        (nanoseconds since the epoch). For tests: there is no media here. ``NotFound``
+        for an unknown id."""
+        info = self._ingresses.get(ingress_id)
+        if info is None:
             raise NotFound("ingress does not exist")
+        self._ingresses[ingress_id] = replace(
+            info,
+            status="inactive" if ended_at_ns else "publishing",
+            started_at_ns=started_at_ns,
+            ended_at_ns=ended_at_ns,
+        )
+
+    async def delete_ingress(self, ingress_id: str) -> IngressInfo:
+        info = self._ingresses.pop(ingress_id, None)
+        if info is None:
+            raise NotFound("ingress does not exist")
+        return info
 
     async def ping(self) -> None:
         return None

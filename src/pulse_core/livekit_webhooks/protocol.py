@@ -82,6 +82,12 @@ _MILLISECOND: Final = 1_000
 _NANOSECOND: Final = 1_000_000_000
 
 
+def from_nanoseconds(value: int) -> datetime | None:
+    """A LiveKit time in nanoseconds (``IngressState.started_at``, ...) as the events'
+    own properties read it: to the microsecond, None for zero."""
+    return _time(value, _NANOSECOND)
+
+
 class Room(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """``livekit.Room``. Egress and ingress events carry only ``name`` (and ``sid`` for
     egress); ``creation_time`` is in seconds."""

@@ -121,7 +121,10 @@ class IngressRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 class IngressInfo(msgspec.Struct, frozen=True, kw_only=True):
     """An ingest endpoint as the engine reports it: RTMP/WHIP publishers connect to
-    ``url`` with ``stream_key``; a pull ingress has its source as ``url`` and no key."""
+    ``url`` with ``stream_key``; a pull ingress has its source as ``url`` and no key.
+    ``started_at_ns`` and ``ended_at_ns`` are its current or last publishing session's
+    (LiveKit's ``IngressState``: nanoseconds since the epoch, 0 for none or not ended
+    yet), kept exact because usage records are keyed on the start."""
 
     ingress_id: str
     type: IngressType
@@ -131,6 +134,8 @@ class IngressInfo(msgspec.Struct, frozen=True, kw_only=True):
     url: str
     stream_key: str | None
     status: IngressStatus
+    started_at_ns: int = 0
+    ended_at_ns: int = 0
 
     def __repr__(self) -> str:
         return (
@@ -243,9 +248,9 @@ class MediaEngine(abc.ABC):
         """Ingresses of ``room_name`` (every room when None)."""
 
     @abc.abstractmethod
-    async def delete_ingress(self, ingress_id: str) -> None:
-        """Delete the endpoint (a connected publisher is cut off); ``NotFound`` for an
-        unknown id."""
+    async def delete_ingress(self, ingress_id: str) -> IngressInfo:
+        """Delete the endpoint (a connected publisher is cut off) and return it as it was
+        then, its last publishing session included; ``NotFound`` for an unknown id."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

@@ -249,11 +249,21 @@ class MediaService:
         return await self._apply_ingress(ingress, info)
 
     async def delete_ingress(self, project: Project, ingress_id: str) -> None:
-        """Delete the project's ingress (a connected publisher is cut off)."""
+        """Delete the project's ingress (a connected publisher is cut off), its last
+        publishing session metered first."""
         ingress = await self._own_ingress(project, ingress_id)
+        last = None
         # Already gone from the engine: deleting the record finishes the job.
         with contextlib.suppress(NotFound):
-            await self._engine.delete_ingress(ingress.engine_id)
+            last = await self._engine.delete_ingress(ingress.engine_id)
+        if last is not None and self._meter is not None:
+            # LiveKit reports the cut-off publisher's end (ingress_ended) later, when the
+            # record is gone and the event is dropped: the session is metered now. The
+            # usage record is the one that event would make, so it is never counted
+            # twice; and should metering fail, the record stays for that event to meter.
+            await self._meter.ingress_session(
+                ingress, last.started_at_ns, last.ended_at_ns, self._clock.now()
+            )
         await self._ingress.delete(project.id, ingress.id)
 
     async def list_ingress(

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from pulse_core import ids
 from pulse_core.errors import NotFound
-from pulse_core.livekit_webhooks.protocol import IngressState
+from pulse_core.livekit_webhooks.protocol import IngressState, from_nanoseconds
 from pulse_core.livekit_webhooks.protocol import Participant as LiveKitParticipant
 from pulse_core.models.media import Egress, Ingress
 from pulse_core.models.usage import OpenConnection, UsageRecord
@@ -168,17 +168,26 @@ class UsageMeter:
 
     async def ingress_ended(self, ingress: Ingress, state: IngressState, at: datetime) -> None:
         """Meter one publishing session of an ingress (an endpoint may publish again)."""
-        started = state.started_time
+        await self.ingress_session(ingress, state.started_at, state.ended_at, at)
+
+    async def ingress_session(
+        self, ingress: Ingress, started_ns: int, ended_ns: int, at: datetime
+    ) -> None:
+        """Meter the publishing session of ``ingress`` that started at ``started_ns``
+        (LiveKit's nanoseconds; 0: none, nothing is metered) and ended at ``ended_ns``
+        (0: not reported, ``at`` is taken). One usage record per session, whoever meters
+        it first: LiveKit's ``ingress_ended`` or the ingress's deletion."""
+        started = from_nanoseconds(started_ns)
         if started is None:
             return
-        ended = state.ended_time or at
+        ended = from_nanoseconds(ended_ns) or at
         await self._record(
             [
                 UsageRecord(
                     id=ids.derived_id(
                         ids.USAGE,
                         now_ms=ids.ms_of(started),
-                        seed=f"ingress:{ingress.project_id}:{ingress.id}:{state.started_at}",
+                        seed=f"ingress:{ingress.project_id}:{ingress.id}:{started_ns}",
                     ),
                     project_id=ingress.project_id,
                     metric="ingress_minutes",

@@ -1,12 +1,14 @@
-"""SqliteDatabase sends the calls made during one event-loop iteration to its thread in
-one hop. What each caller sees must not change: its own result or error, its own
-transaction, the order calls were made in; a caller that gave up is not run; closing
-answers whoever is still waiting."""
+"""SqliteDatabase sends the calls made during one event-loop iteration to its thread in one
+hop, and while a batch is on its thread, the calls made meanwhile in the next hop. What
+each caller sees must not change: its own result or error, its own transaction, the
+order calls were made in; a caller that gave up is not run; closing answers whoever is
+still waiting."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,35 @@ async def test_calls_made_while_a_batch_runs_go_in_the_next_one(db: SqliteDataba
     assert await first == [1] * 5
     assert await second == list(range(5))
     assert hops == [5, 5]
+
+
+async def test_calls_made_over_several_iterations_while_a_batch_runs_leave_together(
+    db: SqliteDatabase,
+) -> None:
+    """One batch per loop is on the thread at a time: what is asked meanwhile, whatever
+    the iteration, waits and then leaves in one hop (one commit for its writes)."""
+    hops = _hops(db)
+    busy, release = threading.Event(), threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> int:
+        busy.set()
+        release.wait(timeout=30)
+        return conn.execute("INSERT INTO t VALUES ('slow', 0)").rowcount
+
+    first = asyncio.ensure_future(db.write(slow))
+    assert await asyncio.to_thread(busy.wait, 30)  # the first batch is on the thread
+    later = []
+    for i in range(4):  # four iterations of the loop, a call in each
+        later.append(asyncio.ensure_future(db.write(_insert(f"k{i}", i))))
+        await asyncio.sleep(0)
+    reading = asyncio.ensure_future(db.read(_value("k3")))
+    await asyncio.sleep(0.05)
+    assert hops == [1]  # nothing else left while the first batch ran
+    release.set()
+    assert await first == 1
+    assert await asyncio.gather(*later) == [1, 1, 1, 1]
+    assert await reading == 3  # made after them, run after them
+    assert hops == [1, 5]
 
 
 async def test_a_caller_that_gave_up_before_its_batch_ran_is_not_run(

@@ -9,10 +9,11 @@ worker thread. Every call from the event loop is shipped to that thread, so:
 - several processes (or several ``SqliteDatabase`` objects) may share the file: WAL lets
   readers run alongside the single writer, and the busy timeout makes writers queue.
 
-The calls made during one event-loop iteration travel to the thread together, and the
-consecutive writes among them commit together, each in a savepoint of its own (group
-commit): what a caller sees is what its own transaction would give, at a fraction of the
-cost when a worker has several jobs in flight (``bench/README.md``, "Webhooks").
+The calls made during one event-loop iteration travel to the thread together (and while
+a batch is on the thread, all those made until it comes back), and the consecutive
+writes among them commit together, each in a savepoint of its own (group commit): what a
+caller sees is what its own transaction would give, at a fraction of the cost when a
+worker has several jobs in flight (``bench/README.md``, "Webhooks").
 
 Driver errors are translated at this boundary (:mod:`pulse_adapters.sqlite.errors`).
 """
@@ -30,12 +31,13 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pulse_adapters.sqlite.errors import translate as _translate
-from pulse_adapters.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from pulse_adapters.sqlite.migrate import migrate, read_user_version
+from pulse_adapters.sqlite.schema import SCHEMA_VERSION
 from pulse_core.errors import Unavailable
 from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 
-# SCHEMA_VERSION is re-exported: callers (the tests) read it here, beside the code that
-# migrates to it.
+# SCHEMA_VERSION is re-exported: callers (the tests) read it here, beside the database
+# that migrates to it on connect.
 __all__ = ["SCHEMA_VERSION", "SqliteDatabase"]
 
 T = TypeVar("T")
@@ -75,9 +77,12 @@ class SqliteDatabase:
         self._conn: sqlite3.Connection | None = None
         self._deadline = math.inf
         self._busy_ms = 0  # the connection's busy timeout, as last set
-        # Calls made during the current iteration of each event loop (there is one but in
-        # tests), sent together at its end.
+        # Calls made by each event loop (there is one but in tests) and not sent yet: those
+        # of the current iteration, or, while a batch of that loop is on the worker
+        # thread, every call made since it left.
         self._pending: dict[asyncio.AbstractEventLoop, list[_Call[Any]]] = {}
+        # The loops with a batch on the worker thread.
+        self._in_flight: set[asyncio.AbstractEventLoop] = set()
 
     @property
     def path(self) -> Path:
@@ -126,7 +131,7 @@ class SqliteDatabase:
 
     async def ping(self) -> None:
         """Return if the database answers a read, else raise ``Unavailable``."""
-        await self.read(_read_user_version)
+        await self.read(read_user_version)
 
     async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(connection)`` on the worker thread, outside any transaction.
@@ -161,29 +166,51 @@ class SqliteDatabase:
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
-            # After every callback already scheduled: the calls made in this iteration.
-            loop.call_soon(self._send, loop)
+            if loop not in self._in_flight:
+                # After every callback already scheduled: the calls made in this iteration.
+                # (With a batch in flight, they leave when it comes back: _settled.)
+                loop.call_soon(self._send, loop)
             # A loop closed before its batch left (a test's) keeps nothing alive.
             for stale in [other for other in self._pending if other.is_closed()]:
                 del self._pending[stale]
+                self._in_flight.discard(stale)
         # The deadline starts now, so time spent queued behind other calls counts too.
         pending.append(_Call(work, time.monotonic() + self._timeout, write, future))
         with self._telemetry.call("sqlite", "write" if write else "read"):
             return await future
 
     def _send(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Hand the calls made during this loop iteration to the worker thread in one hop:
-        a hop (a thread wake-up there, a loop wake-up and future chaining back here) costs
-        as much as a small query, and a worker with several jobs in flight makes several
-        calls per iteration. They still run one by one, in the order made, each with its
-        own deadline and outcome (:meth:`_together` for the writes)."""
-        batch = self._pending.pop(loop)
+        """Hand the calls waiting to the worker thread in one hop: a hop (a thread wake-up
+        there, a loop wake-up and future chaining back here) costs as much as a small
+        query, and a worker with several jobs in flight makes several calls per
+        iteration. One batch per loop is on the thread at a time: calls made meanwhile
+        would only have queued behind it, so they wait here and leave together when it
+        comes back, one hop and one commit for all of them. They still run one by one,
+        in the order made, each with its own deadline and outcome (:meth:`_together` for
+        the writes)."""
+        batch = self._pending.pop(loop, None)
+        if not batch:
+            return
         executor = self._executor
         if executor is None:  # closed in between
             for call in batch:
                 _settle(call.future, None, Unavailable(f"SQLite database {self._path} is closed"))
             return
-        executor.submit(self._run_batch, batch, loop)
+        self._in_flight.add(loop)
+        try:
+            executor.submit(self._run_batch, batch, loop)
+        except BaseException:  # shut down meanwhile: nothing is on the thread
+            self._in_flight.discard(loop)
+            raise
+
+    def _settled(self, loop: asyncio.AbstractEventLoop, outcomes: list[_Outcome]) -> None:
+        """On the loop, when a batch comes back: answer its callers, then send what waited.
+        The send is scheduled after the callbacks of the callers just answered, so the
+        calls they make at once go in the same batch."""
+        self._in_flight.discard(loop)
+        _settle_all(outcomes)
+        if self._pending.get(loop):
+            loop.call_soon(self._send, loop)
 
     # -- worker-thread side ------------------------------------------------------------
 
@@ -204,7 +231,7 @@ class SqliteDatabase:
             # across a power loss too, losing at most the last transactions.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            _migrate(conn, self._path)
+            migrate(conn, self._path)
             # Long statements are interrupted once the call's deadline has passed.
             conn.set_progress_handler(self._past_deadline, 1000)
         except BaseException as exc:
@@ -243,7 +270,7 @@ class SqliteDatabase:
             outcomes += [(call, None, exc) for call in live if id(call) not in answered]
         # One wake-up of the loop for the whole batch.
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-            loop.call_soon_threadsafe(_settle_all, outcomes)
+            loop.call_soon_threadsafe(self._settled, loop, outcomes)
 
     def _alone(self, call: _Call[Any]) -> _Outcome:
         try:
@@ -378,35 +405,3 @@ def _translated(exc: BaseException) -> BaseException:
 def _settle_all(outcomes: list[_Outcome]) -> None:
     for call, result, error in outcomes:
         _settle(call.future, result, error)
-
-
-def _read_user_version(conn: sqlite3.Connection) -> int:
-    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    return version
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Apply the migrations the file lacks, all in one transaction.
-
-    The version is read after taking the write lock, so two processes starting together
-    cannot both apply the same migration; DDL and ``user_version`` are transactional in
-    SQLite, so a crash leaves the file at the old version, never half-migrated.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = _read_user_version(conn)
-        if version > SCHEMA_VERSION:
-            raise Unavailable(
-                f"SQLite database {path} has schema version {version}, newer than the "
-                f"{SCHEMA_VERSION} this version of Pulse knows; upgrade Pulse"
-            )
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[number - 1]:
-                conn.execute(statement)
-            # PRAGMA takes no parameters; `number` is an int from our own table.
-            conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise

@@ -252,6 +252,20 @@ async def test_tokens_carry_the_plans_participant_cap_for_rooms_livekit_creates_
     assert await cap_of(unlimited) is None
 
 
+async def test_a_plan_whose_rooms_hold_no_one_gets_no_tokens_and_no_rooms(
+    client: Client, container: Container, admin_headers: dict[str, str]
+) -> None:
+    """A cap of 0 is not LiveKit's 0 ("no limit"): the plan's tokens and rooms are
+    refused, naming the limit."""
+    closed = await make_tenant(client, container, admin_headers, "Closed", plan="no-video")
+    h = closed.project_headers
+    minted = await client.post("/v1/tokens/create", json={"identity": "a", "room": "x"}, headers=h)
+    assert_quota(minted, "max_participants_per_room", 0, 0)
+    room = await client.post("/v1/rooms", json={"name": "x"}, headers=h)
+    assert_quota(room, "max_participants_per_room", 0, 0)
+    assert (await client.get("/v1/rooms/x", headers=h)).status_code == 404
+
+
 # -- the plan page -------------------------------------------------------------------------
 
 

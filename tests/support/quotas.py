@@ -27,7 +27,8 @@ TINY = "tiny"
 ONE_EGRESS = "one-egress"
 #: The operator's plans: ``tiny`` small enough to meet every limit in a test; ``roomy``
 #: leaves out every limit but one (left out: unlimited) and says -1 for another;
-#: ``one-egress`` limits concurrent egresses only (a test may start and end many).
+#: ``one-egress`` limits concurrent egresses only (a test may start and end many);
+#: ``no-video`` lets no one into a room (0, which LiveKit would read as no limit).
 PLANS_TOML = """\
 [plans.tiny]
 max_projects = 2
@@ -44,6 +45,9 @@ monthly_egress_minutes = -1
 
 [plans.one-egress]
 max_concurrent_egress = 1
+
+[plans.no-video]
+max_participants_per_room = 0
 """
 LIMIT_NAMES = [
     "max_projects",

@@ -23,7 +23,7 @@ from livekit.protocol.room import RoomConfiguration
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
 from pulse_core.crypto.jwt import HS256Signer
-from pulse_core.errors import InvalidInput, NotFound
+from pulse_core.errors import InvalidInput, NotFound, QuotaExceeded
 from pulse_core.models.project import Project, ProjectSettings
 from pulse_core.models.token import DEFAULT_GRANTS, TokenRequest, TokenValidation, VideoGrants
 from pulse_core.services import tokens
@@ -757,6 +757,18 @@ async def test_prepare_looks_an_organizations_plan_up_once_and_mint_applies_its_
     assert payload_of(minting.mint(project, request).token)["roomConfig"] == {"maxParticipants": 25}
     assert "roomConfig" not in payload_of(minting.mint(other, request).token)
     assert allowance.seen == {project.org_id, other.org_id}
+
+
+def test_a_cap_of_zero_refuses_the_token_instead_of_lifting_the_limit() -> None:
+    # LiveKit reads maxParticipants 0 as "no limit": such a token would open the room.
+    project = make_project()
+    allowance = TokenAllowance()
+    allowance.room_caps[project.org_id] = 0
+    with pytest.raises(QuotaExceeded) as refused:
+        service(now_clock(), allowance=allowance).mint(
+            project, TokenRequest(identity="alice", room="demo")
+        )
+    assert (refused.value.limit, refused.value.value) == ("max_participants_per_room", 0)
 
 
 async def test_prepare_without_a_quota_service_or_an_allowance_does_nothing() -> None:

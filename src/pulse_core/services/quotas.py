@@ -59,6 +59,19 @@ class PlanUse(msgspec.Struct, frozen=True, kw_only=True):
     limits: list[LimitUse]
 
 
+def no_participants() -> QuotaExceeded:
+    """The refusal of a plan whose ``max_participants_per_room`` is 0: LiveKit reads a
+    room limit of 0 as none at all, so such a plan is held to it by Pulse, at the token
+    and at the room."""
+    return QuotaExceeded(
+        "max_participants_per_room",
+        value=0,
+        used=0,
+        detail="the plan's max_participants_per_room is 0: its rooms hold no participants; "
+        "ask the organization's owner to move to a larger plan",
+    )
+
+
 class TokenAllowance:
     """What token minting needs of each organization's plan, read on every token (dict
     lookups): which organizations may not mint (over their monthly participant minutes),
@@ -80,12 +93,16 @@ class TokenAllowance:
         return org_id in self.room_caps
 
     def check(self, org_id: str) -> int | None:
-        """Raise ``QuotaExceeded`` if ``org_id`` may not mint; its participant cap per room
-        otherwise (None: unlimited, or its plan not looked up yet)."""
+        """Raise ``QuotaExceeded`` if ``org_id`` may not mint (its monthly minutes spent,
+        or a plan whose rooms hold no one); its participant cap per room otherwise (None:
+        unlimited, or its plan not looked up yet)."""
         if org_id in self.blocked:
             raise self.refusal(org_id)
         self.seen.add(org_id)
-        return self.room_caps.get(org_id)
+        cap = self.room_caps.get(org_id)
+        if cap == 0:
+            raise no_participants()
+        return cap
 
     def refusal(self, org_id: str) -> QuotaExceeded:
         """A fresh error each time: one raised again and again would grow its

@@ -45,7 +45,7 @@ from pulse_core.models.rooms import (
 )
 from pulse_core.ports.rooms import RoomEngine, RoomInfo, RoomRequest
 from pulse_core.services import pagination
-from pulse_core.services.quotas import QuotaService
+from pulse_core.services.quotas import QuotaService, no_participants
 from pulse_core.services.token_input import (
     check_attributes,
     check_identity,
@@ -87,6 +87,8 @@ class RoomService:
             metadata=_room_metadata(request.metadata) or None,
         )
         cap = await self._quotas.participants_cap(project) if self._quotas else None
+        if cap == 0:
+            raise no_participants()
         if cap is not None:
             wanted = engine_request.max_participants
             if wanted is not None and wanted > cap:

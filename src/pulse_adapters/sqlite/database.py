@@ -170,9 +170,12 @@ class SqliteDatabase:
                 # After every callback already scheduled: the calls made in this iteration.
                 # (With a batch in flight, they leave when it comes back: _settled.)
                 loop.call_soon(self._send, loop)
-            # A loop closed before its batch left (a test's) keeps nothing alive.
-            for stale in [other for other in self._pending if other.is_closed()]:
-                del self._pending[stale]
+            # A loop closed before its batch left or came back (a test's) keeps nothing
+            # alive.
+            for stale in [
+                other for other in {*self._pending, *self._in_flight} if other.is_closed()
+            ]:
+                self._pending.pop(stale, None)
                 self._in_flight.discard(stale)
         # The deadline starts now, so time spent queued behind other calls counts too.
         pending.append(_Call(work, time.monotonic() + self._timeout, write, future))

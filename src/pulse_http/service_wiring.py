@@ -294,4 +294,5 @@ class Services(containers.DeclarativeContainer):
         adapters.clock,
         plans,
         on_deleted=users.provided.end_organization,
+        on_plan_changed=quotas.provided.refresh_organization,
     )

@@ -50,11 +50,16 @@ class OrganizationService:
         projects: ProjectRepository,
         clock: Clock,
         plans: PlanCatalog | None = None,
+        *,
         on_deleted: Callable[[str], Awaitable[object]] | None = None,
+        on_plan_changed: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         # ``on_deleted`` runs after an organization is deleted: the container has its
-        # users' sessions ended there.
+        # users' sessions ended there. ``on_plan_changed`` runs after an admin sets its
+        # plan: the container has the token allowance of this process refreshed there
+        # (the other processes refresh it within 10 seconds).
         self._on_deleted = on_deleted
+        self._on_plan_changed = on_plan_changed
         self._plans = plans or PlanCatalog()
         self._orgs = organizations
         self._projects = projects
@@ -131,7 +136,10 @@ class OrganizationService:
 
         action = "organization.plan_changed" if "plan" in changes else "organization.updated"
         async with _admin_email_rule():
-            return await self._change(org, apply, actor, action)
+            changed = await self._change(org, apply, actor, action)
+        if "plan" in changes and self._on_plan_changed is not None:
+            await self._on_plan_changed(org.id)
+        return changed
 
     async def delete(self, actor: ManagementPrincipal, org_id: str) -> None:
         """Soft delete; its projects go with it and their keys stop working at once.

@@ -136,7 +136,7 @@ class QuotaService:
         self._locks = locks
         self._clock = clock
         self.allowance = allowance or TokenAllowance()
-        self.allowance.learn = self._learn
+        self.allowance.learn = self.refresh_organization
 
     async def plan_of(self, org_id: str) -> Plan:
         org = await self._orgs.get(org_id)
@@ -243,7 +243,9 @@ class QuotaService:
                 cap = self.plans.get(org.plan).limit("max_participants_per_room")
                 allowance.room_caps[org_id] = cap
 
-    async def _learn(self, org_id: str) -> None:
+    async def refresh_organization(self, org_id: str) -> None:
+        """:meth:`refresh_allowance` of one organization (its plan just changed, or its
+        first token in this process is about to be minted)."""
         await self.refresh_allowance([org_id])
 
     async def _minutes_refusal(self, org: Organization) -> QuotaExceeded | None:

@@ -24,6 +24,7 @@ from livekit.protocol.webhook import WebhookEvent
 
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
+from pulse_core.errors import Unavailable
 from pulse_core.models.jobs import QUEUE
 from pulse_http.app import create_app
 from pulse_http.container import Container
@@ -343,7 +344,10 @@ async def test_an_ingress_deleted_while_publishing_is_metered_once(
             ended_at=_ns(ended),
         )
         info = lk_ingress.IngressInfo(
-            ingress_id=records[name].engine_id, room_name=livekit_room, state=state
+            ingress_id=records[name].engine_id,
+            name=records[name].id,
+            room_name=livekit_room,
+            state=state,
         )
         return lk.ingress_event("ingress_ended", info)
 
@@ -361,7 +365,8 @@ async def test_an_ingress_deleted_while_publishing_is_metered_once(
         path = f"/v1/media/ingress/{pulse_id}"
         deleted = await client.delete(path, headers=tenant.project_headers)
         assert deleted.status_code == 204, deleted.text
-    # LiveKit's report of the cut-off publisher, after the deletion: dropped.
+    # LiveKit's report of the cut-off publisher, after the deletion: it meters the
+    # session again as the same usage record, and publishes nothing.
     await _post(client, ended_event("live", live_start, now + timedelta(seconds=1)))
     queue = lk_container.adapters.job_queue()
 
@@ -389,6 +394,98 @@ async def test_an_ingress_deleted_while_publishing_is_metered_once(
     assert theirs["items"] == []  # nobody ever published to it
     # Still one logged event: the late report changed nothing.
     await _logged(client, alpha.project_headers, 1)
+
+
+async def test_an_ingress_deletion_retried_after_a_metering_failure_loses_no_minutes(
+    client: Client,
+    tenants: tuple[Tenant, Tenant],
+    lk_container: Container,
+    lk_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The usage store fails as an ingress is deleted mid-session: the deletion answers
+    503, but the engine has already cut the publisher off. The client retries at once;
+    the engine no longer knows the ingress, so the retry has nothing to meter and deletes
+    the record. LiveKit's late report of the session's end then meters it, record or
+    not, as the record Pulse made; a report of an ingress Pulse did not make meters
+    nothing."""
+    alpha, bravo = tenants
+    engine = lk_container.adapters.media_engine()
+    usage = lk_container.adapters.usage()
+    body = {"room": "stage", "type": "rtmp", "participant_identity": "obs"}
+    answer = await client.post("/v1/media/ingress/create", json=body, headers=alpha.project_headers)
+    assert answer.status_code == 201, answer.text
+    pulse_id = answer.json()["id"]
+    async with offline_container(lk_settings) as offline:
+        record = await offline.adapters.ingress_records().get(alpha.project_id, pulse_id)
+    assert record is not None
+    now = lk_container.adapters.clock().now()
+    started = now - timedelta(seconds=61)
+    engine.simulate_session(record.engine_id, started_at_ns=_ns(started))
+
+    async def down(records: object) -> int:
+        raise Unavailable("usage store down")
+
+    path = f"/v1/media/ingress/{pulse_id}"
+    with monkeypatch.context() as patched:
+        patched.setattr(usage, "record", down)
+        failed = await client.delete(path, headers=alpha.project_headers)
+    assert failed.status_code == 503, failed.text
+    assert failed.headers["content-type"].startswith("application/problem+json")
+    retried = await client.delete(path, headers=alpha.project_headers)
+    assert retried.status_code == 204, retried.text
+    listed = await _get(client, "/v1/media/ingress", alpha.project_headers)
+    assert [i["id"] for i in listed["items"]] == []
+
+    window = {
+        "from": iso(now - timedelta(days=1)),
+        "to": iso(now + timedelta(days=1)),
+        "metric": "ingress_minutes",
+    }
+
+    async def minutes(tenant: Tenant) -> int:
+        url = f"/v1/projects/{tenant.project_id}/usage"
+        found = await _get(client, url, tenant.owner_headers, **window)
+        return sum(i["quantity"] for i in found["items"])
+
+    assert await minutes(alpha) == 0  # so far, the session is unmetered
+
+    def ended(engine_id: str, name: str, project_id: str) -> WebhookEvent:
+        state = lk_ingress.IngressState(
+            status=lk_ingress.IngressState.ENDPOINT_INACTIVE,
+            started_at=_ns(started),
+            ended_at=_ns(now + timedelta(seconds=1)),
+        )
+        info = lk_ingress.IngressInfo(
+            ingress_id=engine_id,
+            name=name,
+            room_name=rooms.to_livekit(project_id, "stage"),
+            state=state,
+        )
+        return lk.ingress_event("ingress_ended", info)
+
+    await _post(
+        client,
+        ended(record.engine_id, pulse_id, alpha.project_id),
+        # Sent again as a new event (not LiveKit's retry of the same id): counted once.
+        ended(record.engine_id, pulse_id, alpha.project_id),
+        # An ingress someone made on LiveKit directly, into alpha's room.
+        ended("IN_direct", "obs-direct", alpha.project_id),
+    )
+    queue = lk_container.adapters.job_queue()
+
+    async def depth() -> int:
+        return (await queue.stats(QUEUE)).depth
+
+    async def read_depth() -> int:
+        return client.blocking_portal.call(depth)
+
+    await _until(read_depth, lambda jobs: jobs == 0)
+    assert await minutes(alpha) == 2
+    assert await minutes(bravo) == 0
+    # The late report published nothing: the ingress is gone from the project's view.
+    events = await _get(client, "/v1/events", alpha.project_headers)
+    assert [e["type"] for e in events["items"] if e["type"].startswith("ingress.")] == []
 
 
 async def test_tokens_and_admitted_requests_are_counted_and_flushed(

@@ -17,6 +17,7 @@ import msgspec
 from pulse_core import ids
 from pulse_core.errors import InvalidInput
 from pulse_core.livekit_webhooks.protocol import Egress as EgressInfo
+from pulse_core.livekit_webhooks.protocol import Ingress as IngressInfo
 from pulse_core.livekit_webhooks.protocol import LiveKitEvent, parse_livekit_event
 from pulse_core.livekit_webhooks.translate import (
     egress_error,
@@ -67,7 +68,8 @@ class LiveKitEventProcessor:
         """Apply one verified LiveKit webhook; the deliveries it created, not queued: the
         caller attempts them (and queues what needs another attempt). Events of no live
         project, of egresses and ingresses Pulse did not create, and of kinds Pulse does
-        not publish are dropped (LiveKit was already answered 200)."""
+        not publish are dropped (LiveKit was already answered 200); the end of a session
+        of an ingress deleted since is metered, not published."""
         try:
             event = parse_livekit_event(job.body)
         except InvalidInput as exc:
@@ -125,7 +127,10 @@ class LiveKitEventProcessor:
         info = event.ingress_info
         assert info is not None
         record = await self._ingress.get_by_engine_id(info.ingress_id)
-        if record is None or await self._projects.get(record.project_id) is None:
+        if record is None:
+            await self._meter_deleted_ingress(event, info, at)
+            return []
+        if await self._projects.get(record.project_id) is None:
             return []
         status = ingress_status(info)
         if status != record.status:
@@ -136,12 +141,30 @@ class LiveKitEventProcessor:
                 return msgspec.structs.replace(stored, status=status, updated_at=at)
 
             if await self._ingress.change(record.project_id, record.id, applied) is None:
-                return []  # deleted meanwhile, as if it had not been found
-        if self._meter is not None and (
-            event.event == "ingress_ended" or status in ENDED_INGRESS_STATUSES
-        ):
+                await self._meter_deleted_ingress(event, info, at)  # deleted meanwhile
+                return []
+        if self._meter is not None and _ingress_ended(event, status):
             await self._meter.ingress_ended(record, info.state, at)
         return await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
+
+    async def _meter_deleted_ingress(
+        self, event: LiveKitEvent, info: IngressInfo, at: datetime
+    ) -> None:
+        """Meter the session LiveKit reports ended for an ingress whose record is gone: a
+        publisher cut off by the deletion is reported after it. The deletion meters the
+        same session (the same usage record, counted once) unless it failed to, or was
+        retried once the engine had already let the ingress go. Only an ingress Pulse
+        made (its engine name is Pulse's id) in a room of a live project is metered."""
+        if self._meter is None or not _ingress_ended(event, ingress_status(info)):
+            return
+        owner = project_room_of(event)
+        if owner is None or not ids.is_valid_id(info.name, ids.INGRESS):
+            return
+        if await self._projects.get(owner[0]) is None:
+            return
+        await self._meter.ingress_session(
+            owner[0], info.name, info.state.started_at, info.state.ended_at, at
+        )
 
     async def _publish(
         self,
@@ -226,3 +249,8 @@ def _files(record: Egress, info: EgressInfo) -> list[EgressFile]:
             )
         )
     return files
+
+
+def _ingress_ended(event: LiveKitEvent, status: str) -> bool:
+    """Whether ``event`` reports the end of a publishing session."""
+    return event.event == "ingress_ended" or status in ENDED_INGRESS_STATUSES

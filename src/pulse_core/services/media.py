@@ -257,12 +257,12 @@ class MediaService:
         with contextlib.suppress(NotFound):
             last = await self._engine.delete_ingress(ingress.engine_id)
         if last is not None and self._meter is not None:
-            # LiveKit reports the cut-off publisher's end (ingress_ended) later, when the
-            # record is gone and the event is dropped: the session is metered now. The
-            # usage record is the one that event would make, so it is never counted
-            # twice; and should metering fail, the record stays for that event to meter.
+            # LiveKit reports the cut-off publisher's end (ingress_ended) later, after the
+            # record is gone; metered now, the usage is there at once. That report makes
+            # the same usage record (LiveKitEventProcessor meters it without the record),
+            # so the session is counted once, and not lost should metering fail here.
             await self._meter.ingress_session(
-                ingress, last.started_at_ns, last.ended_at_ns, self._clock.now()
+                project.id, ingress.id, last.started_at_ns, last.ended_at_ns, self._clock.now()
             )
         await self._ingress.delete(project.id, ingress.id)
 

@@ -168,15 +168,18 @@ class UsageMeter:
 
     async def ingress_ended(self, ingress: Ingress, state: IngressState, at: datetime) -> None:
         """Meter one publishing session of an ingress (an endpoint may publish again)."""
-        await self.ingress_session(ingress, state.started_at, state.ended_at, at)
+        await self.ingress_session(
+            ingress.project_id, ingress.id, state.started_at, state.ended_at, at
+        )
 
     async def ingress_session(
-        self, ingress: Ingress, started_ns: int, ended_ns: int, at: datetime
+        self, project_id: str, ingress_id: str, started_ns: int, ended_ns: int, at: datetime
     ) -> None:
-        """Meter the publishing session of ``ingress`` that started at ``started_ns``
-        (LiveKit's nanoseconds; 0: none, nothing is metered) and ended at ``ended_ns``
-        (0: not reported, ``at`` is taken). One usage record per session, whoever meters
-        it first: LiveKit's ``ingress_ended`` or the ingress's deletion."""
+        """Meter the publishing session of the project's ingress ``ingress_id`` (Pulse's
+        id) that started at ``started_ns`` (LiveKit's nanoseconds; 0: none, nothing is
+        metered) and ended at ``ended_ns`` (0: not reported, ``at`` is taken). One usage
+        record per session, whoever meters it first: LiveKit's ``ingress_ended`` (with or
+        without the ingress's record) or the ingress's deletion."""
         started = from_nanoseconds(started_ns)
         if started is None:
             return
@@ -187,9 +190,9 @@ class UsageMeter:
                     id=ids.derived_id(
                         ids.USAGE,
                         now_ms=ids.ms_of(started),
-                        seed=f"ingress:{ingress.project_id}:{ingress.id}:{started_ns}",
+                        seed=f"ingress:{project_id}:{ingress_id}:{started_ns}",
                     ),
-                    project_id=ingress.project_id,
+                    project_id=project_id,
                     metric="ingress_minutes",
                     quantity=whole_minutes(started, ended),
                     timestamp=ended,

@@ -15,12 +15,10 @@ from pulse_core.models import Project
 from pulse_core.ports.storage import DOWNLOAD_PATH, SignedDownloads
 from pulse_core.services import MediaService
 from pulse_http.auth import project_route
+from pulse_http.schemas.ingress import CreateIngressBody, IngressList, IngressOut
 from pulse_http.schemas.media import (
-    CreateIngressBody,
     EgressList,
     EgressOut,
-    IngressList,
-    IngressOut,
     RecordingList,
     RecordingOut,
     RecordingUrlOut,

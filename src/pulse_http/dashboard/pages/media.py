@@ -27,11 +27,10 @@ from pulse_http.dashboard.forms import Refusal, read_form
 from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
 from pulse_http.dashboard.session import PATH
+from pulse_http.schemas.ingress import CreateIngressBody, IngressOut
 from pulse_http.schemas.media import (
-    CreateIngressBody,
     EgressKindName,
     EgressOut,
-    IngressOut,
     RecordingOut,
     StartEgressBody,
 )

@@ -21,7 +21,7 @@ from pulse_adapters.memory import (
 )
 from pulse_core import ids
 from pulse_core.errors import InvalidInput, NotFound
-from pulse_core.models.events import Event
+from pulse_core.models.events import EndpointPatch, EndpointSpec, Event
 from pulse_core.models.jobs import QUEUE, DeliverWebhook, decode_job
 from pulse_core.ports.webhook_sender import (
     DeliveryFailed,
@@ -31,7 +31,7 @@ from pulse_core.ports.webhook_sender import (
 )
 from pulse_core.services.delivery import DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
-from pulse_core.services.webhooks import EndpointPatch, EndpointSpec, WebhookService
+from pulse_core.services.webhooks import WebhookService
 from tests.support.builders import org, project
 from tests.support.urls import url_guard_for_tests
 

@@ -29,16 +29,17 @@ from pulse_adapters.memory import (
 )
 from pulse_core import ids
 from pulse_core.errors import Conflict, Unavailable
-from pulse_core.models.events import Delivery, Event, WebhookEndpoint
+from pulse_core.models.events import (
+    Delivery,
+    EndpointPatch,
+    EndpointSpec,
+    Event,
+    WebhookEndpoint,
+)
 from pulse_core.ports.locks import Locks
 from pulse_core.services.delivery import DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
-from pulse_core.services.webhooks import (
-    MAX_ENDPOINTS_PER_PROJECT,
-    EndpointPatch,
-    EndpointSpec,
-    WebhookService,
-)
+from pulse_core.services.webhooks import MAX_ENDPOINTS_PER_PROJECT, WebhookService
 from pulse_http.lifecycle import adopt_all_webhook_urls
 from tests.support.builders import org, project
 from tests.support.urls import url_guard_for_tests

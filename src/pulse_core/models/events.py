@@ -87,6 +87,40 @@ DeliveryStatus = Literal["pending", "succeeded", "failed", "dead"]
 DELIVERY_STATUSES: Final[tuple[str, ...]] = get_args(DeliveryStatus)
 
 
+class EndpointSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A webhook endpoint to create (:meth:`~pulse_core.services.webhooks.WebhookService.create_endpoint`)."""
+
+    url: str
+    description: str = ""
+    event_types: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+class EndpointPatch(msgspec.Struct, frozen=True, kw_only=True):
+    """What to change of an endpoint; an unset field is kept."""
+
+    url: str | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType = msgspec.UNSET
+    event_types: tuple[str, ...] | msgspec.UnsetType = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class NewEndpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """A new endpoint and its signing secret (shown here and on rotation only)."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+
+
+class SecretRotation(msgspec.Struct, frozen=True, kw_only=True):
+    """An endpoint's new secret (shown here only), and until when the previous one
+    still signs (None: not at all)."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+    previous_secret_expires_at: datetime | None
+
+
 class DeliveryAttempt(msgspec.Struct, frozen=True, kw_only=True):
     """One POST of a delivery: when, what came back (``status_code`` None when no answer
     came: refused, timed out, address not allowed), how long it took, and at most a few

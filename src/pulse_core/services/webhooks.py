@@ -23,7 +23,11 @@ from pulse_core.models.events import (
     DELIVERY_STATUSES,
     Delivery,
     DeliveryStatus,
+    EndpointPatch,
+    EndpointSpec,
     Event,
+    NewEndpoint,
+    SecretRotation,
     WebhookEndpoint,
 )
 from pulse_core.net.url_guard import UrlGuard
@@ -43,33 +47,6 @@ DEFAULT_ROTATION_GRACE_SECONDS: Final = 86400
 #: Events a replay walks at most (a replay window is at most the 30 days kept).
 MAX_REPLAY_EVENTS: Final = 10_000
 LEGACY_DESCRIPTION: Final = "the project's webhook_url setting"
-
-
-class EndpointSpec(msgspec.Struct, frozen=True, kw_only=True):
-    url: str
-    description: str = ""
-    event_types: tuple[str, ...] = ()
-    enabled: bool = True
-
-
-class EndpointPatch(msgspec.Struct, frozen=True, kw_only=True):
-    url: str | msgspec.UnsetType = msgspec.UNSET
-    description: str | msgspec.UnsetType = msgspec.UNSET
-    event_types: tuple[str, ...] | msgspec.UnsetType = msgspec.UNSET
-    enabled: bool | msgspec.UnsetType = msgspec.UNSET
-
-
-class NewEndpoint(msgspec.Struct, frozen=True, kw_only=True):
-    """A new endpoint and its signing secret (shown here and on rotation only)."""
-
-    endpoint: WebhookEndpoint
-    secret: str
-
-
-class SecretRotation(msgspec.Struct, frozen=True, kw_only=True):
-    endpoint: WebhookEndpoint
-    secret: str
-    previous_secret_expires_at: datetime | None
 
 
 class WebhookService:

@@ -11,11 +11,12 @@ from pulse_core.models.events import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    EndpointPatch,
+    EndpointSpec,
     Event,
     EventType,
     WebhookEndpoint,
 )
-from pulse_core.services.webhooks import EndpointPatch, EndpointSpec
 from pulse_http.schemas import NEXT_CURSOR, doc
 
 _URL = doc(

@@ -88,7 +88,8 @@ DELIVERY_STATUSES: Final[tuple[str, ...]] = get_args(DeliveryStatus)
 
 
 class EndpointSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """A webhook endpoint to create (:meth:`~pulse_core.services.webhooks.WebhookService.create_endpoint`)."""
+    """A webhook endpoint to create
+    (:meth:`~pulse_core.services.webhooks.WebhookService.create_endpoint`)."""
 
     url: str
     description: str = ""

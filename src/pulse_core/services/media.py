@@ -7,7 +7,8 @@ another project is a ``NotFound`` found in Pulse's own records, before the media
 engine is ever asked about it, and lists only ever read the caller's records.
 
 Recordings are files under the project's own storage prefix, named by
-:mod:`pulse_core.recordings` (layout and ``rec_…`` ids); what a request may ask for, and
+:mod:`pulse_core.recordings` (layout and ``rec_…`` ids) and served by
+:mod:`pulse_core.services.recordings`; what a request may ask for, and
 where an egress's files land, is :mod:`pulse_core.services.egress_plan` (and
 :mod:`~pulse_core.services.ingress_plan`).
 
@@ -20,13 +21,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime
 
 import msgspec
 
 from pulse_core import ids, rooms
-from pulse_core.errors import Conflict, InvalidInput, NotFound, PulseError
+from pulse_core.errors import Conflict, NotFound, PulseError
 from pulse_core.models import Page, Project
 from pulse_core.models.media import (
     CreateIngress,
@@ -51,16 +51,12 @@ from pulse_core.ports.media import (
 )
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
 from pulse_core.ports.storage import (
-    MAX_URL_EXPIRY_SECONDS,
     EgressUploadTarget,
     ObjectStorage,
-    validate_expires_in,
 )
 from pulse_core.recordings import (
     recording_id,
     recording_key,
-    recording_of,
-    recordings_prefix,
     room_directory,
 )
 from pulse_core.services import pagination
@@ -69,8 +65,7 @@ from pulse_core.services.egress_refresh import EgressRefresh
 from pulse_core.services.ingress_plan import plan_ingress
 from pulse_core.services.metering import UsageMeter
 from pulse_core.services.quotas import QuotaService
-
-DEFAULT_URL_EXPIRY_SECONDS: Final = 3600
+from pulse_core.services.recordings import DEFAULT_URL_EXPIRY_SECONDS, Recordings
 
 
 class MediaService:
@@ -103,15 +98,13 @@ class MediaService:
     ) -> None:
         self._quotas = quotas
         self._meter = meter
-        if not 1 <= url_expiry_seconds <= MAX_URL_EXPIRY_SECONDS:
-            raise ValueError(f"url_expiry_seconds must be 1..{MAX_URL_EXPIRY_SECONDS}")
+        self._recordings = Recordings(storage, clock, url_expiry_seconds=url_expiry_seconds)
         self._engine = engine
         self._egress = egress_records
         self._ingress = ingress_records
         self._storage = storage
         self._clock = clock
         self._upload_target = upload_target
-        self._url_expiry = url_expiry_seconds
         self._urls = url_guard
         self._refresh = EgressRefresh(engine, egress_records, clock, meter)
 
@@ -302,44 +295,14 @@ class MediaService:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[Recording]:
-        """Files in the project's recordings (of ``room`` when given), in key order
-        (per room, then by path). Listed from storage, so a file shows up once the
-        engine has finished writing it."""
-        size = pagination.check_limit(limit)
-        base = recordings_prefix(project.id)
-        prefix = base
-        if room is not None:
-            prefix += room_directory(rooms.validate_room(room))
-        after = None
-        if cursor:
-            relative = recording_key(cursor)
-            if relative is None:
-                raise InvalidInput("cursor is not a cursor this list returned", field="cursor")
-            after = base + relative
-        found = await self._storage.list(prefix=prefix, limit=size + 1, after=after)
-        recordings = [recording_of(project.id, stored) for stored in found]
-        return pagination.page_of(recordings, size, lambda r: r.id)
+        """As :meth:`Recordings.list <pulse_core.services.recordings.Recordings.list>`."""
+        return await self._recordings.list(project, room=room, limit=limit, cursor=cursor)
 
     async def recording_url(
         self, project: Project, recording: str, *, expires_in: int | None = None
     ) -> RecordingUrl:
-        """A download URL for the project's recording, valid ``expires_in`` seconds
-        (default: the service's, 1 hour; at most 7 days)."""
-        seconds = validate_expires_in(self._url_expiry if expires_in is None else expires_in)
-        relative = recording_key(recording)
-        if relative is None:
-            raise NotFound("recording not found")
-        # Whole seconds, rounded down: never later than the URL's own expiry.
-        now = self._clock.now().replace(microsecond=0)
-        try:
-            url = await self._storage.presigned_url(
-                recordings_prefix(project.id) + relative, expires_in=seconds
-            )
-        except (NotFound, InvalidInput):
-            # InvalidInput: a key this storage cannot hold (too long with its prefix),
-            # so it holds no such recording either.
-            raise NotFound("recording not found") from None
-        return RecordingUrl(url=url, expires_at=now + timedelta(seconds=seconds))
+        """As :meth:`Recordings.url <pulse_core.services.recordings.Recordings.url>`."""
+        return await self._recordings.url(project, recording, expires_in=expires_in)
 
     # -- internals: egress -----------------------------------------------------------
 

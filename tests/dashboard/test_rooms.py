@@ -201,6 +201,9 @@ def test_room_metadata_a_message_and_a_participants_permissions(
     page.get_by_role("navigation", name="Project").get_by_role("link", name="Rooms").click()
     page.get_by_label("Room name").fill("studio")
     page.get_by_role("button", name="Create room").click()
+    # The room's page, before anyone joins: a click does not wait for its answer, and a
+    # reload sent before it would reload the list page instead.
+    expect(page.get_by_role("heading", level=1)).to_have_text("studio")
     join(server, project_id, "studio", "alice", name="Alice", tracks=("camera",))
     join(server, project_id, "studio", "bob")
     page.reload()

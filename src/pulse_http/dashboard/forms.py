@@ -4,13 +4,20 @@
 Forms carry strings; they are converted to the struct in msgspec's lax mode (``"60"`` is
 60), so a form and a JSON body meet the same validation. Empty fields are left out, so
 an optional number left blank means "not set", as an absent JSON member does.
+
+An edit form is sent back whole, every field as the page showed it. So that saving one
+field does not write back the others as they were when the page was opened (undoing
+what someone changed meanwhile), an edit page also sends what it showed (its ``shown``
+field, :func:`shown_field`) and the page writes only the fields that differ
+(:func:`edits`).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar
 
 import msgspec
 from litestar import Request
@@ -20,6 +27,10 @@ from pulse_http.problems import pulse_problem
 from pulse_http.strict_body import field_of
 
 T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
+
+#: The hidden field in which an edit page sends back what its form showed.
+SHOWN: Final = "shown"
 
 
 class Form:
@@ -34,6 +45,26 @@ class Form:
 
     def every(self, name: str) -> list[str]:
         return self.lists.get(name, [])
+
+    def shown(self) -> Form | None:
+        """The form as its page showed it (its :data:`SHOWN` field); None when the form
+        has none, or one no page makes (then the form is taken whole)."""
+        try:
+            shown = json.loads(self.values.get(SHOWN) or "null")
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
+            return None
+        if not isinstance(shown, dict):
+            return None
+        values: dict[str, str] = {}
+        lists: dict[str, list[str]] = {}
+        for name, value in shown.items():
+            if isinstance(value, str):
+                values[name] = value
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                lists[name] = value
+            else:
+                return None
+        return Form(values, lists)
 
     def to(
         self,
@@ -67,6 +98,39 @@ class Form:
         except msgspec.ValidationError as exc:
             field, reason = field_of(exc)
             raise InvalidInput(f"{field}: {reason}", field=field) from exc
+
+
+def shown_field(values: Mapping[str, str | bool | list[str]]) -> str:
+    """The :data:`SHOWN` field of a page whose form shows ``values``, as the browser
+    would post them untouched: a ticked checkbox (True) as ``"true"``, an unticked one
+    (False) not at all, a set of checkboxes as the list of those ticked."""
+    posted = {
+        name: "true" if value is True else value
+        for name, value in values.items()
+        if value is not False
+    }
+    return json.dumps(posted, separators=(",", ":"), sort_keys=True)
+
+
+def edits(form: Form, build: Callable[[Form], S]) -> S:
+    """``build(form)`` with the fields equal in ``build`` of what the page showed left
+    unset: what the person changed. A field changed both on the page and elsewhere
+    since is written (the last writer of that field wins). Without a usable record of
+    what was shown, ``build(form)`` whole. ``InvalidInput`` as ``build`` raises it."""
+    typed = build(form)
+    shown = form.shown()
+    if shown is None:
+        return typed
+    try:
+        before = build(shown)
+    except PulseError:
+        return typed
+    unchanged = {
+        name: msgspec.UNSET
+        for name in typed.__struct_fields__
+        if getattr(typed, name) == getattr(before, name)
+    }
+    return msgspec.structs.replace(typed, **unchanged)
 
 
 def _put(data: dict[str, Any], dotted: str, value: Any) -> None:

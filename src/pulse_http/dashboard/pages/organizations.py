@@ -15,7 +15,7 @@ from pulse_core.models import ManagementPrincipal
 from pulse_core.plans import PlanCatalog
 from pulse_core.services import OrganizationService, ProjectService
 from pulse_core.services.quotas import QuotaService
-from pulse_http.dashboard.forms import Refusal, read_form
+from pulse_http.dashboard.forms import SHOWN, Refusal, edits, read_form, shown_field
 from pulse_http.dashboard.pages.context import OrgPage
 from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH, SIGN_IN
@@ -106,11 +106,11 @@ class OrganizationPages(Controller):
     ) -> Template | Redirect:
         form = await read_form(request)
         try:
-            data = form.to(UpdateOrganization)
+            data = edits(form, lambda f: f.to(UpdateOrganization))
             await organizations.update(org_page.viewer, org_page.org.id, data.to_patch())
         except PulseError as exc:
-            refusal = Refusal.of(exc)
-            return await _overview(org_page, projects, quotas, plans, refusal=refusal)
+            refusal, shown = Refusal.of(exc), form.get(SHOWN)
+            return await _overview(org_page, projects, quotas, plans, refusal=refusal, shown=shown)
         return Redirect(org_page.url("?notice=saved"), status_code=303)
 
     @post("/organizations/{org_id:str}/delete")
@@ -172,9 +172,16 @@ async def _overview(
     cursor: str | None = None,
     refusal: Refusal | None = None,
     values: dict[str, str] | None = None,
+    shown: str | None = None,
 ) -> Template:
-    """The overview, also redrawn with a refused form's ``refusal`` and ``values``."""
+    """The overview, also redrawn with a refused form's ``refusal`` and ``values`` (and
+    ``shown``: what the settings form first showed, kept through its refusal)."""
     org = org_page.org
+    if shown is None:
+        settings = {"name": org.name, "admin_email": org.admin_email}
+        if org_page.viewer.is_admin:
+            settings["plan"] = org.plan  # the field only an admin is shown
+        shown = shown_field(settings)
     listed = await projects.list(org_page.viewer, org_id=org.id, limit=PAGE_SIZE, cursor=cursor)
     return org_page.render(
         "organization.html",
@@ -184,4 +191,5 @@ async def _overview(
         plan=await quotas.plan_use(org.id),
         plans=plans.names(),
         values=values or {},
+        shown=shown,
     )

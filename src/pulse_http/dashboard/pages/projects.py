@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from pulse_core.errors import PulseError
 from pulse_core.models import Project
 from pulse_core.services import ProjectService
-from pulse_http.dashboard.forms import Form, Refusal, read_form
+from pulse_http.dashboard.forms import SHOWN, Form, Refusal, edits, read_form, shown_field
 from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.session import PATH
 from pulse_http.schemas.projects import UpdateProject
@@ -24,7 +24,8 @@ class ProjectPages(Controller):
 
     @get("/")
     async def settings_page(self, here: NamedDependency[ProjectPage]) -> Template:
-        return _settings(here, _values(here.project))
+        values = _values(here.project)
+        return _settings(here, values, shown_field(values))
 
     @post("/")
     async def save_settings(
@@ -37,9 +38,10 @@ class ProjectPages(Controller):
         refusal is shown on this page, with the form as it was typed."""
         form = await read_form(request)
         try:
-            await projects.update(here.viewer, here.project.id, _patch(form).to_patch())
+            patch = edits(form, _patch).to_patch()
+            await projects.update(here.viewer, here.project.id, patch)
         except PulseError as exc:
-            return _settings(here, form.values, Refusal.of(exc))
+            return _settings(here, form.values, form.get(SHOWN), Refusal.of(exc))
         return Redirect(f"{here.url()}?notice=saved", status_code=303)
 
     @post("/delete")
@@ -83,6 +85,8 @@ def _values(project: Project) -> dict[str, str]:
 
 
 def _settings(
-    here: ProjectPage, values: dict[str, str], refusal: Refusal | None = None
+    here: ProjectPage, values: dict[str, str], shown: str, refusal: Refusal | None = None
 ) -> Template:
-    return here.render("project.html", refusal=refusal, values=values)
+    """The settings page: the form with ``values``, and ``shown`` (what the page first
+    showed, kept through a refusal: :func:`~pulse_http.dashboard.forms.edits`)."""
+    return here.render("project.html", refusal=refusal, values=values, shown=shown)

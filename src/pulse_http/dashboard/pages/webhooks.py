@@ -22,7 +22,15 @@ from pulse_core.errors import PulseError
 from pulse_core.models.events import DELIVERY_STATUSES, EVENT_TYPES, Event, WebhookEndpoint
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.webhooks import DEFAULT_ROTATION_GRACE_SECONDS, WebhookService
-from pulse_http.dashboard.forms import Form, Refusal, read_form, utc_text
+from pulse_http.dashboard.forms import (
+    SHOWN,
+    Form,
+    Refusal,
+    edits,
+    read_form,
+    shown_field,
+    utc_text,
+)
 from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
 from pulse_http.dashboard.session import PATH
@@ -82,19 +90,18 @@ class WebhookPages(Controller):
     async def update_endpoint(
         self, request: Req, endpoint_id: FromPath[str], editable: ThisProject, webhooks: Webhooks
     ) -> Template | Redirect:
-        """The whole form is the endpoint as it should be: a cleared description is
-        cleared, no type ticked is every type (as ``event_types: []`` in the API)."""
+        """What the person changed in the form (:func:`_whole_endpoint`)."""
         form = await read_form(request)
         endpoint = await webhooks.get_endpoint(editable.project, endpoint_id)
-        whole: dict[str, Any] = {"url": form.get("url"), "description": form.get("description")}
         try:
-            data = form.to(UpdateEndpoint, lists=["event_types"], enabled=_ticked(form), **whole)
+            data = edits(form, _whole_endpoint)
             await webhooks.update_endpoint(
                 editable.project, endpoint.id, data.to_patch(), by=editable.viewer.caller()
             )
         except PulseError as exc:
+            values, refusal = _form_values(form), Refusal.of(exc)
             return await _endpoint(
-                editable, webhooks, endpoint, values=_form_values(form), refusal=Refusal.of(exc)
+                editable, webhooks, endpoint, values=values, refusal=refusal, shown=form.get(SHOWN)
             )
         return _to(editable.url(f"/webhooks/{endpoint.id}"), "saved")
 
@@ -266,8 +273,10 @@ async def _endpoint(
     values: dict[str, Any] | None = None,
     refusal: Refusal | None = None,
     replayed: int | None = None,
+    shown: str | None = None,
 ) -> Template:
-    """An endpoint's page: its form (what was typed on top), its latest deliveries."""
+    """An endpoint's page: its form (what was typed on top, and ``shown``, what the page
+    first showed, kept through a refusal), its latest deliveries."""
     recent = await webhooks.list_deliveries(here.project, endpoint_id=endpoint.id, limit=RECENT)
     return here.render(
         "webhooks_endpoint.html",
@@ -277,6 +286,7 @@ async def _endpoint(
         more_deliveries=recent.next_cursor is not None,
         event_types=EVENT_TYPES,
         values={**_values(endpoint), **(values or {})},
+        shown=shown_field(_values(endpoint)) if shown is None else shown,
         default_grace=DEFAULT_ROTATION_GRACE_SECONDS,
         replayed=replayed,
     )
@@ -323,6 +333,13 @@ def _values(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "event_types": list(endpoint.event_types),
         "enabled": endpoint.enabled,
     }
+
+
+def _whole_endpoint(form: Form) -> UpdateEndpoint:
+    """The endpoint form as the endpoint should be: a cleared description is cleared,
+    no type ticked is every type (as ``event_types: []`` in the API)."""
+    whole: dict[str, Any] = {"url": form.get("url"), "description": form.get("description")}
+    return form.to(UpdateEndpoint, lists=["event_types"], enabled=_ticked(form), **whole)
 
 
 def _form_values(form: Form) -> dict[str, Any]:

@@ -56,6 +56,13 @@ def _project_form(**typed: str) -> dict[str, str]:
     }
 
 
+async def _change_project(client: Client, tenant: Tenant, changes: dict[str, Any]) -> None:
+    """Change the project through the API, as someone else would."""
+    url = f"/v1/projects/{tenant.project_id}"
+    changed = await client.put(url, json=changes, headers=tenant.owner_headers)
+    assert changed.status_code == 200, changed.text
+
+
 async def _project(client: Client, tenant: Tenant) -> dict[str, Any]:
     found = await client.get(f"/v1/projects/{tenant.project_id}", headers=tenant.owner_headers)
     assert found.status_code == 200, found.text
@@ -71,12 +78,11 @@ async def test_project_settings_keep_a_change_made_while_the_page_was_open(
     token, shown = await _open(client, url)
     assert (await _project(client, tenant_a))["name"] == "Alpha app"  # as the form shows
 
-    changed = await client.put(
-        f"/v1/projects/{tenant_a.project_id}",
-        json={"token_ttl_max_seconds": 600, "rate_limit": {"requests": 50, "period": "second"}},
-        headers=tenant_a.owner_headers,
+    await _change_project(
+        client,
+        tenant_a,
+        {"token_ttl_max_seconds": 600, "rate_limit": {"requests": 50, "period": "second"}},
     )
-    assert changed.status_code == 200, changed.text
     form = _project_form(name="Alpha renamed", token_ttl_default_seconds="300")
     await _save(client, url, {**form, "shown": shown, "_csrf_token": token})
 
@@ -88,12 +94,7 @@ async def test_project_settings_keep_a_change_made_while_the_page_was_open(
 
     # Changed on both sides since the page was opened: the page's value is written.
     token, shown = await _open(client, url)
-    changed = await client.put(
-        f"/v1/projects/{tenant_a.project_id}",
-        json={"token_ttl_max_seconds": 900},
-        headers=tenant_a.owner_headers,
-    )
-    assert changed.status_code == 200, changed.text
+    await _change_project(client, tenant_a, {"token_ttl_max_seconds": 900})
     form = _project_form(
         name="Alpha renamed",
         token_ttl_default_seconds="300",
@@ -110,12 +111,7 @@ async def test_a_form_without_what_it_showed_is_written_whole(
     url = f"/dashboard/projects/{tenant_a.project_id}"
     signed_in_as(client, container, "owner", tenant_a.org_id)
     token, _ = await _open(client, url)
-    changed = await client.put(
-        f"/v1/projects/{tenant_a.project_id}",
-        json={"token_ttl_max_seconds": 600},
-        headers=tenant_a.owner_headers,
-    )
-    assert changed.status_code == 200, changed.text
+    await _change_project(client, tenant_a, {"token_ttl_max_seconds": 600})
     for shown in (None, "not json", '["a list"]', '{"name": 5}'):
         form: dict[str, str] = {**_project_form(name="Whole"), "_csrf_token": token}
         if shown is not None:
@@ -124,12 +120,7 @@ async def test_a_form_without_what_it_showed_is_written_whole(
         project = await _project(client, tenant_a)
         assert project["name"] == "Whole"
         assert project["token_ttl_max_seconds"] is None  # the blank field, written
-        restored = await client.put(
-            f"/v1/projects/{tenant_a.project_id}",
-            json={"token_ttl_max_seconds": 600},
-            headers=tenant_a.owner_headers,
-        )
-        assert restored.status_code == 200, restored.text
+        await _change_project(client, tenant_a, {"token_ttl_max_seconds": 600})
 
 
 async def test_a_refused_save_keeps_what_the_page_first_showed(
@@ -140,12 +131,7 @@ async def test_a_refused_save_keeps_what_the_page_first_showed(
     url = f"/dashboard/projects/{tenant_a.project_id}"
     signed_in_as(client, container, "owner", tenant_a.org_id)
     token, shown = await _open(client, url)
-    changed = await client.put(
-        f"/v1/projects/{tenant_a.project_id}",
-        json={"token_ttl_max_seconds": 600},
-        headers=tenant_a.owner_headers,
-    )
-    assert changed.status_code == 200, changed.text
+    await _change_project(client, tenant_a, {"token_ttl_max_seconds": 600})
     refused = await client.post(
         url,
         data={

@@ -108,6 +108,21 @@ async def _logged(client: Client, headers: dict[str, str], count: int) -> None:
     assert len(await read()) == count
 
 
+async def _drained(client: Client, container: Container) -> None:
+    """Wait until the worker has applied every queued job (events that publish nothing
+    leave no trace in the event log to wait on)."""
+    queue = container.adapters.job_queue()
+
+    async def depth() -> int:
+        return (await queue.stats(QUEUE)).depth
+
+    async def read_depth() -> int:
+        # On the app's loop, where the database and queue clients live.
+        return client.blocking_portal.call(depth)
+
+    await _until(read_depth, lambda jobs: jobs == 0)
+
+
 async def _get(client: Client, path: str, headers: dict[str, str], **params: str) -> Any:
     response = await client.get(path, params=params, headers=headers)
     assert response.status_code == 200, response.text
@@ -368,16 +383,7 @@ async def test_an_ingress_deleted_while_publishing_is_metered_once(
     # LiveKit's report of the cut-off publisher, after the deletion: it meters the
     # session again as the same usage record, and publishes nothing.
     await _post(client, ended_event("live", live_start, now + timedelta(seconds=1)))
-    queue = lk_container.adapters.job_queue()
-
-    async def depth() -> int:
-        return (await queue.stats(QUEUE)).depth
-
-    async def read_depth() -> int:
-        # On the app's loop, where the database and queue clients live.
-        return client.blocking_portal.call(depth)
-
-    await _until(read_depth, lambda jobs: jobs == 0)
+    await _drained(client, lk_container)
 
     window = {
         "from": iso(now - timedelta(days=1)),
@@ -472,15 +478,7 @@ async def test_an_ingress_deletion_retried_after_a_metering_failure_loses_no_min
         # An ingress someone made on LiveKit directly, into alpha's room.
         ended("IN_direct", "obs-direct", alpha.project_id),
     )
-    queue = lk_container.adapters.job_queue()
-
-    async def depth() -> int:
-        return (await queue.stats(QUEUE)).depth
-
-    async def read_depth() -> int:
-        return client.blocking_portal.call(depth)
-
-    await _until(read_depth, lambda jobs: jobs == 0)
+    await _drained(client, lk_container)
     assert await minutes(alpha) == 2
     assert await minutes(bravo) == 0
     # The late report published nothing: the ingress is gone from the project's view.

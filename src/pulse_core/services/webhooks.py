@@ -2,7 +2,8 @@
 
 Every method takes the calling :class:`~pulse_core.models.Project` first; an id of
 another project is ``NotFound`` (the repositories are scoped by project). An endpoint's
-URL passes the address policy when it is saved, and again at each delivery.
+URL passes the address policy when it is saved, and again at each delivery. Its inputs
+and results live in :mod:`pulse_core.models.events`, and are importable from here too.
 """
 
 from __future__ import annotations
@@ -396,3 +397,14 @@ def _description(value: str) -> str:
 
 def _status(value: str | None) -> DeliveryStatus | None:
     return value  # type: ignore[return-value]  # checked against DELIVERY_STATUSES above
+
+
+# Named for the re-exports (module docstring); what this module defines is public anyway.
+__all__ = [
+    "EndpointPatch",
+    "EndpointSpec",
+    "NewEndpoint",
+    "SecretRotation",
+    "WebhookService",
+    "queued_id",
+]

@@ -110,6 +110,12 @@ def test_minutes_from_signed_livekit_events_show_in_the_charts_and_against_the_p
     page.goto(f"{browsing.base_url}/dashboard/organizations/{org_id}/usage")
     expect(page.get_by_role("heading", level=1)).to_have_text("Usage of Acme")
     expect_five_minutes_today(page, today)
+    # And the project's own row, linked to its page.
+    row = page.locator(f"#usage-by-project tr[data-project='{project_id}']")
+    expect(row.get_by_role("cell")).to_have_text(["5", "0", "0"])
+    row.get_by_role("link", name="demo").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Usage of demo")
+    page.goto(f"{browsing.base_url}/dashboard/organizations/{org_id}/usage")
 
     # One day asked for: one bar, its date under it.
     page.get_by_label("From (UTC day)").fill(today)

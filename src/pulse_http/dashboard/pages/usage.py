@@ -1,5 +1,6 @@
 """Usage: participant, egress and ingress minutes per UTC day as bar charts, and the
-organization's month so far against its plan's monthly limits.
+organization's month so far against its plan's monthly limits; on the organization's
+page, each live project's totals for the days shown, the largest first.
 
 The numbers are the REST API's: the organization page asks
 :meth:`UsageService.organization_usage` and the project page
@@ -15,19 +16,23 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final
 
+import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Template
 
 from pulse_core.errors import InvalidInput, PulseError
+from pulse_core.models import Project
 from pulse_core.models.usage import Metric
 from pulse_core.ports.clock import Clock
+from pulse_core.services import ProjectService
 from pulse_core.services.quotas import MONTHLY_LIMITS, QuotaService
 from pulse_core.services.usage import UsageItem, UsageQuery, UsageService
 from pulse_http.dashboard.charts import Point, bar_chart, daily, number
 from pulse_http.dashboard.forms import Refusal
 from pulse_http.dashboard.pages.context import OrgPage, ProjectPage
+from pulse_http.dashboard.pages.organizations import PAGE_SIZE
 from pulse_http.dashboard.session import PATH
 
 #: ``?from=`` / ``?to=``: UTC days (``YYYY-MM-DD``), both included.
@@ -53,12 +58,13 @@ class UsagePages(Controller):
         org_page: NamedDependency[OrgPage],
         usage: NamedDependency[UsageService],
         quotas: NamedDependency[QuotaService],
+        projects: NamedDependency[ProjectService],
         clock: NamedDependency[Clock],
         since: FromDay = None,
         until: ToDay = None,
     ) -> Template:
         window = _Window.asked(since, until, clock)
-        return await _usage_page(org_page, window, usage=usage, quotas=quotas)
+        return await _usage_page(org_page, window, usage=usage, quotas=quotas, projects=projects)
 
     @get("/projects/{project_id:str}/usage")
     async def project_usage(
@@ -122,15 +128,18 @@ async def _usage_page(
     *,
     usage: UsageService,
     quotas: QuotaService,
+    projects: ProjectService | None = None,
 ) -> Template:
-    """Either page: the organization's projects together, or one project's."""
+    """Either page: the organization's projects together (and each, given ``projects``
+    to name them), or one project's."""
     items: list[UsageItem] = []
+    per_project: dict[str, list[UsageItem]] = {}
     try:
         query = window.query(usage)
         if isinstance(at, ProjectPage):
             items = await usage.project_usage(at.project.id, query)
         else:
-            items, _ = await usage.organization_usage(at.org.id, query)
+            items, per_project = await usage.organization_usage(at.org.id, query)
     except PulseError as exc:
         window.refusal = Refusal.of(exc)
     charts = []
@@ -156,6 +165,9 @@ async def _usage_page(
     # The template tells the two pages apart by ``project``: ``None`` on the
     # organization's.
     project: dict[str, Any] = {"project": None} if isinstance(at, OrgPage) else {}
+    by_project = []
+    if isinstance(at, OrgPage) and projects is not None and per_project:
+        by_project = _by_project(per_project, await _live_projects(at, projects), window)
     return at.render(
         "usage.html",
         refusal=window.refusal,
@@ -166,6 +178,7 @@ async def _usage_page(
         monthly=monthly,
         number=number,
         action=at.url("/usage"),
+        by_project=by_project,
         **project,
     )
 
@@ -183,3 +196,51 @@ def _chart(metric: Metric, title: str, points: list[Point]) -> dict[str, object]
         if total
         else None,
     }
+
+
+async def _live_projects(at: OrgPage, projects: ProjectService) -> dict[str, Project]:
+    """The organization's live projects by id, every page of them."""
+    found: dict[str, Project] = {}
+    cursor: str | None = None
+    while True:
+        page = await projects.list(at.viewer, org_id=at.org.id, limit=PAGE_SIZE, cursor=cursor)
+        found.update((p.id, p) for p in page.items)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+class _ProjectRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A live project's totals of the charted metrics (in :data:`CHARTED`'s order) over
+    the window, and its own usage page for the same days."""
+
+    id: str
+    name: str
+    url: str
+    totals: tuple[int, ...]
+
+
+def _by_project(
+    per_project: dict[str, list[UsageItem]], live: dict[str, Project], window: _Window
+) -> list[_ProjectRow]:
+    """A row per live project, the largest users first."""
+    rows = []
+    for project_id, items in per_project.items():
+        project = live.get(project_id)
+        if project is None:  # deleted since the usage was read
+            continue
+        totals = dict.fromkeys(CHARTED, 0)
+        for item in items:
+            if item.metric in totals:
+                totals[item.metric] += item.quantity
+        days = f"from={window.since}&to={window.until}"
+        rows.append(
+            _ProjectRow(
+                id=project_id,
+                name=project.name,
+                url=f"{PATH}/projects/{project_id}/usage?{days}",
+                totals=tuple(totals.values()),
+            )
+        )
+    rows.sort(key=lambda row: (tuple(-total for total in row.totals), row.name, row.id))
+    return rows

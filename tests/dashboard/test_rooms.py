@@ -240,3 +240,25 @@ def test_room_metadata_a_message_and_a_participants_permissions(
     (alice,) = [p for p in in_engine(server, project_id, "studio") if p.identity == "alice"]
     assert (alice.name, alice.permission.can_publish) == ("Alice B.", False)
     assert alice.permission.can_subscribe  # left as it was
+
+    # Attributes: merged into hers; "key=" removes one; a line that is not key=value is
+    # refused next to the field, with what was typed kept.
+    # (Each save is awaited by what it changes on the page: "Saved." is there already.)
+    page.get_by_label("Attributes to change").fill("team = blue\n\nrole=host")
+    page.get_by_role("button", name="Save participant").click()
+    expect(page.get_by_text("role=host")).to_be_visible()
+    (alice,) = [p for p in in_engine(server, project_id, "studio") if p.identity == "alice"]
+    assert alice.attributes == {"team": "blue", "role": "host"}
+    page.get_by_label("Attributes to change").fill("role=")
+    page.get_by_role("button", name="Save participant").click()
+    expect(page.get_by_text("role=host")).to_have_count(0)
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    (alice,) = [p for p in in_engine(server, project_id, "studio") if p.identity == "alice"]
+    assert alice.attributes == {"team": "blue"}
+    page.get_by_label("Attributes to change").fill("team=red\nnonsense")
+    page.get_by_role("button", name="Save participant").click()
+    attributes = page.locator(".field", has=page.get_by_label("Attributes to change"))
+    expect(attributes.locator(".field-error")).to_have_text("line 2 is not key=value")
+    expect(page.get_by_label("Attributes to change")).to_have_value("team=red\nnonsense")
+    (alice,) = [p for p in in_engine(server, project_id, "studio") if p.identity == "alice"]
+    assert alice.attributes == {"team": "blue"}  # nothing applied

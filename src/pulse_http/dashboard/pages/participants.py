@@ -1,5 +1,5 @@
 """One participant of a live room: what they publish and may do, and changing their
-name, metadata and permissions (``PATCH /v1/rooms/{name}/participants/{identity}``).
+name, metadata, attributes and permissions (``PATCH /v1/rooms/{name}/participants/{identity}``).
 
 The identity travels as a query parameter and a form field, not a path segment, as on
 the room page: any identity a token can carry can be opened here.
@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from pulse_core.errors import PulseError
+from pulse_core.errors import InvalidInput, PulseError
 from pulse_core.services.rooms import RoomService
 from pulse_http.dashboard.forms import Refusal, read_form
 from pulse_http.dashboard.pages.context import ProjectPage
@@ -56,11 +56,12 @@ class ParticipantPages(Controller):
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
         """The API's update: blank fields and permissions left "as it is" keep their
-        value (the API's null)."""
+        value (the API's null); the attributes written are merged (:func:`attributes_of`)."""
         form = await read_form(request)
         identity = form.get("identity")
         try:
-            body = form.to(UpdateParticipantBody)
+            changes = attributes_of(form.get("attributes"))
+            body = form.to(UpdateParticipantBody, attributes=changes)
             await rooms.update_participant(editable.project, name, identity, body.to_domain())
         except PulseError as exc:
             return await _participant(
@@ -68,6 +69,25 @@ class ParticipantPages(Controller):
             )
         target = participant_url(editable, name, identity)
         return Redirect(f"{target}&notice=saved", status_code=303)
+
+
+def attributes_of(text: str) -> dict[str, str] | None:
+    """The attributes field: one ``key=value`` a line (spaces around either are not
+    kept), ``key=`` to remove the key; blank lines are skipped; None when there are no
+    lines (nothing changes). ``InvalidInput`` names a line that is not ``key=value`` or
+    a key written twice."""
+    changes: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidInput(f"line {number} is not key=value", field="attributes")
+        if key in changes:
+            raise InvalidInput(f"{key} is written twice", field="attributes")
+        changes[key] = value.strip()
+    return changes or None
 
 
 async def _participant(

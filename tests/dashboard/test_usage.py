@@ -118,8 +118,8 @@ def test_minutes_from_signed_livekit_events_show_in_the_charts_and_against_the_p
     page.goto(f"{browsing.base_url}/dashboard/organizations/{org_id}/usage")
 
     # One day asked for: one bar, its date under it.
-    page.get_by_label("From (UTC day)").fill(today)
-    page.get_by_label("To (UTC day, included)").fill(today)
+    page.get_by_label("From (day)").fill(today)
+    page.get_by_label("To (day, included)").fill(today)
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#chart-participant_minutes rect")).to_have_count(1)
     expect(page.locator("#chart-participant_minutes text.axis-date")).to_have_text(today)
@@ -131,15 +131,15 @@ def test_a_window_the_api_refuses_is_refused_next_to_its_field(
     page = browsing.sign_in(admin_email)
     org_id = create_organization(browsing)
     page.goto(f"{browsing.base_url}/dashboard/organizations/{org_id}/usage")
-    page.get_by_label("From (UTC day)").fill("2026-03-10")
-    page.get_by_label("To (UTC day, included)").fill("2026-03-01")
+    page.get_by_label("From (day)").fill("2026-03-10")
+    page.get_by_label("To (day, included)").fill("2026-03-01")
     page.get_by_role("button", name="Show").click()
-    field = page.locator(".field", has=page.get_by_label("To (UTC day, included)"))
+    field = page.locator(".field", has=page.get_by_label("To (day, included)"))
     expect(field.locator(".field-error")).to_have_text("to must be later than from")
-    expect(page.get_by_label("To (UTC day, included)")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("To (day, included)")).to_have_attribute("aria-invalid", "true")
     # The 400-day limit is the API's too.
-    page.get_by_label("From (UTC day)").fill("2024-01-01")
-    page.get_by_label("To (UTC day, included)").fill("2026-03-01")
+    page.get_by_label("From (day)").fill("2024-01-01")
+    page.get_by_label("To (day, included)").fill("2026-03-01")
     page.get_by_role("button", name="Show").click()
     expect(field.locator(".field-error")).to_have_text("a day query covers at most 400 days")
 

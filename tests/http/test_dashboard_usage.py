@@ -1,7 +1,8 @@
-"""The organization's usage page lists each live project's totals for the days shown,
-on both persistence backends: the largest users first, each linked to its own page for
-the same days, a deleted project left out of the list (its usage stays in the totals),
-and another organization's projects never in it.
+"""The usage pages over HTTP, on both persistence backends. The organization's page
+lists each live project's totals for the days shown: the largest users first, each
+linked to its own page for the same days, a deleted project left out of the list (its
+usage stays in the totals), and another organization's projects never in it. Days are
+UTC days, or another time zone's when asked (``?tz=``).
 
 The browser test (tests/dashboard/test_usage.py) shows the charts from signed LiveKit
 events; here the usage is written straight into the usage store, to have exact figures
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -136,3 +137,70 @@ async def test_no_rows_when_the_window_is_refused(
     assert page.status_code == 400, page.text[:1000]
     assert "to must be later than from" in page.text
     assert _rows(page.text) == []
+
+
+def _day_cells(page: str, metric: str) -> dict[str, str]:
+    """A chart's day-by-day table: ``{day: number}``, the days that are not 0."""
+    section = re.search(rf'<section[^>]*id="usage-{metric}".*?</section>', page, re.S)
+    assert section, page[:2000]
+    found = re.findall(r'<tr data-day="([^"]+)">.*?<td>([^<]*)</td></tr>', section.group(0))
+    return {day: number for day, number in found if number != "0"}
+
+
+async def test_days_are_another_time_zone_s_when_asked(
+    client: Client, container: Container, clock: ManualClock, tenant_a: Tenant
+) -> None:
+    """Usage at 23:30 UTC on 31 December counts on that day in UTC and New York (18:30),
+    on 1 January in Tokyo (08:30); and at 18:10 UTC, in Kolkata (23:40, a half-hour
+    offset), on the local day its UTC hour starts in."""
+    late = datetime(2029, 12, 31, 23, 30, tzinfo=UTC)
+    _used(client, container, late, tenant_a.project_id, {"participant_minutes": 5})
+    evening = datetime(2029, 12, 31, 18, 10, tzinfo=UTC)
+    _used(client, container, evening, tenant_a.project_id, {"egress_minutes": 2})
+    assert clock.now() == datetime(2030, 1, 1, tzinfo=UTC)
+    signed_in_as(client, container, "owner", tenant_a.org_id)
+    url = f"/dashboard/projects/{tenant_a.project_id}/usage"
+
+    expected = {
+        "UTC": ({"2029-12-31": "5"}, {"2029-12-31": "2"}, "2030-01-01"),
+        "America/New_York": ({"2029-12-31": "5"}, {"2029-12-31": "2"}, "2029-12-31"),
+        "Asia/Tokyo": ({"2030-01-01": "5"}, {"2030-01-01": "2"}, "2030-01-01"),
+        "Asia/Kolkata": ({"2030-01-01": "5"}, {"2029-12-31": "2"}, "2030-01-01"),
+    }
+    for tz, (participants, egress, today) in expected.items():
+        page = await client.get(url, params={"tz": tz})
+        assert page.status_code == 200, page.text[:2000]
+        assert _day_cells(page.text, "participant_minutes") == participants, tz
+        assert _day_cells(page.text, "egress_minutes") == egress, tz
+        # The window: the zone's last 30 days, its today last.
+        assert f'value="{today}"' in page.text, tz
+        assert f"Day ({tz})" in page.text
+
+    # The organization's rows link to the project's page in the same zone.
+    org = await client.get(
+        f"/dashboard/organizations/{tenant_a.org_id}/usage", params={"tz": "Asia/Tokyo"}
+    )
+    (row,) = _rows(org.text)
+    assert row[2].endswith("&tz=Asia/Tokyo")
+    assert row[3] == ["5", "2", "0"]
+
+
+async def test_a_zone_or_window_the_page_cannot_take_is_refused_next_to_its_field(
+    client: Client, container: Container, tenant_a: Tenant
+) -> None:
+    signed_in_as(client, container, "owner", tenant_a.org_id)
+    url = f"/dashboard/projects/{tenant_a.project_id}/usage"
+    for tz in ("Mars/Olympus", "zone.tab", "../../etc/passwd", "/etc/localtime", "x" * 5000):
+        page = await client.get(url, params={"tz": tz})
+        assert page.status_code == 400, (tz, page.text[:1000])
+        assert 'id="e-tz"' in page.text
+        assert "tz must be a time zone name" in page.text
+    # Outside UTC the window is at most 30 days (hours are read); in UTC, 400.
+    zoned = {"from": "2029-11-01", "to": "2029-12-01", "tz": "Europe/Paris"}
+    page = await client.get(url, params=zoned)
+    assert page.status_code == 400, page.text[:1000]
+    assert "outside UTC, a window covers at most 30 days" in page.text
+    page = await client.get(url, params={**zoned, "to": "2029-11-30"})
+    assert page.status_code == 200, page.text[:1000]
+    page = await client.get(url, params={**zoned, "tz": "UTC"})
+    assert page.status_code == 200, page.text[:1000]

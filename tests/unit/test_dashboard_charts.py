@@ -4,7 +4,8 @@ values and inside the drawing, labels as text, nothing the page's CSP would bloc
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -167,3 +168,37 @@ def test_every_bar_fits_in_the_view_box_and_keeps_its_order(values: list[int]) -
     if top:
         tallest = max(float(r.get("height", "")) for r in drawn)
         assert abs(tallest - (HEIGHT - TOP - BOTTOM)) < 0.01
+
+
+_ZONES = st.sampled_from(
+    ["UTC", "America/New_York", "Asia/Tokyo", "Asia/Kolkata", "Pacific/Chatham"]
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(
+                min_value=datetime(2026, 1, 2),
+                max_value=datetime(2026, 12, 30),
+                timezones=st.just(UTC),
+            ),
+            st.integers(min_value=0, max_value=10_000),
+        ),
+        max_size=30,
+    ),
+    _ZONES,
+)
+def test_daily_counts_each_item_on_its_day_in_the_zone(
+    items: list[tuple[datetime, int]], name: str
+) -> None:
+    zone = UTC if name == "UTC" else zoneinfo.ZoneInfo(name)
+    points = daily(items, date(2026, 1, 1), 365, zone)
+    assert [p.label for p in points] == [
+        (date(2026, 1, 1) + timedelta(days=i)).isoformat() for i in range(365)
+    ]
+    expected: dict[str, int] = {}
+    for start, quantity in items:
+        day = start.astimezone(zone).date().isoformat()
+        expected[day] = expected.get(day, 0) + quantity
+    assert {p.label: p.value for p in points if p.value} == {k: v for k, v in expected.items() if v}

@@ -12,7 +12,7 @@ numbers, so their geometry is unit-tested (``tests/unit/test_dashboard_charts.py
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Final
 
 import msgspec
@@ -58,12 +58,15 @@ def number(value: int) -> str:
     return f"{value:,}"
 
 
-def daily(items: Iterable[tuple[datetime, int]], first: date, days: int) -> list[Point]:
-    """``days`` UTC days from ``first``, each with the sum of its items' quantities (0
-    for a day with none: the API leaves empty periods out, a chart must not)."""
+def daily(
+    items: Iterable[tuple[datetime, int]], first: date, days: int, zone: tzinfo = UTC
+) -> list[Point]:
+    """``days`` days of ``zone`` from ``first``, each with the sum of the quantities of
+    the items whose period starts in it (0 for a day with none: the API leaves empty
+    periods out, a chart must not)."""
     sums: dict[date, int] = {}
     for start, quantity in items:
-        day = start.date()
+        day = start.astimezone(zone).date()
         sums[day] = sums.get(day, 0) + quantity
     return [
         Point((first + timedelta(days=i)).isoformat(), sums.get(first + timedelta(days=i), 0))

@@ -1,6 +1,11 @@
-"""Usage: participant, egress and ingress minutes per UTC day as bar charts, and the
+"""Usage: participant, egress and ingress minutes per day as bar charts, and the
 organization's month so far against its plan's monthly limits; on the organization's
 page, each live project's totals for the days shown, the largest first.
+
+Days are UTC days unless the page is asked for a time zone (``?tz=``, an IANA name):
+then the usage is read by the hour and each hour counted on the local day it starts in
+(so in a zone whose offset is not whole hours, an hour that spans local midnight counts
+on the day before), and the window is at most 30 days (:data:`MAX_ZONED_DAYS`).
 
 The numbers are the REST API's: the organization page asks
 :meth:`UsageService.organization_usage` and the project page
@@ -13,8 +18,11 @@ members see it all.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import functools
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, get
@@ -28,17 +36,21 @@ from pulse_core.models.usage import Metric
 from pulse_core.ports.clock import Clock
 from pulse_core.services import ProjectService
 from pulse_core.services.quotas import MONTHLY_LIMITS, QuotaService
-from pulse_core.services.usage import UsageItem, UsageQuery, UsageService
+from pulse_core.services.usage import MAX_WINDOW, UsageItem, UsageQuery, UsageService
 from pulse_http.dashboard.charts import Point, bar_chart, daily, number
 from pulse_http.dashboard.forms import Refusal
 from pulse_http.dashboard.pages.context import OrgPage, ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
 from pulse_http.dashboard.session import PATH
 
-#: ``?from=`` / ``?to=``: UTC days (``YYYY-MM-DD``), both included.
+#: ``?from=`` / ``?to=``: days (``YYYY-MM-DD``), both included, in ``?tz=`` (UTC).
 FromDay = Annotated[str | None, QueryParameter(name="from")]
 ToDay = Annotated[str | None, QueryParameter(name="to")]
-#: The window a page opens with: the last 30 UTC days, today included.
+Zone = Annotated[str | None, QueryParameter(name="tz")]
+#: The longest window outside UTC: a day short of the API's hourly window
+#: (``MAX_WINDOW["hour"]``), which a day of 25 hours would otherwise overrun.
+MAX_ZONED_DAYS: Final = MAX_WINDOW["hour"].days - 1
+#: The window a page opens with: the last 30 days, today included.
 DEFAULT_DAYS: Final = 30
 #: The metrics charted, and what they are called on the page.
 CHARTED: Final[dict[Metric, str]] = {
@@ -62,8 +74,9 @@ class UsagePages(Controller):
         clock: NamedDependency[Clock],
         since: FromDay = None,
         until: ToDay = None,
+        tz: Zone = None,
     ) -> Template:
-        window = _Window.asked(since, until, clock)
+        window = _Window.asked(since, until, tz, clock)
         return await _usage_page(org_page, window, usage=usage, quotas=quotas, projects=projects)
 
     @get("/projects/{project_id:str}/usage")
@@ -76,43 +89,88 @@ class UsagePages(Controller):
         clock: NamedDependency[Clock],
         since: FromDay = None,
         until: ToDay = None,
+        tz: Zone = None,
     ) -> Template:
-        window = _Window.asked(since, until, clock)
+        window = _Window.asked(since, until, tz, clock)
         return await _usage_page(here, window, usage=usage, quotas=quotas)
 
 
 class _Window:
-    """The days asked for, as the form shows them (``since`` and ``until`` are both UTC
-    days, ``until`` included: what a person means by "to"), and the refusal, if any."""
+    """The days asked for, as the form shows them (``since`` and ``until`` are both days
+    of the time zone ``tz``, ``until`` included: what a person means by "to"), and the
+    refusal, if any."""
 
-    def __init__(self, since: str, until: str) -> None:
+    def __init__(self, since: str, until: str, tz: str) -> None:
         self.since = since
         self.until = until
+        self.tz = tz
         self.refusal: Refusal | None = None
         self.first: date | None = None
         self.days = 0
+        self.zone: tzinfo = UTC
 
     @classmethod
-    def asked(cls, since: str | None, until: str | None, clock: Clock) -> _Window:
-        today = clock.now().astimezone(UTC).date()
+    def asked(cls, since: str | None, until: str | None, tz: str | None, clock: Clock) -> _Window:
+        tz = (tz or "UTC").strip() or "UTC"
+        zone = _zone(tz) or UTC  # an unknown zone is refused by query()
+        today = clock.now().astimezone(zone).date()
         first = today - timedelta(days=DEFAULT_DAYS - 1)
-        return cls(since or first.isoformat(), until or today.isoformat())
+        return cls(since or first.isoformat(), until or today.isoformat(), tz)
+
+    @property
+    def zoned(self) -> bool:
+        """Whether the days are another zone's than UTC's."""
+        return self.zone is not UTC
+
+    @property
+    def days_query(self) -> str:
+        """These days as the page's query string (for links to other pages)."""
+        zone = "" if self.tz == "UTC" else f"&tz={quote(self.tz, safe='/')}"
+        return f"from={self.since}&to={self.until}{zone}"
 
     def query(self, usage: UsageService) -> UsageQuery:
-        """The API's query of these days (its rules: the order, the longest window)."""
+        """The API's query of these days (its rules: the order, the longest window):
+        by the day in UTC, by the hour in another zone."""
+        zone = _zone(self.tz)
+        if zone is None:
+            raise InvalidInput(
+                f"tz must be a time zone name such as Europe/Paris, not {self.tz[:60]!r}",
+                field="tz",
+            )
         first = _day(self.since, "from")
         last = _day(self.until, "to")
         try:
-            end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+            after = last + timedelta(days=1)
         except OverflowError:  # the last day there is
             raise InvalidInput("to is too far in the future", field="to") from None
-        query = usage.query(
-            since=datetime(first.year, first.month, first.day, tzinfo=UTC),
-            until=end,
-            granularity="day",
-        )
-        self.first, self.days = first, (last - first).days + 1
+        since, until = _midnight(first, zone), _midnight(after, zone)
+        if zone is not UTC and since < until and (last - first).days >= MAX_ZONED_DAYS:
+            raise InvalidInput(
+                f"outside UTC, a window covers at most {MAX_ZONED_DAYS} days", field="to"
+            )
+        query = usage.query(since=since, until=until, granularity="day" if zone is UTC else "hour")
+        self.first, self.days, self.zone = first, (last - first).days + 1, zone
         return query
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    """The first moment of ``day`` in ``zone``, in UTC."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    # Read once, on first use: the names the machine's time zone database holds.
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _zone(name: str) -> tzinfo | None:
+    """The time zone ``name`` (``UTC``, or an IANA name the machine knows), else None."""
+    if name == "UTC":
+        return UTC
+    if name not in _zone_names():
+        return None
+    return zoneinfo.ZoneInfo(name)
 
 
 def _day(text: str, field: str) -> date:
@@ -149,6 +207,7 @@ async def _usage_page(
                 ((i.period_start, i.quantity) for i in items if i.metric == metric),
                 window.first,
                 window.days,
+                window.zone,
             )
             charts.append(_chart(metric, title, points))
     plan = await quotas.plan_use(at.org.id)
@@ -192,7 +251,7 @@ def _chart(metric: Metric, title: str, points: list[Point]) -> dict[str, object]
         "total": total,
         # The newest day first in the table: the one people look for.
         "points": list(reversed(points)),
-        "svg": bar_chart(f"{title} per UTC day", points, unit=unit, chart_id=f"chart-{metric}")
+        "svg": bar_chart(f"{title} per day", points, unit=unit, chart_id=f"chart-{metric}")
         if total
         else None,
     }
@@ -233,12 +292,11 @@ def _by_project(
         for item in items:
             if item.metric in totals:
                 totals[item.metric] += item.quantity
-        days = f"from={window.since}&to={window.until}"
         rows.append(
             _ProjectRow(
                 id=project_id,
                 name=project.name,
-                url=f"{PATH}/projects/{project_id}/usage?{days}",
+                url=f"{PATH}/projects/{project_id}/usage?{window.days_query}",
                 totals=tuple(totals.values()),
             )
         )

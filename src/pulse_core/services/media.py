@@ -102,7 +102,6 @@ class MediaService:
         self._engine = engine
         self._egress = egress_records
         self._ingress = ingress_records
-        self._storage = storage
         self._clock = clock
         self._upload_target = upload_target
         self._urls = url_guard

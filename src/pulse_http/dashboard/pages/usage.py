@@ -118,11 +118,6 @@ class _Window:
         return cls(since or first.isoformat(), until or today.isoformat(), tz)
 
     @property
-    def zoned(self) -> bool:
-        """Whether the days are another zone's than UTC's."""
-        return self.zone is not UTC
-
-    @property
     def days_query(self) -> str:
         """These days as the page's query string (for links to other pages)."""
         zone = "" if self.tz == "UTC" else f"&tz={quote(self.tz, safe='/')}"

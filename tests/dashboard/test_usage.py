@@ -144,6 +144,29 @@ def test_a_window_the_api_refuses_is_refused_next_to_its_field(
     expect(field.locator(".field-error")).to_have_text("a day query covers at most 400 days")
 
 
+def test_the_time_zone_chosen_is_remembered_and_the_form_lines_up(
+    browsing: Browsing, admin_email: str
+) -> None:
+    page = browsing.sign_in(admin_email)
+    org_id = create_organization(browsing)
+    page.goto(f"{browsing.base_url}/dashboard/organizations/{org_id}/usage")
+    # The inputs and the button on one line, though only the zone has a hint under it.
+    tops = [
+        page.get_by_label(label).bounding_box()
+        for label in ("From (day)", "To (day, included)", "Time zone")
+    ] + [page.get_by_role("button", name="Show").bounding_box()]
+    assert all(box is not None for box in tops)
+    assert max(b["y"] for b in tops if b) - min(b["y"] for b in tops if b) < 2, tops
+
+    page.get_by_label("Time zone").fill("Asia/Tokyo")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#usage-participant_minutes thead")).to_contain_text("Day (Asia/Tokyo)")
+    # The menu's link names no zone: the page opens in the one chosen.
+    page.get_by_role("navigation", name="Organization").get_by_role("link", name="Usage").click()
+    expect(page).to_have_url(f"{browsing.base_url}/dashboard/organizations/{org_id}/usage")
+    expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
+
+
 def test_a_member_reads_the_usage_of_their_organization_and_no_other(
     browsing: Browsing, second_browsing: Browsing, admin_email: str, server: LiveServer
 ) -> None:

@@ -2,7 +2,8 @@
 lists each live project's totals for the days shown: the largest users first, each
 linked to its own page for the same days, a deleted project left out of the list (its
 usage stays in the totals), and another organization's projects never in it. Days are
-UTC days, or another time zone's when asked (``?tz=``).
+UTC days, or another time zone's when asked (``?tz=``), which the browser then
+remembers.
 
 The browser test (tests/dashboard/test_usage.py) shows the charts from signed LiveKit
 events; here the usage is written straight into the usage store, to have exact figures
@@ -91,7 +92,7 @@ async def test_the_organization_s_usage_lists_each_live_project_largest_first(
     page = await client.get(f"/dashboard/organizations/{tenant_a.org_id}/usage")
     assert page.status_code == 200, page.text
     today = now.date()
-    days = f"from={today - timedelta(days=29)}&to={today}"
+    days = f"from={today - timedelta(days=29)}&to={today}&tz=UTC"
     project_url = "/dashboard/projects/{}/usage?" + days
     assert _rows(page.text) == [
         (beta, "Beta app", project_url.format(beta), ["1,200", "3", "0"]),
@@ -117,7 +118,7 @@ async def test_the_organization_s_usage_lists_each_live_project_largest_first(
     )
     # Nothing that day: every project at 0, by name, each linked to that day.
     assert [(row[1], row[2], row[3]) for row in _rows(narrowed.text)] == [
-        (name, f"/dashboard/projects/{pid}/usage?from={day}&to={day}", ["0", "0", "0"])
+        (name, f"/dashboard/projects/{pid}/usage?from={day}&to={day}&tz=UTC", ["0", "0", "0"])
         for name, pid in (
             ("Alpha app", tenant_a.project_id),
             ("Beta app", beta),
@@ -204,3 +205,53 @@ async def test_a_zone_or_window_the_page_cannot_take_is_refused_next_to_its_fiel
     assert page.status_code == 200, page.text[:1000]
     page = await client.get(url, params={**zoned, "tz": "UTC"})
     assert page.status_code == 200, page.text[:1000]
+
+
+async def test_the_zone_asked_for_is_remembered_by_the_browser(
+    client: Client, container: Container, clock: ManualClock, tenant_a: Tenant
+) -> None:
+    """A zone asked for on either page is where both open next (the menu's links name
+    none), until another is asked for; a refused zone, or a cookie naming no zone, is
+    not remembered and the page opens in the last good one or UTC."""
+    late = datetime(2029, 12, 31, 23, 30, tzinfo=UTC)
+    _used(client, container, late, tenant_a.project_id, {"participant_minutes": 5})
+    signed_in_as(client, container, "owner", tenant_a.org_id)
+    project = f"/dashboard/projects/{tenant_a.project_id}/usage"
+    org = f"/dashboard/organizations/{tenant_a.org_id}/usage"
+
+    async def shown(url: str, **params: str) -> tuple[str, dict[str, str]]:
+        page = await client.get(url, params=params)
+        assert page.status_code in (200, 400), page.text[:1000]
+        zone = re.search(r'<th scope="col">Day \(([^)]+)\)</th>', page.text)
+        assert zone, page.text[:2000]
+        return zone.group(1), _day_cells(page.text, "participant_minutes")
+
+    assert await shown(project) == ("UTC", {"2029-12-31": "5"})
+    assert "pulse_tz" not in client.cookies  # nothing asked, nothing remembered
+
+    tokyo = await client.get(org, params={"tz": "Asia/Tokyo"})
+    assert tokyo.status_code == 200, tokyo.text[:1000]
+    cookie = tokyo.headers["set-cookie"]
+    assert cookie.startswith("pulse_tz=Asia%2FTokyo;"), cookie
+    for attribute in ("Path=/dashboard", "HttpOnly", "SameSite=strict", "Max-Age=31536000"):
+        assert attribute in cookie, cookie
+    assert await shown(project) == ("Asia/Tokyo", {"2030-01-01": "5"})
+    assert await shown(org) == ("Asia/Tokyo", {"2030-01-01": "5"})
+    # The organization's rows name the zone, so they open in it wherever they are sent.
+    (row,) = _rows((await client.get(org)).text)
+    assert row[2].endswith("&tz=Asia/Tokyo"), row
+
+    # A refused zone is shown refused and leaves the remembered one.
+    refused = await client.get(project, params={"tz": "Mars/Olympus"})
+    assert refused.status_code == 400, refused.text[:1000]
+    assert "set-cookie" not in refused.headers
+    assert await shown(project) == ("Asia/Tokyo", {"2030-01-01": "5"})
+
+    # UTC asked for is remembered like any other.
+    assert await shown(project, tz="UTC") == ("UTC", {"2029-12-31": "5"})
+    assert await shown(org) == ("UTC", {"2029-12-31": "5"})
+
+    # A cookie naming no zone the machine knows (stale, or typed by hand) is ignored.
+    for bad in ("Mars/Olympus", "../../etc/passwd", "x" * 300):
+        client.cookies.set("pulse_tz", bad, path="/dashboard")
+        assert await shown(project) == ("UTC", {"2029-12-31": "5"}), bad

@@ -5,7 +5,10 @@ page, each live project's totals for the days shown, the largest first.
 Days are UTC days unless the page is asked for a time zone (``?tz=``, an IANA name):
 then the usage is read by the hour and each hour counted on the local day it starts in
 (so in a zone whose offset is not whole hours, an hour that spans local midnight counts
-on the day before), and the window is at most 30 days (:data:`MAX_ZONED_DAYS`).
+on the day before), and the window is at most 30 days (:data:`MAX_ZONED_DAYS`). The zone
+last asked for is remembered in the browser (:data:`ZONE_COOKIE`), so that a usage page
+opened from the menu shows the days its reader chose; a cookie naming no zone the
+machine knows is ignored, not refused, since the reader did not type it.
 
 The numbers are the REST API's: the organization page asks
 :meth:`UsageService.organization_usage` and the project page
@@ -22,12 +25,13 @@ import functools
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import msgspec
 from litestar import Controller, get
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import CookieParameter, QueryParameter
 from litestar.response import Template
 
 from pulse_core.errors import InvalidInput, PulseError
@@ -41,12 +45,18 @@ from pulse_http.dashboard.charts import Point, bar_chart, daily, number
 from pulse_http.dashboard.forms import Refusal
 from pulse_http.dashboard.pages.context import OrgPage, ProjectPage
 from pulse_http.dashboard.pages.organizations import PAGE_SIZE
-from pulse_http.dashboard.session import PATH
+from pulse_http.dashboard.session import PATH, secure_cookies
+from pulse_http.settings import Settings
 
 #: ``?from=`` / ``?to=``: days (``YYYY-MM-DD``), both included, in ``?tz=`` (UTC).
 FromDay = Annotated[str | None, QueryParameter(name="from")]
 ToDay = Annotated[str | None, QueryParameter(name="to")]
 Zone = Annotated[str | None, QueryParameter(name="tz")]
+#: The cookie that remembers the zone last asked for, for a year, on this browser;
+#: percent-encoded, since a cookie's value may not hold the ``/`` of ``Asia/Tokyo``.
+ZONE_COOKIE: Final = "pulse_tz"
+ZONE_COOKIE_SECONDS: Final = 365 * 24 * 3600
+RememberedZone = Annotated[str | None, CookieParameter(name=ZONE_COOKIE)]
 #: The longest window outside UTC: a day short of the API's hourly window
 #: (``MAX_WINDOW["hour"]``), which a day of 25 hours would otherwise overrun.
 MAX_ZONED_DAYS: Final = MAX_WINDOW["hour"].days - 1
@@ -72,12 +82,15 @@ class UsagePages(Controller):
         quotas: NamedDependency[QuotaService],
         projects: NamedDependency[ProjectService],
         clock: NamedDependency[Clock],
+        settings: NamedDependency[Settings],
         since: FromDay = None,
         until: ToDay = None,
         tz: Zone = None,
+        remembered: RememberedZone = None,
     ) -> Template:
-        window = _Window.asked(since, until, tz, clock)
-        return await _usage_page(org_page, window, usage=usage, quotas=quotas, projects=projects)
+        window = _Window.asked(since, until, tz or _known(remembered), clock)
+        page = await _usage_page(org_page, window, usage=usage, quotas=quotas, projects=projects)
+        return _remember(page, window, asked=tz, settings=settings)
 
     @get("/projects/{project_id:str}/usage")
     async def project_usage(
@@ -87,12 +100,44 @@ class UsagePages(Controller):
         usage: NamedDependency[UsageService],
         quotas: NamedDependency[QuotaService],
         clock: NamedDependency[Clock],
+        settings: NamedDependency[Settings],
         since: FromDay = None,
         until: ToDay = None,
         tz: Zone = None,
+        remembered: RememberedZone = None,
     ) -> Template:
-        window = _Window.asked(since, until, tz, clock)
-        return await _usage_page(here, window, usage=usage, quotas=quotas)
+        window = _Window.asked(since, until, tz or _known(remembered), clock)
+        page = await _usage_page(here, window, usage=usage, quotas=quotas)
+        return _remember(page, window, asked=tz, settings=settings)
+
+
+def _known(remembered: str | None) -> str | None:
+    """The remembered zone, if the machine still knows it (a browser may hold a stale
+    or tampered cookie: the page then opens in UTC)."""
+    if remembered is None:
+        return None
+    name = unquote(remembered)
+    return name if _zone(name) is not None else None
+
+
+def _remember(
+    page: Template, window: _Window, *, asked: str | None, settings: Settings
+) -> Template:
+    """Remember a zone the reader asked for, if it is one (a refused zone changes
+    nothing); the days asked for are not remembered: a page opens on the latest."""
+    if asked is not None and _zone(window.tz) is not None:
+        page.set_cookie(
+            Cookie(
+                key=ZONE_COOKIE,
+                value=quote(window.tz, safe=""),
+                path=PATH,
+                max_age=ZONE_COOKIE_SECONDS,
+                httponly=True,
+                secure=secure_cookies(settings),
+                samesite="strict",
+            )
+        )
+    return page
 
 
 class _Window:
@@ -119,9 +164,9 @@ class _Window:
 
     @property
     def days_query(self) -> str:
-        """These days as the page's query string (for links to other pages)."""
-        zone = "" if self.tz == "UTC" else f"&tz={quote(self.tz, safe='/')}"
-        return f"from={self.since}&to={self.until}{zone}"
+        """These days and their zone as the page's query string (for links to other
+        pages; the zone always, since a page without one opens in the remembered zone)."""
+        return f"from={self.since}&to={self.until}&tz={quote(self.tz, safe='/')}"
 
     def query(self, usage: UsageService) -> UsageQuery:
         """The API's query of these days (its rules: the order, the longest window):

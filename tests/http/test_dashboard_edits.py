@@ -16,6 +16,8 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from pulse_adapters.memory import InMemoryRoomEngine
+from pulse_core import rooms
 from pulse_http.container import Container
 from tests.http.conftest import Tenant
 from tests.http.test_dashboard_keys import csrf_of, signed_in_as
@@ -217,3 +219,59 @@ async def test_an_organization_keeps_a_change_made_while_its_page_was_open(
     after = (await client.get(f"/v1/organizations/{tenant_a.org_id}", headers=admin_headers)).json()
     assert after["name"] == "Alpha Inc."
     assert after["admin_email"] == "ops@alpha.example"  # the admin's, kept
+
+
+# -- a participant ------------------------------------------------------------------------
+
+
+async def test_a_participant_keeps_what_the_app_changed_while_the_page_was_open(
+    client: Client, container: Container, tenant_a: Tenant
+) -> None:
+    """The page shows Alice's name and metadata; the app changes her metadata; the
+    person saves a permission and, on a later page, her metadata while the app renames
+    her: each keeps the other's change. A form without ``shown`` is written whole."""
+    created = await client.post(
+        "/v1/rooms", json={"name": "studio"}, headers=tenant_a.project_headers
+    )
+    assert created.status_code == 201, created.text
+    engine = container.adapters.room_engine()
+    assert isinstance(engine, InMemoryRoomEngine)
+    engine.simulate_join(
+        rooms.to_livekit(tenant_a.project_id, "studio"), "alice", name="Alice", metadata="m1"
+    )
+    api = "/v1/rooms/studio/participants/alice"
+
+    async def app_changes(**changes: str) -> None:
+        changed = await client.patch(api, json=changes, headers=tenant_a.project_headers)
+        assert changed.status_code == 200, changed.text
+
+    async def alice() -> dict[str, Any]:
+        found = await client.get(api, headers=tenant_a.project_headers)
+        assert found.status_code == 200, found.text
+        body: dict[str, Any] = found.json()
+        return body
+
+    signed_in_as(client, container, "owner", tenant_a.org_id)
+    page = f"/dashboard/projects/{tenant_a.project_id}/rooms/studio/participant"
+    opened = f"{page}?identity=alice"
+    as_shown = {"identity": "alice", "name": "Alice", "metadata": "m1", "attributes": ""}
+
+    token, shown = await _open(client, opened)
+    await app_changes(metadata="from the app")
+    form = {**as_shown, "permission.can_publish": "false"}
+    await _save(client, page, {**form, "shown": shown, "_csrf_token": token})
+    found = await alice()
+    assert (found["name"], found["metadata"]) == ("Alice", "from the app")
+    assert found["permission"]["can_publish"] is False
+
+    token, shown = await _open(client, opened)
+    await app_changes(name="Alice (host)")
+    form = {**as_shown, "metadata": "from the page"}
+    await _save(client, page, {**form, "shown": shown, "_csrf_token": token})
+    found = await alice()
+    assert (found["name"], found["metadata"]) == ("Alice (host)", "from the page")
+
+    # A form from before the page carried what it showed: every field as posted.
+    await _save(client, page, {**as_shown, "_csrf_token": token})
+    found = await alice()
+    assert (found["name"], found["metadata"]) == ("Alice", "m1")

@@ -112,9 +112,10 @@ def shown_field(values: Mapping[str, str | bool | list[str]]) -> str:
     return json.dumps(posted, separators=(",", ":"), sort_keys=True)
 
 
-def edits(form: Form, build: Callable[[Form], S]) -> S:
-    """``build(form)`` with the fields equal in ``build`` of what the page showed left
-    unset: what the person changed. A field changed both on the page and elsewhere
+def edits(form: Form, build: Callable[[Form], S], *, keep: Any = msgspec.UNSET) -> S:
+    """``build(form)`` with the fields equal in ``build`` of what the page showed set to
+    ``keep`` (what the update leaves as it is: unset, or None where the API's null keeps
+    a value): what the person changed. A field changed both on the page and elsewhere
     since is written (the last writer of that field wins). Without a usable record of
     what was shown, ``build(form)`` whole. ``InvalidInput`` as ``build`` raises it."""
     typed = build(form)
@@ -126,7 +127,7 @@ def edits(form: Form, build: Callable[[Form], S]) -> S:
     except PulseError:
         return typed
     unchanged = {
-        name: msgspec.UNSET
+        name: keep
         for name in typed.__struct_fields__
         if getattr(typed, name) == getattr(before, name)
     }

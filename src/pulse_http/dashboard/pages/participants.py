@@ -2,7 +2,10 @@
 name, metadata, attributes and permissions (``PATCH /v1/rooms/{name}/participants/{identity}``).
 
 The identity travels as a query parameter and a form field, not a path segment, as on
-the room page: any identity a token can carry can be opened here.
+the room page: any identity a token can carry can be opened here. The form shows the
+name and metadata as they were, and a save writes only those the person changed
+(:func:`~pulse_http.dashboard.forms.edits`): the app's own change to a participant made
+while the page was open is kept.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from litestar.response import Redirect, Template
 
 from pulse_core.errors import InvalidInput, PulseError
 from pulse_core.services.rooms import RoomService
-from pulse_http.dashboard.forms import Refusal, read_form
+from pulse_http.dashboard.forms import SHOWN, Form, Refusal, edits, read_form, shown_field
 from pulse_http.dashboard.pages.context import ProjectPage
 from pulse_http.dashboard.pages.rooms import room_url
 from pulse_http.dashboard.session import PATH
@@ -60,15 +63,24 @@ class ParticipantPages(Controller):
         form = await read_form(request)
         identity = form.get("identity")
         try:
-            changes = attributes_of(form.get("attributes"))
-            body = form.to(UpdateParticipantBody, attributes=changes)
+            body = edits(form, _update, keep=None)
             await rooms.update_participant(editable.project, name, identity, body.to_domain())
         except PulseError as exc:
             return await _participant(
-                editable, rooms, name, identity, refusal=Refusal.of(exc), values=form.values
+                editable,
+                rooms,
+                name,
+                identity,
+                refusal=Refusal.of(exc),
+                values=form.values,
+                shown=form.get(SHOWN),
             )
         target = participant_url(editable, name, identity)
         return Redirect(f"{target}&notice=saved", status_code=303)
+
+
+def _update(form: Form) -> UpdateParticipantBody:
+    return form.to(UpdateParticipantBody, attributes=attributes_of(form.get("attributes")))
 
 
 def attributes_of(text: str) -> dict[str, str] | None:
@@ -98,8 +110,13 @@ async def _participant(
     *,
     refusal: Refusal | None = None,
     values: dict[str, str] | None = None,
+    shown: str | None = None,
 ) -> Template:
+    """The page; after a refusal, the form as typed (``values``) and the record of what
+    the page first showed (``shown``), so that the next save still writes only what the
+    person changed."""
     person = ParticipantOut.of(await rooms.get_participant(here.project, name, identity))
+    as_it_is = {"name": person.name or "", "metadata": person.metadata or ""}
     return here.render(
         "rooms_participant.html",
         refusal=refusal,
@@ -107,7 +124,6 @@ async def _participant(
         room_url=room_url(here, name),
         person=person,
         permissions=PERMISSIONS,
-        values=values
-        if values is not None
-        else {"name": person.name or "", "metadata": person.metadata or ""},
+        values=as_it_is if values is None else values,
+        shown=shown_field(as_it_is) if shown is None else shown,
     )

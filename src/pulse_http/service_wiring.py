@@ -248,6 +248,7 @@ class Services(containers.DeclarativeContainer):
         url_expiry_seconds=settings.provided.recording_url_ttl_seconds,
         quotas=quotas,
         meter=meter,
+        audit=adapters.audit,
     )
     rooms = providers.Factory(RoomService, adapters.room_engine, quotas)
     # Access: users, sign-in, keys, the audit log.

@@ -94,6 +94,16 @@ def test_record_a_room_stop_it_and_download_the_recording(
     assert "signature=" in download.url
     assert Path(download.path()).read_bytes() == PLACEHOLDER
 
+    # Deleted, after a confirmation that names the file: gone from the page and storage.
+    recording.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Deleted.")
+    expect(page.get_by_text("No recordings yet.")).to_be_visible()
+    assert browsing.dialogs[-1] == (
+        f"confirm: Delete {egress_id}.mp4? The file is removed for good."
+    )
+    storage = server.container.adapters.storage()
+    assert server.run(storage.list(prefix=f"projects/{project_id}/", limit=10)) == []
+
 
 def test_create_an_ingress_see_where_to_publish_and_delete_it(
     browsing: Browsing, admin_email: str, server: LiveServer

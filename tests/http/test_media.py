@@ -444,6 +444,71 @@ async def test_forged_recording_ids_find_nothing(
             f"/v1/media/recordings/{recording_id}/url", headers=tenant_a.project_headers
         )
         assert response.status_code == 404, (recording_id, response.text)
+        deleted = await client.delete(
+            f"/v1/media/recordings/{recording_id}", headers=tenant_a.project_headers
+        )
+        assert deleted.status_code == 404, (recording_id, deleted.text)
+    # B's file is still there.
+    (kept,) = (await client.get("/v1/media/recordings", headers=tenant_b.project_headers)).json()[
+        "items"
+    ]
+    assert kept["path"] == f"{recorded['id']}.mp4"
+
+
+async def test_a_deleted_recording_is_gone_for_good_and_in_the_audit_log(
+    client: Client, tenant_a: Tenant, tenant_b: Tenant, clock: ManualClock
+) -> None:
+    a, b = tenant_a.project_headers, tenant_b.project_headers
+    first = await finish(
+        client, tenant_a, (await start(client, tenant_a, clock, room="demo"))["id"]
+    )
+    second = await finish(
+        client, tenant_a, (await start(client, tenant_a, clock, room="demo"))["id"]
+    )
+    theirs = await finish(client, tenant_b, (await start(client, tenant_b, room="demo"))["id"])
+    gone, kept = (e["outputs"][0]["recording_id"] for e in (first, second))
+    their_recording = theirs["outputs"][0]["recording_id"]
+    link = (await client.get(f"/v1/media/recordings/{gone}/url", headers=a)).json()["url"]
+    assert (await client.get(path_of(link))).status_code == 200
+
+    # Another project's key finds nothing to delete, even with its own room "demo".
+    refused = await client.delete(f"/v1/media/recordings/{gone}", headers=b)
+    assert refused.status_code == 404 and refused.json()["code"] == "not_found"
+
+    deleted = await client.delete(f"/v1/media/recordings/{gone}", headers=a)
+    assert deleted.status_code == 204, deleted.text
+    assert deleted.content == b""
+    listed = (await client.get("/v1/media/recordings", headers=a)).json()["items"]
+    assert [r["id"] for r in listed] == [kept]
+    assert (await client.get(f"/v1/media/recordings/{gone}/url", headers=a)).status_code == 404
+    # The link handed out before is dead: the file is gone, not only unlisted.
+    dead = await client.get(path_of(link))
+    assert dead.status_code == 404, dead.text
+    again = await client.delete(f"/v1/media/recordings/{gone}", headers=a)
+    assert again.status_code == 404 and again.json()["code"] == "not_found"
+    # The egress keeps its history: it still names the file it wrote.
+    egress = (await client.get(f"/v1/media/egress/{first['id']}", headers=a)).json()
+    assert egress["outputs"][0]["recording_id"] == gone
+    # The other project's recording is untouched.
+    (their,) = (await client.get("/v1/media/recordings", headers=b)).json()["items"]
+    assert their["id"] == their_recording
+
+    # Who deleted what is in the organization's audit log, once; not in the other's.
+    log = await client.get(
+        f"/v1/organizations/{tenant_a.org_id}/audit-log",
+        params={"action": "recording.deleted"},
+        headers=tenant_a.owner_headers,
+    )
+    assert log.status_code == 200, log.text
+    (record,) = log.json()["items"]
+    assert (record["resource_type"], record["resource_id"]) == ("recording", gone)
+    assert record["actor"]["type"] == "key" and record["org_id"] == tenant_a.org_id
+    other = await client.get(
+        f"/v1/organizations/{tenant_b.org_id}/audit-log",
+        params={"action": "recording.deleted"},
+        headers=tenant_b.owner_headers,
+    )
+    assert other.json()["items"] == []
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -667,3 +732,43 @@ async def test_local_download_links_are_signed_with_the_key_derived_from_jwt_sec
     message = f"pulse-media-download\na/b.mp4\n{expires}".encode()
     expected = hmac.new(bytes.fromhex(PINNED_DOWNLOAD_KEY), message, hashlib.sha256)
     assert signature == expected.hexdigest()
+
+
+async def test_the_dashboard_deletes_a_recording_for_an_owner_not_a_member(
+    client: Client, container: Container, tenant_a: Tenant
+) -> None:
+    from tests.http.test_dashboard_keys import csrf_of, signed_in_as
+
+    h = tenant_a.project_headers
+    recorded = await finish(client, tenant_a, (await start(client, tenant_a, room="demo"))["id"])
+    rec = recorded["outputs"][0]["recording_id"]
+    page_url = f"/dashboard/projects/{tenant_a.project_id}/media/recordings"
+    delete_url = f"{page_url}/{rec}/delete"
+
+    signed_in_as(client, container, "member", tenant_a.org_id)
+    page = await client.get(page_url)
+    assert page.status_code == 200 and f"{recorded['id']}.mp4" in page.text
+    assert delete_url not in page.text and ">Delete<" not in page.text
+    refused = await client.post(delete_url, data={"_csrf_token": csrf_of(page.text)})
+    assert refused.status_code == 403
+    assert [
+        r["id"] for r in (await client.get("/v1/media/recordings", headers=h)).json()["items"]
+    ] == [rec]
+
+    signed_in_as(client, container, "owner", tenant_a.org_id)
+    page = await client.get(page_url)
+    assert delete_url in page.text
+    deleted = await client.post(
+        delete_url, data={"_csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert deleted.status_code == 303, deleted.text
+    assert deleted.headers["location"] == f"{page_url}?notice=deleted"
+    assert (await client.get("/v1/media/recordings", headers=h)).json()["items"] == []
+    log = await client.get(
+        f"/v1/organizations/{tenant_a.org_id}/audit-log",
+        params={"action": "recording.deleted"},
+        headers=tenant_a.owner_headers,
+    )
+    (record,) = log.json()["items"]
+    assert (record["actor"]["type"], record["actor"]["id"]) == ("token", "owner-1")  # the session's
+    assert record["resource_id"] == rec

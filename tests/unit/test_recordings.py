@@ -1,85 +1,122 @@
-"""The recordings naming scheme (pulse_core.recordings): the storage layout reads back as
-the room and path it was written for, and room directories never collide."""
+"""Deleting a recording (``Recordings.delete``): the file goes from storage, the audit log
+says who deleted it, and a failure part way loses neither the file silently nor the
+record. On the in-memory storage and on S3 over HTTP (moto server)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import Any
 
-from hypothesis import example, given
-from hypothesis import strategies as st
+import pytest
 
-from pulse_core import rooms
-from pulse_core.errors import InvalidInput
-from pulse_core.ports.storage import StoredObject, validate_key
-from pulse_core.recordings import (
-    recording_id,
-    recording_key,
-    recording_of,
-    recordings_prefix,
-    room_directory,
-)
+from pulse_adapters.clock import ManualClock
+from pulse_adapters.memory import InMemoryObjectStorage
+from pulse_adapters.memory.audit import InMemoryAuditRepository
+from pulse_adapters.s3 import S3Config, S3ObjectStorage
+from pulse_core.errors import NotFound, Unavailable
+from pulse_core.models.audit import Actor, Caller
+from pulse_core.ports.storage import ObjectStorage
+from pulse_core.recordings import recording_id, recordings_prefix
+from pulse_core.services.recordings import Recordings
+from tests.support.builders import org, project
+from tests.support.moto_server import MotoS3
 
-A = "prj_01JD5Y4R8M2N3P4Q5R6S7T8V9W"
-B = "prj_01JD5Y4R8M2N3P4Q5R6S7T8V9X"
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
+KEY_CALLER = Caller(actor=Actor(type="key", id="key_1"))
+FILE = "rooms/demo/eg_1.mp4"
 
 
-def _valid_room(room: str) -> bool:
+async def _deleted(storage: ObjectStorage, clock: ManualClock) -> None:
+    """Two projects with a file at the same path: one deletes its own, twice; the other's
+    stays, and it cannot delete the first's."""
+    mine, theirs = project(org().id), project(org().id)
+    for owner in (mine, theirs):
+        await storage.put(recordings_prefix(owner.id) + FILE, b"mp4")
+    audit = InMemoryAuditRepository()
+    recordings = Recordings(storage, clock, audit=audit)
+    rec = recording_id(FILE)
+
+    await recordings.delete(mine, rec, by=KEY_CALLER)
+    assert await storage.stat(recordings_prefix(mine.id) + FILE) is None
+    assert (await recordings.list(mine)).items == []
+    with pytest.raises(NotFound):
+        await recordings.url(mine, rec)
+    with pytest.raises(NotFound):
+        await recordings.delete(mine, rec, by=KEY_CALLER)
+    (listed,) = (await recordings.list(theirs)).items
+    assert listed.id == rec
+
+    (record,) = await audit.list_page(mine.org_id, limit=10)
+    assert (record.action, record.resource_type, record.resource_id) == (
+        "recording.deleted",
+        "recording",
+        rec,
+    )
+    assert record.actor == KEY_CALLER.actor
+    assert await audit.list_page(theirs.org_id, limit=10) == []
+
+
+async def test_delete_in_memory(clock: ManualClock) -> None:
+    await _deleted(InMemoryObjectStorage(clock), clock)
+
+
+async def test_delete_on_s3(moto_s3: MotoS3, clock: ManualClock) -> None:
+    storage = S3ObjectStorage(
+        S3Config(
+            bucket=moto_s3.bucket,
+            access_key_id=moto_s3.access_key_id,
+            secret_access_key=moto_s3.secret_access_key,
+            region=moto_s3.region,
+            endpoint_url=moto_s3.endpoint_url,
+            force_path_style=True,
+            prefix="pulse/",
+            max_attempts=1,
+        )
+    )
     try:
-        rooms.validate_room(room)
-    except InvalidInput:
-        return False
-    return True
+        await _deleted(storage, clock)
+    finally:
+        await storage.aclose()
 
 
-# Printable text of every kind, plus what the escaping is about: %, '.', the escapes.
-room_names = st.text(
-    alphabet=st.characters(categories=("L", "N", "P", "S")) | st.sampled_from("%.2E5 "),
-    min_size=1,
-    max_size=40,
-).filter(_valid_room)
-segments = st.text(
-    alphabet=st.characters(categories=("L", "N", "P", "S"), exclude_characters="/\\"),
-    min_size=1,
-    max_size=20,
-).filter(lambda s: s not in (".", ".."))
-paths = st.lists(segments, min_size=1, max_size=4).map("/".join)
-
-
-@given(room_names, room_names)
-@example(".", "%2E")
-@example("..", "%2E.")
-@example("%", "%25")
-def test_room_directories_are_one_valid_segment_and_never_collide(a: str, b: str) -> None:
-    directory = room_directory(a)
-    assert directory.startswith("rooms/") and directory.endswith("/")
-    segment = directory[len("rooms/") : -1]
-    assert "/" not in segment and not segment.startswith(".")
-    validate_key(directory + "x.mp4")
-    assert (directory == room_directory(b)) == (a == b)
-
-
-def test_web_egress_has_its_own_directory() -> None:
-    assert room_directory(None) == "web/"
-    assert all(room_directory(r) != "web/" for r in ("web", "web/", "rooms"))
-
-
-@given(room_names | st.none(), paths)
-@example("..", "a.mp4")
-@example("50% off", "x/y.mp4")
-@example(None, "rooms/a.mp4")
-def test_a_stored_file_reads_back_as_the_room_and_path_it_was_written_for(
-    room: str | None, path: str
+async def test_a_failed_deletion_keeps_the_file_and_the_record_and_a_retry_finishes(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    relative = room_directory(room) + path
-    stored = StoredObject(key=recordings_prefix(A) + relative, size=3, last_modified=T0)
-    recording = recording_of(A, stored)
-    assert (recording.room, recording.path) == (room, path)
-    assert (recording.size, recording.created_at) == (3, T0)
-    assert recording.id == recording_id(relative)
-    assert recording_key(recording.id) == relative
+    storage = InMemoryObjectStorage(clock)
+    mine = project(org().id)
+    key = recordings_prefix(mine.id) + FILE
+    await storage.put(key, b"mp4")
+    audit = InMemoryAuditRepository()
+    recordings = Recordings(storage, clock, audit=audit)
+    delete = storage.delete
+
+    async def down(_key: str) -> Any:
+        raise Unavailable("storage is down")
+
+    monkeypatch.setattr(storage, "delete", down)
+    with pytest.raises(Unavailable):
+        await recordings.delete(mine, recording_id(FILE), by=KEY_CALLER)
+    assert await storage.stat(key) is not None  # still there, still listed
+    assert len(await audit.list_page(mine.org_id, limit=10)) == 1  # the attempt
+
+    monkeypatch.setattr(storage, "delete", delete)
+    await recordings.delete(mine, recording_id(FILE), by=KEY_CALLER)
+    assert await storage.stat(key) is None
+    assert len(await audit.list_page(mine.org_id, limit=10)) == 2
+
+    # And when the audit log cannot take the record, nothing is deleted.
+    await storage.put(key, b"mp4")
+
+    async def no_audit(_record: Any) -> None:
+        raise Unavailable("database is down")
+
+    monkeypatch.setattr(audit, "add", no_audit)
+    with pytest.raises(Unavailable):
+        await recordings.delete(mine, recording_id(FILE), by=KEY_CALLER)
+    assert await storage.stat(key) is not None
 
 
-def test_projects_have_disjoint_prefixes() -> None:
-    a, b = recordings_prefix(A), recordings_prefix(B)
-    assert a.endswith("/recordings/") and not a.startswith(b) and not b.startswith(a)
+async def test_without_an_audit_log_a_deletion_is_only_a_deletion(clock: ManualClock) -> None:
+    storage = InMemoryObjectStorage(clock)
+    mine = project(org().id)
+    await storage.put(recordings_prefix(mine.id) + FILE, b"mp4")
+    await Recordings(storage, clock).delete(mine, recording_id(FILE), by=KEY_CALLER)
+    assert await storage.stat(recordings_prefix(mine.id) + FILE) is None

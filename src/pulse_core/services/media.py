@@ -28,6 +28,7 @@ import msgspec
 from pulse_core import ids, rooms
 from pulse_core.errors import Conflict, NotFound, PulseError
 from pulse_core.models import Page, Project
+from pulse_core.models.audit import Caller
 from pulse_core.models.media import (
     CreateIngress,
     Egress,
@@ -41,6 +42,7 @@ from pulse_core.models.media import (
     StartEgress,
 )
 from pulse_core.net.url_guard import UrlGuard
+from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.media import (
     EgressRequest,
@@ -95,10 +97,13 @@ class MediaService:
         url_expiry_seconds: int = DEFAULT_URL_EXPIRY_SECONDS,
         quotas: QuotaService | None = None,
         meter: UsageMeter | None = None,
+        audit: AuditRepository | None = None,
     ) -> None:
         self._quotas = quotas
         self._meter = meter
-        self._recordings = Recordings(storage, clock, url_expiry_seconds=url_expiry_seconds)
+        self._recordings = Recordings(
+            storage, clock, url_expiry_seconds=url_expiry_seconds, audit=audit
+        )
         self._engine = engine
         self._egress = egress_records
         self._ingress = ingress_records
@@ -302,6 +307,10 @@ class MediaService:
     ) -> RecordingUrl:
         """As :meth:`Recordings.url <pulse_core.services.recordings.Recordings.url>`."""
         return await self._recordings.url(project, recording, expires_in=expires_in)
+
+    async def delete_recording(self, project: Project, recording: str, *, by: Caller) -> None:
+        """As :meth:`Recordings.delete <pulse_core.services.recordings.Recordings.delete>`."""
+        await self._recordings.delete(project, recording, by=by)
 
     # -- internals: egress -----------------------------------------------------------
 

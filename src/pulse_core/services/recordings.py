@@ -1,6 +1,7 @@
 """A project's recordings: the files under its own storage prefix (named by
-:mod:`pulse_core.recordings`), listed, and their download URLs. :class:`MediaService
-<pulse_core.services.media.MediaService>` serves them through this."""
+:mod:`pulse_core.recordings`), listed, their download URLs, and deleting one (recorded in
+the audit log). :class:`MediaService <pulse_core.services.media.MediaService>` serves
+them through this."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ from typing import Final
 from pulse_core import rooms
 from pulse_core.errors import InvalidInput, NotFound
 from pulse_core.models import Page, Project
+from pulse_core.models.audit import Caller
 from pulse_core.models.media import Recording, RecordingUrl
+from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.storage import MAX_URL_EXPIRY_SECONDS, ObjectStorage, validate_expires_in
 from pulse_core.recordings import recording_key, recording_of, recordings_prefix, room_directory
-from pulse_core.services import pagination
+from pulse_core.services import audit, pagination
 
 DEFAULT_URL_EXPIRY_SECONDS: Final = 3600
 
 
 class Recordings:
     """The recordings in ``storage``; download URLs valid ``url_expiry_seconds`` unless
-    the caller asks otherwise (``ValueError`` outside 1 s .. 7 days)."""
+    the caller asks otherwise (``ValueError`` outside 1 s .. 7 days); deletions recorded
+    in ``audit`` (None: not recorded, for an embedder without an audit log)."""
 
     def __init__(
         self,
@@ -29,12 +33,14 @@ class Recordings:
         clock: Clock,
         *,
         url_expiry_seconds: int = DEFAULT_URL_EXPIRY_SECONDS,
+        audit: AuditRepository | None = None,
     ) -> None:
         if not 1 <= url_expiry_seconds <= MAX_URL_EXPIRY_SECONDS:
             raise ValueError(f"url_expiry_seconds must be 1..{MAX_URL_EXPIRY_SECONDS}")
         self._storage = storage
         self._clock = clock
         self._url_expiry = url_expiry_seconds
+        self._audit = audit
 
     async def list(
         self,
@@ -82,6 +88,41 @@ class Recordings:
             # so it holds no such recording either.
             raise NotFound("recording not found") from None
         return RecordingUrl(url=url, expires_at=now + timedelta(seconds=seconds))
+
+    async def delete(self, project: Project, recording: str, *, by: Caller) -> None:
+        """Remove the project's recording from storage, recorded in the audit log as
+        ``recording.deleted`` by ``by``. ``NotFound`` when the project has no such
+        recording (any more): a second deletion is a 404, as for any resource gone.
+
+        The audit record is written first: a deletion that then fails (``Unavailable``)
+        leaves a record of an attempt and the file, which a retry deletes; the other
+        order could delete a file and lose the record of who did."""
+        key = await self._existing_key(project, recording)
+        if self._audit is not None:
+            await self._audit.add(
+                audit.by(
+                    self._clock,
+                    by,
+                    "recording.deleted",
+                    resource_type="recording",
+                    resource_id=recording,
+                    org_id=project.org_id,
+                )
+            )
+        await self._storage.delete(key)
+
+    async def _existing_key(self, project: Project, recording: str) -> str:
+        relative = recording_key(recording)
+        if relative is None:
+            raise NotFound("recording not found")
+        key = recordings_prefix(project.id) + relative
+        try:
+            found = await self._storage.stat(key)
+        except InvalidInput:  # a key this storage cannot hold: so it holds no such file
+            found = None
+        if found is None:
+            raise NotFound("recording not found")
+        return key
 
 
 __all__ = ["DEFAULT_URL_EXPIRY_SECONDS", "Recordings"]

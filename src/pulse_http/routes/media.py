@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
 from pulse_core.models import Project
+from pulse_core.models.audit import Caller
 from pulse_core.ports.storage import DOWNLOAD_PATH, SignedDownloads
 from pulse_core.services import MediaService
 from pulse_http.auth import project_route
@@ -152,6 +153,20 @@ class MediaController(Controller):
         by Pulse for a local directory)."""
         url = await media.recording_url(project, recording_id, expires_in=expires_in)
         return RecordingUrlOut.of(url)
+
+    @delete("/recordings/{recording_id:str}", status_code=204, opt={"problems": (404,)})
+    async def delete_recording(
+        self,
+        recording_id: FromPath[str],
+        project: NamedDependency[Project],
+        media: NamedDependency[MediaService],
+        caller: NamedDependency[Caller],
+    ) -> None:
+        """Delete a recording: the file is removed from storage, and download URLs
+        already handed out stop working. Recorded in the organization's audit log
+        (`recording.deleted`). 404 for a recording the project does not have, including
+        one already deleted. Needs `media:write`."""
+        await media.delete_recording(project, recording_id, by=caller)
 
 
 # Headers of every download: the file's name (and so its type) comes from a caller, so

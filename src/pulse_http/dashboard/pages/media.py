@@ -1,5 +1,6 @@
 """A project's egress (recordings and live streams of its rooms), ingress (streams
-brought into its rooms) and recordings, with download links.
+brought into its rooms) and recordings, with download links (and, for those who may
+change the project, deleting one).
 
 The same :class:`~pulse_core.services.MediaService` calls, with the same input structs,
 as ``/v1/media`` (:mod:`pulse_http.routes.media`): the service checks ownership, the
@@ -166,6 +167,19 @@ class MediaPages(Controller):
         default lifetime."""
         signed = await media.recording_url(here.project, recording_id)
         return Redirect(_on_this_origin(signed.url, settings), status_code=303)
+
+    @post("/recordings/{recording_id:str}/delete")
+    async def delete_recording(
+        self,
+        *,
+        recording_id: FromPath[str],
+        editable: NamedDependency[ProjectPage],
+        media: NamedDependency[MediaService],
+    ) -> Redirect:
+        """``DELETE /v1/media/recordings/{id}``, in the audit log as the signed-in user."""
+        await media.delete_recording(editable.project, recording_id, by=editable.viewer.caller())
+        target = editable.url("/media/recordings")
+        return Redirect(f"{target}?notice=deleted", status_code=303)
 
 
 def _on_this_origin(url: str, settings: Settings) -> str:

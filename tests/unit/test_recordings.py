@@ -11,12 +11,13 @@ import pytest
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.memory import InMemoryObjectStorage
 from pulse_adapters.memory.audit import InMemoryAuditRepository
-from pulse_adapters.s3 import S3Config, S3ObjectStorage
+from pulse_adapters.s3 import S3ObjectStorage
 from pulse_core.errors import NotFound, Unavailable
 from pulse_core.models.audit import Actor, Caller
 from pulse_core.ports.storage import ObjectStorage
 from pulse_core.recordings import recording_id, recordings_prefix
 from pulse_core.services.recordings import Recordings
+from tests.contract.test_object_storage import s3_config
 from tests.support.builders import org, project
 from tests.support.moto_server import MotoS3
 
@@ -59,18 +60,7 @@ async def test_delete_in_memory(clock: ManualClock) -> None:
 
 
 async def test_delete_on_s3(moto_s3: MotoS3, clock: ManualClock) -> None:
-    storage = S3ObjectStorage(
-        S3Config(
-            bucket=moto_s3.bucket,
-            access_key_id=moto_s3.access_key_id,
-            secret_access_key=moto_s3.secret_access_key,
-            region=moto_s3.region,
-            endpoint_url=moto_s3.endpoint_url,
-            force_path_style=True,
-            prefix="pulse/",
-            max_attempts=1,
-        )
-    )
+    storage = S3ObjectStorage(s3_config(moto_s3, prefix="pulse/"))
     try:
         await _deleted(storage, clock)
     finally:

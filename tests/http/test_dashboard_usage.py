@@ -247,8 +247,11 @@ async def test_the_zone_asked_for_is_remembered_by_the_browser(
     assert "set-cookie" not in refused.headers
     assert await shown(project) == ("Asia/Tokyo", {"2030-01-01": "5"})
 
-    # UTC asked for is remembered like any other.
+    # UTC asked for is remembered like any other, and so is a field left empty (UTC).
     assert await shown(project, tz="UTC") == ("UTC", {"2029-12-31": "5"})
+    assert await shown(org) == ("UTC", {"2029-12-31": "5"})
+    assert await shown(org, tz="Asia/Tokyo") == ("Asia/Tokyo", {"2030-01-01": "5"})
+    assert await shown(org, tz="") == ("UTC", {"2029-12-31": "5"})
     assert await shown(org) == ("UTC", {"2029-12-31": "5"})
 
     # A cookie naming no zone the machine knows (stale, or typed by hand) is ignored.

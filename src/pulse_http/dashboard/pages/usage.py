@@ -88,7 +88,7 @@ class UsagePages(Controller):
         tz: Zone = None,
         remembered: RememberedZone = None,
     ) -> Template:
-        window = _Window.asked(since, until, tz or _known(remembered), clock)
+        window = _Window.asked(since, until, tz if tz is not None else _known(remembered), clock)
         page = await _usage_page(org_page, window, usage=usage, quotas=quotas, projects=projects)
         return _remember(page, window, asked=tz, settings=settings)
 
@@ -106,7 +106,7 @@ class UsagePages(Controller):
         tz: Zone = None,
         remembered: RememberedZone = None,
     ) -> Template:
-        window = _Window.asked(since, until, tz or _known(remembered), clock)
+        window = _Window.asked(since, until, tz if tz is not None else _known(remembered), clock)
         page = await _usage_page(here, window, usage=usage, quotas=quotas)
         return _remember(page, window, asked=tz, settings=settings)
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import socket
 import ssl
+import struct
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ import uvloop
 
 from pulse_adapters.http import AiohttpWebhookSender, AsyncioWebhookSender
 from pulse_adapters.http.answers import EXCERPT_CHARS
+from pulse_adapters.http.asyncio_sender import _quiet
 from pulse_core.ports.webhook_sender import (
     DeliveryFailed,
     WebhookRequest,
@@ -34,6 +37,7 @@ from pulse_core.ports.webhook_sender import (
 from tests.support.webhook_receiver import WebhookReceiver
 
 LOOPBACK = (IPv4Address("127.0.0.1"),)
+_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets the connection
 SENDERS: dict[str, Callable[..., WebhookSender]] = {
     "asyncio": AsyncioWebhookSender,
     "aiohttp": AiohttpWebhookSender,
@@ -61,6 +65,21 @@ async def sender(request: pytest.FixtureRequest) -> AsyncIterator[WebhookSender]
 
 class Closing(bytes):
     """An answer after which the scripted server closes the connection."""
+
+
+RESET = b"reset"
+
+
+class Followed(bytes):
+    """An answer, and once it is sent, ``later`` on the same connection while it is idle
+    (:data:`RESET`: the connection reset instead)."""
+
+    later: bytes
+
+    def __new__(cls, answer: bytes, later: bytes) -> Followed:
+        made = super().__new__(cls, answer)
+        made.later = later
+        return made
 
 
 @dataclass
@@ -95,6 +114,14 @@ class Scripted:
                 await writer.drain()
                 if isinstance(answer, Closing):
                     break
+                if isinstance(answer, Followed):
+                    if answer.later == RESET:
+                        sock = writer.get_extra_info("socket")
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RST)
+                        writer.transport.abort()
+                        break
+                    writer.write(answer.later)
+                    await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -202,6 +229,10 @@ async def test_a_long_answer_is_cut_to_the_excerpt(
     scripted.script.append(_ok(b"x" * 200_000))
     answer = await sender.send(_request(scripted.url()))
     assert answer.excerpt == "x" * EXCERPT_CHARS
+    if isinstance(sender, AsyncioWebhookSender):
+        # Not read to its end, so closed: and never pooled (once the close has taken
+        # effect, uvloop refuses the write of the next request on it with RuntimeError).
+        assert not any(sender._idle.values())
     scripted.script.append(_ok(b"again"))
     assert (await sender.send(_request(scripted.url()))).excerpt == "again"
 
@@ -245,6 +276,76 @@ async def test_no_answer_within_the_timeout_fails(
     scripted.script.append(b"")  # never answers
     with pytest.raises(DeliveryFailed, match=r"no answer within 0.3 s"):
         await sender.send(_request(scripted.url(), timeout=0.3))
+
+
+TRAILED = pytest.mark.parametrize(
+    "answer",
+    [_ok(b"ok") + _ok(b"smuggled"), b"HTTP/1.1 204 No Content\r\n\r\n" + _ok(b"smuggled")],
+    ids=["past-content-length", "body-of-a-204"],
+)
+_FAILED = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nfail"
+
+
+@TRAILED
+async def test_bytes_past_an_answer_are_never_taken_for_the_next_answer(
+    sender: WebhookSender, scripted: Scripted, answer: bytes
+) -> None:
+    # One sender serves every project: the next POST to this host may be another
+    # project's, and what the server sent past its answer must not become that answer.
+    scripted.script.extend([answer, _FAILED])
+    assert (await sender.send(_request(scripted.url()))).status_code in (200, 204)
+    assert await sender.send(_request(scripted.url())) == WebhookResponse(
+        status_code=500, excerpt="fail"
+    )
+
+
+async def _until_pooled_connections_unfit(sender: AsyncioWebhookSender) -> None:
+    """Wait (a bounded poll) until the sender's idle connections have seen what the
+    server sent or did after the answer; then they must not be reused."""
+    async with asyncio.timeout(10):
+        while True:
+            if not any(_quiet(c) for pooled in sender._idle.values() for c in pooled):
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_asyncio_sender_drops_an_idle_connection_the_server_wrote_on(
+    scripted: Scripted,
+) -> None:
+    sender = AsyncioWebhookSender(user_agent="pulse-test")
+    try:
+        scripted.script.extend([Followed(_ok(), later=_ok(b"smuggled")), _FAILED])
+        assert (await sender.send(_request(scripted.url()))).status_code == 200
+        await _until_pooled_connections_unfit(sender)
+        assert await sender.send(_request(scripted.url())) == WebhookResponse(
+            status_code=500, excerpt="fail"
+        )
+        assert scripted.connections == 2
+    finally:
+        await sender.aclose()
+
+
+async def test_asyncio_sender_replaces_an_idle_connection_the_server_reset(
+    scripted: Scripted,
+) -> None:
+    sender = AsyncioWebhookSender(user_agent="pulse-test")
+    try:
+        scripted.script.append(Followed(_ok(), later=RESET))
+        assert (await sender.send(_request(scripted.url()))).status_code == 200
+        await _until_pooled_connections_unfit(sender)
+        assert (await sender.send(_request(scripted.url()))).status_code == 200
+        assert scripted.connections == 2
+    finally:
+        await sender.aclose()
+
+
+def test_the_stream_reader_still_holds_what_it_buffered_in_buffer() -> None:
+    # `_quiet` reads StreamReader's private `_buffer`; a Python that renamed it would
+    # make every connection look empty. This pins it.
+    reader = asyncio.StreamReader(loop=asyncio.new_event_loop())
+    reader.feed_data(b"left over")
+    assert _quiet.__module__ == AsyncioWebhookSender.__module__
+    assert bytes(reader._buffer) == b"left over"
 
 
 async def test_a_refused_connection_fails(sender: WebhookSender, scripted: Scripted) -> None:
@@ -417,6 +518,23 @@ def _scripted_only(test: Callable[[Scripted], Awaitable[None]]) -> Case:
         pytest.param(test_an_answer_cut_short_still_counts_with_what_came, id="cut-short"),
         pytest.param(test_no_answer_within_the_timeout_fails, id="timeout"),
         pytest.param(test_a_refused_connection_fails, id="refused"),
+        *[
+            pytest.param(
+                functools.partial(
+                    test_bytes_past_an_answer_are_never_taken_for_the_next_answer, answer=a
+                ),
+                id=i,
+            )
+            for a, i in zip(TRAILED.args[1], TRAILED.kwargs["ids"], strict=True)
+        ],
+        pytest.param(
+            _scripted_only(test_asyncio_sender_drops_an_idle_connection_the_server_wrote_on),
+            id="written-on-while-idle",
+        ),
+        pytest.param(
+            _scripted_only(test_asyncio_sender_replaces_an_idle_connection_the_server_reset),
+            id="reset-while-idle",
+        ),
         pytest.param(
             _scripted_only(
                 test_asyncio_sender_reuses_a_kept_alive_connection_and_replaces_a_closed_one

@@ -27,7 +27,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²" or "٣", which float() refuses
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -12,8 +12,9 @@ the delivery's headers (no ``Accept-Encoding``: answers come uncompressed; no co
 answers framed by ``Content-Length``, ``chunked`` or the end of the connection; interim
 1xx answers skipped; at most :data:`MAX_ANSWER_BYTES` kept. A connection is reused when
 the answer was HTTP/1.1, not ``Connection: close``, and read to its end (a long body is
-not drained: the connection is closed instead). A reused connection that the server had
-closed meanwhile (nothing of the answer came back) is replaced by a new one, once.
+not drained: the connection is closed instead), with nothing after it, then or while
+idle. A reused connection that the server had closed meanwhile (nothing of the answer
+came back) is replaced by a new one, once.
 TLS verifies the certificate against the URL's host, as named in the URL (SNI too),
 while the TCP connection goes to the checked address.
 """
@@ -159,7 +160,7 @@ class AsyncioWebhookSender(WebhookSender):
         now = time.monotonic()
         while pooled:
             connection = pooled.pop()
-            if now - connection.idle_since < IDLE_SECONDS and not connection.reader.at_eof():
+            if now - connection.idle_since < IDLE_SECONDS and _quiet(connection):
                 return connection
             connection.close()
         return None
@@ -209,7 +210,8 @@ class AsyncioWebhookSender(WebhookSender):
             if reused and not exc.partial:
                 raise _Stale from None
             raise DeliveryFailed(CLOSED) from None
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError, RuntimeError):
+            # uvloop raises RuntimeError for a write to a transport the peer closed.
             if reused:
                 raise _Stale from None
             raise DeliveryFailed(CLOSED) from None
@@ -220,11 +222,15 @@ class AsyncioWebhookSender(WebhookSender):
         except OSError:
             raise DeliveryFailed(CONNECTION_FAILED) from None
         finally:
-            # Only an answer read to its end leaves the connection fit for the next one;
-            # a failure, a timeout or a cancellation leaves it in an unknown state.
+            # Only an answer read to its end, with nothing after it, leaves the connection
+            # fit for the next one: bytes past the answer's framing would be taken for the
+            # next request's answer, and the next request may be another project's. A
+            # failure, a timeout or a cancellation leaves it in an unknown state.
+            kept = kept and _quiet(connection)
             if not kept:
                 connection.close()
-        self._keep(connection, (target.tls, target.host, target.port, address))
+        if kept:
+            self._keep(connection, (target.tls, target.host, target.port, address))
         return WebhookResponse(
             status_code=status,
             retry_after_seconds=retry_after_seconds(headers.get("retry-after")),
@@ -238,6 +244,20 @@ class AsyncioWebhookSender(WebhookSender):
             return
         connection.idle_since = time.monotonic()
         pooled.append(connection)
+
+
+def _quiet(connection: _Connection) -> bool:
+    """Whether the connection is open with nothing unread: between answers a server has
+    nothing to say, so anything there (a reset, bytes past the last answer) unfits it."""
+    reader = connection.reader
+    # StreamReader has no public count of what it holds; `_buffer` is that count's source
+    # in every CPython since 3.4 (uvloop uses the same class), and a test pins it.
+    return (
+        not connection.writer.is_closing()
+        and reader.exception() is None
+        and not reader.at_eof()
+        and not reader._buffer  # type: ignore[attr-defined]
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -29,7 +29,7 @@ from pulse_core.ports.webhook_sender import (
     WebhookResponse,
     WebhookSender,
 )
-from pulse_core.services.delivery import DeliveryService, RetrySchedule
+from pulse_core.services.delivery import UNEXPECTED, DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
 from pulse_core.services.webhooks import WebhookService
 from tests.support.builders import org, project
@@ -187,6 +187,21 @@ async def test_an_endpoint_failing_for_too_long_is_disabled(world: World) -> Non
     assert not endpoint.enabled and "no successful delivery" in (endpoint.disabled_reason or "")
     attempt = (await world.webhooks.get_delivery(world.project, second.id)).attempts[0]
     assert attempt.status_code is None and attempt.error == "connection failed"
+
+
+async def test_a_sender_defect_is_a_failed_attempt_on_the_schedule(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [delivery] = await world.log.publish(world.event())
+    world.sender.script.append(RuntimeError("unable to perform operation on <transport>"))
+    assert await world.delivery.attempt(world.project.id, delivery.id) == 5
+    failed = await world.webhooks.get_delivery(world.project, delivery.id)
+    assert failed.status == "failed"
+    assert [(a.status_code, a.error) for a in failed.attempts] == [(None, UNEXPECTED)]
+    assert "unable to perform" not in (failed.attempts[0].error or "")  # not shown to users
+    [logged] = [r for r in caplog.records if r.getMessage() == "webhook_sender_failed"]
+    assert logged.exc_info is not None
 
 
 async def test_an_address_refused_at_delivery_time_is_a_failed_attempt(world: World) -> None:

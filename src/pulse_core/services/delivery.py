@@ -10,6 +10,7 @@ answer is returned, so a worker that dies afterwards loses no history: the job c
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -38,6 +39,9 @@ DEFAULT_SCHEDULE: Final = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36
 #: A receiver's ``Retry-After`` is honoured up to this long.
 MAX_RETRY_AFTER_SECONDS: Final = 86400.0
 GONE = 410
+#: The error of an attempt whose sender failed in a way it does not name.
+UNEXPECTED: Final = "the delivery failed unexpectedly"
+_LOG = logging.getLogger(__name__)
 #: How stale a healthy endpoint's ``last_success_at`` may get before a success rewrites it.
 SUCCESS_REFRESH: Final = timedelta(minutes=1)
 _HONOURS_RETRY_AFTER = frozenset({429, 503})
@@ -211,6 +215,13 @@ class DeliveryService:
             return self._failed(now, started, exc.detail), None
         except DeliveryFailed as exc:
             return self._failed(now, started, exc.reason), None
+        except Exception:
+            # A defect in a sender, met through whatever a receiver answered, must cost
+            # this attempt only: not the job (the event's other deliveries, its
+            # processing), nor the delivery's schedule, which an uncaught error would
+            # leave pending for good. Logged for the operator, with its traceback.
+            _LOG.exception("webhook_sender_failed", extra={"endpoint_id": endpoint.id})
+            return self._failed(now, started, UNEXPECTED), None
         attempt = DeliveryAttempt(
             at=now,
             status_code=response.status_code,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from pulse_core.errors import Conflict, InvalidInput, Unavailable
+from pulse_core.errors import Conflict, PulseError, Unavailable
 from pulse_core.models.events import EVENT_RETENTION_DAYS
 from pulse_core.models.usage import USAGE_RECORD_RETENTION_DAYS, USAGE_ROLLUP_RETENTION_DAYS
 from pulse_core.ports.audit import AuditRepository
@@ -322,9 +322,10 @@ def _add_events(lifecycle: Lifecycle, container: Container) -> None:
 
 async def adopt_all_webhook_urls(projects: ProjectRepository, webhooks: WebhookService) -> int:
     """Every project's ``webhook_url`` (stored by earlier versions) as an endpoint; how
-    many were created. A value the address policy now refuses is logged and left; so is
-    one whose adoption cannot take its lock now (Redis down): the project's next save,
-    or the next start, adopts it."""
+    many were created. A value that cannot be adopted is logged and left, and start-up
+    goes on: one the address policy now refuses, one of a project at its most endpoints,
+    one whose adoption cannot take its lock now (Redis down; the next start adopts it).
+    One tenant's setting must never keep the service from starting."""
     created, after = 0, None
     while True:
         page = await projects.list_page(org_id=None, after=after, limit=200)
@@ -332,7 +333,7 @@ async def adopt_all_webhook_urls(projects: ProjectRepository, webhooks: WebhookS
             try:
                 if await webhooks.adopt_webhook_url(project) is not None:
                     created += 1
-            except (InvalidInput, Unavailable) as exc:
+            except PulseError as exc:
                 _log.warning("webhook_url_not_adopted", project_id=project.id, reason=exc.detail)
         if len(page) < 200:
             return created

@@ -37,6 +37,7 @@ from pulse_core.services.tokens import TokenService
 from pulse_core.services.usage import UsageService
 from pulse_core.services.usage_counter import UsageCounter
 from pulse_core.services.users import UserService
+from pulse_core.services.webhook_url_setting import WebhookUrlSetting
 from pulse_core.services.webhooks import WebhookService
 from pulse_http.settings import Settings, read_plans
 
@@ -226,6 +227,9 @@ class Services(containers.DeclarativeContainer):
         settings.provided.livekit_api_key,
         settings.provided.livekit_api_secret,
     )
+    webhook_url_setting = providers.Singleton(
+        WebhookUrlSetting, webhooks, adapters.webhook_endpoints
+    )
     projects = providers.Factory(
         ProjectService,
         adapters.organizations,
@@ -233,7 +237,7 @@ class Services(containers.DeclarativeContainer):
         adapters.clock,
         pepper=pepper,
         webhook_urls=webhook_urls,
-        on_saved=webhooks.provided.adopt_webhook_url,
+        webhook_url=webhook_url_setting,
         quotas=quotas,
     )
     media = providers.Factory(

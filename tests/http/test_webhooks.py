@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
+from pulse_core.services.webhooks import MAX_ENDPOINTS_PER_PROJECT
 from pulse_http.app import create_app
 from pulse_http.container import Container
 from pulse_http.settings import Settings
@@ -286,6 +287,96 @@ async def test_the_old_webhook_url_setting_becomes_an_endpoint(
             json={"webhook_url": webhook_receiver.url},
             headers=alpha.owner_headers,
         )
+
+
+async def test_the_webhook_url_setting_and_its_endpoint_move_together(
+    client: Client, tenants: tuple[Tenant, Tenant], webhook_receiver: WebhookReceiver
+) -> None:
+    alpha, bravo = tenants
+    project = f"/v1/projects/{alpha.project_id}"
+
+    async def put(body: dict[str, Any]) -> None:
+        response = await client.put(project, json=body, headers=alpha.owner_headers)
+        assert response.status_code == 200, response.text
+
+    async def endpoints(tenant: Tenant = alpha) -> list[dict[str, Any]]:
+        listed = await client.get("/v1/webhooks/endpoints", headers=tenant.project_headers)
+        items: list[dict[str, Any]] = listed.json()["items"]
+        return items
+
+    first, second = f"{webhook_receiver.url}/first", f"{webhook_receiver.url}/second"
+    await put({"webhook_url": first})
+    [made] = await endpoints()
+    await put({"webhook_url": second})  # moved, not added: its secret and log stay
+    assert [(e["id"], e["url"]) for e in await endpoints()] == [(made["id"], second)]
+    await put({"webhook_url": None})
+    assert await endpoints() == []
+
+    await put({"webhook_url": first})
+    [again] = await endpoints()
+    deleted = await client.delete(
+        f"/v1/webhooks/endpoints/{again['id']}", headers=alpha.project_headers
+    )
+    assert deleted.status_code == 204
+    await put({"name": "Renamed"})  # the setting is as it was: the deletion stands
+    assert await endpoints() == []
+    assert await endpoints(bravo) == []
+
+    audit = await client.get(
+        f"/v1/organizations/{alpha.org_id}/audit-log",
+        params={"resource_id": made["id"]},
+        headers=alpha.owner_headers,
+    )
+    actions = {(r["action"], r["actor"]["type"]) for r in audit.json()["items"]}
+    # The owner's write did it, and the log says so (not "system").
+    assert {a for a, _ in actions} == {
+        "webhook_endpoint.created",
+        "webhook_endpoint.updated",
+        "webhook_endpoint.deleted",
+    }
+    assert "system" not in {t for _, t in actions}
+
+
+async def test_a_webhook_url_past_the_endpoint_cap_is_refused_and_not_saved(
+    client: Client, tenants: tuple[Tenant, Tenant], webhook_receiver: WebhookReceiver
+) -> None:
+    alpha, _ = tenants
+    for n in range(MAX_ENDPOINTS_PER_PROJECT):
+        await _endpoint(client, alpha, webhook_receiver, description=f"n{n}")
+    refused = await client.put(
+        f"/v1/projects/{alpha.project_id}",
+        json={"webhook_url": f"{webhook_receiver.url}/one-more", "name": "Changed"},
+        headers=alpha.owner_headers,
+    )
+    assert refused.status_code == 409, refused.text
+    assert (refused.json()["code"], refused.json()["field"]) == (
+        "too_many_endpoints",
+        "webhook_url",
+    )
+    stored = await client.get(f"/v1/projects/{alpha.project_id}", headers=alpha.owner_headers)
+    assert (stored.json()["webhook_url"], stored.json()["name"]) == (None, "Alpha app")
+
+
+async def test_a_stored_webhook_url_that_cannot_be_adopted_does_not_stop_start_up(
+    webhook_settings: Settings, now_clock: ManualClock, webhook_receiver: WebhookReceiver
+) -> None:
+    first = make_container(webhook_settings, now_clock)
+    admin = {"Authorization": "Bearer " + first.services.management_auth().mint("a")}
+    async with AsyncTestClient(app=create_app(first)) as client:
+        tenant = await make_tenant(client, first, admin, "Full")
+        for n in range(MAX_ENDPOINTS_PER_PROJECT):
+            await _endpoint(client, tenant, webhook_receiver, description=f"n{n}")
+    async with offline_container(webhook_settings) as offline:
+        repository = offline.adapters.projects()
+        project = await repository.get(tenant.project_id)
+        url = f"{webhook_receiver.url}/legacy"
+        settings = msgspec.structs.replace(project.settings, webhook_url=url)
+        await repository.update(msgspec.structs.replace(project, settings=settings))
+    second = make_container(webhook_settings, now_clock)
+    async with AsyncTestClient(app=create_app(second)) as client:
+        listed = await client.get("/v1/webhooks/endpoints", headers=tenant.project_headers)
+        assert listed.status_code == 200
+        assert url not in [e["url"] for e in listed.json()["items"]]
 
 
 async def test_stored_webhook_urls_are_adopted_at_start_up(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -24,6 +24,7 @@ from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
 from pulse_core.services import audit, pagination, validation
 from pulse_core.services.quotas import QuotaService
+from pulse_core.services.webhook_url_setting import WebhookUrlSetting
 
 MAX_GRACE_PERIOD_SECONDS = 86_400
 # Platform bounds for LiveKit token lifetimes; a project may only narrow them.
@@ -91,13 +92,12 @@ class ProjectService:
         *,
         pepper: bytes,
         webhook_urls: UrlGuard,
-        on_saved: Callable[[Project], Awaitable[object]] | None = None,
+        webhook_url: WebhookUrlSetting | None = None,
         quotas: QuotaService | None = None,
     ) -> None:
         self._quotas = quotas
-        # ``on_saved`` runs after a project is created or updated: the container has the
-        # webhook service adopt a ``webhook_url`` setting as an endpoint there.
-        self._on_saved = on_saved
+        # Without it (an embedder with no webhooks), ``webhook_url`` is only stored.
+        self._webhook_url = webhook_url
         self._webhook_urls = webhook_urls
         self._orgs = organizations
         self._projects = projects
@@ -137,7 +137,7 @@ class ProjectService:
         else:
             async with self._quotas.project_slot(org_id):
                 await self._projects.add(project, audit=record)
-        await self._saved(project)
+        await self._saved(None, project, actor)
         return IssuedProject(project=project, api_secret=api_secret)
 
     async def get(self, actor: ManagementPrincipal, project_id: str) -> Project:
@@ -179,7 +179,9 @@ class ProjectService:
         }
         # Checked here on the settings as read (the URL's addresses need a lookup), and
         # again, without the lookup, on the settings as stored when the change is made.
-        await self._checked(msgspec.structs.replace(project.settings, **changes))
+        checked = await self._checked(msgspec.structs.replace(project.settings, **changes))
+        if self._webhook_url is not None:
+            await self._webhook_url.check(project, checked.webhook_url)
         name = project.name if patch.name is msgspec.UNSET else validation.name(patch.name)
         now = self._clock.now()
 
@@ -191,7 +193,7 @@ class ProjectService:
 
         updated = await self._change(project, apply, actor, "project.updated")
         if updated != project:
-            await self._saved(updated)
+            await self._saved(project, updated, actor)
         return updated
 
     async def delete(self, actor: ManagementPrincipal, project_id: str) -> None:
@@ -272,9 +274,11 @@ class ProjectService:
             org_id=project.org_id,
         )
 
-    async def _saved(self, project: Project) -> None:
-        if self._on_saved is not None:
-            await self._on_saved(project)
+    async def _saved(
+        self, before: Project | None, after: Project, actor: ManagementPrincipal
+    ) -> None:
+        if self._webhook_url is not None:
+            await self._webhook_url.follow(before, after, by=actor.caller())
 
     async def _checked(self, settings: ProjectSettings) -> ProjectSettings:
         """:func:`check_settings`, then the address policy for the webhook URL (Pulse

@@ -159,6 +159,7 @@ class Services(containers.DeclarativeContainer):
         urls=webhook_urls,
         locks=adapters.locks,
         require_https=settings.provided.is_production,
+        projects=projects_repository,
     )
     delivery = providers.Singleton(
         DeliveryService,

@@ -322,6 +322,24 @@ async def test_the_webhook_url_setting_and_its_endpoint_move_together(
     assert await endpoints() == []
     assert await endpoints(bravo) == []
 
+    async def setting() -> str | None:
+        stored = await client.get(project, headers=alpha.owner_headers)
+        url: str | None = stored.json()["webhook_url"]
+        return url
+
+    # Deleted or moved through the endpoints API, the endpoint takes the setting along,
+    # so that the next start does not adopt the old URL again.
+    assert await setting() is None
+    await put({"webhook_url": first})
+    [third] = await endpoints()
+    moved = await client.patch(
+        f"/v1/webhooks/endpoints/{third['id']}",
+        json={"url": second},
+        headers=alpha.project_headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert await setting() == second
+
     audit = await client.get(
         f"/v1/organizations/{alpha.org_id}/audit-log",
         params={"resource_id": made["id"]},

@@ -11,16 +11,23 @@ endpoints existed are adopted at start-up
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+
 from pulse_core.errors import Conflict
 from pulse_core.models import Project
 from pulse_core.models.audit import Caller
 from pulse_core.models.events import EndpointPatch, EndpointSpec, WebhookEndpoint
+from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import WebhookEndpointRepository
-from pulse_core.services.webhooks import (
-    LEGACY_DESCRIPTION,
-    MAX_ENDPOINTS_PER_PROJECT,
-    WebhookService,
-)
+from pulse_core.ports.repositories import ProjectRepository
+from pulse_core.services import audit
+
+if TYPE_CHECKING:  # the service imports this module for the other direction
+    from pulse_core.services.webhooks import WebhookService
+
+LEGACY_DESCRIPTION: Final = "the project's webhook_url setting"
 
 
 class WebhookUrlSetting:
@@ -38,6 +45,8 @@ class WebhookUrlSetting:
         previous = project.settings.webhook_url
         if url is None or url == previous:
             return
+        from pulse_core.services.webhooks import MAX_ENDPOINTS_PER_PROJECT  # noqa: PLC0415
+
         endpoints = await self._endpoints.list_all(project.id)
         if _legacy(endpoints, previous) is not None or any(e.url == url for e in endpoints):
             return
@@ -80,3 +89,36 @@ def _legacy(endpoints: list[WebhookEndpoint], url: str | None) -> WebhookEndpoin
         if endpoint.url == url and endpoint.description == LEGACY_DESCRIPTION:
             return endpoint
     return None
+
+
+async def setting_follows(
+    projects: ProjectRepository | None,
+    clock: Clock,
+    project: Project,
+    endpoint: WebhookEndpoint,
+    *,
+    url: str | None,
+    by: Caller,
+) -> None:
+    """The other direction: the setting follows its endpoint when the endpoints API
+    moves (``url``) or deletes (None) it, so that start-up does not adopt the old URL
+    again. Nothing without a project repository (an embedder's choice)."""
+    if projects is None or endpoint.description != LEGACY_DESCRIPTION:
+        return
+    now = clock.now()
+
+    def apply(stored: Project) -> Project:
+        if stored.settings.webhook_url != endpoint.url:
+            return stored  # the setting names another URL (or none): not this one's
+        settings = msgspec.structs.replace(stored.settings, webhook_url=url)
+        return msgspec.structs.replace(stored, settings=settings, updated_at=now)
+
+    record = audit.by(
+        clock,
+        by,
+        "project.updated",
+        resource_type="project",
+        resource_id=project.id,
+        org_id=project.org_id,
+    )
+    await projects.change(project.id, apply, audit=record)

@@ -35,8 +35,10 @@ from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
 from pulse_core.ports.locks import Locks
+from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.services import audit, pagination, validation
 from pulse_core.services.event_log import EventLog, check_event_types, delivery_id_of
+from pulse_core.services.webhook_url_setting import LEGACY_DESCRIPTION, setting_follows
 
 MAX_ENDPOINTS_PER_PROJECT: Final = 20
 #: The per-project endpoints lock (WebhookService._endpoints_held): a read and a write.
@@ -47,7 +49,6 @@ MAX_ROTATION_GRACE_SECONDS: Final = 7 * 86400
 DEFAULT_ROTATION_GRACE_SECONDS: Final = 86400
 #: Events a replay walks at most (a replay window is at most the 30 days kept).
 MAX_REPLAY_EVENTS: Final = 10_000
-LEGACY_DESCRIPTION: Final = "the project's webhook_url setting"
 
 
 class WebhookService:
@@ -62,7 +63,9 @@ class WebhookService:
         urls: UrlGuard,
         locks: Locks,
         require_https: bool = False,
+        projects: ProjectRepository | None = None,
     ) -> None:
+        self._projects = projects
         self._locks = locks
         self._endpoints = endpoints
         self._deliveries = deliveries
@@ -179,7 +182,12 @@ class WebhookService:
                 return stored
             return msgspec.structs.replace(stored, updated_at=now, **changes)
 
-        return await self._change(project, endpoint, apply, by, "webhook_endpoint.updated")
+        changed = await self._change(project, endpoint, apply, by, "webhook_endpoint.updated")
+        if "url" in changes:
+            await setting_follows(
+                self._projects, self._clock, project, endpoint, url=changed.url, by=by
+            )
+        return changed
 
     async def delete_endpoint(
         self, project: Project, endpoint_id: str, *, by: Caller = SYSTEM
@@ -193,6 +201,7 @@ class WebhookService:
             audit=self._record(by, "webhook_endpoint.deleted", project, endpoint),
         )
         await self._deliveries.delete_for_endpoint(project.id, endpoint.id)
+        await setting_follows(self._projects, self._clock, project, endpoint, url=None, by=by)
 
     async def rotate_secret(
         self,

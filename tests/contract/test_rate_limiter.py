@@ -237,7 +237,7 @@ async def test_interval_that_is_not_a_whole_microsecond(
     ],
 )
 async def test_tightened_policy_waits_at_most_one_interval(
-    limiter: RateLimiter, loose: RateLimit, taken: int
+    limiter: RateLimiter, clock: ManualClock, loose: RateLimit, taken: int
 ) -> None:
     tight = RateLimit(requests=10, period_seconds=1.0, burst=1)
     assert await take(limiter, taken, loose) == taken
@@ -245,3 +245,7 @@ async def test_tightened_policy_waits_at_most_one_interval(
     # The backlog left by the loose policy is capped at the tight one's tolerance.
     got = await limiter.acquire("k", tight)
     assert got == decision(False, 0, 0.1, retry_after=0.1, limit=1)
+    # And the promise is kept: one interval of the new policy later, one passes (the
+    # stored TAT clamped by the refusal, not left minutes ahead).
+    clock.advance(0.1)
+    assert (await limiter.acquire("k", tight)).allowed

@@ -45,8 +45,10 @@ local tolerance = interval * tonumber(ARGV[4])
 local cost = tonumber(ARGV[5])
 local grace_ms = tonumber(ARGV[6])
 
--- backlog = clamp(TAT - now, 0, tolerance) in ticks (1 tick = 1/requests us).
+-- backlog = clamp(TAT - now, 0, tolerance) in ticks (1 tick = 1/requests us); beyond:
+-- the stored TAT ran past the tolerance (left by a stricter policy, see gcra_acquire).
 local backlog = 0
+local beyond = false
 local stored = redis.call('GET', KEYS[1])
 if stored then
   local sep = string.find(stored, ':', 1, true)
@@ -62,41 +64,49 @@ if stored then
       -- (ahead_us * requests + remainder) > tolerance anyway; skipping the product keeps
       -- it from leaving the exact range.
       backlog = tolerance
+      beyond = true
     else
       backlog = ahead_us * requests + remainder
       if backlog < 0 then
         backlog = 0
       elseif backlog > tolerance then
         backlog = tolerance
+        beyond = true
       end
     end
   end
 end
 
-local after = backlog + cost * interval
-if after > tolerance then
-  -- Refused: nothing is consumed, the key is not touched.
-  return {0, backlog}
+-- Stores TAT' = now + ticks = (now_us + whole) us + rest ticks, 0 <= rest < requests.
+local function store(ticks)
+  -- ticks / requests is a rounded double. With ticks <= 2^52 it cannot round across an
+  -- integer, but the exact fix-up below is cheap and does not depend on that argument.
+  local whole = math.floor(ticks / requests)
+  local rest = ticks - whole * requests
+  if rest < 0 then
+    whole = whole - 1
+    rest = rest + requests
+  elseif rest >= requests then
+    whole = whole + 1
+    rest = rest - requests
+  end
+  -- The key may go when the bucket is full again (ticks/requests us), plus the grace.
+  -- floor(...) + 1 is never below the exact ceiling, so it never expires early.
+  local ttl_ms = math.floor(ticks / (requests * 1000)) + 1 + grace_ms
+  -- %.0f prints an integral double exactly; tostring() would use %.14g and round.
+  redis.call('SET', KEYS[1], string.format('%.0f:%.0f', now_us + whole, rest),
+    'PX', string.format('%.0f', ttl_ms))
 end
 
--- TAT' = now + after ticks = (now_us + whole) us + rest ticks, 0 <= rest < requests.
--- after / requests is a rounded double. With after <= 2^52 it cannot round across an
--- integer, but the exact fix-up below is cheap and does not depend on that argument.
-local whole = math.floor(after / requests)
-local rest = after - whole * requests
-if rest < 0 then
-  whole = whole - 1
-  rest = rest + requests
-elseif rest >= requests then
-  whole = whole + 1
-  rest = rest - requests
+local after = backlog + cost * interval
+if after > tolerance then
+  -- Refused: nothing is consumed; the key is touched only to clamp a TAT beyond.
+  if beyond then
+    store(backlog)
+  end
+  return {0, backlog}
 end
--- The key may go when the bucket is full again (after ticks = after/requests us), plus
--- the grace. floor(...) + 1 is never below the exact ceiling, so it never expires early.
-local ttl_ms = math.floor(after / (requests * 1000)) + 1 + grace_ms
--- %.0f prints an integral double exactly; tostring() would use %.14g and round.
-redis.call('SET', KEYS[1], string.format('%.0f:%.0f', now_us + whole, rest),
-  'PX', string.format('%.0f', ttl_ms))
+store(after)
 return {1, after}
 """
 

@@ -210,9 +210,20 @@ def gcra_acquire(limit: RateLimit, tat: Tat | None, now_us: int, cost: int = 1) 
     policy = gcra_policy(limit, cost)
     allowed, backlog = gcra_step(policy, backlog_at(policy, tat, now_us), cost)
     decision = gcra_decision(policy, allowed=allowed, backlog=backlog, cost=cost)
-    return GcraOutcome(
-        decision=decision, tat=tat_after(policy, now_us, backlog) if allowed else None
-    )
+    if allowed or beyond_tolerance(policy, tat, now_us):
+        return GcraOutcome(decision=decision, tat=tat_after(policy, now_us, backlog))
+    return GcraOutcome(decision=decision, tat=None)
+
+
+def beyond_tolerance(policy: GcraPolicy, tat: Tat | None, now_us: int) -> bool:
+    """Whether ``tat`` runs further ahead than ``policy`` allows: left by a stricter
+    policy before the project's limit was raised. A refusal then stores the TAT clamped
+    to ``now + τ``; otherwise the old TAT would stand until real time caught up with it
+    (minutes, for a per-minute policy) while every decision promised a retry within one
+    interval of the new one."""
+    if tat is None:
+        return False
+    return (tat.micros - now_us) * policy.requests + tat.remainder > policy.tolerance
 
 
 class FailoverRateLimiter(RateLimiter):

@@ -281,6 +281,46 @@ async def test_replay_queues_what_did_not_succeed_in_the_window(world: World) ->
     assert [j.delivery_id for j in await world.queued()] == [delivered[1].id]
 
 
+async def test_a_replay_leaves_out_other_endpoints_test_events(world: World) -> None:
+    start = world.clock.now()
+    first = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    other = await world.webhooks.send_test(world.project, first.endpoint.id)
+    world.clock.advance(1)
+    second = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL + "/2"))
+    own = await world.webhooks.send_test(world.project, second.endpoint.id)
+    world.clock.advance(1)
+    published = await world.log.publish(world.event())
+    assert {d.endpoint_id for d in published} == {first.endpoint.id, second.endpoint.id}
+    world.clock.advance(1)  # `until` (now) is exclusive
+    await world.queued()
+    replayed = await world.webhooks.replay(
+        world.project, second.endpoint.id, since=start, until=None
+    )
+    queued = [j.delivery_id for j in await world.queued()]
+    # Its own test and the room event, queued (or restarted) once each; not the other's.
+    assert replayed == 2
+    assert own.id in queued and other.id not in queued
+
+
+async def test_a_disabled_endpoint_gets_its_test_event_once_and_nothing_else(
+    world: World,
+) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    endpoint_id = created.endpoint.id
+    await world.webhooks.update_endpoint(world.project, endpoint_id, EndpointPatch(enabled=False))
+    passed = await world.webhooks.send_test(world.project, endpoint_id)
+    assert await world.delivery.attempt(world.project.id, passed.id) is None
+    assert (await world.webhooks.get_delivery(world.project, passed.id)).status == "succeeded"
+    world.sender.script.append(500)
+    failed = await world.webhooks.send_test(world.project, endpoint_id)
+    assert await world.delivery.attempt(world.project.id, failed.id) is None  # no retry
+    assert (await world.webhooks.get_delivery(world.project, failed.id)).status == "dead"
+    assert len(world.sender.sent) == 2
+    endpoint = await world.webhooks.get_endpoint(world.project, endpoint_id)
+    assert not endpoint.enabled  # a test passing does not turn it back on
+    assert await world.log.publish(world.event()) == []
+
+
 async def test_bad_endpoint_input_names_the_field(world: World) -> None:
     cases = [
         (EndpointSpec(url="ftp://hooks.example.com"), "url"),

@@ -37,6 +37,7 @@ from pulse_core.ports.events import DeliveryRepository, EventRepository, Webhook
 from pulse_core.ports.locks import Locks
 from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.services import audit, pagination, validation
+from pulse_core.services.delivery import TEST_EVENT
 from pulse_core.services.event_log import EventLog, check_event_types, delivery_id_of
 from pulse_core.services.webhook_url_setting import LEGACY_DESCRIPTION, setting_follows
 
@@ -263,7 +264,7 @@ class WebhookService:
         event = Event(
             id=ids.new_id(ids.EVENT, now_ms=ids.ms_of(now)),
             project_id=project.id,
-            type="webhook.test",
+            type=TEST_EVENT,
             timestamp=now,
             data={"endpoint_id": endpoint.id, "message": "a test event from Pulse"},
         )
@@ -294,6 +295,8 @@ class WebhookService:
                 limit=200,
             )
             for event in page:
+                if _someone_elses_test(event, endpoint):
+                    continue
                 if await self._replay_one(event, endpoint):
                     count += 1
             if len(page) < 200:
@@ -394,6 +397,11 @@ class WebhookService:
         )
         await self._urls.check(url, "url")
         return url
+
+
+def _someone_elses_test(event: Event, endpoint: WebhookEndpoint) -> bool:
+    """A ``webhook.test`` event is its endpoint's alone, replays included."""
+    return event.type == TEST_EVENT and event.data.get("endpoint_id") != endpoint.id
 
 
 def queued_id(event: Event, endpoint: WebhookEndpoint) -> str:

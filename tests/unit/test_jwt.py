@@ -64,6 +64,12 @@ def test_rejections_have_reasons() -> None:
     assert _reason(f"{header}.{forged_payload.decode()}.{signature}") == "bad_signature"
 
 
+def test_a_critical_header_extension_is_refused_as_not_understood() -> None:
+    for crit in (["exp"], ["b64"], []):
+        token = pyjwt.encode({"sub": "a"}, SECRET, algorithm="HS256", headers={"crit": crit})
+        assert _reason(token) == "malformed"
+
+
 def test_non_numeric_exp_is_malformed() -> None:
     assert _reason(HS256Signer(SECRET).sign({"exp": "tomorrow"})) == "malformed"
     assert _reason(HS256Signer(SECRET).sign({"exp": True})) == "malformed"

@@ -138,8 +138,7 @@ class HS256Verifier:
             header = _json_decode_object(_b64decode(header_b64))
         except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
             raise TokenError("malformed") from exc
-        if header.get("alg") != "HS256":
-            raise TokenError("unsupported_algorithm")
+        _check_header(header)
         signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
         expected = _b64encode(self._mac.digest(signing_input))
         if not hmac.compare_digest(expected, signature_b64.encode("ascii")):
@@ -165,3 +164,12 @@ class HS256Verifier:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    if header.get("alg") != "HS256":
+        raise TokenError("unsupported_algorithm")
+    if "crit" in header:
+        # Extensions the token says must be understood; this verifier knows none
+        # (RFC 7515, 4.1.11), so it may not accept the token by ignoring them.
+        raise TokenError("malformed")

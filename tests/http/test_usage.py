@@ -548,6 +548,16 @@ async def test_tokens_and_admitted_requests_are_counted_and_flushed(
         ),
         pytest.param({"from": "2026-11-31T00:00:00Z"}, "from"),
         pytest.param({"to": "yesterday"}, "to"),
+        # Near the limits of the calendar (the window's end would be after year 9999,
+        # or the time in UTC before year 1): a 400, never a 500.
+        ({"from": "9999-12-31T00:00:00Z"}, "from"),
+        (
+            {"from": "9999-12-31T23:00:00Z", "to": "9999-12-31T23:59:59Z", "granularity": "month"},
+            "to",
+        ),
+        ({"from": "9999-12-31T23:00:00Z", "to": "9999-12-31T23:59:59Z"}, "to"),
+        ({"from": "0001-01-01T00:00:00+14:00"}, "from"),
+        ({"from": "9999-12-01T00:00:00Z", "to": "9999-12-31T23:59:59-14:00"}, "to"),
     ],
 )
 async def test_bad_usage_queries_are_400_naming_the_field(

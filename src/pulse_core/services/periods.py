@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import MAXYEAR, UTC, datetime, timedelta
 
 from pulse_core.models.usage import Granularity
 
@@ -14,8 +14,12 @@ def month_start(moment: datetime) -> datetime:
 
 
 def next_month(start: datetime) -> datetime:
-    """The first instant of the UTC month after the one ``start`` is in."""
+    """The first instant of the UTC month after the one ``start`` is in. OverflowError
+    for December 9999 (and, like every function here, for a ``start`` whose UTC time is
+    outside years 1 to 9999): callers with a user's time turn it into InvalidInput."""
     start = month_start(start)
+    if start.year == MAXYEAR and start.month == 12:
+        raise OverflowError("there is no month after December 9999")
     return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
 
 

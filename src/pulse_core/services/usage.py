@@ -4,8 +4,8 @@ quantities per UTC hour, day or month, from the roll-ups (never a scan of record
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import msgspec
@@ -34,12 +34,15 @@ class UsageItem(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UsageQuery(msgspec.Struct, frozen=True, kw_only=True):
-    """A checked request: ``since <= period_start < until``."""
+    """A checked request: ``since <= period_start < until``, both in UTC. ``first`` and
+    ``end`` are that window widened to the whole periods it touches (what is read)."""
 
     since: datetime
     until: datetime
     granularity: Granularity
     metrics: tuple[Metric, ...]
+    first: datetime
+    end: datetime
 
 
 async def project_ids_of(projects: ProjectRepository, org_id: str) -> list[str]:
@@ -83,19 +86,34 @@ class UsageService:
         level: Granularity = granularity
         if metric is not None and metric not in METRICS:
             raise InvalidInput(f"metric must be one of {', '.join(METRICS)}", field="metric")
-        for name, value in (("from", since), ("to", until)):
-            if value is not None and value.tzinfo is None:
-                raise InvalidInput(f"{name} must carry a time zone (Z for UTC)", field=name)
-        start = since if since is not None else month_start(self._clock.now())
-        end = until if until is not None else next_month(start)
+        start = _utc(since, "from") if since is not None else month_start(self._clock.now())
+        if until is not None:
+            end, end_name = _utc(until, "to"), "to"
+        else:  # the month of ``from``
+            end, end_name = _within_calendar(next_month, start, "from"), "from"
         if end <= start:
             raise InvalidInput("to must be later than from", field="to")
         if end - start > MAX_WINDOW[level]:
             raise InvalidInput(
                 f"a {level} query covers at most {MAX_WINDOW[level].days} days", field="to"
             )
+        # A period that starts before ``since`` but overlaps it is counted whole, so is
+        # one that ends after ``until``: the window read is widened to the periods it
+        # touches (the last one may end after year 9999, which has no datetime).
+        first = period_start(start, level)
+        if not is_aligned(end, level):
+            end_period = _within_calendar(lambda at: _after(at, level), end, end_name)
+        else:
+            end_period = end
         metrics: tuple[Metric, ...] = (metric,) if metric is not None else ()
-        return UsageQuery(since=start, until=end, granularity=level, metrics=metrics)
+        return UsageQuery(
+            since=start,
+            until=end,
+            granularity=level,
+            metrics=metrics,
+            first=first,
+            end=end_period,
+        )
 
     async def project_usage(self, project_id: str, query: UsageQuery) -> list[UsageItem]:
         """The project's usage, one item per period and metric."""
@@ -119,18 +137,33 @@ class UsageService:
     async def _totals(self, project_ids: Sequence[str], query: UsageQuery) -> list[UsageTotal]:
         if not project_ids:
             return []
-        # A period that starts before ``since`` but overlaps it is not counted: periods
-        # are whole, so the window is widened to the periods it touches.
-        level = query.granularity
-        since = period_start(query.since, level)
-        until = query.until if is_aligned(query.until, level) else _after(query.until, level)
         return await self._usage.totals(
             project_ids,
-            granularity="hour" if level == "hour" else "day",
-            since=since,
-            until=until,
+            granularity="hour" if query.granularity == "hour" else "day",
+            since=query.first,
+            until=query.end,
             metrics=query.metrics,
         )
+
+
+def _utc(moment: datetime, name: str) -> datetime:
+    """``moment`` in UTC, or :class:`InvalidInput` naming the parameter ``name`` when it
+    is naive or its UTC time is outside the calendar (``0001-01-01T00:00:00+14:00``)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(f"{name} must carry a time zone (Z for UTC)", field=name)
+    return _within_calendar(lambda at: at.astimezone(UTC), moment, name)
+
+
+def _within_calendar(step: Callable[[datetime], datetime], moment: datetime, name: str) -> datetime:
+    """``step(moment)``, or :class:`InvalidInput` naming ``name`` when the result would
+    fall outside years 1 to 9999 (``datetime`` raises OverflowError or ValueError)."""
+    try:
+        return step(moment)
+    except (OverflowError, ValueError):
+        raise InvalidInput(
+            f"{name} is too close to the limits of the calendar (years 1 to 9999 in UTC)",
+            field=name,
+        ) from None
 
 
 def _after(moment: datetime, level: Granularity) -> datetime:

@@ -118,3 +118,40 @@ async def test_the_operator_allow_list_admits_private_networks(
             headers=tenant.owner_headers,
         )
         assert hook.status_code == 200, hook.text
+
+
+@pytest.mark.parametrize("port", ["65536", "-1", "99999", "0", "+80", "8o", "٨٠"])
+async def test_a_port_outside_1_to_65535_is_refused_everywhere_a_tenant_gives_a_url(
+    client: AsyncTestClient[Any], tenant_a: Tenant, port: str
+) -> None:
+    host = f"93.184.216.34:{port}"
+    for path, body, field in _calls(host):
+        response = await client.post(path, json=body, headers=tenant_a.project_headers)
+        assert response.status_code == 400, (path, port, response.text)
+        assert response.json()["field"] == field, response.json()
+        assert response.json()["code"] == "invalid_input", response.json()
+    webhook = await client.put(
+        f"/v1/projects/{tenant_a.project_id}",
+        json={"webhook_url": f"https://{host}/hooks"},
+        headers=tenant_a.owner_headers,
+    )
+    assert webhook.status_code == 400 and webhook.json()["field"] == "webhook_url", webhook.text
+    for path, headers in (
+        ("/v1/webhooks/endpoints", tenant_a.project_headers),
+        (f"/v1/projects/{tenant_a.project_id}/webhooks/endpoints", tenant_a.owner_headers),
+    ):
+        endpoint = await client.post(path, json={"url": f"http://{host}/"}, headers=headers)
+        assert endpoint.status_code == 400, (path, endpoint.text)
+        assert endpoint.json()["field"] == "url", endpoint.text
+    listed = await client.get("/v1/webhooks/endpoints", headers=tenant_a.project_headers)
+    assert listed.json()["items"] == []
+
+
+async def test_a_port_in_range_is_accepted(client: AsyncTestClient[Any], tenant_a: Tenant) -> None:
+    for port in ("1", "8443", "65535"):
+        endpoint = await client.post(
+            "/v1/webhooks/endpoints",
+            json={"url": f"http://93.184.216.34:{port}/hooks"},
+            headers=tenant_a.project_headers,
+        )
+        assert endpoint.status_code == 201, endpoint.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pulse_core.errors import InvalidInput
 
@@ -66,7 +66,31 @@ def url(value: object, field: str, *, schemes: Collection[str], max_length: int 
     if parts.scheme.lower() not in schemes or not host:
         allowed = " or ".join(f"{scheme}://" for scheme in schemes)
         raise InvalidInput(f"{field} must be an absolute {allowed} URL with a host", field=field)
+    if not _valid_port(parts):
+        raise InvalidInput(f"{field} must have a port from 1 to 65535 (or none)", field=field)
     return value
+
+
+def _valid_port(parts: SplitResult) -> bool:
+    """Whether the port of ``parts`` is absent or ASCII digits naming 1..65535 (urllib
+    raises ValueError past 65535 or for a sign, and takes ``:0``, ``:+80`` or ``:٨٠``)."""
+    host_port = parts.netloc.rpartition("@")[2]
+    if host_port.startswith("["):  # an IP literal: "[::1]" or "[::1]:8080", nothing else
+        rest = host_port.partition("]")[2]
+        if rest and not rest.startswith(":"):
+            return False
+        digits = rest[1:]
+    else:
+        digits = host_port.rpartition(":")[2] if ":" in host_port else ""
+    if not digits:
+        return True  # no port, or "host:": the scheme's default port (RFC 3986)
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    return port is not None and 1 <= port <= 65535
 
 
 def http_url(value: str, field: str) -> str:

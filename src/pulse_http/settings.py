@@ -24,6 +24,7 @@ from pulse_core.errors import InvalidInput
 from pulse_core.net import parse_networks
 from pulse_core.plans import PlanCatalog, parse_plans
 from pulse_core.services.delivery import RetrySchedule
+from pulse_http.setting_bounds import BOUNDS, bound_problem
 
 Environment = Literal["development", "test", "production"]
 
@@ -372,17 +373,10 @@ def _check_values(settings: Settings) -> None:
             parse_networks(getattr(settings, field), field.upper())
         except InvalidInput as exc:
             raise ConfigError(f"{field.upper()}: {exc.detail}") from exc
-    if not 0 < settings.usage_flush_seconds <= 10:
-        # API.md promises usage within 10 seconds of what caused it.
-        raise ConfigError("USAGE_FLUSH_SECONDS: must be more than 0 and at most 10")
-    if settings.session_ttl_seconds < 1:
-        raise ConfigError("SESSION_TTL_SECONDS: at least 1")
-    if settings.sign_in_failure_limit < 1 or settings.sign_in_failure_window_seconds < 1:
-        raise ConfigError("SIGN_IN_FAILURE_LIMIT and SIGN_IN_FAILURE_WINDOW_SECONDS: at least 1")
-    if settings.audit_retention_days < 1:
-        raise ConfigError("AUDIT_RETENTION_DAYS: at least 1")
-    if settings.usage_reconcile_seconds < 0:
-        raise ConfigError("USAGE_RECONCILE_SECONDS: must be 0 (off) or more")
+    for field in BOUNDS:
+        problem = bound_problem(field, getattr(settings, field))
+        if problem:
+            raise ConfigError(problem)
     if settings.plans_file:
         try:
             read_plans(settings.plans_file)

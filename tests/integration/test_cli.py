@@ -121,6 +121,16 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
             {"MONGO_URI": "mongodb://u:hunter2@db/?retryWrites=perhaps"},
             ["MONGO_URI", "retrywrites"],
         ),
+        # Numbers outside their bounds (serve used to die later, with a traceback).
+        ({"WEBHOOK_CONCURRENCY": "0"}, ["WEBHOOK_CONCURRENCY", "at least 1", "not 0"]),
+        ({"WEBHOOK_TIMEOUT_SECONDS": "-1"}, ["WEBHOOK_TIMEOUT_SECONDS", "more than 0"]),
+        ({"WEBHOOK_DISABLE_AFTER_HOURS": "-5"}, ["WEBHOOK_DISABLE_AFTER_HOURS", "more than 0"]),
+        (
+            {"WEBHOOK_VISIBILITY_TIMEOUT_SECONDS": "-3"},
+            ["WEBHOOK_VISIBILITY_TIMEOUT_SECONDS", "more than 0"],
+        ),
+        ({"RECORDING_URL_TTL_SECONDS": "0"}, ["RECORDING_URL_TTL_SECONDS", "604800"]),
+        ({"DNS_TIMEOUT_SECONDS": "nan"}, ["DNS_TIMEOUT_SECONDS", "not nan"]),
     ],
 )
 def test_serve_and_check_config_refuse_a_bad_value_before_anything_else(

@@ -287,3 +287,67 @@ def test_livekit_public_url_is_what_clients_are_given() -> None:
     )
     assert public.livekit_client_url == "wss://lk.example.com"
     assert public.livekit_host == "http://livekit:7880"  # what Pulse itself calls
+
+
+# Every numeric setting has bounds; outside them the start stops naming the variable
+# (not later, with a traceback: WEBHOOK_CONCURRENCY=0 used to fail in Worker.__init__).
+_OUT_OF_BOUNDS = [
+    ("WEBHOOK_CONCURRENCY", "0", "must be at least 1 and at most 10000, not 0"),
+    ("WEBHOOK_CONCURRENCY", "10001", "at most 10000"),
+    ("WEBHOOK_TIMEOUT_SECONDS", "-1", "must be more than 0 and at most 3600, not -1.0"),
+    ("WEBHOOK_TIMEOUT_SECONDS", "0", "more than 0"),
+    ("WEBHOOK_TIMEOUT_SECONDS", "inf", "not inf"),
+    ("WEBHOOK_DISABLE_AFTER_HOURS", "-5", "more than 0"),
+    ("WEBHOOK_DISABLE_AFTER_HOURS", "1e300", "at most 87600"),
+    ("WEBHOOK_VISIBILITY_TIMEOUT_SECONDS", "-3", "more than 0"),
+    ("WEBHOOK_VISIBILITY_TIMEOUT_SECONDS", "nan", "not nan"),
+    ("WORKERS", "0", "at least 1"),
+    ("MAX_BODY_BYTES", "-1", "at least 1"),
+    ("DNS_TIMEOUT_SECONDS", "0", "more than 0"),
+    ("DATABASE_TIMEOUT_SECONDS", "-0.5", "more than 0"),
+    ("LIVEKIT_TIMEOUT_SECONDS", "0", "more than 0"),
+    ("REDIS_TIMEOUT_SECONDS", "-1", "more than 0"),
+    ("AUTH_CACHE_TTL_SECONDS", "-1", "at least 0"),
+    ("MANAGEMENT_TOKEN_MAX_TTL_SECONDS", "0", "at least 1"),
+    ("RATE_LIMIT_REQUESTS", "0", "at least 1"),
+    ("RATE_LIMIT_BURST", "1000001", "at most 1000000"),
+    ("AUTH_FAILURE_LIMIT", "0", "at least 1"),
+    ("AUTH_FAILURE_WINDOW_SECONDS", "0", "at least 1"),
+    ("RECORDING_URL_TTL_SECONDS", "604801", "at most 604800"),
+    ("SESSION_TTL_SECONDS", "0", "at least 1"),
+    ("SESSION_TTL_SECONDS", "99999999999", "at most 31536000"),
+    ("SIGN_IN_FAILURE_LIMIT", "0", "at least 1"),
+    ("SIGN_IN_FAILURE_WINDOW_SECONDS", "0", "at least 1"),
+    ("AUDIT_RETENTION_DAYS", "999999999", "at most 36500"),
+    ("USAGE_FLUSH_SECONDS", "0", "more than 0 and at most 10"),
+    ("USAGE_FLUSH_SECONDS", "11", "at most 10"),
+    ("USAGE_RECONCILE_SECONDS", "-1", "at least 0"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), _OUT_OF_BOUNDS)
+def test_a_number_outside_its_bounds_is_refused_naming_the_variable(
+    variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({variable: value}, env_file=None)
+    assert str(raised.value).startswith(f"{variable}: "), raised.value
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WEBHOOK_CONCURRENCY", "1"),
+        ("WEBHOOK_TIMEOUT_SECONDS", "0.5"),
+        ("WEBHOOK_DISABLE_AFTER_HOURS", "0.5"),
+        ("WEBHOOK_VISIBILITY_TIMEOUT_SECONDS", "1"),
+        ("AUTH_CACHE_TTL_SECONDS", "0"),  # no cache
+        ("USAGE_RECONCILE_SECONDS", "0"),  # off
+        ("USAGE_FLUSH_SECONDS", "10"),
+        ("RECORDING_URL_TTL_SECONDS", "604800"),
+    ],
+)
+def test_the_edges_of_the_bounds_are_taken(variable: str, value: str) -> None:
+    settings = load_settings({variable: value}, env_file=None)
+    assert getattr(settings, variable.lower()) == float(value)

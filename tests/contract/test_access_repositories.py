@@ -240,6 +240,26 @@ async def test_keys_are_listed_per_project_oldest_first(repos: RepoSet) -> None:
     assert await repos.api_keys.list_for_project("prj_none") == []
 
 
+async def test_keys_are_paged_per_project_by_id_after_a_cursor(repos: RepoSet) -> None:
+    of_a = [builders.api_key("prj_a", "org_a", name=f"k{i}") for i in range(5)]
+    other = builders.api_key("prj_b", "org_a")
+    for key in [other, *reversed(of_a)]:
+        await repos.api_keys.add(key)
+    revoked = msgspec.structs.replace(of_a[2], revoked_at=T0 + SECOND)
+    await repos.api_keys.update(revoked)
+    listed = [of_a[0], of_a[1], revoked, of_a[3], of_a[4]]
+    page = repos.api_keys.list_page
+    assert await page("prj_a", after=None, limit=2) == listed[:2]
+    assert await page("prj_a", after=listed[1].id, limit=2) == listed[2:4]
+    assert await page("prj_a", after=listed[3].id, limit=2) == listed[4:]
+    assert await page("prj_a", after=listed[4].id, limit=2) == []
+    assert await page("prj_a", after=None, limit=50) == listed  # revoked ones too
+    # A cursor needs not be a key that exists: ids after it, in order.
+    assert await page("prj_a", after="key_", limit=1) == listed[:1]
+    assert await page("prj_b", after=None, limit=50) == [other]
+    assert await page("prj_none", after=None, limit=50) == []
+
+
 async def test_key_update_replaces_and_missing_or_foreign_is_not_found(repos: RepoSet) -> None:
     key = builders.api_key("prj_a", "org_a")
     await repos.api_keys.add(key)

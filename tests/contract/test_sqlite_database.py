@@ -422,6 +422,7 @@ def _access_queries() -> list[Any]:
         "KEY_GET": (key_queries.KEY_GET, ("key_a", "prj_a")),
         "KEY_BY_API_KEY": (key_queries.KEY_BY_API_KEY, ("pk_a",)),
         "KEY_LIST": (key_queries.KEY_LIST, ("prj_a",)),
+        "KEY_PAGE": (key_queries.KEY_PAGE, ("prj_a", "key_a", 51)),
         "KEY_UPDATE": (key_queries.KEY_UPDATE, ("pk_a", None, "{}", "key_a", "prj_a")),
         "KEY_TOUCH": (key_queries.KEY_TOUCH, {"id": "key_a", "at_us": 0, "at": '"x"'}),
         "AUDIT_LIST": (audit_queries.AUDIT_LIST, audit_filters),

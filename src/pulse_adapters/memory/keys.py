@@ -61,6 +61,10 @@ class InMemoryApiKeyRepository(ApiKeyRepository):
             (k for k in self._by_id.values() if k.project_id == project_id), key=lambda k: k.id
         )
 
+    async def list_page(self, project_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
+        listed = await self.list_for_project(project_id)
+        return [k for k in listed if after is None or k.id > after][:limit]
+
     async def update(self, key: ApiKey, *, audit: AuditRecord | None = None) -> None:
         if self._find(key.project_id, key.id) is None:
             raise NotFound("api key not found")

@@ -8,7 +8,8 @@ api_keys  _id (id), project_id, org_id, name, api_key, secret_hash, scopes [..],
 ========  ====================================================================
 
 ``api_key_1`` (unique) makes "a key is never stored twice" the server's rule, revoked
-keys included, and serves authentication; ``project_id_1__id_1`` lists a project's keys.
+keys included, and serves authentication; ``project_id_1__id_1`` lists a project's keys
+(whole, or a page of them).
 Keys are never deleted (revocation is an update), so the audit trail always finds them.
 An audited write carries its record in ``audit_outbox`` until it reaches ``audit_log``
 (:mod:`pulse_adapters.mongo.outbox`).
@@ -65,6 +66,15 @@ class MongoApiKeyRepository(ApiKeyRepository):
         # environment of the customer).
         with translate_errors(f"list {API_KEYS}"):
             cursor = self._keys.find({"project_id": project_id}).sort("_id", ASCENDING)
+            docs = await cursor.to_list()
+        return [struct_from_document(d, ApiKey) for d in docs]
+
+    async def list_page(self, project_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
+        query: dict[str, object] = {"project_id": project_id}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        with translate_errors(f"list {API_KEYS}"):
+            cursor = self._keys.find(query).sort("_id", ASCENDING).limit(limit)
             docs = await cursor.to_list()
         return [struct_from_document(d, ApiKey) for d in docs]
 

@@ -37,6 +37,7 @@ KEY_INSERT = (
 KEY_GET = "SELECT data FROM api_keys WHERE id = ? AND project_id = ?"
 KEY_BY_API_KEY = "SELECT data FROM api_keys WHERE api_key = ?"
 KEY_LIST = "SELECT data FROM api_keys WHERE project_id = ? ORDER BY id"
+KEY_PAGE = "SELECT data FROM api_keys WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?"
 KEY_UPDATE = (
     "UPDATE api_keys SET api_key = ?, last_used_at_us = ?, data = ? WHERE id = ? AND project_id = ?"
 )
@@ -97,6 +98,14 @@ class SqliteApiKeyRepository(ApiKeyRepository):
     async def list_for_project(self, project_id: str) -> list[ApiKey]:
         def work(conn: sqlite3.Connection) -> list[ApiKey]:
             return [_KEY.decode(data) for (data,) in conn.execute(KEY_LIST, (project_id,))]
+
+        return await self._db.read(work)
+
+    async def list_page(self, project_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
+        params = (project_id, after or "", limit)  # every id is greater than ""
+
+        def work(conn: sqlite3.Connection) -> list[ApiKey]:
+            return [_KEY.decode(data) for (data,) in conn.execute(KEY_PAGE, params)]
 
         return await self._db.read(work)
 

@@ -33,6 +33,16 @@ class ApiKeyRepository(abc.ABC):
     async def list_for_project(self, project_id: str) -> list[ApiKey]:
         """The project's keys (revoked ones too), oldest first."""
 
+    async def list_page(self, project_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
+        """Up to ``limit`` keys of the project (revoked and expired ones too) whose id is
+        greater than ``after`` (from the first when None), by id: oldest first. An
+        unknown project, or ``after`` past its last key, is an empty list.
+
+        This default reads :meth:`list_for_project` whole; adapters answer from their
+        ``(project_id, id)`` index instead."""
+        keys = await self.list_for_project(project_id)
+        return [k for k in keys if after is None or k.id > after][:limit]
+
     @abc.abstractmethod
     async def update(self, key: ApiKey, *, audit: AuditRecord | None = None) -> None:
         """Replace the key with the same project and id; ``NotFound`` if absent."""

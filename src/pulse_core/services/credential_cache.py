@@ -196,6 +196,9 @@ class CredentialCachingApiKeyRepository(ApiKeyRepository):
     async def list_for_project(self, project_id: str) -> list[ApiKey]:
         return await self._inner.list_for_project(project_id)
 
+    async def list_page(self, project_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
+        return await self._inner.list_page(project_id, after=after, limit=limit)
+
     async def update(self, key: ApiKey, *, audit: AuditRecord | None = None) -> None:
         try:
             await self._inner.update(key, audit=audit)

@@ -19,14 +19,14 @@ import msgspec
 from pulse_core import ids
 from pulse_core.crypto import credentials
 from pulse_core.errors import Conflict, InvalidInput, NotFound
-from pulse_core.models import ManagementPrincipal, Project
+from pulse_core.models import ManagementPrincipal, Page, Project
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.keys import PRIMARY_KEY_ID, SCOPES, ApiKey, Scope
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.keys import ApiKeyRepository
 from pulse_core.ports.locks import Locks
 from pulse_core.ports.repositories import ProjectRepository
-from pulse_core.services import audit, validation
+from pulse_core.services import audit, pagination, validation
 from pulse_core.services.projects import ProjectService
 
 MAX_KEYS_PER_PROJECT: Final = 50
@@ -77,7 +77,8 @@ def view_of(key: ApiKey) -> KeyView:
         name=key.name,
         api_key=key.api_key,
         scopes=key.scopes or SCOPES,
-        expires_at=key.expires_at,
+        # In UTC, keys stored before expiry times were normalized included.
+        expires_at=None if key.expires_at is None else _in_utc(key.expires_at),
         created_at=key.created_at,
         revoked_at=key.revoked_at,
         last_used_at=key.last_used_at,
@@ -114,10 +115,8 @@ class KeyService:
     ) -> IssuedKey:
         project = await self._projects.writable(actor, project_id)
         now = self._clock.now()
-        if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
-            raise InvalidInput(
-                "expires_at must be a future time with a time zone", field="expires_at"
-            )
+        if expires_at is not None:
+            expires_at = _expiry(expires_at, now)
         api_key, api_secret = credentials.generate_api_key(), credentials.generate_api_secret()
         key = ApiKey(
             id=ids.new_id(ids.API_KEY, now_ms=ids.ms_of(now)),
@@ -150,18 +149,33 @@ class KeyService:
         return IssuedKey(key=view_of(key), api_secret=api_secret)
 
     async def list(self, actor: ManagementPrincipal, project_id: str) -> list[KeyView]:
-        """The project's first key, then its named keys, oldest first."""
+        """The project's first key, then every named key (revoked and expired ones
+        too), oldest first. :meth:`page` is the API's paged list."""
         project = await self._projects.get(actor, project_id)
-        primary = KeyView(
-            id=PRIMARY_KEY_ID,
-            name=PRIMARY_KEY_NAME,
-            api_key=project.api_key,
-            scopes=SCOPES,
-            expires_at=None,
-            created_at=project.created_at,
-            last_used_at=project.key_last_used_at,
-        )
-        return [primary, *(view_of(k) for k in await self._keys.list_for_project(project.id))]
+        named = await self._keys.list_for_project(project.id)
+        return [_primary_of(project), *(view_of(k) for k in named)]
+
+    async def page(
+        self,
+        actor: ManagementPrincipal,
+        project_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[KeyView]:
+        """One page of :meth:`list`: the first key (id ``primary``), then the named keys
+        (revoked and expired ones too) oldest first; ``next_cursor`` is the id of the
+        page's last key. ``InvalidInput`` names a bad ``limit`` or ``cursor``."""
+        size = pagination.check_limit(limit)
+        after = None
+        if cursor != PRIMARY_KEY_ID:
+            after = pagination.check_cursor(cursor, ids.API_KEY)
+        project = await self._projects.get(actor, project_id)
+        rows = [_primary_of(project)] if not cursor else []
+        # One more than the page shows: it only says that there is more.
+        named = await self._keys.list_page(project.id, after=after, limit=size + 1 - len(rows))
+        rows += [view_of(k) for k in named]
+        return pagination.page_of(rows, size, lambda k: k.id)
 
     async def revoke(self, actor: ManagementPrincipal, project_id: str, key_id: str) -> None:
         """Revoke a named key at once (idempotent). The first key is rotated instead."""
@@ -193,6 +207,40 @@ class KeyService:
             resource_id=key_id,
             org_id=project.org_id,
         )
+
+
+def _primary_of(project: Project) -> KeyView:
+    return KeyView(
+        id=PRIMARY_KEY_ID,
+        name=PRIMARY_KEY_NAME,
+        api_key=project.api_key,
+        scopes=SCOPES,
+        expires_at=None,
+        created_at=project.created_at,
+        last_used_at=project.key_last_used_at,
+    )
+
+
+def _expiry(expires_at: datetime, now: datetime) -> datetime:
+    """A caller's ``expires_at`` in UTC (API.md: timestamps are UTC), or ``InvalidInput``."""
+    if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+        raise InvalidInput("expires_at must be a future time with a time zone", field="expires_at")
+    try:
+        utc = expires_at.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+        raise InvalidInput(
+            "expires_at is past the end of the calendar", field="expires_at"
+        ) from None
+    if utc <= now:
+        raise InvalidInput("expires_at must be a future time with a time zone", field="expires_at")
+    return utc
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # not representable in UTC: shown as it was stored
+        return moment
 
 
 class KeyUsage:

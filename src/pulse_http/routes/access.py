@@ -194,9 +194,14 @@ class KeysController(Controller):
         project_id: FromPath[str],
         principal: NamedDependency[ManagementPrincipal],
         keys: NamedDependency[KeyService],
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> KeyList:
-        """List the project's keys with when each was last used (never a secret)."""
-        return KeyList(items=[KeyOut.of(k) for k in await keys.list(principal, project_id)])
+        """List the project's keys with when each was last used (never a secret).
+
+        The first key, then the others oldest first, revoked and expired ones too."""
+        page = await keys.page(principal, project_id, limit=limit, cursor=cursor)
+        return KeyList(items=[KeyOut.of(k) for k in page.items], next_cursor=page.next_cursor)
 
     @delete("/{key_id:str}", status_code=204)
     async def revoke_key(

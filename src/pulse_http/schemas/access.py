@@ -207,9 +207,16 @@ class KeyCreated(KeyOut, frozen=True, kw_only=True):
 
 
 class KeyList(msgspec.Struct, frozen=True, kw_only=True):
-    """The project's keys."""
+    """A page of the project's keys: its first key, then the others oldest first."""
 
-    items: Annotated[list[KeyOut], doc("Every key of the project, revoked ones included.")]
+    items: Annotated[
+        list[KeyOut],
+        doc(
+            "This page's keys; a key revoked or expired more than 30 days ago is left out"
+            " (the audit log keeps its history)."
+        ),
+    ]
+    next_cursor: Annotated[str | None, NEXT_CURSOR]
 
 
 class ActorOut(msgspec.Struct, frozen=True, kw_only=True):

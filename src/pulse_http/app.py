@@ -20,7 +20,7 @@ from pulse_http.auth import (
     provide_project,
 )
 from pulse_http.container import Container, build_container
-from pulse_http.dashboard import dashboard_routes, template_config
+from pulse_http.dashboard import dashboard_exception_handlers, dashboard_routes, template_config
 from pulse_http.fast_livekit import LiveKitWebhookFastPath
 from pulse_http.fast_tokens import TokenFastPath
 from pulse_http.idempotency import REPLAYED, IdempotentResponses, with_idempotency
@@ -169,7 +169,7 @@ def create_app(container: Container | None = None) -> Litestar:
             *dashboard_routes(settings),
         ],
         dependencies=dependencies,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **dashboard_exception_handlers()},
         guards=[authenticate],
         state=State({"authenticators": authenticators, "settings": settings}),
         before_request=with_idempotency(check_json_body, idempotency),

@@ -262,3 +262,31 @@ def test_room_metadata_a_message_and_a_participants_permissions(
     expect(page.get_by_label("Attributes to change")).to_have_value("team=red\nnonsense")
     (alice,) = [p for p in in_engine(server, project_id, "studio") if p.identity == "alice"]
     assert alice.attributes == {"team": "blue"}  # nothing applied
+
+
+def test_rooms_named_with_dots_or_escapes_open_and_end(
+    browsing: Browsing, admin_email: str, server: LiveServer
+) -> None:
+    """A browser drops a ``.`` or ``..`` segment from a URL (and ``%2E``), so such a
+    room's links must hold none, and still name it; ``%2E%2E`` is a name of its own."""
+    page, project_id, _ = open_new_project(browsing, admin_email)
+    rooms_url = f"/dashboard/projects/{project_id}/rooms"
+    for name in ("..", ".", "%2E%2E"):
+        browsing.open(rooms_url)
+        page.get_by_label("Room name").fill(name)
+        page.get_by_role("button", name="Create room").click()
+        expect(page.get_by_role("status")).to_have_text("Created.")
+        expect(page.get_by_role("heading", level=1)).to_have_text(name)
+
+        join(server, project_id, name, "alice", name="Alice")
+        browsing.open(rooms_url)
+        page.get_by_role("link", name=name, exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(name)
+        person(page, "alice").get_by_role("link", name="alice").click()
+        expect(page.get_by_role("link", name=f"← {name}")).to_be_visible()
+        page.get_by_role("link", name=f"← {name}").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(name)
+
+        page.get_by_role("button", name="End room").click()
+        expect(page.get_by_role("status")).to_have_text("Ended.")
+    assert engine_rooms(server, project_id) == []

@@ -163,17 +163,15 @@ def test_rotate_disable_and_delete_an_endpoint(
     assert any(d.startswith("confirm: Delete the endpoint") for d in browsing.dialogs)
 
 
-def send_test_to_disabled(page: Page) -> None:
-    """From the endpoint's page: disable it, send a test event (the worker finds the
-    endpoint disabled: the delivery is dead at once), enable it again."""
+def send_a_test_that_is_gone(page: Page, receiver: WebhookReceiver) -> None:
+    """From the endpoint's page: a test event the receiver answers 410 Gone (the delivery
+    is dead at once and the endpoint disabled), then the endpoint enabled again."""
     endpoint_url = page.url
-    page.get_by_label("Enabled (deliveries are made to it)").uncheck()
-    page.get_by_role("button", name="Save endpoint").click()
-    expect(page.get_by_role("status")).to_have_text("Saved.")
-    expect(page.locator("p.muted .badge")).to_have_text("disabled")
+    receiver.script.append(410)
     page.get_by_role("button", name="Send test event").click()
     reload_until(page, "dead")
     page.goto(endpoint_url)
+    expect(page.locator("p.muted .badge")).to_have_text("disabled")
     page.get_by_label("Enabled (deliveries are made to it)").check()
     page.get_by_role("button", name="Save endpoint").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
@@ -188,28 +186,29 @@ def test_retry_and_replay_a_dead_delivery(
     page.get_by_role("link", name="Continue").click()
     endpoint_url = page.url
 
-    send_test_to_disabled(page)
+    send_a_test_that_is_gone(page, webhook_receiver)
     page.get_by_role("link", name="Delivery log", exact=True).click()
     newest = page.locator("table.deliveries tbody tr").first
     expect(newest).to_contain_text("dead")
     newest.get_by_role("link", name="webhook.test").click()
-    expect(page.locator("table.attempts")).to_contain_text("the endpoint is disabled")
+    expect(page.locator("table.attempts")).to_contain_text("410")
     page.get_by_role("button", name="Retry").click()
     expect(page.get_by_role("status")).to_have_text("Queued.")
     reload_until(page, "succeeded", ".facts dd")
     expect(page.locator("table.attempts tbody tr").last).to_contain_text("200")
-    [retried] = webhook_receiver.wait_for(1)
+    _gone, retried = webhook_receiver.wait_for(2)
 
     # A second dead delivery, delivered again by a replay of the last hour: the first
     # event succeeded already and is left out.
     page.goto(endpoint_url)
-    send_test_to_disabled(page)
+    send_a_test_that_is_gone(page, webhook_receiver)
     since = datetime.now(UTC) - timedelta(hours=1)
     page.get_by_label("Since (UTC)").fill(since.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_role("button", name="Replay").click()
     expect(page.get_by_role("status")).to_have_text("1 event queued for delivery again.")
-    received = webhook_receiver.wait_for(2)
-    assert received[1].headers["webhook-id"] != retried.headers["webhook-id"]
+    received = webhook_receiver.wait_for(4)
+    assert received[3].headers["webhook-id"] not in (retried.headers["webhook-id"], None)
+    assert received[3].headers["webhook-id"] == received[2].headers["webhook-id"]
 
 
 def test_a_member_sees_the_endpoints_and_cannot_change_them(

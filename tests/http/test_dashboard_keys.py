@@ -137,7 +137,9 @@ async def test_the_list_is_paged(client: Client, container: Container, tenant_a:
     for i in range(50):
         await named_key(client, tenant_a, f"svc-{i:02d}")
     listed = await client.get(
-        f"/v1/projects/{tenant_a.project_id}/keys", headers=tenant_a.owner_headers
+        f"/v1/projects/{tenant_a.project_id}/keys",
+        params={"limit": 200},  # one page of the API's (its default is 50)
+        headers=tenant_a.owner_headers,
     )
     # The API's order (by id; keys made in the same millisecond of the test's stopped
     # clock are in no particular order), without the primary key.
@@ -158,3 +160,39 @@ async def test_the_list_is_paged(client: Client, container: Container, tenant_a:
     assert re.findall(r"<td>(svc-\d\d)<br>", second.text) == names[49:]
     assert 'rel="next"' not in second.text
     assert 'data-key-id="primary"' not in second.text
+
+
+async def test_a_blank_grace_period_is_refused_and_the_primary_key_keeps_working(
+    client: Client, container: Container, tenant_a: Tenant
+) -> None:
+    """The API's default grace is 0: a cleared field must not revoke the key at once."""
+    signed_in_as(client, container, "owner", tenant_a.org_id)
+    url = f"/dashboard/projects/{tenant_a.project_id}/keys"
+    page = await client.get(url)
+    prefilled = r'name="grace_period_seconds" type="number" value="3600"\s+required'
+    assert re.search(prefilled, page.text)
+
+    refused = await client.post(
+        f"{url}/rotate", data={"grace_period_seconds": " ", "_csrf_token": csrf_of(page.text)}
+    )
+    assert refused.status_code == 400, refused.text[:2000]
+    assert (
+        '<small id="e-grace_period_seconds" class="field-error" role="alert">'
+        "grace period is required; 0 revokes the old key at once</small>"
+    ) in refused.text
+    # Not rotated: the same key, still working.
+    still = await client.get("/v1/project", headers=tenant_a.project_headers)
+    assert still.status_code == 200, still.text
+    listed = await client.get(
+        f"/v1/projects/{tenant_a.project_id}/keys", headers=tenant_a.owner_headers
+    )
+    assert listed.json()["items"][0]["api_key"] == tenant_a.api_key
+
+    # 0, typed, still rotates at once: it is a choice the hint explains.
+    page = await client.get(url)
+    rotated = await client.post(
+        f"{url}/rotate", data={"grace_period_seconds": "0", "_csrf_token": csrf_of(page.text)}
+    )
+    assert rotated.status_code == 200, rotated.text[:2000]
+    gone = await client.get("/v1/project", headers=tenant_a.project_headers)
+    assert gone.status_code == 401

@@ -60,6 +60,64 @@ async def test_static_assets_ship_in_the_package(client: Client) -> None:
         assert kind in response.headers["content-type"]
 
 
+def assert_dashboard_page(response: Any, status: int, title: str) -> None:
+    """``response`` is the dashboard's error page, sent with the dashboard's headers."""
+    assert response.status_code == status, response.text[:2000]
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"<h1>{title}</h1>" in response.text
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_a_static_file_that_is_not_there_is_the_dashboards_page(client: Client) -> None:
+    assert_dashboard_page(await client.get("/dashboard/static/nope.css"), 404, "Not found")
+    # And the files that are there carry the headers too.
+    found = await client.get("/dashboard/static/dashboard.css")
+    assert found.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert found.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path", ["/dashboard/nope", "/dashboard/projects/prj_x/nope", "/dashboard/a/b/c/d"]
+)
+async def test_a_dashboard_url_nothing_answers_is_the_dashboards_page(
+    client: Client, path: str
+) -> None:
+    """Litestar refuses such a URL while routing, before any router's handlers or
+    middleware: the app's handler draws the dashboard's page for it."""
+    response = await client.get(path)
+    assert_dashboard_page(response, 404, "Not found")
+    assert "application/problem+json" not in response.headers["content-type"]
+
+
+async def test_a_method_a_dashboard_route_does_not_take_is_the_dashboards_page(
+    client: Client, container: Container, tenant_a: Tenant
+) -> None:
+    for path in ("/dashboard/sign-out", "/dashboard/organizations/org_x/delete"):
+        response = await client.get(path)
+        assert_dashboard_page(response, 405, "Method not allowed")
+        assert "POST" in response.headers["allow"]
+    signed_in_as(client, container, "owner", tenant_a.org_id)
+    response = await client.get(f"/dashboard/projects/{tenant_a.project_id}/keys/rotate")
+    assert_dashboard_page(response, 405, "Method not allowed")
+
+
+async def test_the_apis_routing_refusals_stay_problem_json(client: Client) -> None:
+    for method, path, status in (
+        ("GET", "/v1/nope", 404),
+        ("GET", "/nope", 404),
+        ("GET", "/dashboardnope", 404),
+        ("DELETE", "/v1/tokens/create", 405),
+    ):
+        response = await client.request(method, path)
+        assert response.status_code == status, (path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == status
+        assert "content-security-policy" not in response.headers
+
+
 async def test_sign_in_sets_an_httponly_strict_cookie_and_sign_out_ends_the_session(
     client: Client, container: Container, tenant_a: Tenant, admin_headers: dict[str, str]
 ) -> None:

@@ -10,6 +10,13 @@ fetched from anywhere else. Where things are:
 - :mod:`.forms`: forms into the API's input structs, refusals next to their fields;
 - :mod:`.pages`: one module per area (sign-in, organizations, a project's settings, keys,
   webhooks, usage, rooms, media, users, audit log).
+
+Every answer under ``/dashboard`` is a page sent with the dashboard's headers, errors
+too. The pages' router (and the static files') answer their own errors; a URL no route
+matches, or a method its route does not take, fails in Litestar's routing, before any
+router, where only the application's exception handlers run: the app takes
+:func:`dashboard_exception_handlers` for those, which draw the dashboard's error page
+under ``/dashboard`` and leave every other path to the API's problem+json.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any
 
 from litestar import Request, Response, Router
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
@@ -43,11 +50,12 @@ from pulse_http.dashboard.pages.usage import UsagePages
 from pulse_http.dashboard.pages.users import UserPages
 from pulse_http.dashboard.pages.webhooks import WebhookPages
 from pulse_http.dashboard.rendering import STATIC, page, template_config
-from pulse_http.dashboard.security import SecurityHeaders, csrf_middleware
+from pulse_http.dashboard.security import HEADERS, SecurityHeaders, csrf_middleware
 from pulse_http.dashboard.session import PATH, SignInRequired, provide_viewer, to_sign_in
+from pulse_http.problems import http_error_handler
 from pulse_http.settings import Settings
 
-__all__ = ["dashboard_routes", "template_config"]
+__all__ = ["dashboard_exception_handlers", "dashboard_routes", "template_config"]
 
 PAGES: tuple[type, ...] = (
     SignInPages,
@@ -74,14 +82,42 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     else:
         assert isinstance(exc, HTTPException)
         status, detail = exc.status_code, exc.detail or "request failed"
-    titles = {403: "Not allowed", 404: "Not found", 429: "Too many requests"}
+    titles = {
+        403: "Not allowed",
+        404: "Not found",
+        405: "Method not allowed",
+        429: "Too many requests",
+    }
     return page(
         "error.html",
-        request.scope["state"].get("principal"),
+        request.scope.get("state", {}).get("principal"),
         status=status,
         title=titles.get(status, "Something went wrong"),
         detail=detail,
+        # An error's own headers (a 405's Allow, a 429's Retry-After) go with the page.
+        headers=dict(exc.headers or {}) if isinstance(exc, HTTPException) else {},
     )
+
+
+def _not_routed(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A URL no route matches, or a method its route does not take: under ``/dashboard``
+    the dashboard's error page with its headers (:class:`SecurityHeaders` is a router's
+    middleware, which such a request never reaches); elsewhere the API's problem+json."""
+    path: str = request.scope["path"]
+    if path != PATH and not path.startswith(f"{PATH}/"):
+        return http_error_handler(request, exc)
+    response = _error_page(request, exc)
+    for name, value in HEADERS:
+        response.headers.setdefault(name.decode(), value.decode())
+    return response
+
+
+def dashboard_exception_handlers() -> dict[type[Exception] | int, Any]:
+    """For the application's ``exception_handlers``, over the API's: routing's own
+    refusals (:func:`_not_routed`). Keyed by their classes, so that they are chosen
+    before the API's handler of every ``HTTPException``; a route's own 404 on the API
+    is answered by that same handler, as before."""
+    return {NotFoundException: _not_routed, MethodNotAllowedException: _not_routed}
 
 
 def dashboard_routes(settings: Settings) -> list[ControllerRouterHandler]:
@@ -105,6 +141,11 @@ def dashboard_routes(settings: Settings) -> list[ControllerRouterHandler]:
         include_in_schema=False,
     )
     static = create_static_files_router(
-        path=f"{PATH}/static", directories=[STATIC], include_in_schema=False
+        path=f"{PATH}/static",
+        directories=[STATIC],
+        include_in_schema=False,
+        # A file that is not there: the dashboard's page, as for any other dashboard URL.
+        middleware=[DefineMiddleware(SecurityHeaders)],
+        exception_handlers={HTTPException: _error_page},
     )
     return [pages, static]

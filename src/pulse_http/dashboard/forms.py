@@ -3,7 +3,9 @@
 
 Forms carry strings; they are converted to the struct in msgspec's lax mode (``"60"`` is
 60), so a form and a JSON body meet the same validation. Empty fields are left out, so
-an optional number left blank means "not set", as an absent JSON member does.
+an optional number left blank means "not set", as an absent JSON member does, and a
+required one left blank is refused as required (:func:`plain_message`: the parser's own
+words are about JSON, not about the page).
 
 An edit form is sent back whole, every field as the page showed it. So that saving one
 field does not write back the others as they were when the page was opened (undoing
@@ -97,7 +99,58 @@ class Form:
             return msgspec.convert(data, struct, strict=False)
         except msgspec.ValidationError as exc:
             field, reason = field_of(exc)
-            raise InvalidInput(f"{field}: {reason}", field=field) from exc
+            raise InvalidInput(plain_message(field, reason), field=field) from exc
+
+
+#: msgspec's words for a value of the wrong type, as a person would say them.
+_KINDS: Final = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "datetime": "a date and time",
+    "date": "a date",
+    "time": "a time",
+    "str": "text",
+    "array": "a list",
+    "object": "an object",
+}
+_EXPECTED = re.compile(r"^Expected `(\w+)(?: \| null)?`(?:, got `\w+`)?$")
+_ZONED = re.compile(r"^Expected `(datetime|time)` with a timezone component$")
+_BOUND = re.compile(r"^Expected `(?:int|float)` (>=|<=|>|<) (\S+)$")
+_LENGTH = re.compile(r"^Expected `str` of length (>=|<=) (\d+)$")
+_BOUNDS: Final = {
+    ">=": "at least",
+    "<=": "at most",
+    ">": "greater than",
+    "<": "less than",
+}
+
+
+def plain_message(field: str, reason: str) -> str:
+    """A refusal of msgspec's parsing (``reason``) said plainly, naming ``field``.
+
+    A form's fields are all text, and a blank one is left out: so a blank required field
+    reaches msgspec as a missing member, and a mistyped one as text of the wrong form. The
+    parser's words for those ("Object missing required field `name`", "Invalid RFC3339
+    encoded datetime") describe JSON, not the page; any other reason (a rule of the
+    struct itself) is kept as the API gives it."""
+    # Missing: left blank; null: left blank where blank means null (``blank_is_null``).
+    if reason.startswith("Object missing required field") or reason.endswith("got `null`"):
+        return f"{field} is required"
+    if reason.startswith("Invalid RFC3339 encoded "):
+        kind = reason.removeprefix("Invalid RFC3339 encoded ")
+        return f"{field} must be {_KINDS.get(kind, kind)}"
+    if zoned := _ZONED.match(reason):
+        return f"{field} must be {_KINDS[zoned.group(1)]} with a time zone"
+    if (expected := _EXPECTED.match(reason)) and expected.group(1) in _KINDS:
+        return f"{field} must be {_KINDS[expected.group(1)]}"
+    if bound := _BOUND.match(reason):
+        return f"{field} must be {_BOUNDS[bound.group(1)]} {bound.group(2)}"
+    if length := _LENGTH.match(reason):
+        if length.group(1) == ">=" and length.group(2) == "1":
+            return f"{field} is required"
+        return f"{field} must be {_BOUNDS[length.group(1)]} {length.group(2)} characters"
+    return f"{field}: {reason}"
 
 
 def shown_field(values: Mapping[str, str | bool | list[str]]) -> str:

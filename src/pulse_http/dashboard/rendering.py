@@ -7,6 +7,7 @@ an empty string).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +65,17 @@ def page(
     *,
     status: int = 200,
     refusal: Refusal | None = None,
+    headers: Mapping[str, str] | None = None,
     **context: Any,
 ) -> Template:
     """Render ``name`` for ``viewer``; ``refusal`` is an action refused (shown at its
-    field, or at the top of the page when it names none), ``status`` its status."""
+    field, or at the top of the page when it names none), ``status`` its status,
+    ``headers`` the response's own."""
     if refusal is not None:
         status = refusal.status
     return Template(
         template_name=name,
         context={"viewer": viewer, "refusal": refusal, **context},
         status_code=status,
+        headers=dict(headers or {}),
     )

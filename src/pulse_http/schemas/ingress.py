@@ -40,7 +40,7 @@ class CreateIngressBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     url: Annotated[
         str | None,
         doc(
-            "`url` type only: the stream to pull (`http`, `https`, `rtmp`, `srt`, …).",
+            "`url` type only: the stream to pull (`http`, `https` or `srt`).",
             "https://media.example.com/live.m3u8",
         ),
     ] = None

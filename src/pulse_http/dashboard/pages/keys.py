@@ -17,7 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from pulse_core.errors import PulseError
+from pulse_core.errors import InvalidInput, PulseError
 from pulse_core.models.keys import SCOPES
 from pulse_core.ports.clock import Clock
 from pulse_core.services import ProjectService
@@ -30,6 +30,7 @@ from pulse_http.schemas.access import CreateKey
 from pulse_http.schemas.projects import RegenerateKeys
 
 Req = Request[Any, Any, Any]
+BLANK_GRACE = "grace period is required; 0 revokes the old key at once"
 
 
 class KeyPages(Controller):
@@ -92,6 +93,10 @@ class KeyPages(Controller):
     ) -> Template:
         form = await read_form(request)
         try:
+            # The API's default grace is 0 (the old key revoked at once): a field cleared
+            # by mistake must not take the production key down, so blank is refused.
+            if not form.get("grace_period_seconds").strip():
+                raise InvalidInput(BLANK_GRACE, field="grace_period_seconds")
             data = form.to(RegenerateKeys)
             rotation = await projects.regenerate_keys(
                 editable.viewer, editable.project.id, grace_period_seconds=data.grace_period_seconds

@@ -22,6 +22,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import PulseError
+from pulse_core.ports.media import PULL_SCHEMES
 from pulse_core.ports.storage import DOWNLOAD_PATH
 from pulse_core.services import MediaService
 from pulse_http.dashboard.forms import Refusal, read_form
@@ -230,6 +231,14 @@ async def _ingress(
         tab="ingress",
         ingress=[IngressOut.of(i) for i in listed.items],
         types=INGRESS_TYPES,
+        pull_schemes=pull_schemes(),
         next_cursor=listed.next_cursor,
         values=values,
     )
+
+
+def pull_schemes() -> str:
+    """What a URL ingress may pull from, for the form's hint: the ingress rule's own list
+    (``http://, https:// or srt://``), so the hint cannot promise what it refuses."""
+    *first, last = (f"{scheme}://" for scheme in PULL_SCHEMES)
+    return f"{', '.join(first)} or {last}" if first else last

@@ -3,7 +3,7 @@ overview: its projects, its plan and limits with their current use."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -110,7 +110,16 @@ class OrganizationPages(Controller):
             await organizations.update(org_page.viewer, org_page.org.id, data.to_patch())
         except PulseError as exc:
             refusal, shown = Refusal.of(exc), form.get(SHOWN)
-            return await _overview(org_page, projects, quotas, plans, refusal=refusal, shown=shown)
+            return await _overview(
+                org_page,
+                projects,
+                quotas,
+                plans,
+                refusal=refusal,
+                posted="settings",
+                values=form.values,
+                shown=shown,
+            )
         return Redirect(org_page.url("?notice=saved"), status_code=303)
 
     @post("/organizations/{org_id:str}/delete")
@@ -146,7 +155,13 @@ class OrganizationPages(Controller):
         except PulseError as exc:
             refusal = Refusal.of(exc)
             return await _overview(
-                org_page, projects, quotas, plans, refusal=refusal, values=form.values
+                org_page,
+                projects,
+                quotas,
+                plans,
+                refusal=refusal,
+                posted="project",
+                values=form.values,
             )
         project = issued.project
         # The new project's page, under its organization's navigation (``org_page.org``:
@@ -171,25 +186,33 @@ async def _overview(
     *,
     cursor: str | None = None,
     refusal: Refusal | None = None,
+    posted: Literal["project", "settings"] | None = None,
     values: dict[str, str] | None = None,
     shown: str | None = None,
 ) -> Template:
-    """The overview, also redrawn with a refused form's ``refusal`` and ``values`` (and
-    ``shown``: what the settings form first showed, kept through its refusal)."""
+    """The overview, also redrawn with a refused form: the form ``posted`` (the new
+    project's or the settings') shows ``refusal`` and is filled with ``values`` as they
+    were typed; the other form keeps its own (both have a ``name`` field). ``shown`` is
+    what the settings form first showed, kept through its refusal."""
     org = org_page.org
+    stored = {"name": org.name, "admin_email": org.admin_email}
+    if org_page.viewer.is_admin:
+        stored["plan"] = org.plan  # the field only an admin is shown
     if shown is None:
-        settings = {"name": org.name, "admin_email": org.admin_email}
-        if org_page.viewer.is_admin:
-            settings["plan"] = org.plan  # the field only an admin is shown
-        shown = shown_field(settings)
+        shown = shown_field(stored)
+    typed = values or {}
     listed = await projects.list(org_page.viewer, org_id=org.id, limit=PAGE_SIZE, cursor=cursor)
     return org_page.render(
         "organization.html",
         refusal=refusal,
+        posted=posted,
         projects=listed.items,
         next_cursor=listed.next_cursor,
         plan=await quotas.plan_use(org.id),
         plans=plans.names(),
-        values=values or {},
+        values=typed if posted == "project" else {},
+        settings={k: typed.get(k, v) for k, v in stored.items()}
+        if posted == "settings"
+        else stored,
         shown=shown,
     )

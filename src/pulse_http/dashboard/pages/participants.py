@@ -15,14 +15,14 @@ from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import InvalidInput, PulseError
 from pulse_core.services.rooms import RoomService
 from pulse_http.dashboard.forms import SHOWN, Form, Refusal, edits, read_form, shown_field
 from pulse_http.dashboard.pages.context import ProjectPage
-from pulse_http.dashboard.pages.rooms import room_url
+from pulse_http.dashboard.pages.rooms import ROOM, room_url
 from pulse_http.dashboard.session import PATH
 from pulse_http.schemas.rooms import ParticipantOut, UpdateParticipantBody
 
@@ -37,24 +37,25 @@ def participant_url(here: ProjectPage, room: str, identity: str) -> str:
 
 class ParticipantPages(Controller):
     path = f"{PATH}/projects/{{project_id:str}}/rooms/{{name:str}}/participant"
+    dependencies = ROOM
 
     @get("/")
     async def participant_page(
         self,
         *,
-        name: FromPath[str],
+        room: NamedDependency[str],
         here: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
         identity: FromQuery[str] = "",
     ) -> Template:
-        return await _participant(here, rooms, name, identity)
+        return await _participant(here, rooms, room, identity)
 
     @post("/")
     async def update_participant(
         self,
         *,
         request: Req,
-        name: FromPath[str],
+        room: NamedDependency[str],
         editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
@@ -64,18 +65,18 @@ class ParticipantPages(Controller):
         identity = form.get("identity")
         try:
             body = edits(form, _update, keep=None)
-            await rooms.update_participant(editable.project, name, identity, body.to_domain())
+            await rooms.update_participant(editable.project, room, identity, body.to_domain())
         except PulseError as exc:
             return await _participant(
                 editable,
                 rooms,
-                name,
+                room,
                 identity,
                 refusal=Refusal.of(exc),
                 values=form.values,
                 shown=form.get(SHOWN),
             )
-        target = participant_url(editable, name, identity)
+        target = participant_url(editable, room, identity)
         return Redirect(f"{target}&notice=saved", status_code=303)
 
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -39,15 +39,36 @@ from pulse_http.schemas.rooms import (
 )
 
 Req = Request[Any, Any, Any]
+#: Before a room name a browser would drop from a URL (:func:`room_url`).
+DOT_ESCAPE = "\\"
 
 
 def room_url(here: ProjectPage, name: str) -> str:
-    """The room's page; its name is the project's own, any printable text but ``/``."""
-    return here.url(f"/rooms/{quote(name, safe='')}")
+    """The room's page; its name is the project's own, any printable text but ``/``
+    and ``\\`` (:func:`pulse_core.rooms.validate_room`), ``.`` and ``..`` included.
+
+    A browser drops a ``.`` or ``..`` segment from a URL before sending it (and, by the
+    URL standard, ``%2E`` and ``%2E%2E`` too), so those two names travel behind a ``\\``
+    (``%5C..``), which no room name holds and no browser normalizes: :func:`room_of`
+    removes it. The escape holds no ``%``, so it means the same however many times the
+    path is decoded on its way (the servers decode it once; Litestar's test client,
+    twice)."""
+    segment = f"{DOT_ESCAPE}{name}" if name in (".", "..") else name
+    return here.url(f"/rooms/{quote(segment, safe='')}")
+
+
+def room_of(name: FromPath[str]) -> str:
+    """The room a room URL's ``{name}`` segment names: :func:`room_url`'s escape undone."""
+    return name.removeprefix(DOT_ESCAPE)
+
+
+#: The room of the URL, for the handlers of one room (:func:`room_of`).
+ROOM = {"room": Provide(room_of, sync_to_thread=False)}
 
 
 class RoomPages(Controller):
     path = f"{PATH}/projects/{{project_id:str}}/rooms"
+    dependencies = ROOM
 
     @get("/")
     async def rooms_page(
@@ -82,24 +103,24 @@ class RoomPages(Controller):
     async def room_page(
         self,
         *,
-        name: FromPath[str],
+        room: NamedDependency[str],
         here: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        return await _room(here, rooms, name, cursor=cursor)
+        return await _room(here, rooms, room, cursor=cursor)
 
     @post("/{name:str}/delete")
     async def end_room(
         self,
         *,
-        name: FromPath[str],
+        room: NamedDependency[str],
         editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Redirect:
         """``DELETE /v1/rooms/{name}``: everyone in it is disconnected. A room already
         gone is the error page's 404 (there is no room page left to show it on)."""
-        await rooms.delete_room(editable.project, name)
+        await rooms.delete_room(editable.project, room)
         return Redirect(f"{editable.url('/rooms')}?notice=ended", status_code=303)
 
     @post("/{name:str}/remove")
@@ -107,24 +128,24 @@ class RoomPages(Controller):
         self,
         *,
         request: Req,
-        name: FromPath[str],
+        room: NamedDependency[str],
         editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
         """``DELETE /v1/rooms/{name}/participants/{identity}``."""
         form = await read_form(request)
         try:
-            await rooms.remove_participant(editable.project, name, form.get("identity"))
+            await rooms.remove_participant(editable.project, room, form.get("identity"))
         except PulseError as exc:
-            return await _room(editable, rooms, name, refusal=_at_top(exc))
-        return Redirect(f"{room_url(editable, name)}?notice=removed", status_code=303)
+            return await _room(editable, rooms, room, refusal=_at_top(exc))
+        return Redirect(f"{room_url(editable, room)}?notice=removed", status_code=303)
 
     @post("/{name:str}/mute")
     async def mute_track(
         self,
         *,
         request: Req,
-        name: FromPath[str],
+        room: NamedDependency[str],
         editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
@@ -134,18 +155,18 @@ class RoomPages(Controller):
         try:
             body = form.to(MuteTrackBody)
             identity = form.get("identity")
-            await rooms.mute_track(editable.project, name, identity, body.track_sid, body.muted)
+            await rooms.mute_track(editable.project, room, identity, body.track_sid, body.muted)
         except PulseError as exc:
-            return await _room(editable, rooms, name, refusal=_at_top(exc))
+            return await _room(editable, rooms, room, refusal=_at_top(exc))
         notice = "muted" if body.muted else "unmuted"
-        return Redirect(f"{room_url(editable, name)}?notice={notice}", status_code=303)
+        return Redirect(f"{room_url(editable, room)}?notice={notice}", status_code=303)
 
     @post("/{name:str}/metadata")
     async def update_metadata(
         self,
         *,
         request: Req,
-        name: FromPath[str],
+        room: NamedDependency[str],
         editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
@@ -153,17 +174,17 @@ class RoomPages(Controller):
         form = await read_form(request)
         try:
             body = form.to(UpdateRoomBody, metadata=form.get("metadata"))
-            await rooms.update_room_metadata(editable.project, name, body.metadata)
+            await rooms.update_room_metadata(editable.project, room, body.metadata)
         except PulseError as exc:
-            return await _room(editable, rooms, name, refusal=Refusal.of(exc), values=form.values)
-        return Redirect(f"{room_url(editable, name)}?notice=saved", status_code=303)
+            return await _room(editable, rooms, room, refusal=Refusal.of(exc), values=form.values)
+        return Redirect(f"{room_url(editable, room)}?notice=saved", status_code=303)
 
     @post("/{name:str}/data")
     async def send_data(
         self,
         *,
         request: Req,
-        name: FromPath[str],
+        room: NamedDependency[str],
         editable: NamedDependency[ProjectPage],
         rooms: NamedDependency[RoomService],
     ) -> Template | Redirect:
@@ -178,10 +199,10 @@ class RoomPages(Controller):
                 destination_identities=to,
                 reliable=form.get("reliable") == "true",
             )
-            await rooms.send_data(editable.project, name, body.to_domain())
+            await rooms.send_data(editable.project, room, body.to_domain())
         except PulseError as exc:
-            return await _room(editable, rooms, name, refusal=Refusal.of(exc), values=form.values)
-        return Redirect(f"{room_url(editable, name)}?notice=sent", status_code=303)
+            return await _room(editable, rooms, room, refusal=Refusal.of(exc), values=form.values)
+        return Redirect(f"{room_url(editable, room)}?notice=sent", status_code=303)
 
 
 def _at_top(exc: PulseError) -> Refusal:

@@ -21,7 +21,11 @@ from litestar.response import Redirect, Template
 from pulse_core.errors import PulseError
 from pulse_core.models.events import DELIVERY_STATUSES, EVENT_TYPES, Event, WebhookEndpoint
 from pulse_core.services.event_log import EventLog
-from pulse_core.services.webhooks import DEFAULT_ROTATION_GRACE_SECONDS, WebhookService
+from pulse_core.services.webhooks import (
+    DEFAULT_ROTATION_GRACE_SECONDS,
+    MAX_REPLAY_EVENTS,
+    WebhookService,
+)
 from pulse_http.dashboard.forms import (
     SHOWN,
     Form,
@@ -81,10 +85,10 @@ class WebhookPages(Controller):
         endpoint_id: FromPath[str],
         here: ThisProject,
         webhooks: Webhooks,
-        replayed: FromQuery[int | None] = None,
+        replayed: FromQuery[str | None] = None,
     ) -> Template:
         endpoint = await webhooks.get_endpoint(here.project, endpoint_id)
-        return await _endpoint(here, webhooks, endpoint, replayed=replayed)
+        return await _endpoint(here, webhooks, endpoint, replayed=replayed_count(replayed))
 
     @post("/webhooks/{endpoint_id:str}")
     async def update_endpoint(
@@ -242,6 +246,19 @@ class WebhookPages(Controller):
             type_filter=type_ or "",
             event_types=EVENT_TYPES,
         )
+
+
+def replayed_count(text: str | None) -> int | None:
+    """The count a replay's redirect put in ``?replayed=``, for its notice; None (no
+    notice) for anything a replay cannot have queued: a link can make the page say
+    nothing else than "N events queued", with N from 0 to the most one replay queues."""
+    # ASCII digits only (no sign, no space, no other script's digits), and no longer
+    # than the bound: a huge text is refused before it is converted.
+    if text is None or not (text.isascii() and text.isdigit()):
+        return None
+    if len(text) > len(str(MAX_REPLAY_EVENTS)) or int(text) > MAX_REPLAY_EVENTS:
+        return None
+    return int(text)
 
 
 async def _endpoints(

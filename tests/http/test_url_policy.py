@@ -155,3 +155,28 @@ async def test_a_port_in_range_is_accepted(client: AsyncTestClient[Any], tenant_
             headers=tenant_a.project_headers,
         )
         assert endpoint.status_code == 201, endpoint.text
+
+
+@pytest.mark.parametrize("userinfo", ["user:password@", "user@", ":secret@", "a%40b:c@"])
+async def test_a_webhook_url_with_a_user_or_password_is_refused_and_never_stored(
+    client: AsyncTestClient[Any], tenant_a: Tenant, userinfo: str
+) -> None:
+    # The sender would drop them (no Authorization header is made of them), and the
+    # endpoint's listings would show the password.
+    url = f"https://{userinfo}hooks.example.com/pulse"
+    for path, headers in (
+        ("/v1/webhooks/endpoints", tenant_a.project_headers),
+        (f"/v1/projects/{tenant_a.project_id}/webhooks/endpoints", tenant_a.owner_headers),
+    ):
+        endpoint = await client.post(path, json={"url": url}, headers=headers)
+        assert endpoint.status_code == 400, (path, endpoint.text)
+        assert endpoint.json()["field"] == "url", endpoint.text
+        assert "password" not in endpoint.text.replace("user name or password", "")
+    setting = await client.put(
+        f"/v1/projects/{tenant_a.project_id}",
+        json={"webhook_url": url},
+        headers=tenant_a.owner_headers,
+    )
+    assert setting.status_code == 400 and setting.json()["field"] == "webhook_url", setting.text
+    listed = await client.get("/v1/webhooks/endpoints", headers=tenant_a.project_headers)
+    assert listed.json()["items"] == []

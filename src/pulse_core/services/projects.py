@@ -61,7 +61,7 @@ def check_settings(settings: ProjectSettings) -> ProjectSettings:
     """Validate and normalize settings; ``InvalidInput`` names the bad field."""
     webhook_url = settings.webhook_url
     if webhook_url is not None:
-        webhook_url = validation.http_url(webhook_url, "webhook_url")
+        webhook_url = validation.webhook_url(webhook_url, "webhook_url")
     rate = settings.rate_limit
     if rate is not None:
         validation.int_range(rate.requests, "rate_limit.requests", low=1, high=MAX_RATE_REQUESTS)

@@ -98,6 +98,20 @@ def http_url(value: str, field: str) -> str:
     return url(value.strip(), field, schemes=("http", "https"))
 
 
+def webhook_url(value: str, field: str, *, schemes: Collection[str] = ("http", "https")) -> str:
+    """A URL Pulse posts webhooks to: :func:`url` (surrounding whitespace dropped), with
+    no user name or password in it. Senders never turn those into an ``Authorization``
+    header, so the receiver would not get what the URL seems to promise, and every
+    listing of the endpoint would show them."""
+    checked = url(value.strip() if isinstance(value, str) else value, field, schemes=schemes)
+    if "@" in urlsplit(checked).netloc:
+        raise InvalidInput(
+            f"{field} must not hold a user name or password: check the signature instead",
+            field=field,
+        )
+    return checked
+
+
 def int_range(value: int, field: str, *, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidInput(f"{field} must be between {low} and {high}", field=field)

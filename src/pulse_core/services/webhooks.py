@@ -392,9 +392,7 @@ class WebhookService:
         )
 
     async def _checked_url(self, url: str) -> str:
-        url = validation.url(
-            url.strip() if isinstance(url, str) else url, "url", schemes=self._schemes
-        )
+        url = validation.webhook_url(url, "url", schemes=self._schemes)
         await self._urls.check(url, "url")
         return url
 

@@ -61,6 +61,12 @@ def derived_id(prefix: str, *, now_ms: int, seed: str) -> str:
     return f"{prefix}_{_body(now_ms, digest)}"
 
 
+def first_at(prefix: str, *, now_ms: int) -> str:
+    """The lowest id of ``prefix`` stamped ``now_ms``: every id made earlier sorts below
+    it, every id made then or later does not (how "older than" becomes an id range)."""
+    return f"{prefix}_{_body(now_ms, 0)}"
+
+
 def ms_of(moment: datetime) -> int:
     """``moment`` as the milliseconds since the epoch that :func:`new_id` takes."""
     return int(moment.timestamp() * 1000)

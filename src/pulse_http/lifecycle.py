@@ -20,7 +20,7 @@ from pulse_core.models.events import EVENT_RETENTION_DAYS
 from pulse_core.models.usage import USAGE_RECORD_RETENTION_DAYS, USAGE_ROLLUP_RETENTION_DAYS
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
-from pulse_core.ports.events import EventRepository
+from pulse_core.ports.events import DeliveryRepository, EventRepository
 from pulse_core.ports.media import MediaEngine
 from pulse_core.ports.meta import MetaRepository
 from pulse_core.ports.repositories import ProjectRepository
@@ -281,7 +281,8 @@ def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
         lifecycle.add("usage-reconcile", every=(settings.usage_reconcile_seconds, reconcile))
 
 
-#: How often old events are purged from the event log (Mongo also has a TTL index).
+#: How often old events and their deliveries are purged (Mongo's events also have a TTL
+#: index).
 EVENT_PURGE_SECONDS = 3600.0
 
 
@@ -298,10 +299,13 @@ def _add_events(lifecycle: Lifecycle, container: Container) -> None:
         client: Any = container.gateways.queue_redis()
         lifecycle.add("queue", stop=client.aclose)
     events: EventRepository = container.adapters.events()
+    deliveries: DeliveryRepository = container.adapters.deliveries()
     clock: Clock = container.adapters.clock()
 
     async def purge() -> None:
-        await events.purge_before(clock.now() - timedelta(days=EVENT_RETENTION_DAYS))
+        cut = clock.now() - timedelta(days=EVENT_RETENTION_DAYS)
+        await events.purge_before(cut)
+        await deliveries.purge_before(cut)
 
     sender: WebhookSender = container.adapters.webhook_sender()
     webhooks: WebhookService = container.services.webhooks()

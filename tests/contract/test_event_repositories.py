@@ -47,6 +47,7 @@ from pulse_core.ports.events import (
     EventRepository,
     WebhookEndpointRepository,
 )
+from pulse_core.services.event_log import delivery_id_of
 
 if TYPE_CHECKING:
     from tests.support.mongo import MongoTestServer
@@ -689,20 +690,53 @@ async def test_delivery_filters_and_pages(stores: Stores) -> None:
     assert await stores.deliveries.list_page(mine, limit=0) == []
 
 
-async def test_delete_for_endpoint_deletes_only_that_endpoints_deliveries(
+async def test_drop_unsent_deletes_only_that_endpoints_deliveries_still_to_attempt(
     stores: Stores,
 ) -> None:
     mine, theirs = project_id(), project_id()
     source = event(mine)
-    doomed = [delivery(mine, "whe_a", event(mine)) for _ in range(3)]
-    kept = [delivery(mine, "whe_b", source), delivery(theirs, "whe_a", source)]
-    for item in [*doomed, *kept]:
+    doomed = [delivery(mine, "whe_a", event(mine), status=s) for s in ("pending", "failed")]
+    logged = [delivery(mine, "whe_a", event(mine), status=s) for s in ("succeeded", "dead")]
+    others = [delivery(mine, "whe_b", source), delivery(theirs, "whe_a", source)]
+    for item in [*doomed, *logged, *others]:
         await stores.deliveries.add(item)
 
-    assert await stores.deliveries.delete_for_endpoint(theirs, "whe_b") == 0
-    assert await stores.deliveries.delete_for_endpoint(mine, "whe_a") == 3
-    assert await stores.deliveries.delete_for_endpoint(mine, "whe_a") == 0
-    assert await stores.deliveries.list_page(mine, limit=10) == [kept[0]]
+    assert await stores.deliveries.drop_unsent(theirs, "whe_b") == 0
+    assert await stores.deliveries.drop_unsent(mine, "whe_a") == 2
+    assert await stores.deliveries.drop_unsent(mine, "whe_a") == 0
+    assert await stores.deliveries.list_page(mine, limit=10) == newest_first([*logged, others[0]])
+    assert await stores.deliveries.list_page(theirs, limit=10) == [others[1]]
+
+
+async def test_purge_before_deletes_the_deliveries_of_older_events_of_every_project(
+    stores: Stores,
+) -> None:
+    mine, theirs = project_id(), project_id()
+    cut = T0 - timedelta(days=30)
+
+    def of_event_at(project: str, at: datetime, status: DeliveryStatus) -> Delivery:
+        # As made by the service: the id carries the event's time, created_at may not.
+        source = event(project, at=at)
+        made_id = delivery_id_of(source.id, "whe_a", now_ms=ids.ms_of(at))
+        return delivery(project, "whe_a", source, status=status, at=T0, id=made_id)
+
+    old = [
+        of_event_at(mine, cut - timedelta(days=1), "dead"),
+        of_event_at(theirs, cut - timedelta(milliseconds=1), "pending"),
+    ]
+    kept = [
+        of_event_at(mine, cut, "succeeded"),
+        of_event_at(theirs, T0, "dead"),
+        of_event_at(mine, T0, "failed"),
+    ]
+    for item in [*old, *kept]:
+        await stores.deliveries.add(item)
+
+    assert await stores.deliveries.purge_before(cut) == 2
+    assert await stores.deliveries.purge_before(cut) == 0
+    for item in old:
+        assert await stores.deliveries.get(item.project_id, item.id) is None
+    assert await stores.deliveries.list_page(mine, limit=10) == newest_first([kept[0], kept[2]])
     assert await stores.deliveries.list_page(theirs, limit=10) == [kept[1]]
 
 
@@ -737,7 +771,7 @@ async def test_projects_never_see_each_others_objects(stores: Stores) -> None:
         await stores.deliveries.update(
             msgspec.structs.replace(sent, project_id=theirs, status="dead")
         )
-    assert await stores.deliveries.delete_for_endpoint(theirs, hook.id) == 0
+    assert await stores.deliveries.drop_unsent(theirs, hook.id) == 0
 
     # Nothing of the owner's changed.
     assert await stores.events.get(mine, source.id) == source
@@ -777,7 +811,8 @@ def _sqlite_queries() -> list[Any]:
         "DELIVERY_GET": ("whd_a", "prj_a"),
         "DELIVERY_UPDATE": ("whe_a", "evt_a", "dead", "{}", "whd_a", "prj_a"),
         "DELIVERY_CHANGE": ("dead", "{}", "whd_a", "prj_a"),
-        "DELIVERY_DELETE_FOR_ENDPOINT": ("prj_a", "whe_a", 10),
+        "DELIVERY_DROP_UNSENT": ("prj_a", "whe_a", "pending", "failed", 10),
+        "DELIVERY_PURGE": ("whd_a", 10),
         "DELIVERY_LIST": listing,
         "DELIVERY_LIST_OF_EVENT": {**listing, "event_id": "evt_a", "status": "dead"},
         "DELIVERY_LIST_OF_ENDPOINT": {**listing, "endpoint_id": "whe_a", "status": "dead"},
@@ -811,8 +846,8 @@ async def test_sqlite_bulk_deletes_run_in_batches(
     monkeypatch.setattr(sqlite_events, "DELETE_BATCH", 3)
     events, deliveries = SqliteEventRepository(sqlite_db), SqliteDeliveryRepository(sqlite_db)
     mine = project_id()
-    for i in range(7):
-        old = event(mine, at=T0 - timedelta(days=40, seconds=i))
+    olds = [event(mine, at=T0 - timedelta(days=40, seconds=i)) for i in range(7)]
+    for old in olds:
         await events.add(old)
         await deliveries.add(delivery(mine, "whe_a", old))
     survivor = event(mine)
@@ -820,8 +855,12 @@ async def test_sqlite_bulk_deletes_run_in_batches(
 
     assert await events.purge_before(T0 - timedelta(days=30)) == 7
     assert await events.list_page(mine, limit=10) == [survivor]
-    assert await deliveries.delete_for_endpoint(mine, "whe_a") == 7
+    assert await deliveries.drop_unsent(mine, "whe_a") == 7
     assert await deliveries.list_page(mine, limit=10) == []
+    for old in olds:
+        await deliveries.add(delivery(mine, "whe_a", old, status="dead", at=old.timestamp))
+    assert await deliveries.drop_unsent(mine, "whe_a") == 0
+    assert await deliveries.purge_before(T0 - timedelta(days=30)) == 7
 
 
 async def test_sqlite_two_processes_adding_one_event_store_it_once(tmp_path: Path) -> None:

@@ -217,6 +217,45 @@ async def test_410_disables_the_endpoint(
     assert got.json()["enabled"] is False and "410" in got.json()["disabled_reason"]
 
 
+async def test_a_deleted_endpoints_delivery_log_stays_and_cannot_be_retried(
+    client: Client, tenants: tuple[Tenant, Tenant], webhook_receiver: WebhookReceiver
+) -> None:
+    alpha, bravo = tenants
+    endpoint = await _endpoint(client, alpha, webhook_receiver)
+    webhook_receiver.script.append(410)  # the delivery ends at once, dead
+    test = await client.post(
+        f"/v1/webhooks/endpoints/{endpoint['id']}/test", headers=alpha.project_headers
+    )
+    delivery_id = test.json()["id"]
+    await _delivery_status(client, alpha, delivery_id, "dead")
+    deleted = await client.delete(
+        f"/v1/webhooks/endpoints/{endpoint['id']}", headers=alpha.project_headers
+    )
+    assert deleted.status_code == 204
+
+    for listed in (
+        await client.get(
+            "/v1/webhooks/deliveries",
+            params={"endpoint_id": endpoint["id"]},
+            headers=alpha.project_headers,
+        ),
+        await client.get("/v1/webhooks/deliveries", headers=alpha.project_headers),
+    ):
+        assert [d["id"] for d in listed.json()["items"]] == [delivery_id]
+    retry = await client.post(
+        f"/v1/webhooks/deliveries/{delivery_id}/retry", headers=alpha.project_headers
+    )
+    assert retry.status_code == 409, retry.text
+    assert retry.headers["content-type"].startswith("application/problem+json")
+    assert retry.json()["detail"] == "the endpoint was deleted"
+    theirs = await client.post(
+        f"/v1/webhooks/deliveries/{delivery_id}/retry", headers=bravo.project_headers
+    )
+    assert theirs.status_code == 404
+    kept = await client.get(f"/v1/webhooks/deliveries/{delivery_id}", headers=alpha.project_headers)
+    assert kept.json()["status"] == "dead" and kept.json()["attempts"][0]["status_code"] == 410
+
+
 async def test_endpoints_of_another_project_are_404_and_management_sees_its_own(
     client: Client,
     tenants: tuple[Tenant, Tenant],

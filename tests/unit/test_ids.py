@@ -41,3 +41,20 @@ def test_new_ids_sort_by_time(stamps: list[int]) -> None:
 
 def test_a_time_past_50_bits_keeps_its_low_bits_as_before() -> None:
     assert ids.new_id(ids.EVENT, now_ms=2**50 + 5)[4:14] == _spelled_out(5, 10)
+
+
+@given(
+    cut=st.integers(1, 2**50 - 1),
+    now_ms=st.integers(0, 2**50 - 1),
+    seed=st.text(max_size=20),
+)
+def test_first_at_splits_ids_made_before_a_time_from_the_others(
+    cut: int, now_ms: int, seed: str
+) -> None:
+    bound = ids.first_at(ids.DELIVERY, now_ms=cut)
+    assert ids.is_valid_id(bound, ids.DELIVERY)
+    for made in (
+        ids.new_id(ids.DELIVERY, now_ms=now_ms),
+        ids.derived_id(ids.DELIVERY, now_ms=now_ms, seed=seed),
+    ):
+        assert (made < bound) == (now_ms < cut)

@@ -20,7 +20,7 @@ from pulse_adapters.memory import (
     InMemoryWebhookEndpointRepository,
 )
 from pulse_core import ids
-from pulse_core.errors import InvalidInput, NotFound
+from pulse_core.errors import Conflict, InvalidInput, NotFound
 from pulse_core.models.events import EndpointPatch, EndpointSpec, Event
 from pulse_core.models.jobs import QUEUE, DeliverWebhook, decode_job
 from pulse_core.ports.webhook_sender import (
@@ -415,3 +415,56 @@ async def test_a_delivery_deleted_during_its_post_ends_quietly(world: World) -> 
     world.sender.script.append(500)
     assert await world.delivery.first_attempt(outgoing) is None  # no retry of nothing
     assert await world.deliveries.get(world.project.id, outgoing.delivery.id) is None
+
+
+async def test_deleting_an_endpoint_keeps_its_log_and_drops_what_is_still_to_send(
+    world: World,
+) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    endpoint_id = created.endpoint.id
+    other = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL + "/b"))
+    sent, died, failing, queued = [
+        next(d for d in await world.log.publish(world.event()) if d.endpoint_id == endpoint_id)
+        for _ in range(4)
+    ]
+    world.sender.script.extend([200, 500, 500, 500, 500])
+    attempts = [sent, died, died, died, failing]
+    delays = [await world.delivery.attempt(world.project.id, d.id) for d in attempts]
+    assert delays == [None, 5, 60, None, 5]
+
+    await world.webhooks.delete_endpoint(world.project, endpoint_id)
+
+    log = await world.webhooks.list_deliveries(world.project, endpoint_id=endpoint_id)
+    assert {(d.id, d.status) for d in log.items} == {(sent.id, "succeeded"), (died.id, "dead")}
+    for dropped in (failing, queued):
+        with pytest.raises(NotFound):
+            await world.webhooks.get_delivery(world.project, dropped.id)
+        assert await world.delivery.attempt(world.project.id, dropped.id) is None
+    with pytest.raises(Conflict, match="the endpoint was deleted"):
+        await world.webhooks.retry_delivery(world.project, died.id)
+    assert (await world.webhooks.get_delivery(world.project, died.id)).status == "dead"
+    # The other endpoint's deliveries, and the other project's, are untouched.
+    mine = await world.webhooks.list_deliveries(world.project, endpoint_id=other.endpoint.id)
+    assert len(mine.items) == 4 and {d.status for d in mine.items} == {"pending"}
+
+
+async def test_a_retry_racing_its_endpoints_deletion_ends_dead_not_pending(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [delivery] = await world.log.publish(world.event())
+    world.sender.script.extend([500, 500, 500])
+    while await world.delivery.attempt(world.project.id, delivery.id) is not None:
+        pass
+    endpoints_get = world.endpoints.get
+
+    async def deleted_right_after_the_check(project_id: str, endpoint_id: str) -> object:
+        world.endpoints.get = endpoints_get  # type: ignore[method-assign]
+        found = await endpoints_get(project_id, endpoint_id)
+        await world.webhooks.delete_endpoint(world.project, created.endpoint.id)
+        return found
+
+    world.endpoints.get = deleted_right_after_the_check  # type: ignore[method-assign]
+    assert (await world.webhooks.retry_delivery(world.project, delivery.id)).status == "pending"
+    assert await world.delivery.attempt(world.project.id, delivery.id) is None
+    ended = await world.webhooks.get_delivery(world.project, delivery.id)
+    assert ended.status == "dead" and ended.attempts[-1].error == "the endpoint was deleted"
+    assert len(world.sender.sent) == 3

@@ -14,9 +14,16 @@ from datetime import datetime
 from typing import TypeVar
 
 from pulse_adapters.memory.audit import InMemoryAuditRepository
+from pulse_core import ids
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.audit import AuditRecord
-from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
+from pulse_core.models.events import (
+    UNSENT_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    WebhookEndpoint,
+)
 from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
@@ -202,12 +209,21 @@ class InMemoryDeliveryRepository(DeliveryRepository):
 
         return _newest_first(self._by_id.values(), keep, before, limit)
 
-    async def delete_for_endpoint(self, project_id: str, endpoint_id: str) -> int:
-        doomed = [
-            d.id
-            for d in self._by_id.values()
-            if d.project_id == project_id and d.endpoint_id == endpoint_id
-        ]
-        for delivery_id in doomed:
+    async def drop_unsent(self, project_id: str, endpoint_id: str) -> int:
+        return self._delete(
+            lambda d: (
+                d.project_id == project_id
+                and d.endpoint_id == endpoint_id
+                and d.status in UNSENT_STATUSES
+            )
+        )
+
+    async def purge_before(self, at: datetime) -> int:
+        cut = ids.first_at(ids.DELIVERY, now_ms=ids.ms_of(at))
+        return self._delete(lambda d: d.id < cut)
+
+    def _delete(self, doomed: Callable[[Delivery], bool]) -> int:
+        gone = [d.id for d in self._by_id.values() if doomed(d)]
+        for delivery_id in gone:
             del self._by_id[delivery_id]
-        return len(doomed)
+        return len(gone)

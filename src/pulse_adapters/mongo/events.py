@@ -55,9 +55,16 @@ from pulse_adapters.mongo.indexes import (
     index_plan,
 )
 from pulse_adapters.mongo.outbox import NOT_BURIED, Outbox, carrying, pushing
+from pulse_core import ids
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.audit import AuditRecord
-from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
+from pulse_core.models.events import (
+    UNSENT_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    WebhookEndpoint,
+)
 from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
@@ -327,9 +334,18 @@ class MongoDeliveryRepository(DeliveryRepository):
         docs = await _newest_first(self._deliveries, query, before, limit)
         return [from_document(d, Delivery) for d in docs]
 
-    async def delete_for_endpoint(self, project_id: str, endpoint_id: str) -> int:
+    async def drop_unsent(self, project_id: str, endpoint_id: str) -> int:
+        unsent = {
+            "project_id": project_id,
+            "endpoint_id": endpoint_id,
+            "status": {"$in": list(UNSENT_STATUSES)},
+        }
         with translate_errors(f"delete in {WEBHOOK_DELIVERIES}"):
-            result = await self._deliveries.delete_many(
-                {"project_id": project_id, "endpoint_id": endpoint_id}
-            )
+            result = await self._deliveries.delete_many(unsent)
+        return result.deleted_count
+
+    async def purge_before(self, at: datetime) -> int:
+        cut = ids.first_at(ids.DELIVERY, now_ms=ids.ms_of(at))
+        with translate_errors(f"purge {WEBHOOK_DELIVERIES}"):
+            result = await self._deliveries.delete_many({"_id": {"$lt": cut}})
         return result.deleted_count

@@ -7,7 +7,8 @@ columns and the whole struct is msgspec JSON in ``data``. Every read and write f
 ``project_id``, so another project's id finds nothing. Lists walk an index backwards from
 the cursor (``id < ?``), so newest-first pages need no sort. An event's time is
 ``timestamp_us``, exact integer microseconds since the epoch (UTC), for the time window
-and :meth:`SqliteEventRepository.purge_before`.
+and :meth:`SqliteEventRepository.purge_before`; deliveries are purged along their
+primary key, whose ids carry their event's time.
 
 ``add`` of an event or a delivery is one ``INSERT ... ON CONFLICT (id) DO NOTHING``: the
 "already stored?" answer and the write are one statement, so two workers applying the
@@ -25,8 +26,9 @@ from typing import Any
 import msgspec
 
 from pulse_adapters.sqlite.database import SqliteDatabase
+from pulse_core import ids
 from pulse_core.errors import NotFound
-from pulse_core.models.events import Delivery, DeliveryStatus, Event
+from pulse_core.models.events import UNSENT_STATUSES, Delivery, DeliveryStatus, Event
 from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
@@ -87,9 +89,13 @@ DELIVERY_UPDATE = (
 DELIVERY_CHANGE = (
     "UPDATE webhook_deliveries SET status = ?, data = ? WHERE id = ? AND project_id = ?"
 )
-DELIVERY_DELETE_FOR_ENDPOINT = (
+DELIVERY_DROP_UNSENT = (
     "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
-    " WHERE project_id = ? AND endpoint_id = ? LIMIT ?)"
+    " WHERE project_id = ? AND endpoint_id = ? AND status IN (?, ?) LIMIT ?)"
+)
+DELIVERY_PURGE = (
+    "DELETE FROM webhook_deliveries WHERE id IN"
+    " (SELECT id FROM webhook_deliveries WHERE id < ? LIMIT ?)"
 )
 # Every filter is in every statement; what differs is the equality written into the
 # index range, so that each statement walks its own index: the most selective filter
@@ -306,10 +312,13 @@ class SqliteDeliveryRepository(DeliveryRepository):
 
         return await self._db.read(work)
 
-    async def delete_for_endpoint(self, project_id: str, endpoint_id: str) -> int:
-        return await _delete_in_batches(
-            self._db, DELIVERY_DELETE_FOR_ENDPOINT, (project_id, endpoint_id)
-        )
+    async def drop_unsent(self, project_id: str, endpoint_id: str) -> int:
+        params = (project_id, endpoint_id, *UNSENT_STATUSES)
+        return await _delete_in_batches(self._db, DELIVERY_DROP_UNSENT, params)
+
+    async def purge_before(self, at: datetime) -> int:
+        cut = ids.first_at(ids.DELIVERY, now_ms=ids.ms_of(at))
+        return await _delete_in_batches(self._db, DELIVERY_PURGE, (cut,))
 
 
 def _delivery_columns(delivery: Delivery) -> tuple[str, str, str, str, str]:

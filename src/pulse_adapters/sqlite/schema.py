@@ -173,8 +173,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # Every read is by (project_id, id) or a project's range walked newest first, whole or
     # narrowed by one equality (an event's type; a delivery's endpoint, event or status);
     # each such range has an index ending in `id`, so no page needs a sort. No foreign
-    # keys, as on MongoDB: an event expires while its deliveries stay, and an endpoint's
-    # deliveries are deleted by the caller (DeliveryRepository.delete_for_endpoint).
+    # keys, as on MongoDB: events and deliveries are purged by age, each along its own
+    # key, and a deleted endpoint's unsent deliveries by the caller (drop_unsent).
     (
         """
         CREATE TABLE events (

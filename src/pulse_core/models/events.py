@@ -85,6 +85,8 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
 
 DeliveryStatus = Literal["pending", "succeeded", "failed", "dead"]
 DELIVERY_STATUSES: Final[tuple[str, ...]] = get_args(DeliveryStatus)
+#: The statuses of a delivery with an attempt still ahead of it.
+UNSENT_STATUSES: Final[tuple[DeliveryStatus, ...]] = ("pending", "failed")
 
 
 class EndpointSpec(msgspec.Struct, frozen=True, kw_only=True):

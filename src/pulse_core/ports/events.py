@@ -170,5 +170,14 @@ class DeliveryRepository(abc.ABC):
         """The project's deliveries, newest first, filtered by whichever is given."""
 
     @abc.abstractmethod
-    async def delete_for_endpoint(self, project_id: str, endpoint_id: str) -> int:
-        """Delete every delivery of the endpoint (it is being deleted); how many went."""
+    async def drop_unsent(self, project_id: str, endpoint_id: str) -> int:
+        """Delete the endpoint's deliveries that are still to be attempted
+        (``UNSENT_STATUSES``): the endpoint is being deleted. Those that succeeded or died stay
+        in the log, for :meth:`purge_before` to remove. How many went."""
+
+    @abc.abstractmethod
+    async def purge_before(self, at: datetime) -> int:
+        """Delete, across projects, every delivery whose id sorts below
+        ``ids.first_at(DELIVERY, now_ms=ms_of(at))``; how many went. A delivery's id
+        carries its event's time (``delivery_id_of``), so purging with the event log's
+        cut-off keeps each delivery exactly as long as its event."""

@@ -40,6 +40,8 @@ DEFAULT_SCHEDULE: Final = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36
 MAX_RETRY_AFTER_SECONDS: Final = 86400.0
 GONE = 410
 TEST_EVENT: Final = "webhook.test"
+#: Why a delivery whose endpoint is gone is not attempted.
+ENDPOINT_DELETED: Final = "the endpoint was deleted"
 #: The error of an attempt whose sender failed in a way it does not name.
 UNEXPECTED: Final = "the delivery failed unexpectedly"
 _LOG = logging.getLogger(__name__)
@@ -158,7 +160,9 @@ class DeliveryService:
             return None
         endpoint = await self._endpoints.get(project_id, delivery.endpoint_id)
         if endpoint is None:
-            return None  # deleted with its deliveries: nothing to deliver to
+            # Its deletion dropped the delivery, unless a retry restarted it meanwhile.
+            await self._finish(delivery, self._clock.now(), "dead", error=ENDPOINT_DELETED)
+            return None
         event = None
         if _may_post(delivery, endpoint):
             event = await self._events.get(project_id, delivery.event_id)

@@ -37,7 +37,7 @@ from pulse_core.ports.events import DeliveryRepository, EventRepository, Webhook
 from pulse_core.ports.locks import Locks
 from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.services import audit, pagination, validation
-from pulse_core.services.delivery import TEST_EVENT
+from pulse_core.services.delivery import ENDPOINT_DELETED, TEST_EVENT
 from pulse_core.services.event_log import EventLog, check_event_types, delivery_id_of
 from pulse_core.services.webhook_url_setting import LEGACY_DESCRIPTION, setting_follows
 
@@ -193,15 +193,16 @@ class WebhookService:
     async def delete_endpoint(
         self, project: Project, endpoint_id: str, *, by: Caller = SYSTEM
     ) -> None:
-        """Delete the endpoint and its deliveries (queued ones are dropped when their
-        job finds nothing to deliver)."""
+        """Delete the endpoint and drop its deliveries still to be attempted (a queued
+        job then finds nothing to deliver). Those that succeeded or died stay in the
+        delivery log as long as their event."""
         endpoint = await self.get_endpoint(project, endpoint_id)
         await self._endpoints.delete(
             project.id,
             endpoint.id,
             audit=self._record(by, "webhook_endpoint.deleted", project, endpoint),
         )
-        await self._deliveries.delete_for_endpoint(project.id, endpoint.id)
+        await self._deliveries.drop_unsent(project.id, endpoint.id)
         await setting_follows(self._projects, self._clock, project, endpoint, url=None, by=by)
 
     async def rotate_secret(
@@ -357,8 +358,12 @@ class WebhookService:
         return delivery
 
     async def retry_delivery(self, project: Project, delivery_id: str) -> Delivery:
-        """Attempt the same delivery again now, with a fresh retry schedule."""
-        return await self._restart(await self.get_delivery(project, delivery_id))
+        """Attempt the same delivery again now, with a fresh retry schedule; ``Conflict``
+        when its endpoint was deleted (the log keeps such deliveries)."""
+        delivery = await self.get_delivery(project, delivery_id)
+        if await self._endpoints.get(project.id, delivery.endpoint_id) is None:
+            raise Conflict(ENDPOINT_DELETED)
+        return await self._restart(delivery)
 
     async def _restart(self, delivery: Delivery) -> Delivery:
         now = self._clock.now()

@@ -276,7 +276,7 @@ class ProjectWebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
     ) -> DeliveryDetail:
         """Attempt a delivery again now (a `dead` one becomes `pending`); 202 with the
-        delivery.
+        delivery, 409 when its endpoint was deleted.
 
         The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)

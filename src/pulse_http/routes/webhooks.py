@@ -294,7 +294,7 @@ class WebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
     ) -> DeliveryDetail:
         """Attempt a delivery again now (a `dead` one becomes `pending`); 202 with the
-        delivery."""
+        delivery, 409 when its endpoint was deleted."""
         return DeliveryDetail.of(await webhooks.retry_delivery(project, delivery_id))
 
 

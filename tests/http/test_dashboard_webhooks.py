@@ -3,11 +3,14 @@ endpoint's page say."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from pulse_core import ids
+from pulse_core.models.events import Delivery, DeliveryAttempt
 from pulse_core.services.webhooks import MAX_REPLAY_EVENTS
 from pulse_http.container import Container
 from tests.http.conftest import Tenant
@@ -53,3 +56,41 @@ async def test_the_replay_notice_shows_only_a_count_a_replay_can_queue(
         assert NOTICE not in page.text
     else:
         assert f"{shown} {NOTICE}" in page.text
+
+
+async def test_a_deleted_endpoints_deliveries_are_listed_as_such_without_retry(
+    client: Client, container: Container, tenant_a: Tenant
+) -> None:
+    created = await client.post(
+        "/v1/webhooks/endpoints",
+        json={"url": "https://hooks.example.com/pulse"},
+        headers=tenant_a.project_headers,
+    )
+    endpoint_id = created.json()["id"]
+    now = datetime.now(tz=UTC)
+    dead = Delivery(
+        id=ids.new_id(ids.DELIVERY, now_ms=ids.ms_of(now)),
+        project_id=tenant_a.project_id,
+        endpoint_id=endpoint_id,
+        event_id=ids.new_id(ids.EVENT, now_ms=ids.ms_of(now)),
+        event_type="room.started",
+        status="dead",
+        attempts=(DeliveryAttempt(at=now, status_code=500),),
+        created_at=now,
+        updated_at=now,
+    )
+    client.blocking_portal.call(container.adapters.deliveries().add, dead)  # in the app loop
+    signed_in_as(client, container, "admin", tenant_a.org_id)
+    base = f"/dashboard/projects/{tenant_a.project_id}/deliveries"
+    retry = f'action="{base}/{dead.id}/retry"'
+    for url in (base, f"{base}/{dead.id}"):
+        assert retry in (await client.get(url)).text
+
+    deleted = await client.delete(
+        f"/v1/webhooks/endpoints/{endpoint_id}", headers=tenant_a.project_headers
+    )
+    assert deleted.status_code == 204
+    for url in (base, f"{base}/{dead.id}"):
+        page = await client.get(url)
+        assert page.status_code == 200 and f"<code>{endpoint_id}</code> (deleted)" in page.text
+        assert retry not in page.text

@@ -3,18 +3,20 @@ endpoint's page say."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from pulse_core import ids
-from pulse_core.models.events import Delivery, DeliveryAttempt
-from pulse_core.services.webhooks import MAX_REPLAY_EVENTS
+from pulse_core.models.events import Delivery, DeliveryAttempt, Event
+from pulse_core.services import webhook_deliveries
+from pulse_core.services.webhook_deliveries import MAX_REPLAY_EVENTS
 from pulse_http.container import Container
 from tests.http.conftest import Tenant
-from tests.http.test_dashboard_keys import signed_in_as
+from tests.http.test_dashboard_keys import csrf_of, signed_in_as
 
 Client = AsyncTestClient[Any]
 NOTICE = "queued for delivery again."
@@ -94,3 +96,44 @@ async def test_a_deleted_endpoints_deliveries_are_listed_as_such_without_retry(
         page = await client.get(url)
         assert page.status_code == 200 and f"<code>{endpoint_id}</code> (deleted)" in page.text
         assert retry not in page.text
+
+
+async def test_a_replay_past_its_bound_offers_the_rest_and_the_rest_finishes_it(
+    client: Client, container: Container, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhook_deliveries, "MAX_REPLAY_EVENTS", 2)
+    monkeypatch.setattr(webhook_deliveries, "_REPLAY_PAGE", 1)
+    created = await client.post(
+        "/v1/webhooks/endpoints",
+        json={"url": "https://hooks.example.com/pulse"},
+        headers=tenant_a.project_headers,
+    )
+    endpoint_id = created.json()["id"]
+    now = container.adapters.clock().now()
+    for i in range(3):  # three events in the window, none delivered yet
+        at = now - timedelta(minutes=3 - i)
+        event = Event(
+            id=ids.new_id(ids.EVENT, now_ms=ids.ms_of(at)),
+            project_id=tenant_a.project_id,
+            type="room.started",
+            timestamp=at,
+            data={"room": "demo"},
+        )
+        client.blocking_portal.call(container.adapters.events().add, event)
+    signed_in_as(client, container, "admin", tenant_a.org_id)
+    url = f"/dashboard/projects/{tenant_a.project_id}/webhooks/{endpoint_id}"
+    since = (now - timedelta(hours=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    page = await client.get(url)
+    first = await client.post(
+        f"{url}/replay", data={"since": since, "_csrf_token": csrf_of(page.text)}
+    )
+    assert first.status_code == 200, first.text[:2000]
+    assert f"2 events {NOTICE}" in first.text and "Replay the rest" in first.text
+    rest = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', first.text))
+    assert rest["since"] == since and rest["cursor"].startswith("evt_")
+    assert "until" not in rest  # left blank, as typed
+
+    rest_form = {**rest, "_csrf_token": csrf_of(first.text)}
+    second = await client.post(f"{url}/replay", data=rest_form, follow_redirects=False)
+    assert second.status_code == 303
+    assert second.headers["location"].endswith("?replayed=1")

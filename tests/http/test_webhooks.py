@@ -14,9 +14,11 @@ from litestar.testing import AsyncTestClient
 
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
+from pulse_core.services.webhook_deliveries import MAX_REPLAY_EVENTS
 from pulse_core.services.webhooks import MAX_ENDPOINTS_PER_PROJECT
 from pulse_http.app import create_app
 from pulse_http.container import Container
+from pulse_http.schemas.webhooks import ReplayQueued
 from pulse_http.settings import Settings
 from tests.http.conftest import Tenant, make_container, make_tenant, offline_container
 from tests.support import livekit_webhooks as lk
@@ -194,7 +196,8 @@ async def test_retries_then_the_dead_letter_then_retry_and_replay(
         json={"since": since},
         headers=alpha.project_headers,
     )
-    assert replay.status_code == 202 and replay.json() == {"count": 0}  # all succeeded
+    assert replay.status_code == 202  # all succeeded, the whole window walked:
+    assert replay.json() == {"count": 0, "next_cursor": None}
 
 
 async def test_410_disables_the_endpoint(
@@ -455,3 +458,7 @@ async def test_stored_webhook_urls_are_adopted_at_start_up(
     async with AsyncTestClient(app=create_app(second)) as client:
         listed = await client.get("/v1/webhooks/endpoints", headers=tenant.project_headers)
         assert [e["url"] for e in listed.json()["items"]] == [webhook_receiver.url]
+
+
+def test_the_replay_answers_documented_bound_is_the_one_applied() -> None:
+    assert f"at most {MAX_REPLAY_EVENTS:,} events" in (ReplayQueued.__doc__ or "")

@@ -29,8 +29,10 @@ from pulse_core.ports.webhook_sender import (
     WebhookResponse,
     WebhookSender,
 )
+from pulse_core.services import webhook_deliveries
 from pulse_core.services.delivery import UNEXPECTED, DeliveryService, RetrySchedule
 from pulse_core.services.event_log import EventLog
+from pulse_core.services.webhook_deliveries import Replayed
 from pulse_core.services.webhooks import WebhookService
 from tests.support.builders import org, project
 from tests.support.urls import url_guard_for_tests
@@ -276,9 +278,60 @@ async def test_replay_queues_what_did_not_succeed_in_the_window(world: World) ->
     for _ in range(3):
         await world.delivery.attempt(world.project.id, delivered[1].id)  # dies
     await world.queued()
-    count = await world.webhooks.replay(world.project, created.endpoint.id, since=start, until=None)
-    assert count == 1
+    replayed = await world.webhooks.replay(
+        world.project, created.endpoint.id, since=start, until=None
+    )
+    assert replayed == Replayed(count=1, next_cursor=None)
     assert [j.delivery_id for j in await world.queued()] == [delivered[1].id]
+
+
+@pytest.mark.parametrize(("events", "bound"), [(7, 4), (8, 4), (3, 4), (4, 4)])
+async def test_a_replay_past_its_bound_goes_on_from_its_cursor_until_the_window_is_done(
+    world: World, monkeypatch: pytest.MonkeyPatch, events: int, bound: int
+) -> None:
+    monkeypatch.setattr(webhook_deliveries, "MAX_REPLAY_EVENTS", bound)
+    monkeypatch.setattr(webhook_deliveries, "_REPLAY_PAGE", 2)
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    world.clock.advance(1)
+    start = world.clock.now()
+    made = []
+    for _ in range(events):
+        [d] = await world.log.publish_unqueued(world.event())
+        made.append(d.delivery.id)
+        world.clock.advance(1)
+    [outside] = await world.log.publish_unqueued(world.event())  # at `until`: left out
+    until = world.clock.now()
+    world.clock.advance(1)
+
+    calls, queued, cursor = [], [], None
+    while len(calls) < 10:
+        replayed = await world.webhooks.replay(
+            world.project, created.endpoint.id, since=start, until=until, cursor=cursor
+        )
+        calls.append(replayed.count)
+        queued += [j.delivery_id for j in await world.queued()]
+        cursor = replayed.next_cursor
+        if cursor is None:
+            break
+    # Every event of the window once, newest first, at most `bound` a call; a window of
+    # exactly `bound` events takes a second call that finds nothing more.
+    assert queued == made[::-1] and outside.delivery.id not in queued
+    assert all(count <= bound for count in calls) and sum(calls) == events
+    assert len(calls) == events // bound + 1
+
+
+async def test_a_replay_cursor_that_is_no_event_id_is_refused(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    for cursor in ("whd_01M8T76XCQ3V4A7Y5QH2R9N1KD", "evt_", "nonsense"):
+        with pytest.raises(InvalidInput) as refused:
+            await world.webhooks.replay(
+                world.project,
+                created.endpoint.id,
+                since=world.clock.now() - timedelta(hours=1),
+                until=None,
+                cursor=cursor,
+            )
+        assert refused.value.field == "cursor"
 
 
 async def test_a_replay_leaves_out_other_endpoints_test_events(world: World) -> None:
@@ -298,7 +351,7 @@ async def test_a_replay_leaves_out_other_endpoints_test_events(world: World) -> 
     )
     queued = [j.delivery_id for j in await world.queued()]
     # Its own test and the room event, queued (or restarted) once each; not the other's.
-    assert replayed == 2
+    assert replayed.count == 2
     assert own.id in queued and other.id not in queued
 
 

@@ -17,13 +17,11 @@ import msgspec
 
 from pulse_core import ids
 from pulse_core.crypto.webhook_signature import generate_webhook_secret
-from pulse_core.errors import Conflict, InvalidInput, NotFound
+from pulse_core.errors import Conflict, NotFound
 from pulse_core.models import Page, Project
 from pulse_core.models.audit import SYSTEM, AuditRecord, Caller
 from pulse_core.models.events import (
-    DELIVERY_STATUSES,
     Delivery,
-    DeliveryStatus,
     EndpointPatch,
     EndpointSpec,
     Event,
@@ -37,8 +35,9 @@ from pulse_core.ports.events import DeliveryRepository, EventRepository, Webhook
 from pulse_core.ports.locks import Locks
 from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.services import audit, pagination, validation
-from pulse_core.services.delivery import ENDPOINT_DELETED, TEST_EVENT
-from pulse_core.services.event_log import EventLog, check_event_types, delivery_id_of
+from pulse_core.services.delivery import TEST_EVENT
+from pulse_core.services.event_log import EventLog, check_event_types
+from pulse_core.services.webhook_deliveries import Replayed, WebhookDeliveries
 from pulse_core.services.webhook_url_setting import LEGACY_DESCRIPTION, setting_follows
 
 MAX_ENDPOINTS_PER_PROJECT: Final = 20
@@ -48,8 +47,6 @@ ENDPOINTS_LOCK_WAIT_SECONDS: Final = 10.0
 MAX_DESCRIPTION: Final = 500
 MAX_ROTATION_GRACE_SECONDS: Final = 7 * 86400
 DEFAULT_ROTATION_GRACE_SECONDS: Final = 86400
-#: Events a replay walks at most (a replay window is at most the 30 days kept).
-MAX_REPLAY_EVENTS: Final = 10_000
 
 
 class WebhookService:
@@ -73,6 +70,7 @@ class WebhookService:
         self._events = events
         self._log = log
         self._clock = clock
+        self._log_of_deliveries = WebhookDeliveries(endpoints, deliveries, events, log, clock)
         self._urls = urls
         self._schemes = ("https",) if require_https else ("http", "https")
 
@@ -277,43 +275,20 @@ class WebhookService:
         return delivery
 
     async def replay(
-        self, project: Project, endpoint_id: str, *, since: datetime, until: datetime | None
-    ) -> int:
+        self,
+        project: Project,
+        endpoint_id: str,
+        *,
+        since: datetime,
+        until: datetime | None,
+        cursor: str | None = None,
+    ) -> Replayed:
         """Deliver again to this endpoint every event of ``[since, until)`` it subscribes
-        to that did not succeed there; how many were queued."""
+        to that did not succeed there: :meth:`WebhookDeliveries.replay`."""
         endpoint = await self.get_endpoint(project, endpoint_id)
-        until = until or self._clock.now()
-        if until <= since:
-            raise InvalidInput("until must be after since", field="until")
-        count, before = 0, None
-        for _ in range(MAX_REPLAY_EVENTS // 200):
-            page = await self._events.list_page(
-                project.id,
-                types=endpoint.event_types,
-                since=since,
-                until=until,
-                before=before,
-                limit=200,
-            )
-            for event in page:
-                if _someone_elses_test(event, endpoint):
-                    continue
-                if await self._replay_one(event, endpoint):
-                    count += 1
-            if len(page) < 200:
-                break
-            before = page[-1].id
-        return count
-
-    async def _replay_one(self, event: Event, endpoint: WebhookEndpoint) -> bool:
-        queued = await self._log.deliver(event, endpoint)
-        if queued is not None:
-            return True
-        delivery = await self._deliveries.get(event.project_id, queued_id(event, endpoint))
-        if delivery is None or delivery.status == "succeeded":
-            return False
-        await self._restart(delivery)
-        return True
+        return await self._log_of_deliveries.replay(
+            endpoint, since=since, until=until, cursor=cursor
+        )
 
     # -- deliveries ------------------------------------------------------------------
 
@@ -327,62 +302,21 @@ class WebhookService:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[Delivery]:
-        size = pagination.check_limit(limit)
-        before = pagination.check_cursor(cursor, ids.DELIVERY)
-        if status is not None and status not in DELIVERY_STATUSES:
-            raise InvalidInput(
-                f"status must be one of {', '.join(DELIVERY_STATUSES)}", field="status"
-            )
-        for value, prefix, field in (
-            (endpoint_id, ids.WEBHOOK_ENDPOINT, "endpoint_id"),
-            (event_id, ids.EVENT, "event_id"),
-        ):
-            if value is not None and not ids.is_valid_id(value, prefix):
-                raise InvalidInput(f"{field} is not a valid id", field=field)
-        rows = await self._deliveries.list_page(
-            project.id,
+        return await self._log_of_deliveries.list(
+            project,
             endpoint_id=endpoint_id,
             event_id=event_id,
-            status=_status(status),
-            before=before,
-            limit=size + 1,
+            status=status,
+            limit=limit,
+            cursor=cursor,
         )
-        return pagination.page_of(rows, size, lambda d: d.id)
 
     async def get_delivery(self, project: Project, delivery_id: str) -> Delivery:
-        delivery = None
-        if ids.is_valid_id(delivery_id, ids.DELIVERY):
-            delivery = await self._deliveries.get(project.id, delivery_id)
-        if delivery is None:
-            raise NotFound("delivery not found")
-        return delivery
+        return await self._log_of_deliveries.get(project, delivery_id)
 
     async def retry_delivery(self, project: Project, delivery_id: str) -> Delivery:
-        """Attempt the same delivery again now, with a fresh retry schedule; ``Conflict``
-        when its endpoint was deleted (the log keeps such deliveries)."""
-        delivery = await self.get_delivery(project, delivery_id)
-        if await self._endpoints.get(project.id, delivery.endpoint_id) is None:
-            raise Conflict(ENDPOINT_DELETED)
-        return await self._restart(delivery)
-
-    async def _restart(self, delivery: Delivery) -> Delivery:
-        now = self._clock.now()
-
-        def restart(stored: Delivery) -> Delivery:
-            # On the delivery as stored: an attempt a worker records meanwhile stays.
-            return msgspec.structs.replace(
-                stored,
-                status="pending",
-                round_start=len(stored.attempts),
-                next_attempt_at=None,
-                updated_at=now,
-            )
-
-        restarted = await self._deliveries.change(delivery.project_id, delivery.id, restart)
-        if restarted is None:
-            raise NotFound("delivery not found")
-        await self._log.queue(restarted)
-        return restarted
+        """:meth:`WebhookDeliveries.retry`: the same delivery, attempted again now."""
+        return await self._log_of_deliveries.retry(project, delivery_id)
 
     def _record(
         self, by: Caller, action: str, project: Project, endpoint: WebhookEndpoint
@@ -402,21 +336,8 @@ class WebhookService:
         return url
 
 
-def _someone_elses_test(event: Event, endpoint: WebhookEndpoint) -> bool:
-    """A ``webhook.test`` event is its endpoint's alone, replays included."""
-    return event.type == TEST_EVENT and event.data.get("endpoint_id") != endpoint.id
-
-
-def queued_id(event: Event, endpoint: WebhookEndpoint) -> str:
-    return delivery_id_of(event.id, endpoint.id, now_ms=ids.ms_of(event.timestamp))
-
-
 def _description(value: str) -> str:
     return validation.text(value, "description", max_length=MAX_DESCRIPTION, allow_empty=True)
-
-
-def _status(value: str | None) -> DeliveryStatus | None:
-    return value  # type: ignore[return-value]  # checked against DELIVERY_STATUSES above
 
 
 # Named for the re-exports (module docstring); what this module defines is public anyway.
@@ -424,7 +345,7 @@ __all__ = [
     "EndpointPatch",
     "EndpointSpec",
     "NewEndpoint",
+    "Replayed",
     "SecretRotation",
     "WebhookService",
-    "queued_id",
 ]

@@ -215,12 +215,15 @@ class ProjectWebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
     ) -> ReplayQueued:
         """Deliver again, to this endpoint, every event from `since` until `until` (default: now)
-        that did not succeed there (202 with how many).
+        that did not succeed there (202 with how many, and where to go on when one call
+        is not enough).
 
         The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)
-        count = await webhooks.replay(project, endpoint_id, since=data.since, until=data.until)
-        return ReplayQueued(count=count)
+        replayed = await webhooks.replay(
+            project, endpoint_id, since=data.since, until=data.until, cursor=data.cursor
+        )
+        return ReplayQueued.of(replayed)
 
     @get("/webhooks/deliveries")
     async def list_deliveries(

@@ -248,9 +248,12 @@ class WebhooksController(Controller):
         webhooks: NamedDependency[WebhookService],
     ) -> ReplayQueued:
         """Deliver again, to this endpoint, every event from `since` until `until` (default: now)
-        that did not succeed there (202 with how many)."""
-        count = await webhooks.replay(project, endpoint_id, since=data.since, until=data.until)
-        return ReplayQueued(count=count)
+        that did not succeed there (202 with how many, and where to go on when one call
+        is not enough)."""
+        replayed = await webhooks.replay(
+            project, endpoint_id, since=data.since, until=data.until, cursor=data.cursor
+        )
+        return ReplayQueued.of(replayed)
 
     @get("/deliveries")
     async def list_deliveries(

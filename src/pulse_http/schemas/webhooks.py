@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
@@ -17,6 +18,7 @@ from pulse_core.models.events import (
     EventType,
     WebhookEndpoint,
 )
+from pulse_core.services.webhook_deliveries import Replayed
 from pulse_http.schemas import NEXT_CURSOR, doc
 
 _URL = doc(
@@ -94,6 +96,12 @@ class RotateSecret(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 class Replay(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The window of events to deliver again."""
 
+    # A first call: `cursor` only goes on where one stopped.
+    __openapi_example__: ClassVar[Mapping[str, Any]] = {
+        "since": "2026-12-01T00:00:00Z",
+        "until": "2026-12-02T00:00:00Z",
+    }
+
     since: Annotated[
         datetime,
         msgspec.Meta(
@@ -113,6 +121,13 @@ class Replay(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
         ]
         | None
     ) = None
+    cursor: Annotated[
+        str | None,
+        doc(
+            "Go on where a replay of the same window stopped: its answer's `next_cursor`.",
+            "evt_01M8T76XCQ3V4A7Y5QH2R9N1KD",
+        ),
+    ] = None
 
 
 class EndpointOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -172,9 +187,22 @@ class SecretRotated(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ReplayQueued(msgspec.Struct, frozen=True, kw_only=True):
-    """How many deliveries a replay queued."""
+    """How many deliveries a replay queued. One call walks at most 10,000 events of the
+    window, newest first; when it stops there, `next_cursor` goes on from where it
+    stopped (the same call again, with `cursor`)."""
 
     count: Annotated[int, doc("Events queued for delivery again.", 3)]
+    next_cursor: Annotated[
+        str | None,
+        doc(
+            "Null when the whole window was replayed; else the `cursor` to go on with.",
+            "evt_01M8T76XCQ3V4A7Y5QH2R9N1KD",
+        ),
+    ]
+
+    @classmethod
+    def of(cls, replayed: Replayed) -> ReplayQueued:
+        return cls(count=replayed.count, next_cursor=replayed.next_cursor)
 
 
 class AttemptOut(msgspec.Struct, frozen=True, kw_only=True):

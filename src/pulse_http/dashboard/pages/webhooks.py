@@ -21,11 +21,8 @@ from litestar.response import Redirect, Template
 from pulse_core.errors import PulseError
 from pulse_core.models.events import DELIVERY_STATUSES, EVENT_TYPES, Event, WebhookEndpoint
 from pulse_core.services.event_log import EventLog
-from pulse_core.services.webhooks import (
-    DEFAULT_ROTATION_GRACE_SECONDS,
-    MAX_REPLAY_EVENTS,
-    WebhookService,
-)
+from pulse_core.services.webhook_deliveries import MAX_REPLAY_EVENTS
+from pulse_core.services.webhooks import DEFAULT_ROTATION_GRACE_SECONDS, WebhookService
 from pulse_http.dashboard.forms import (
     SHOWN,
     Form,
@@ -168,18 +165,29 @@ class WebhookPages(Controller):
         window: dict[str, Any] = {
             k: utc_text(form.get(k)) for k in ("since", "until") if form.get(k)
         }
+        typed = {"since": form.get("since"), "until": form.get("until")}
         try:
             data = form.to(Replay, **window)
-            count = await webhooks.replay(
-                editable.project, endpoint.id, since=data.since, until=data.until
+            replayed = await webhooks.replay(
+                editable.project,
+                endpoint.id,
+                since=data.since,
+                until=data.until,
+                cursor=data.cursor,
             )
         except PulseError as exc:
-            typed = {"since": form.get("since"), "until": form.get("until")}
             return await _endpoint(
                 editable, webhooks, endpoint, values=typed, refusal=Refusal.of(exc)
             )
+        if replayed.next_cursor is not None:
+            # The page itself, not a redirect: its "replay the rest" form carries the
+            # window and where this call stopped.
+            rest = {**typed, "cursor": replayed.next_cursor}
+            return await _endpoint(
+                editable, webhooks, endpoint, replayed=replayed.count, replay_rest=rest
+            )
         back = editable.url(f"/webhooks/{endpoint.id}")
-        return Redirect(f"{back}?replayed={count}", status_code=303)
+        return Redirect(f"{back}?replayed={replayed.count}", status_code=303)
 
     @get("/deliveries")
     async def deliveries_page(
@@ -290,6 +298,7 @@ async def _endpoint(
     values: dict[str, Any] | None = None,
     refusal: Refusal | None = None,
     replayed: int | None = None,
+    replay_rest: dict[str, str] | None = None,
     shown: str | None = None,
 ) -> Template:
     """An endpoint's page: its form (what was typed on top, and ``shown``, what the page
@@ -306,6 +315,7 @@ async def _endpoint(
         shown=shown_field(_values(endpoint)) if shown is None else shown,
         default_grace=DEFAULT_ROTATION_GRACE_SECONDS,
         replayed=replayed,
+        replay_rest=replay_rest,
     )
 
 

@@ -36,6 +36,8 @@ def _assert_problem(response: Any, status: int, field: str | None) -> None:
         ({**ORG_OK, "name": "x" * 201}, "name"),
         ({**ORG_OK, "name": "a\u0000b"}, "name"),
         ({**ORG_OK, "name": "a\u001bb"}, "name"),
+        ({**ORG_OK, "name": "Acme\u202eaediV"}, "name"),  # right-to-left override
+        ({**ORG_OK, "name": "Ac\u200bme"}, "name"),  # zero-width space
         ({**ORG_OK, "plan": "platinum"}, "plan"),
         ({**ORG_OK, "admin_email": "x" * 300 + "@acme.test"}, "admin_email"),
     ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection
+from typing import Final
 from urllib.parse import SplitResult, urlsplit
 
 from pulse_core.errors import InvalidInput
@@ -25,8 +26,21 @@ def has_control(value: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)
 
 
+#: Characters that change how the text around them shows without showing themselves:
+#: the bidirectional embeddings, overrides and isolates (a name can read backwards in
+#: the dashboard, the audit log or a customer's UI) and the zero-width spaces and
+#: joiners that make two names look the same. The zero-width (non-)joiner stay: Persian,
+#: Indic scripts and emoji sequences need them.
+INVISIBLE: Final = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e"  # embeddings and overrides
+    "\u2066\u2067\u2068\u2069"  # isolates
+    "\u200b\u2060\ufeff\u180e"  # zero-width space, word joiner, BOM, Mongolian separator
+)
+
+
 def text(value: str, field: str, *, max_length: int, allow_empty: bool = False) -> str:
-    """Free text: stripped, no control characters (NUL included), bounded length."""
+    """Free text shown to people (names, descriptions): stripped, bounded, with no control
+    character (NUL included) and nothing of :data:`INVISIBLE`."""
     value = value.strip()
     if not value and not allow_empty:
         raise InvalidInput(f"{field} must not be empty", field=field)
@@ -34,6 +48,10 @@ def text(value: str, field: str, *, max_length: int, allow_empty: bool = False) 
         raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
     if has_control(value):
         raise InvalidInput(f"{field} must not contain control characters", field=field)
+    if not INVISIBLE.isdisjoint(value):
+        raise InvalidInput(
+            f"{field} must not contain invisible or text-direction characters", field=field
+        )
     return value
 
 

@@ -224,6 +224,25 @@ async def test_tenants_never_see_each_others_pages(
     assert project.json()["name"] == "Bravo app"
 
 
+async def test_an_error_inside_a_page_keeps_that_pages_navigation_and_only_its_own(
+    client: Client, container: Container, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    signed_in_as(client, container, "owner", tenant_a.org_id)
+    project = f"/dashboard/projects/{tenant_a.project_id}"
+    org = f"/dashboard/organizations/{tenant_a.org_id}"
+    missing = await client.get(f"{project}/webhooks/whe_01M8T76XCQ3V4A7Y5QH2R9N1KD")
+    assert missing.status_code == 404
+    assert f'href="{project}/keys"' in missing.text and f'href="{org}/users"' in missing.text
+    garbled = await client.get(f"{org}/audit", params={"cursor": "nonsense"})
+    assert garbled.status_code == 400, garbled.text[:2000]
+    assert f'href="{org}/users"' in garbled.text and f'href="{project}/keys"' not in garbled.text
+    # A page whose own check refused: no navigation of what was asked for, nor any other.
+    foreign = await client.get(f"/dashboard/projects/{tenant_b.project_id}/keys")
+    assert foreign.status_code == 404 and "Bravo" not in foreign.text
+    assert f"/dashboard/projects/{tenant_b.project_id}/" not in foreign.text
+    assert 'aria-label="Project"' not in foreign.text
+
+
 async def test_members_see_and_cannot_change(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:

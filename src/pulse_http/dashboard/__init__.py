@@ -35,6 +35,7 @@ from pulse_http.dashboard.forms import Refusal
 from pulse_http.dashboard.pages.audit import AuditPages
 from pulse_http.dashboard.pages.auth import SignInPages
 from pulse_http.dashboard.pages.context import (
+    drawn_before,
     provide_editable,
     provide_here,
     provide_org_page,
@@ -96,6 +97,7 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         detail=detail,
         # An error's own headers (a 405's Allow, a 429's Retry-After) go with the page.
         headers=dict(exc.headers or {}) if isinstance(exc, HTTPException) else {},
+        **drawn_before(request),
     )
 
 

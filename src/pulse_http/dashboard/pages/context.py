@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
@@ -24,6 +25,8 @@ from pulse_core.services import OrganizationService, ProjectService
 from pulse_http.dashboard.forms import Refusal
 from pulse_http.dashboard.rendering import page
 from pulse_http.dashboard.session import PATH
+
+Req = Request[Any, Any, Any]
 
 
 async def project_scope(
@@ -112,7 +115,29 @@ class ProjectPage(_Drawn):
         )
 
 
+#: Where the dependencies below leave the page they checked, in the request's state: an
+#: error raised after the check is drawn with the navigation of the project or the
+#: organization it happened in (:func:`drawn_before`).
+DRAWN = "dashboard_drawn"
+
+
+def _remember(request: Req, drawn: OrgPage | ProjectPage) -> None:
+    request.scope.setdefault("state", {})[DRAWN] = drawn
+
+
+def drawn_before(request: Req) -> dict[str, Any]:
+    """The navigation of the page whose check passed before an error (``org`` and, on a
+    project's pages, ``project``), for the error page; nothing when no check passed."""
+    drawn = request.scope.get("state", {}).get(DRAWN)
+    if isinstance(drawn, ProjectPage):
+        return {"org": drawn.org, "project": drawn.project}
+    if isinstance(drawn, OrgPage):
+        return {"org": drawn.org}
+    return {}
+
+
 async def provide_org_page(
+    request: Req,
     org_id: FromPath[str],
     viewer: NamedDependency[ManagementPrincipal],
     organizations: NamedDependency[OrganizationService],
@@ -121,10 +146,13 @@ async def provide_org_page(
     organization. Only reading is checked here: each action's service refuses a member
     (``PermissionDenied``), and the page decides whether that is an error or a refusal
     shown next to the form."""
-    return OrgPage(viewer, await organizations.get(viewer, org_id))
+    drawn = OrgPage(viewer, await organizations.get(viewer, org_id))
+    _remember(request, drawn)
+    return drawn
 
 
 async def provide_here(
+    request: Req,
     project_id: FromPath[str],
     viewer: NamedDependency[ManagementPrincipal],
     projects: NamedDependency[ProjectService],
@@ -133,10 +161,13 @@ async def provide_here(
     """``here``, for a page that reads: ``NotFound`` (the error page's 404) unless the
     viewer may see the project."""
     project, org = await project_scope(viewer, project_id, projects, organizations)
-    return ProjectPage(viewer, project, org)
+    drawn = ProjectPage(viewer, project, org)
+    _remember(request, drawn)
+    return drawn
 
 
 async def provide_editable(
+    request: Req,
     project_id: FromPath[str],
     viewer: NamedDependency[ManagementPrincipal],
     projects: NamedDependency[ProjectService],
@@ -146,4 +177,6 @@ async def provide_editable(
     (the error page's 403) when the viewer may only read it, by ``projects.writable``
     as the management routes check; a foreign project is still a 404."""
     project, org = await project_scope(viewer, project_id, projects, organizations, write=True)
-    return ProjectPage(viewer, project, org)
+    drawn = ProjectPage(viewer, project, org)
+    _remember(request, drawn)
+    return drawn

@@ -45,6 +45,7 @@ def invite(
 def accept(browsing: Browsing, token: str, email: str, password: str = MEMBER_PASSWORD) -> Page:
     """Open the invitation link, choose a password and sign in with it."""
     page = browsing.open(f"{ACCEPT_INVITE_PATH}?token={token}")
+    expect(page.get_by_role("main")).to_contain_text(f"as {email}")
     page.get_by_label("New password").fill(password)
     page.get_by_role("button", name="Set password").click()
     expect(page.get_by_role("status")).to_have_text("Your password is set. Sign in with it.")

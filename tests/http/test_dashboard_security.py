@@ -165,6 +165,34 @@ async def test_sign_in_sets_an_httponly_strict_cookie_and_sign_out_ends_the_sess
     assert again.status_code == 303 and again.headers["location"].startswith("/dashboard/sign-in")
 
 
+async def test_an_invitation_link_says_whom_it_invites_and_a_spent_one_says_so_at_once(
+    client: Client, tenant_a: Tenant, tenant_b: Tenant, admin_headers: dict[str, str]
+) -> None:
+    invited = await client.post(
+        f"/v1/organizations/{tenant_a.org_id}/users",
+        json={"email": "new@alpha.test", "role": "member"},
+        headers=admin_headers,
+    )
+    token = unquote(invited.json()["invite_url"].split("token=", 1)[1])
+    page = await client.get("/dashboard/accept-invite", params={"token": token})
+    assert page.status_code == 200
+    text = re.sub(r"<[^>]+>", "", page.text)
+    assert "Join Alpha as new@alpha.test (member)" in text and "Bravo" not in text
+    assert 'name="password"' in page.text
+
+    accepted = await client.post(
+        "/dashboard/accept-invite",
+        data={"token": token, "password": PASSWORD, "_csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert accepted.status_code == 303
+    for spent in (token, token[:-2] + "xx", "usr_nonsense.secret", ""):
+        again = await client.get("/dashboard/accept-invite", params={"token": spent})
+        assert again.status_code == 400, spent
+        assert "this invitation is not valid" in again.text and 'name="password"' not in again.text
+        assert "new@alpha.test" not in again.text
+
+
 async def test_state_changes_without_the_csrf_token_are_refused(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:

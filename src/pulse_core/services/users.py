@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 import msgspec
@@ -20,7 +20,7 @@ import msgspec
 from pulse_core import ids
 from pulse_core.crypto import credentials
 from pulse_core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from pulse_core.models import ManagementPrincipal, Page
+from pulse_core.models import ManagementPrincipal, Organization, Page
 from pulse_core.models.audit import SYSTEM, AuditRecord, Caller
 from pulse_core.models.user import User, UserRole
 from pulse_core.ports.clock import Clock
@@ -49,6 +49,16 @@ class Invitation(msgspec.Struct, frozen=True, kw_only=True):
 
     def __repr__(self) -> str:
         return f"Invitation(user={self.user!r})"
+
+
+class InvitationView(msgspec.Struct, frozen=True, kw_only=True):
+    """What an invitation link offers, for the page that accepts it: who is invited,
+    into which organization (None for a platform admin), as what, until when."""
+
+    email: str
+    organization: str | None
+    role: UserRole
+    expires_at: datetime
 
 
 class UserPatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,21 +131,41 @@ class UserService:
         await self._users.add(user, audit=self._record(actor, "user.invited", user))
         return Invitation(user=user, token=f"{user.id}.{secret}")
 
-    async def accept(self, token: str, password: str, *, by: Caller = SYSTEM) -> User:
-        """Set the invited user's password; the invitation cannot be used again."""
-        check_password(password)
+    async def invitation(self, token: str) -> InvitationView:
+        """What an invitation link is for, shown before its password is chosen;
+        ``InvalidInput`` (``invalid_invitation``) when it could not be accepted."""
+        user, org = await self._invited(token, self._clock.now())
+        assert user.invite_expires_at is not None  # checked by _invited
+        return InvitationView(
+            email=user.email,
+            organization=org.name if org is not None else None,
+            role=user.role,
+            expires_at=user.invite_expires_at,
+        )
+
+    async def _invited(self, token: str, now: datetime) -> tuple[User, Organization | None]:
+        """The user ``token`` invites and their organization, or ``InvalidInput``."""
         user_id, _, secret = token.partition(".") if isinstance(token, str) else ("", "", "")
         user = await self._users.get(user_id) if ids.is_valid_id(user_id, ids.USER) else None
-        now = self._clock.now()
+        org = None
+        if user is not None and user.org_id is not None:
+            org = await self._orgs.get(user.org_id)
         if (
             user is None
-            or (user.org_id is not None and await self._orgs.get(user.org_id) is None)
+            or (user.org_id is not None and org is None)
             or user.invite_hash is None
             or user.invite_expires_at is None
             or now >= user.invite_expires_at
             or not self._secrets.matches(secret, user.invite_hash)
         ):
             raise InvalidInput(INVALID_INVITATION, field="token", code="invalid_invitation")
+        return user, org
+
+    async def accept(self, token: str, password: str, *, by: Caller = SYSTEM) -> User:
+        """Set the invited user's password; the invitation cannot be used again."""
+        check_password(password)
+        now = self._clock.now()
+        user, _ = await self._invited(token, now)
         password_hash = await self._passwords.hash(password)
 
         def accept(stored: User) -> User:

@@ -69,8 +69,12 @@ class SignInPages(Controller):
         return redirect
 
     @get("/accept-invite")
-    async def accept_invite_page(self, token: FromQuery[str] = "") -> Template:
-        return page("accept_invite.html", None, token=token)
+    async def accept_invite_page(
+        self, users: NamedDependency[UserService], token: FromQuery[str] = ""
+    ) -> Template:
+        """Who is invited into which organization, and the password form; a link that
+        cannot be accepted says so at once, before a password is typed."""
+        return await _invitation_page(users, token)
 
     @post("/accept-invite")
     async def accept_invite(
@@ -81,7 +85,17 @@ class SignInPages(Controller):
             data = form.to(AcceptInvite)
             await users.accept(data.token, data.password, by=anonymous_caller(request))
         except PulseError as exc:
-            return page(
-                "accept_invite.html", None, refusal=Refusal.of(exc), token=form.get("token")
-            )
+            return await _invitation_page(users, form.get("token"), Refusal.of(exc))
         return Redirect(f"{SIGN_IN}?notice=invite-accepted", status_code=303)
+
+
+async def _invitation_page(
+    users: UserService, token: str, refusal: Refusal | None = None
+) -> Template:
+    """The invitation's page; without its form when the link itself is refused."""
+    try:
+        invitation = await users.invitation(token)
+    except PulseError as exc:
+        refused = Refusal.of(exc)
+        return page("accept_invite.html", None, refusal=refused, token=token, invitation=None)
+    return page("accept_invite.html", None, refusal=refusal, token=token, invitation=invitation)

@@ -236,6 +236,7 @@ async def test_failed_sign_ins_are_throttled_per_email(
             assert blocked.status_code == 429, blocked.text
             assert int(blocked.headers["retry-after"]) >= 1
             assert blocked.json()["code"] == "too_many_failed_attempts"
+            assert blocked.json()["detail"].endswith("for this email")  # not the address
             assert "access_token" not in blocked.text
 
         # Another email, from another address, is not affected.
@@ -265,6 +266,7 @@ async def test_failed_sign_ins_are_throttled_per_client_address(
             assert guess.status_code == 401, (n, guess.text)
         blocked = await sign_in(client, "real@x.test", address="203.0.113.7")
         assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+        assert blocked.json()["detail"].endswith("from this address")
 
         # The real user, from their own address, signs in; and X-Forwarded-For is read
         # right-most first, so a client cannot escape its block by prepending addresses.

@@ -75,7 +75,7 @@ class SignInService:
         client = (by.client.ip if by.client else None) or "unknown"
         address = _normalized(email)
         self._throttle.check(f"ip:{client}")
-        self._throttle.check(f"email:{address}")
+        self._throttle.check(f"email:{address}", whose="for this email")
         user = await self._users.get_by_email(address) if address else None
         if user is not None and user.is_active and user.password_hash is not None:
             ok = await self._passwords.verify(user.password_hash, _bounded(password))

@@ -75,15 +75,16 @@ class FailedAuthThrottle:
         self._limit = limit
         self._blocked_until: dict[str, float] = {}
 
-    def check(self, client: str) -> None:
-        """``RateLimited`` if ``client`` is blocked now."""
+    def check(self, client: str, *, whose: str = "from this address") -> None:
+        """``RateLimited`` if ``client`` is blocked now; its message says ``whose``
+        failures they were (a client address's by default)."""
         until = self._blocked_until.get(client)
         if until is None:
             return
         remaining = until - self._clock.time()
         if remaining > 0:
             raise RateLimited(
-                "too many failed authentication attempts from this address",
+                f"too many failed authentication attempts {whose}",
                 retry_after=remaining,
                 code="too_many_failed_attempts",
             )

@@ -8,7 +8,7 @@ import urllib.request
 
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import Browsing
+from tests.dashboard.conftest import PASSWORD, Browsing
 
 XSS = "<script>alert(1)</script>"
 
@@ -80,8 +80,16 @@ def test_sign_out_ends_the_session_and_pages_ask_to_sign_in_again(
     page = browsing.sign_in(admin_email)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("status")).to_have_text("You have signed out.")
-    page.goto(f"{browsing.base_url}/dashboard/organizations")
-    expect(page).to_have_url(re.compile(r"/dashboard/sign-in\?next=/dashboard/organizations$"))
+    page.goto(f"{browsing.base_url}/dashboard/organizations?cursor=")
+    expect(page).to_have_url(
+        re.compile(r"/dashboard/sign-in\?next=/dashboard/organizations%3Fcursor%3D$")
+    )
+    # Signing in again goes back to the page that asked, its query included.
+    page.get_by_label("Email").fill(admin_email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/organizations\?cursor=$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Organizations")
 
 
 def test_a_wrong_password_is_refused_on_the_page(browsing: Browsing, admin_email: str) -> None:

@@ -6,9 +6,10 @@ defence refusing, one at a time, on both persistence backends."""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -165,6 +166,46 @@ async def test_sign_in_sets_an_httponly_strict_cookie_and_sign_out_ends_the_sess
     assert again.status_code == 303 and again.headers["location"].startswith("/dashboard/sign-in")
 
 
+async def test_an_ended_session_says_so_and_signing_in_again_returns_with_the_query(
+    client: Client, tenant_a: Tenant, admin_headers: dict[str, str]
+) -> None:
+    invited = await client.post(
+        f"/v1/organizations/{tenant_a.org_id}/users",
+        json={"email": "back@alpha.test", "role": "member"},
+        headers=admin_headers,
+    )
+    token = unquote(invited.json()["invite_url"].split("token=", 1)[1])
+    accepted = await client.post(
+        "/v1/auth/accept-invite", json={"token": token, "password": PASSWORD}
+    )
+    assert accepted.status_code == 200, accepted.text
+    wanted = f"/dashboard/projects/{tenant_a.project_id}/usage?tz=Europe/Paris&from=2026-11-01"
+
+    never = await client.get(wanted, follow_redirects=False)  # no session: nothing ended
+    assert never.status_code == 303
+    assert parse_qs(urlsplit(never.headers["location"]).query) == {"next": [wanted]}
+    client.cookies.set(COOKIE, "a-session-the-server-ended", path="/dashboard")
+    ended = await client.get(wanted, follow_redirects=False)
+    asked = parse_qs(urlsplit(ended.headers["location"]).query)
+    assert asked == {"next": [wanted], "notice": ["session-ended"]}
+
+    form = await client.get(ended.headers["location"])
+    assert "Your session has ended" in form.text
+    field = re.search(r'name="next" value="([^"]*)"', form.text)
+    assert field and html.unescape(field.group(1)) == wanted
+    signed = await client.post(
+        "/dashboard/sign-in",
+        data={
+            "email": "back@alpha.test",
+            "password": PASSWORD,
+            "next": html.unescape(field.group(1)),
+            "_csrf_token": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == wanted
+
+
 async def test_an_invitation_link_says_whom_it_invites_and_a_spent_one_says_so_at_once(
     client: Client, tenant_a: Tenant, tenant_b: Tenant, admin_headers: dict[str, str]
 ) -> None:
@@ -200,10 +241,19 @@ async def test_state_changes_without_the_csrf_token_are_refused(
     url = f"/dashboard/projects/{tenant_a.project_id}"
     page = await client.get(url)
     token = csrf_of(page.text)
-    for data in ({"name": "pwned"}, {"name": "pwned", "_csrf_token": "0" * 128}):
-        refused = await client.post(url, data=data, follow_redirects=False)
+    base = str(client.base_url).rstrip("/")
+    for data, referer, reload in (
+        ({"name": "pwned"}, f"{base}{url}?tab=1", f'href="{url}?tab=1">Reload the page'),
+        ({"name": "pwned", "_csrf_token": "0" * 128}, "https://evil.example/x", None),
+    ):
+        refused = await client.post(
+            url, data=data, headers={"referer": referer}, follow_redirects=False
+        )
         assert refused.status_code == 403
         assert "text/html" in refused.headers["content-type"]
+        # Plain words, and the page the form came from (this site's only) to reload.
+        assert "This form has expired" in refused.text and "CSRF" not in refused.text
+        assert (reload in refused.text) if reload else (">Reload the page</a>" not in refused.text)
     # Another session's token does not fit this cookie either.
     del client.cookies["pulse_csrf"]
     stranger = await client.post(url, data={"name": "pwned", "_csrf_token": token})

@@ -51,7 +51,14 @@ from pulse_http.dashboard.pages.usage import UsagePages
 from pulse_http.dashboard.pages.users import UserPages
 from pulse_http.dashboard.pages.webhooks import WebhookPages
 from pulse_http.dashboard.rendering import STATIC, page, template_config
-from pulse_http.dashboard.security import HEADERS, SecurityHeaders, csrf_middleware
+from pulse_http.dashboard.security import (
+    FORM_EXPIRED,
+    HEADERS,
+    SecurityHeaders,
+    csrf_middleware,
+    is_csrf_refusal,
+    same_page_before,
+)
 from pulse_http.dashboard.session import PATH, SignInRequired, provide_viewer, to_sign_in
 from pulse_http.problems import http_error_handler
 from pulse_http.settings import Settings
@@ -89,12 +96,17 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         405: "Method not allowed",
         429: "Too many requests",
     }
+    title, back = titles.get(status, "Something went wrong"), None
+    if is_csrf_refusal(exc):
+        title, detail = FORM_EXPIRED
+        back = same_page_before(request)
     return page(
         "error.html",
         request.scope.get("state", {}).get("principal"),
         status=status,
-        title=titles.get(status, "Something went wrong"),
+        title=title,
         detail=detail,
+        back=back,
         # An error's own headers (a 405's Allow, a 429's Retry-After) go with the page.
         headers=dict(exc.headers or {}) if isinstance(exc, HTTPException) else {},
         **drawn_before(request),

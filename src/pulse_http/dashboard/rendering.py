@@ -26,6 +26,7 @@ STATIC = Path(__file__).parent / "static"
 #: link cannot make the dashboard say anything it did not write.
 NOTICES: dict[str, str] = {
     "signed-out": "You have signed out.",
+    "session-ended": "Your session has ended: sign in again to go on where you were.",
     "invite-accepted": "Your password is set. Sign in with it.",
     "saved": "Saved.",
     "deleted": "Deleted.",

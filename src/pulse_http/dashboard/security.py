@@ -12,12 +12,17 @@
 
 from __future__ import annotations
 
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from litestar import Request
 from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import PermissionDeniedException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from pulse_http.dashboard.session import PATH, secure_cookies
+from pulse_http.dashboard.session import PATH, safe_next, secure_cookies
 from pulse_http.settings import Settings
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -54,6 +59,36 @@ def csrf_middleware(settings: Settings) -> DefineMiddleware:
         header_name="x-csrf-token",
     )
     return DefineMiddleware(CSRFMiddleware, config=config)
+
+
+#: The words of a form refused for its CSRF token: most often a page left open across a
+#: sign-out or a browser restart (the token's cookie ends with the browser session).
+FORM_EXPIRED: Final = (
+    "This form has expired",
+    "The page was open too long or from an earlier session, so nothing was changed. "
+    "Reload the page and send the form again.",
+)
+# Litestar's CSRFMiddleware says so only in its message.
+_CSRF_FAILED = "CSRF token verification failed"
+
+
+def is_csrf_refusal(exc: Exception) -> bool:
+    """Whether ``exc`` is the CSRF middleware refusing a form."""
+    return isinstance(exc, PermissionDeniedException) and exc.detail == _CSRF_FAILED
+
+
+def same_page_before(request: Request[Any, Any, Any]) -> str | None:
+    """The dashboard page the form was sent from (its ``Referer``, when it is this
+    site's dashboard), to reload it; None otherwise."""
+    referer = request.headers.get("referer")
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    origin = urlsplit(str(request.base_url))
+    if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):
+        return None
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return target if safe_next(target) == target else None
 
 
 class SecurityHeaders:

@@ -11,7 +11,7 @@ and scoped to ``/dashboard``.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
@@ -86,12 +86,20 @@ async def provide_viewer(request: Request[Any, Any, Any]) -> ManagementPrincipal
 
 
 def to_sign_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Send the browser to sign in, and back here afterwards (reads only: a form posted
-    from an ended session is not replayed)."""
+    """Send the browser to sign in, and back here afterwards, query included (reads
+    only: a form posted from an ended session is not replayed). A browser that still
+    sent a session cookie is told its session ended."""
     settings: Settings = request.app.state["settings"]
-    target = SIGN_IN
+    query: dict[str, str] = {}
     if request.method == "GET":
-        target = f"{SIGN_IN}?next={quote(request.url.path, safe='/')}"
+        # As the browser sent it, percent-encoding kept: the path it is sent back to.
+        # (Some servers leave the query on raw_path, which ASGI says they should not.)
+        here = request.scope["raw_path"].decode("latin-1").partition("?")[0]
+        asked = request.scope["query_string"].decode("latin-1")
+        query["next"] = f"{here}?{asked}" if asked else here
+    if request.cookies.get(COOKIE):
+        query["notice"] = "session-ended"
+    target = f"{SIGN_IN}?{urlencode(query, safe='/')}" if query else SIGN_IN
     response: Response[Any] = Redirect(target, status_code=303)
     response.set_cookie(ended_cookie(settings))
     return response

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from pulse_core.errors import PulseError
@@ -33,7 +33,9 @@ class SignInPages(Controller):
     path = PATH
 
     @get("/sign-in")
-    async def sign_in_page(self, next_: FromQuery[str | None] = None) -> Template:
+    async def sign_in_page(
+        self, next_: Annotated[str | None, QueryParameter(name="next")] = None
+    ) -> Template:
         return page("sign_in.html", None, next=safe_next(next_), email="")
 
     @post("/sign-in")

@@ -59,6 +59,11 @@ class PermissionDenied(PulseError):
     code = "permission_denied"
 
 
+#: How a plan's limit is raised, the end of every refusal of one: plans are the platform
+#: admins' to change (an owner sees this too, and cannot).
+LARGER_PLAN = "a platform admin can move the organization to a larger plan"
+
+
 class QuotaExceeded(PermissionDenied):
     """The organization's plan does not allow this: ``limit`` (its name) is ``value``
     and ``used`` of it is in use (or counted this month) already."""
@@ -69,11 +74,7 @@ class QuotaExceeded(PermissionDenied):
         self, limit: str, *, value: int, used: int, detail: str = "", field: str | None = None
     ) -> None:
         super().__init__(
-            detail
-            or (
-                f"the plan's {limit} is {value} and {used} is in use; "
-                "ask the organization's owner to move to a larger plan"
-            ),
+            detail or (f"the plan's {limit} is {value} and {used} is in use; {LARGER_PLAN}"),
             field=field,
         )
         self.limit = limit

@@ -20,7 +20,7 @@ from typing import Final
 
 import msgspec
 
-from pulse_core.errors import NotFound, QuotaExceeded
+from pulse_core.errors import LARGER_PLAN, NotFound, QuotaExceeded
 from pulse_core.models import Organization, Project
 from pulse_core.models.usage import Metric, UsageRecord
 from pulse_core.plans import LIMITS, LimitName, Plan, PlanCatalog
@@ -68,7 +68,7 @@ def no_participants() -> QuotaExceeded:
         value=0,
         used=0,
         detail="the plan's max_participants_per_room is 0: its rooms hold no participants; "
-        "ask the organization's owner to move to a larger plan",
+        + LARGER_PLAN,
     )
 
 

@@ -320,6 +320,22 @@ async def test_a_replay_past_its_bound_goes_on_from_its_cursor_until_the_window_
     assert len(calls) == events // bound + 1
 
 
+async def test_a_replay_window_the_wrong_way_round_names_the_field_given(world: World) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    now = world.clock.now()
+    for since, until, named in (
+        (now + timedelta(hours=1), None, "since"),  # until left out: now
+        (now, None, "since"),
+        (now - timedelta(hours=1), now - timedelta(hours=2), "until"),
+        (now - timedelta(hours=1), now - timedelta(hours=1), "until"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            await world.webhooks.replay(
+                world.project, created.endpoint.id, since=since, until=until
+            )
+        assert refused.value.field == named
+
+
 async def test_a_replay_cursor_that_is_no_event_id_is_refused(world: World) -> None:
     created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
     for cursor in ("whd_01M8T76XCQ3V4A7Y5QH2R9N1KD", "evt_", "nonsense"):

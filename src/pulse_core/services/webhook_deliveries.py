@@ -72,7 +72,10 @@ class WebhookDeliveries:
         """Deliver again to ``endpoint`` every event of ``[since, until)`` it subscribes
         to that did not succeed there, from the newest (or from ``cursor``, a previous
         call's ``next_cursor``) for at most :data:`MAX_REPLAY_EVENTS` events."""
-        until = until or self._clock.now()
+        if until is None:  # now: a refusal names the field that was given
+            until = self._clock.now()
+            if until <= since:
+                raise InvalidInput("since must be in the past", field="since")
         if until <= since:
             raise InvalidInput("until must be after since", field="until")
         before = pagination.check_cursor(cursor, ids.EVENT)

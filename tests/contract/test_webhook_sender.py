@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
+import msgspec
 import pytest
 import trustme
 import uvloop
@@ -70,6 +71,10 @@ class Closing(bytes):
 RESET = b"reset"
 
 
+class Stalled(bytes):
+    """The start of an answer, and then nothing more, the connection kept open."""
+
+
 class Followed(bytes):
     """An answer, and once it is sent, ``later`` on the same connection while it is idle
     (:data:`RESET`: the connection reset instead)."""
@@ -112,6 +117,8 @@ class Scripted:
                     await asyncio.sleep(3600)
                 writer.write(answer)
                 await writer.drain()
+                if isinstance(answer, Stalled):
+                    await asyncio.sleep(3600)
                 if isinstance(answer, Closing):
                     break
                 if isinstance(answer, Followed):
@@ -268,6 +275,41 @@ async def test_an_answer_cut_short_still_counts_with_what_came(
     assert await sender.send(_request(scripted.url())) == WebhookResponse(
         status_code=200, excerpt="short"
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nthe start",
+            WebhookResponse(status_code=200),
+        ),
+        (
+            b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+            WebhookResponse(status_code=202),
+        ),
+        (
+            b"HTTP/1.1 503 Busy\r\nRetry-After: 7\r\nContent-Length: 50\r\n\r\n",
+            WebhookResponse(status_code=503, retry_after_seconds=7.0),
+        ),
+    ],
+    ids=["200-body-stalls", "202-chunks-stall", "503-body-stalls"],
+)
+async def test_a_status_that_came_in_time_answers_though_its_body_did_not(
+    sender: WebhookSender, scripted: Scripted, answer: bytes, expected: WebhookResponse
+) -> None:
+    # The receiver said what it did with the delivery: a 2xx is not sent again.
+    scripted.script.append(Stalled(answer))
+    got = await sender.send(_request(scripted.url(), timeout=0.5))
+    # The excerpt is what came, if anything (aiohttp hands over what it has; the asyncio
+    # sender reads the whole body it was promised, or nothing).
+    assert msgspec.structs.replace(got, excerpt="") == expected
+    assert answer.endswith(got.excerpt.encode())
+    scripted.script.append(_ok(b"next"))  # and the stalled connection is not reused
+    assert await sender.send(_request(scripted.url())) == WebhookResponse(
+        status_code=200, excerpt="next"
+    )
+    assert scripted.connections == 2
 
 
 async def test_no_answer_within_the_timeout_fails(

@@ -115,10 +115,14 @@ class AsyncioWebhookSender(WebhookSender):
             # process has one; tests may run several in turn): start afresh in this one.
             self._loop, self._idle = loop, {}
             self._slots = asyncio.Semaphore(self._limit)
+        heads: list[tuple[int, dict[str, str]]] = []  # the answer's head, once it came
         try:
             async with asyncio.timeout(request.timeout_seconds), self._slots:
-                return await self._exchange(target, request.addresses, message)
+                return await self._exchange(target, request.addresses, message, heads)
         except TimeoutError:
+            if heads:  # the status came in time, its body did not: the status answers
+                status, headers = heads[-1]
+                return _response(status, headers, b"")
             raise DeliveryFailed(f"no answer within {request.timeout_seconds:g} s") from None
 
     async def aclose(self) -> None:
@@ -143,17 +147,23 @@ class AsyncioWebhookSender(WebhookSender):
         return b"".join((target.head, self._agent, head, b"\r\n", request.body))
 
     async def _exchange(
-        self, target: _Target, addresses: tuple[IPAddress, ...], message: bytes
+        self,
+        target: _Target,
+        addresses: tuple[IPAddress, ...],
+        message: bytes,
+        heads: list[tuple[int, dict[str, str]]],
     ) -> WebhookResponse:
         for address in addresses:
             connection = self._take_idle((target.tls, target.host, target.port, address))
             if connection is not None:
                 try:
-                    return await self._over(connection, target, address, message, reused=True)
+                    return await self._over(
+                        connection, target, address, message, heads, reused=True
+                    )
                 except _Stale:
                     break  # the server had closed it: a new connection, below
         connection, address = await self._connect(target, addresses)
-        return await self._over(connection, target, address, message, reused=False)
+        return await self._over(connection, target, address, message, heads, reused=False)
 
     def _take_idle(self, origin: _Origin) -> _Connection | None:
         pooled = self._idle.get(origin)
@@ -197,6 +207,7 @@ class AsyncioWebhookSender(WebhookSender):
         target: _Target,
         address: IPAddress,
         message: bytes,
+        heads: list[tuple[int, dict[str, str]]],
         *,
         reused: bool,
     ) -> WebhookResponse:
@@ -205,6 +216,7 @@ class AsyncioWebhookSender(WebhookSender):
             connection.writer.write(message)
             await connection.writer.drain()
             status, headers, keep = await _read_head(connection.reader)
+            heads.append((status, headers))
             body, kept = await _read_body(connection.reader, status, headers, keep)
         except asyncio.IncompleteReadError as exc:
             if reused and not exc.partial:
@@ -231,11 +243,7 @@ class AsyncioWebhookSender(WebhookSender):
                 connection.close()
         if kept:
             self._keep(connection, (target.tls, target.host, target.port, address))
-        return WebhookResponse(
-            status_code=status,
-            retry_after_seconds=retry_after_seconds(headers.get("retry-after")),
-            excerpt=excerpt(body),
-        )
+        return _response(status, headers, body)
 
     def _keep(self, connection: _Connection, origin: _Origin) -> None:
         pooled = self._idle.setdefault(origin, [])
@@ -244,6 +252,14 @@ class AsyncioWebhookSender(WebhookSender):
             return
         connection.idle_since = time.monotonic()
         pooled.append(connection)
+
+
+def _response(status: int, headers: dict[str, str], body: bytes) -> WebhookResponse:
+    return WebhookResponse(
+        status_code=status,
+        retry_after_seconds=retry_after_seconds(headers.get("retry-after")),
+        excerpt=excerpt(body),
+    )
 
 
 def _quiet(connection: _Connection) -> bool:

@@ -20,6 +20,7 @@ import socket
 from typing import Any
 
 import aiohttp
+import msgspec
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from pulse_adapters.http.answers import (
@@ -92,6 +93,7 @@ class AiohttpWebhookSender(WebhookSender):
 
     async def send(self, request: WebhookRequest) -> WebhookResponse:
         token = _PINNED.set(request.addresses)
+        head: WebhookResponse | None = None  # the answer without its body, once it came
         try:
             async with asyncio.timeout(request.timeout_seconds):
                 async with self._client().post(
@@ -100,15 +102,17 @@ class AiohttpWebhookSender(WebhookSender):
                     headers=request.headers,
                     allow_redirects=False,
                 ) as response:
-                    answer = await response.content.read(MAX_ANSWER_BYTES)
-                    return WebhookResponse(
+                    head = WebhookResponse(
                         status_code=response.status,
                         retry_after_seconds=retry_after_seconds(
                             response.headers.get("Retry-After")
                         ),
-                        excerpt=excerpt(answer),
                     )
+                    answer = await response.content.read(MAX_ANSWER_BYTES)
+                    return msgspec.structs.replace(head, excerpt=excerpt(answer))
         except TimeoutError:
+            if head is not None:  # the status came in time, its body did not
+                return head
             raise DeliveryFailed(f"no answer within {request.timeout_seconds:g} s") from None
         except aiohttp.ClientSSLError:
             raise DeliveryFailed(TLS_FAILED) from None

@@ -49,7 +49,10 @@ class WebhookSender(abc.ABC):
         only to ``request.addresses``; follow no redirect (a 3xx is an answer like any
         other); read at most a few KB of the answer; give up after
         ``request.timeout_seconds`` in all. Any status code is a :class:`WebhookResponse`;
-        no answer at all raises :class:`DeliveryFailed`."""
+        no answer at all raises :class:`DeliveryFailed`. A status that came in time is
+        the answer even when its body did not come to its end (cut short, or still
+        arriving at the timeout): the receiver has said what it did with the delivery,
+        and the excerpt holds what came, if anything."""
 
     async def aclose(self) -> None:
         """Release connections (default: nothing to release)."""

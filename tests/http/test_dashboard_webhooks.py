@@ -137,3 +137,24 @@ async def test_a_replay_past_its_bound_offers_the_rest_and_the_rest_finishes_it(
     second = await client.post(f"{url}/replay", data=rest_form, follow_redirects=False)
     assert second.status_code == 303
     assert second.headers["location"].endswith("?replayed=1")
+
+
+async def test_the_endpoint_page_says_when_a_rotations_grace_period_runs(
+    client: Client, container: Container, tenant_a: Tenant
+) -> None:
+    created = await client.post(
+        "/v1/webhooks/endpoints",
+        json={"url": "https://hooks.example.com/pulse"},
+        headers=tenant_a.project_headers,
+    )
+    endpoint_id = created.json()["id"]
+    signed_in_as(client, container, "admin", tenant_a.org_id)
+    url = f"/dashboard/projects/{tenant_a.project_id}/webhooks/{endpoint_id}"
+    assert 'id="grace-running"' not in (await client.get(url)).text
+    rotate = f"/v1/webhooks/endpoints/{endpoint_id}/rotate-secret"
+    for grace, running in ((3600, True), (0, False)):
+        rotated = await client.post(
+            rotate, json={"grace_period_seconds": grace}, headers=tenant_a.project_headers
+        )
+        assert rotated.status_code == 200
+        assert ('id="grace-running"' in (await client.get(url)).text) is running

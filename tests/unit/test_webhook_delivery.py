@@ -259,7 +259,9 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(world: W
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     for secret in (created.secret, rotated.secret):
         Webhook(secret).verify(request.body, request.headers)
+    assert world.webhooks.grace_until(rotated.endpoint) == rotated.previous_secret_expires_at
     world.clock.advance(61)
+    assert world.webhooks.grace_until(rotated.endpoint) is None
     [later] = await world.log.publish(world.event())
     await world.delivery.attempt(world.project.id, later.id)
     assert len(world.sender.sent[-1].headers["webhook-signature"].split(" ")) == 1

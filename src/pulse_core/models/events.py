@@ -82,6 +82,14 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
         """Whether this endpoint subscribes to ``event_type`` (enabled or not)."""
         return not self.event_types or event_type in self.event_types
 
+    def live_secrets(self, now: datetime) -> list[str]:
+        """The secrets that sign a delivery made at ``now``: the current one, and the
+        previous one while its grace period runs."""
+        until = self.previous_secret_expires_at
+        if self.previous_secret is None or until is None or now >= until:
+            return [self.secret]
+        return [self.secret, self.previous_secret]
+
 
 DeliveryStatus = Literal["pending", "succeeded", "failed", "dead"]
 DELIVERY_STATUSES: Final[tuple[str, ...]] = get_args(DeliveryStatus)

@@ -198,7 +198,7 @@ class DeliveryService:
             "webhook-id": event.id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature_header(
-                _live_secrets(endpoint, now), event.id, timestamp, body
+                endpoint.live_secrets(now), event.id, timestamp, body
             ),
             "content-type": "application/json",
         }
@@ -365,11 +365,3 @@ def _with_attempt(
         delivery, attempts=attempts, status=status, next_attempt_at=next_attempt_at, updated_at=now
     )
     return changed
-
-
-def _live_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    live = [endpoint.secret]
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret is not None and expires is not None and now < expires:
-        live.append(endpoint.previous_secret)
-    return live

@@ -239,6 +239,14 @@ class WebhookService:
         )
         return SecretRotation(endpoint=updated, secret=secret, previous_secret_expires_at=expires)
 
+    def grace_until(self, endpoint: WebhookEndpoint) -> datetime | None:
+        """While a rotation's grace period runs, when it ends (the previous secret stops
+        signing); None otherwise. Only one previous secret is kept: a rotation made
+        before then ends it at once."""
+        if len(endpoint.live_secrets(self._clock.now())) < 2:
+            return None
+        return endpoint.previous_secret_expires_at
+
     async def _change(
         self,
         project: Project,

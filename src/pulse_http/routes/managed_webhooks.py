@@ -182,7 +182,8 @@ class ProjectWebhooksController(Controller):
 
         During `grace_period_seconds` (0 to 604800; default 86400) every delivery is signed
         with both secrets, so the receiver can switch without losing one; with 0 the old
-        secret stops at once.
+        secret stops at once. Only one previous secret is kept: the secret of an earlier
+        rotation whose grace period still runs stops now.
 
         The management side of the same route: the project by its id (members may only read)."""
         project = await _managed(principal, projects, project_id, write=True)

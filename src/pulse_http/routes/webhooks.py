@@ -226,7 +226,8 @@ class WebhooksController(Controller):
 
         During `grace_period_seconds` (0 to 604800; default 86400) every delivery is signed
         with both secrets, so the receiver can switch without losing one; with 0 the old
-        secret stops at once."""
+        secret stops at once. Only one previous secret is kept: the secret of an earlier
+        rotation whose grace period still runs stops now."""
         return await rotate(webhooks, project, endpoint_id, data, caller)
 
     @post("/endpoints/{endpoint_id:str}/test", status_code=202)

@@ -314,6 +314,7 @@ async def _endpoint(
         values={**_values(endpoint), **(values or {})},
         shown=shown_field(_values(endpoint)) if shown is None else shown,
         default_grace=DEFAULT_ROTATION_GRACE_SECONDS,
+        grace_until=webhooks.grace_until(endpoint),
         replayed=replayed,
         replay_rest=replay_rest,
     )

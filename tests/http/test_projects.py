@@ -52,6 +52,28 @@ async def test_settings_round_trip_and_partial_update(
     assert body["token_ttl_default_seconds"] == 600
 
 
+async def test_token_ttls_that_disagree_are_refused_naming_the_one_sent(
+    client: AsyncTestClient[Any], tenant_a: Tenant
+) -> None:
+    path = f"/v1/projects/{tenant_a.project_id}"
+    headers = tenant_a.owner_headers
+    ok = await client.put(path, json={"token_ttl_default_seconds": 3600}, headers=headers)
+    assert ok.status_code == 200, ok.text
+    for body, field in (
+        ({"token_ttl_max_seconds": 600}, "token_ttl_max_seconds"),  # below the stored default
+        (
+            {"token_ttl_max_seconds": 600, "token_ttl_default_seconds": 900},
+            "token_ttl_default_seconds",
+        ),
+    ):
+        refused = await client.put(path, json=body, headers=headers)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["field"] == field, refused.json()
+    kept = await client.get(path, headers=headers)
+    assert kept.json()["token_ttl_max_seconds"] is None
+    assert kept.json()["token_ttl_default_seconds"] == 3600
+
+
 async def test_project_credentials_authenticate(
     client: AsyncTestClient[Any], tenant_a: Tenant
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 import msgspec
@@ -57,8 +57,11 @@ class KeyRotation(msgspec.Struct, frozen=True, kw_only=True):
     previous_key_expires_at: datetime | None = None
 
 
-def check_settings(settings: ProjectSettings) -> ProjectSettings:
-    """Validate and normalize settings; ``InvalidInput`` names the bad field."""
+def check_settings(
+    settings: ProjectSettings, given: Collection[str] = ProjectSettings.__struct_fields__
+) -> ProjectSettings:
+    """Validate and normalize settings; ``InvalidInput`` names the bad field: of two that
+    disagree, the one in ``given`` (the fields a change sets)."""
     webhook_url = settings.webhook_url
     if webhook_url is not None:
         webhook_url = validation.webhook_url(webhook_url, "webhook_url")
@@ -73,6 +76,13 @@ def check_settings(settings: ProjectSettings) -> ProjectSettings:
             ttl_max, "token_ttl_max_seconds", low=MIN_TOKEN_TTL_SECONDS, high=MAX_TOKEN_TTL_SECONDS
         )
     ttl_default = settings.token_ttl_default_seconds
+    default_kept = "token_ttl_default_seconds" not in given
+    if ttl_default is not None and ttl_max is not None and ttl_default > ttl_max and default_kept:
+        raise InvalidInput(
+            f"token_ttl_max_seconds must be at least the project's token_ttl_default_seconds"
+            f" ({ttl_default})",
+            field="token_ttl_max_seconds",
+        )
     if ttl_default is not None:
         validation.int_range(
             ttl_default,
@@ -179,14 +189,16 @@ class ProjectService:
         }
         # Checked here on the settings as read (the URL's addresses need a lookup), and
         # again, without the lookup, on the settings as stored when the change is made.
-        checked = await self._checked(msgspec.structs.replace(project.settings, **changes))
+        checked = await self._checked(
+            msgspec.structs.replace(project.settings, **changes), given=changes
+        )
         if self._webhook_url is not None:
             await self._webhook_url.check(project, checked.webhook_url)
         name = project.name if patch.name is msgspec.UNSET else validation.name(patch.name)
         now = self._clock.now()
 
         def apply(stored: Project) -> Project:
-            settings = check_settings(msgspec.structs.replace(stored.settings, **changes))
+            settings = check_settings(msgspec.structs.replace(stored.settings, **changes), changes)
             if settings == stored.settings and name == stored.name:
                 return stored
             return msgspec.structs.replace(stored, name=name, settings=settings, updated_at=now)
@@ -280,10 +292,14 @@ class ProjectService:
         if self._webhook_url is not None:
             await self._webhook_url.follow(before, after, by=actor.caller())
 
-    async def _checked(self, settings: ProjectSettings) -> ProjectSettings:
+    async def _checked(
+        self,
+        settings: ProjectSettings,
+        given: Collection[str] = ProjectSettings.__struct_fields__,
+    ) -> ProjectSettings:
         """:func:`check_settings`, then the address policy for the webhook URL (Pulse
         will post to it from inside the operator's network)."""
-        settings = check_settings(settings)
+        settings = check_settings(settings, given)
         if settings.webhook_url is not None:
             await self._webhook_urls.check(settings.webhook_url, "webhook_url")
         return settings

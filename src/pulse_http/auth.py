@@ -268,9 +268,18 @@ def client_info(
     agent = headers.get("user-agent")
     return ClientInfo(
         ip=address,
-        user_agent=agent[:_MAX_USER_AGENT] if agent else None,
+        user_agent=_readable(agent[: _MAX_USER_AGENT * 4]) if agent else None,
         request_id=state.get("request_id"),
     )
+
+
+def _readable(header: str) -> str:
+    """A header value as the client meant it: ASGI hands headers over as latin-1, and
+    clients send UTF-8 (bytes that are not UTF-8 become U+FFFD), cut to
+    ``_MAX_USER_AGENT`` characters."""
+    if header.isascii():
+        return header[:_MAX_USER_AGENT]
+    return header.encode("latin-1").decode("utf-8", "replace")[:_MAX_USER_AGENT]
 
 
 def _peer(request: Connection) -> str | None:

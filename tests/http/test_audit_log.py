@@ -65,9 +65,10 @@ class AuditTrail:
     ) -> Response:
         self.clock.advance(1)
         self.count += 1
-        agent = f"audit-test/{self.count} (write)"
+        # Sent as UTF-8 bytes, as clients send it, and stored as the text it is.
+        agent = f"audit-test/{self.count} (write; café)"
         response = await self.client.request(
-            method, path, headers={**headers, "User-Agent": agent}, json=body
+            method, path, headers={**headers, "User-Agent": agent.encode()}, json=body
         )
         self.agents[id(response)] = agent
         return response

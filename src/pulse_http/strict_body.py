@@ -60,6 +60,23 @@ def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
     return path or "body", reason
 
 
+# Half a character: a \uD800-\uDBFF escape with no \uDC00-\uDFFF one after it, or the
+# other way round. Looked for only in a body msgspec refused, to name its real fault.
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _decode_reason(exc: msgspec.DecodeError, body: bytes) -> str:
+    """msgspec's reason, except for a lone surrogate escape, which it calls the input
+    "truncated"."""
+    lone = _LONE_SURROGATE.search(body)
+    if lone is not None:
+        return f"{lone.group().decode()} is half of a character (a lone surrogate)"
+    return str(exc)
+
+
 def decode_strict(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
     """``body`` decoded by ``decoder`` (strict), or one :class:`InvalidInput` naming the
     field; also used by the token fast path, which decodes its body only this once."""
@@ -70,7 +87,7 @@ def decode_strict(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         field, reason = field_of(exc)
         raise InvalidInput(f"{field}: {reason}", field=field) from exc
     except msgspec.DecodeError as exc:
-        raise InvalidInput(f"malformed JSON: {exc}", field="body") from exc
+        raise InvalidInput(f"malformed JSON: {_decode_reason(exc, body)}", field="body") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput("request body is not valid UTF-8", field="body") from exc
 

@@ -72,6 +72,21 @@ async def test_malformed_bodies(
     _assert_problem(response, 400, None)
 
 
+@pytest.mark.parametrize("escape", ["\\ud800", "\\uDC01", "\\ud83d\\u0041"])
+async def test_a_lone_surrogate_is_called_what_it_is(
+    client: AsyncTestClient[Any], admin_headers: dict[str, str], escape: str
+) -> None:
+    raw = b'{"name": "a' + escape.encode() + b'", "admin_email": "a@b.test"}'
+    response = await client.post(
+        "/v1/organizations",
+        content=raw,
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    _assert_problem(response, 400, "body")
+    assert "lone surrogate" in response.json()["detail"]
+    assert "truncated" not in response.json()["detail"]
+
+
 async def test_huge_body_is_413(
     client: AsyncTestClient[Any], admin_headers: dict[str, str]
 ) -> None:

@@ -22,6 +22,9 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from openapi_spec_validator import validate
 
+from pulse_core.models.events import DELIVERY_STATUSES
+from pulse_core.models.usage import GRANULARITIES, METRICS
+from pulse_core.services.pagination import MAX_LIMIT
 from pulse_core.services.token_claims import REFUSED_GRANTS
 from pulse_http.app import create_app
 from pulse_http.container import Container
@@ -386,3 +389,26 @@ def test_swagger_ui_renders_in_a_browser_with_no_network(tmp_path: Path) -> None
     rendered = result.stdout.count('class="opblock-summary-path"')
     assert rendered == len(operations(document)), result.stdout[-2000:]
     assert "Pulse API" in result.stdout
+
+
+def _parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    [found] = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name]
+    schema: dict[str, Any] = found["schema"]
+    branches = [b for b in schema.get("oneOf", []) if b.get("type") != "null"]
+    return branches[0] if branches else schema
+
+
+async def test_query_parameters_name_the_values_and_bounds_the_server_takes(
+    document: dict[str, Any],
+) -> None:
+    deliveries = "/v1/webhooks/deliveries"
+    assert _parameter(document, deliveries, "status")["enum"] == list(DELIVERY_STATUSES)
+    limit = _parameter(document, deliveries, "limit")
+    assert (limit["minimum"], limit["maximum"]) == (1, MAX_LIMIT)
+    assert _parameter(document, "/v1/usage", "granularity")["enum"] == list(GRANULARITIES)
+    assert _parameter(document, "/v1/usage", "metric")["enum"] == list(METRICS)
+    # Every list's limit, on every route that pages.
+    for path, item in document["paths"].items():
+        for parameter in item.get("get", {}).get("parameters", []):
+            if parameter["name"] == "limit":
+                assert _parameter(document, path, "limit")["maximum"] == MAX_LIMIT, path

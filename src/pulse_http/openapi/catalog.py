@@ -9,6 +9,10 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
 
+from pulse_core.models.events import DELIVERY_STATUSES
+from pulse_core.models.usage import GRANULARITIES, METRICS
+from pulse_core.ports.storage import MAX_URL_EXPIRY_SECONDS
+from pulse_core.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from pulse_http.idempotency import REPLAYED
 
 SCHEMA_PATH: Final = "/schema"
@@ -283,6 +287,15 @@ PARAMETERS: Final[Mapping[tuple[str, str], str]] = {
     ("key", "path"): "The recording's storage key, as the signed URL names it.",
     ("expires", "query"): "When the signed URL expires (part of the signature).",
     ("signature", "query"): "The URL's signature.",
+}
+#: What a query parameter's schema says beyond its type: the values and bounds the
+#: services accept (they refuse anything else with a 400 naming the parameter).
+PARAMETER_SCHEMAS: Final[Mapping[tuple[str, str], Mapping[str, Any]]] = {
+    ("limit", "query"): {"minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    ("granularity", "query"): {"enum": list(GRANULARITIES), "default": "day"},
+    ("metric", "query"): {"enum": list(METRICS)},
+    ("status", "query"): {"enum": list(DELIVERY_STATUSES)},
+    ("expires_in", "query"): {"minimum": 1, "maximum": MAX_URL_EXPIRY_SECONDS},
 }
 PARAMETER_EXAMPLES: Final[Mapping[str, Any]] = {
     **_ID_EXAMPLES,

@@ -23,6 +23,7 @@ from pulse_http.openapi.catalog import (
     IDEMPOTENCY_PARAMETER,
     INFO_DESCRIPTION,
     PARAMETER_EXAMPLES,
+    PARAMETER_SCHEMAS,
     PARAMETERS,
     PROBLEM_DESCRIPTION,
     PROBLEM_FIELDS,
@@ -203,10 +204,21 @@ def _complete_parameters(item: dict[str, Any], *, idempotent: bool) -> None:
         example = PARAMETER_EXAMPLES.get(parameter["name"])
         if example is not None:
             parameter.setdefault("example", example)
+        if key in PARAMETER_SCHEMAS:
+            _narrowed(parameter, PARAMETER_SCHEMAS[key])
     if idempotent:
         parameters.append(dict(IDEMPOTENCY_PARAMETER))
     if parameters:
         item["parameters"] = parameters
+
+
+def _narrowed(parameter: dict[str, Any], constraints: Mapping[str, Any]) -> None:
+    """``constraints`` on the parameter's schema, or on the non-null branch of an
+    optional one (``oneOf: [{type: integer}, {type: null}]``)."""
+    schema = parameter.setdefault("schema", {})
+    branches = [b for b in schema.get("oneOf", []) if b.get("type") != "null"]
+    for target in branches or [schema]:
+        target.update(constraints)
 
 
 def _complete_response(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _BODY = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
@@ -30,6 +30,7 @@ AUDIT = "aud"
 
 
 _TIME_BITS, _RANDOM_BITS = 50, 80
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Ids are made on every event and delivery a worker handles. Two characters (10 bits) per
 # lookup takes half the time of the standard library's base32, which is Python code on
 # 3.11; tests/unit/test_ids.py checks the result against the plain definition.
@@ -65,6 +66,15 @@ def first_at(prefix: str, *, now_ms: int) -> str:
     """The lowest id of ``prefix`` stamped ``now_ms``: every id made earlier sorts below
     it, every id made then or later does not (how "older than" becomes an id range)."""
     return f"{prefix}_{_body(now_ms, 0)}"
+
+
+def moment_of(value: str) -> datetime:
+    """When the id was stamped (its ``now_ms``), in UTC, to the millisecond; the id must
+    be valid (:func:`is_valid_id`) and stamped before year 10000."""
+    stamp = 0
+    for char in value.partition("_")[2][:10]:  # 10 characters of 5 bits: the 50 time bits
+        stamp = stamp << 5 | _ALPHABET.index(char)
+    return _EPOCH + timedelta(milliseconds=stamp)
 
 
 def ms_of(moment: datetime) -> int:

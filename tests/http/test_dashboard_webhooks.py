@@ -158,3 +158,32 @@ async def test_the_endpoint_page_says_when_a_rotations_grace_period_runs(
         )
         assert rotated.status_code == 200
         assert ('id="grace-running"' in (await client.get(url)).text) is running
+
+
+async def test_the_delivery_log_shows_each_deliverys_event_time_the_order_it_follows(
+    client: Client, container: Container, tenant_a: Tenant
+) -> None:
+    created = await client.post(
+        "/v1/webhooks/endpoints",
+        json={"url": "https://hooks.example.com/pulse"},
+        headers=tenant_a.project_headers,
+    )
+    now = container.adapters.clock().now()
+    made = []
+    for days_ago in (3, 1):  # made today, of events of 3 and 1 days ago (a replay does so)
+        event_at = (now - timedelta(days=days_ago)).replace(microsecond=0)
+        delivery = Delivery(
+            id=ids.new_id(ids.DELIVERY, now_ms=ids.ms_of(event_at)),
+            project_id=tenant_a.project_id,
+            endpoint_id=created.json()["id"],
+            event_id=ids.new_id(ids.EVENT, now_ms=ids.ms_of(event_at)),
+            event_type="room.started",
+            created_at=now,
+            updated_at=now,
+        )
+        client.blocking_portal.call(container.adapters.deliveries().add, delivery)
+        made.append(event_at)
+    signed_in_as(client, container, "member", tenant_a.org_id)
+    page = await client.get(f"/dashboard/projects/{tenant_a.project_id}/deliveries")
+    shown = re.findall(r'<time datetime="([^"]+)"', page.text)
+    assert shown == [at.isoformat() for at in reversed(made)]  # newest event first

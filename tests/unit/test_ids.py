@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,3 +60,10 @@ def test_first_at_splits_ids_made_before_a_time_from_the_others(
         ids.derived_id(ids.DELIVERY, now_ms=now_ms, seed=seed),
     ):
         assert (made < bound) == (now_ms < cut)
+
+
+@given(now_ms=st.integers(0, 253_402_300_799_999), seed=st.text(max_size=20))
+def test_moment_of_reads_back_the_time_an_id_was_stamped(now_ms: int, seed: str) -> None:
+    expected = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=now_ms)
+    assert ids.moment_of(ids.new_id(ids.DELIVERY, now_ms=now_ms)) == expected
+    assert ids.moment_of(ids.derived_id(ids.EVENT, now_ms=now_ms, seed=seed)) == expected

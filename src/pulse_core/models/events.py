@@ -16,6 +16,8 @@ from typing import Any, Final, Literal, get_args
 
 import msgspec
 
+from pulse_core import ids
+
 EventType = Literal[
     "room.started",
     "room.finished",
@@ -169,6 +171,12 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def last_status_code(self) -> int | None:
         return self.attempts[-1].status_code if self.attempts else None
+
+    @property
+    def event_at(self) -> datetime:
+        """When its event happened: the time its id carries (``delivery_id_of``), which
+        orders the delivery log; ``created_at`` is later for a replay of an old event."""
+        return ids.moment_of(self.id)
 
 
 class Outgoing(msgspec.Struct, frozen=True, kw_only=True):

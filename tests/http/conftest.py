@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +14,7 @@ from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from pulse_adapters.clock import ManualClock
+from pulse_http import lifecycle
 from pulse_http.app import create_app
 from pulse_http.container import Container
 from pulse_http.settings import Settings
@@ -143,3 +144,28 @@ async def tenant_b(
     client: AsyncTestClient[Any], container: Container, admin_headers: dict[str, str]
 ) -> Tenant:
     return await make_tenant(client, container, admin_headers, "Bravo")
+
+
+Upkeep = Callable[[], Awaitable[None]]
+
+
+def unscheduled(monkeypatch: pytest.MonkeyPatch, name: str) -> dict[str, Upkeep]:
+    """Take the periodic hook of lifecycle component ``name`` off its schedule, for apps
+    made after this call: the hook lands in the returned dict under ``name`` when the
+    app starts, for the test to run (in the app's loop) when it chooses."""
+    hooks: dict[str, Upkeep] = {}
+    add = lifecycle.Lifecycle.add
+
+    def add_unscheduled(
+        self: lifecycle.Lifecycle,
+        component: str,
+        *,
+        every: tuple[float, Upkeep] | None = None,
+        **rest: Any,
+    ) -> None:
+        if component == name and every is not None:
+            hooks[component], every = every[1], None
+        add(self, component, every=every, **rest)
+
+    monkeypatch.setattr(lifecycle.Lifecycle, "add", add_unscheduled)
+    return hooks

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -25,11 +25,10 @@ from litestar.testing import AsyncTestClient
 from pulse_adapters.clock import ManualClock
 from pulse_core.models.audit import AuditRecord
 from pulse_core.ports.audit import AuditRepository
-from pulse_http import lifecycle
 from pulse_http.app import create_app
 from pulse_http.container import Container
 from pulse_http.settings import Settings
-from tests.http.conftest import Tenant, make_container, make_tenant
+from tests.http.conftest import Tenant, Upkeep, make_container, make_tenant, unscheduled
 
 Client = AsyncTestClient[Any]
 
@@ -552,30 +551,13 @@ async def test_bad_queries_are_400_naming_the_parameter(client: Client, tenant_a
 RETENTION_DAYS = 30
 
 
-Upkeep = Callable[[], Awaitable[None]]
-
-
 @pytest.fixture
 async def short_memory(
     settings: Settings, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[Container, Client, Upkeep]]:
     """An app that keeps records 30 days, and its ``access`` upkeep hook, taken off its
     10-minute schedule so that the test runs it (in the app's loop) when it chooses."""
-    hooks: dict[str, Upkeep] = {}
-    add = lifecycle.Lifecycle.add
-
-    def add_unscheduled(
-        self: lifecycle.Lifecycle,
-        name: str,
-        *,
-        every: tuple[float, Upkeep] | None = None,
-        **rest: Any,
-    ) -> None:
-        if name == "access" and every is not None:
-            hooks[name], every = every[1], None
-        add(self, name, every=every, **rest)
-
-    monkeypatch.setattr(lifecycle.Lifecycle, "add", add_unscheduled)
+    hooks = unscheduled(monkeypatch, "access")
     kept = msgspec.structs.replace(settings, audit_retention_days=RETENTION_DAYS)
     container = make_container(kept, clock)
     async with AsyncTestClient(app=create_app(container)) as client:

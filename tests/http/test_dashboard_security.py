@@ -30,6 +30,19 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+async def invitation_token(
+    client: Client, tenant: Tenant, admin_headers: dict[str, str], email: str, role: str
+) -> str:
+    """The token of a new invitation of ``email`` into ``tenant``'s organization."""
+    invited = await client.post(
+        f"/v1/organizations/{tenant.org_id}/users",
+        json={"email": email, "role": role},
+        headers=admin_headers,
+    )
+    assert invited.status_code == 201, invited.text
+    return unquote(invited.json()["invite_url"].split("token=", 1)[1])
+
+
 def signed_in_as(client: Client, container: Container, role: str, org_id: str | None) -> None:
     token = container.services.management_auth().mint(f"{role}-1", role=role, org_id=org_id)
     client.cookies.set(COOKIE, token, path="/dashboard")
@@ -169,12 +182,7 @@ async def test_sign_in_sets_an_httponly_strict_cookie_and_sign_out_ends_the_sess
 async def test_an_ended_session_says_so_and_signing_in_again_returns_with_the_query(
     client: Client, tenant_a: Tenant, admin_headers: dict[str, str]
 ) -> None:
-    invited = await client.post(
-        f"/v1/organizations/{tenant_a.org_id}/users",
-        json={"email": "back@alpha.test", "role": "member"},
-        headers=admin_headers,
-    )
-    token = unquote(invited.json()["invite_url"].split("token=", 1)[1])
+    token = await invitation_token(client, tenant_a, admin_headers, "back@alpha.test", "member")
     accepted = await client.post(
         "/v1/auth/accept-invite", json={"token": token, "password": PASSWORD}
     )
@@ -209,12 +217,7 @@ async def test_an_ended_session_says_so_and_signing_in_again_returns_with_the_qu
 async def test_an_invitation_link_says_whom_it_invites_and_a_spent_one_says_so_at_once(
     client: Client, tenant_a: Tenant, tenant_b: Tenant, admin_headers: dict[str, str]
 ) -> None:
-    invited = await client.post(
-        f"/v1/organizations/{tenant_a.org_id}/users",
-        json={"email": "new@alpha.test", "role": "member"},
-        headers=admin_headers,
-    )
-    token = unquote(invited.json()["invite_url"].split("token=", 1)[1])
+    token = await invitation_token(client, tenant_a, admin_headers, "new@alpha.test", "member")
     page = await client.get("/dashboard/accept-invite", params={"token": token})
     assert page.status_code == 200
     text = re.sub(r"<[^>]+>", "", page.text)

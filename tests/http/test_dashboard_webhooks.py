@@ -22,6 +22,18 @@ Client = AsyncTestClient[Any]
 NOTICE = "queued for delivery again."
 
 
+async def _endpoint(client: Client, tenant: Tenant) -> str:
+    """A new endpoint of ``tenant``'s project: its id."""
+    created = await client.post(
+        "/v1/webhooks/endpoints",
+        json={"url": "https://hooks.example.com/pulse"},
+        headers=tenant.project_headers,
+    )
+    assert created.status_code == 201, created.text
+    endpoint_id: str = created.json()["id"]
+    return endpoint_id
+
+
 @pytest.mark.parametrize(
     ("replayed", "shown"),
     [
@@ -63,12 +75,7 @@ async def test_the_replay_notice_shows_only_a_count_a_replay_can_queue(
 async def test_a_deleted_endpoints_deliveries_are_listed_as_such_without_retry(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:
-    created = await client.post(
-        "/v1/webhooks/endpoints",
-        json={"url": "https://hooks.example.com/pulse"},
-        headers=tenant_a.project_headers,
-    )
-    endpoint_id = created.json()["id"]
+    endpoint_id = await _endpoint(client, tenant_a)
     now = datetime.now(tz=UTC)
     dead = Delivery(
         id=ids.new_id(ids.DELIVERY, now_ms=ids.ms_of(now)),
@@ -103,12 +110,7 @@ async def test_a_replay_past_its_bound_offers_the_rest_and_the_rest_finishes_it(
 ) -> None:
     monkeypatch.setattr(webhook_deliveries, "MAX_REPLAY_EVENTS", 2)
     monkeypatch.setattr(webhook_deliveries, "_REPLAY_PAGE", 1)
-    created = await client.post(
-        "/v1/webhooks/endpoints",
-        json={"url": "https://hooks.example.com/pulse"},
-        headers=tenant_a.project_headers,
-    )
-    endpoint_id = created.json()["id"]
+    endpoint_id = await _endpoint(client, tenant_a)
     now = container.adapters.clock().now()
     for i in range(3):  # three events in the window, none delivered yet
         at = now - timedelta(minutes=3 - i)
@@ -142,12 +144,7 @@ async def test_a_replay_past_its_bound_offers_the_rest_and_the_rest_finishes_it(
 async def test_the_endpoint_page_says_when_a_rotations_grace_period_runs(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:
-    created = await client.post(
-        "/v1/webhooks/endpoints",
-        json={"url": "https://hooks.example.com/pulse"},
-        headers=tenant_a.project_headers,
-    )
-    endpoint_id = created.json()["id"]
+    endpoint_id = await _endpoint(client, tenant_a)
     signed_in_as(client, container, "admin", tenant_a.org_id)
     url = f"/dashboard/projects/{tenant_a.project_id}/webhooks/{endpoint_id}"
     assert 'id="grace-running"' not in (await client.get(url)).text
@@ -163,11 +160,7 @@ async def test_the_endpoint_page_says_when_a_rotations_grace_period_runs(
 async def test_the_delivery_log_shows_each_deliverys_event_time_the_order_it_follows(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:
-    created = await client.post(
-        "/v1/webhooks/endpoints",
-        json={"url": "https://hooks.example.com/pulse"},
-        headers=tenant_a.project_headers,
-    )
+    endpoint_id = await _endpoint(client, tenant_a)
     now = container.adapters.clock().now()
     made = []
     for days_ago in (3, 1):  # made today, of events of 3 and 1 days ago (a replay does so)
@@ -175,7 +168,7 @@ async def test_the_delivery_log_shows_each_deliverys_event_time_the_order_it_fol
         delivery = Delivery(
             id=ids.new_id(ids.DELIVERY, now_ms=ids.ms_of(event_at)),
             project_id=tenant_a.project_id,
-            endpoint_id=created.json()["id"],
+            endpoint_id=endpoint_id,
             event_id=ids.new_id(ids.EVENT, now_ms=ids.ms_of(event_at)),
             event_type="room.started",
             created_at=now,

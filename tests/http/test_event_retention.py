@@ -5,7 +5,7 @@ every backend, and keeps everything newer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,15 +15,13 @@ from litestar.testing import AsyncTestClient
 
 from pulse_adapters.clock import ManualClock
 from pulse_core.models.events import EVENT_RETENTION_DAYS
-from pulse_http import lifecycle
 from pulse_http.app import create_app
 from pulse_http.container import Container
 from pulse_http.settings import Settings
-from tests.http.conftest import Tenant, make_container, make_tenant
+from tests.http.conftest import Tenant, Upkeep, make_container, make_tenant, unscheduled
 from tests.support.webhook_receiver import WebhookReceiver
 
 Client = AsyncTestClient[Any]
-Purge = Callable[[], Awaitable[None]]
 
 
 @pytest.fixture
@@ -34,24 +32,10 @@ def now_clock() -> ManualClock:
 @pytest.fixture
 async def served(
     settings: Settings, now_clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[Container, Client, Purge]]:
+) -> AsyncIterator[tuple[Container, Client, Upkeep]]:
     """The app, and its ``events`` purge taken off its hourly schedule so that the test
     runs it (in the app's loop) when it chooses."""
-    hooks: dict[str, Purge] = {}
-    add = lifecycle.Lifecycle.add
-
-    def add_unscheduled(
-        self: lifecycle.Lifecycle,
-        name: str,
-        *,
-        every: tuple[float, Purge] | None = None,
-        **rest: Any,
-    ) -> None:
-        if name == "events" and every is not None:
-            hooks[name], every = every[1], None
-        add(self, name, every=every, **rest)
-
-    monkeypatch.setattr(lifecycle.Lifecycle, "add", add_unscheduled)
+    hooks = unscheduled(monkeypatch, "events")
     hooked = msgspec.structs.replace(
         settings,
         webhook_allowed_networks=("127.0.0.0/8",),
@@ -81,7 +65,7 @@ async def _tested(client: Client, tenant: Tenant, endpoint_id: str) -> tuple[str
 
 
 async def test_events_and_their_deliveries_go_after_the_retention_and_not_before(
-    served: tuple[Container, Client, Purge],
+    served: tuple[Container, Client, Upkeep],
     now_clock: ManualClock,
     webhook_receiver: WebhookReceiver,
 ) -> None:

@@ -11,7 +11,7 @@ and scoped to ``/dashboard``.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
@@ -93,8 +93,9 @@ def to_sign_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     query: dict[str, str] = {}
     if request.method == "GET":
         # As the browser sent it, percent-encoding kept: the path it is sent back to.
-        # (Some servers leave the query on raw_path, which ASGI says they should not.)
-        here = request.scope["raw_path"].decode("latin-1").partition("?")[0]
+        # ASGI makes raw_path optional, and some servers leave the query on it.
+        raw: bytes | None = request.scope.get("raw_path")
+        here = raw.decode("latin-1").partition("?")[0] if raw else quote(request.url.path)
         asked = request.scope["query_string"].decode("latin-1")
         query["next"] = f"{here}?{asked}" if asked else here
     if request.cookies.get(COOKIE):

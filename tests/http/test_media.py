@@ -622,6 +622,7 @@ BAD_OTHERS = [
     ),
     ("POST", "/v1/media/egress/stop", {}, "egress_id"),
     ("POST", "/v1/media/egress/stop", {"egress_id": 5}, "egress_id"),
+    ("POST", "/v1/media/egress/stop", {"egress_id": ""}, "egress_id"),
     ("GET", "/v1/media/egress?limit=0", None, "limit"),
     ("GET", "/v1/media/egress?cursor=nonsense", None, "cursor"),
     ("GET", "/v1/media/egress?room=a%2Fb", None, "room"),

@@ -169,7 +169,16 @@ class StartEgressBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 class StopEgressBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The egress to stop."""
 
-    egress_id: Annotated[str, _EGRESS_ID]
+    # Not blank: an id no egress can have is a 400 naming the field; any other unknown id
+    # is the 404 of an egress that is not the project's.
+    egress_id: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            description="The egress's id.",
+            examples=["eg_01M8T76XC38K4GVZ7CBKWFSYME"],
+        ),
+    ]
 
 
 # -- responses -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pulse_http.dashboard.forms import Form, plain_message
 from pulse_http.schemas.access import CreateKey
 from tests.http.conftest import Tenant
 from tests.http.test_dashboard_keys import csrf_of, signed_in_as
+from tests.http.test_dashboard_webhooks import new_endpoint
 
 Client = AsyncTestClient[Any]
 
@@ -156,14 +157,9 @@ async def test_a_blank_or_mistyped_field_is_refused_plainly_at_the_field(
 async def test_a_blank_replay_since_is_refused_plainly(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:
-    created = await client.post(
-        "/v1/webhooks/endpoints",
-        json={"url": "https://hooks.example.com/pulse", "event_types": ["room.started"]},
-        headers=tenant_a.project_headers,
-    )
-    assert created.status_code == 201, created.text
+    endpoint_id = await new_endpoint(client, tenant_a, event_types=["room.started"])
     signed_in_as(client, container, "owner", tenant_a.org_id)
-    endpoint = f"/dashboard/projects/{tenant_a.project_id}/webhooks/{created.json()['id']}"
+    endpoint = f"/dashboard/projects/{tenant_a.project_id}/webhooks/{endpoint_id}"
     page = await _post(client, endpoint, f"{endpoint}/replay", {"since": "", "until": ""})
 
     assert errors_of(page).get("e-since") == "since is required"

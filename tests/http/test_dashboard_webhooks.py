@@ -22,11 +22,11 @@ Client = AsyncTestClient[Any]
 NOTICE = "queued for delivery again."
 
 
-async def _endpoint(client: Client, tenant: Tenant) -> str:
-    """A new endpoint of ``tenant``'s project: its id."""
+async def new_endpoint(client: Client, tenant: Tenant, **fields: Any) -> str:
+    """A new endpoint of ``tenant``'s project (``fields`` on top of its URL): its id."""
     created = await client.post(
         "/v1/webhooks/endpoints",
-        json={"url": "https://hooks.example.com/pulse"},
+        json={"url": "https://hooks.example.com/pulse", **fields},
         headers=tenant.project_headers,
     )
     assert created.status_code == 201, created.text
@@ -55,14 +55,9 @@ async def _endpoint(client: Client, tenant: Tenant) -> str:
 async def test_the_replay_notice_shows_only_a_count_a_replay_can_queue(
     client: Client, container: Container, tenant_a: Tenant, replayed: str, shown: str | None
 ) -> None:
-    created = await client.post(
-        "/v1/webhooks/endpoints",
-        json={"url": "https://hooks.example.com/pulse", "event_types": ["room.started"]},
-        headers=tenant_a.project_headers,
-    )
-    assert created.status_code == 201, created.text
+    endpoint_id = await new_endpoint(client, tenant_a, event_types=["room.started"])
     signed_in_as(client, container, "member", tenant_a.org_id)
-    url = f"/dashboard/projects/{tenant_a.project_id}/webhooks/{created.json()['id']}"
+    url = f"/dashboard/projects/{tenant_a.project_id}/webhooks/{endpoint_id}"
 
     page = await client.get(url, params={"replayed": replayed})
     assert page.status_code == 200, page.text[:2000]
@@ -75,7 +70,7 @@ async def test_the_replay_notice_shows_only_a_count_a_replay_can_queue(
 async def test_a_deleted_endpoints_deliveries_are_listed_as_such_without_retry(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:
-    endpoint_id = await _endpoint(client, tenant_a)
+    endpoint_id = await new_endpoint(client, tenant_a)
     now = datetime.now(tz=UTC)
     dead = Delivery(
         id=ids.new_id(ids.DELIVERY, now_ms=ids.ms_of(now)),
@@ -110,7 +105,7 @@ async def test_a_replay_past_its_bound_offers_the_rest_and_the_rest_finishes_it(
 ) -> None:
     monkeypatch.setattr(webhook_deliveries, "MAX_REPLAY_EVENTS", 2)
     monkeypatch.setattr(webhook_deliveries, "_REPLAY_PAGE", 1)
-    endpoint_id = await _endpoint(client, tenant_a)
+    endpoint_id = await new_endpoint(client, tenant_a)
     now = container.adapters.clock().now()
     for i in range(3):  # three events in the window, none delivered yet
         at = now - timedelta(minutes=3 - i)
@@ -144,7 +139,7 @@ async def test_a_replay_past_its_bound_offers_the_rest_and_the_rest_finishes_it(
 async def test_the_endpoint_page_says_when_a_rotations_grace_period_runs(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:
-    endpoint_id = await _endpoint(client, tenant_a)
+    endpoint_id = await new_endpoint(client, tenant_a)
     signed_in_as(client, container, "admin", tenant_a.org_id)
     url = f"/dashboard/projects/{tenant_a.project_id}/webhooks/{endpoint_id}"
     assert 'id="grace-running"' not in (await client.get(url)).text
@@ -160,7 +155,7 @@ async def test_the_endpoint_page_says_when_a_rotations_grace_period_runs(
 async def test_the_delivery_log_shows_each_deliverys_event_time_the_order_it_follows(
     client: Client, container: Container, tenant_a: Tenant
 ) -> None:
-    endpoint_id = await _endpoint(client, tenant_a)
+    endpoint_id = await new_endpoint(client, tenant_a)
     now = container.adapters.clock().now()
     made = []
     for days_ago in (3, 1):  # made today, of events of 3 and 1 days ago (a replay does so)

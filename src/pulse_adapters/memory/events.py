@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import TypeVar
 
 from pulse_adapters.memory.audit import InMemoryAuditRepository
-from pulse_core import ids
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import (
@@ -30,6 +29,7 @@ from pulse_core.ports.events import (
     WebhookEndpointRepository,
     kept_delivery,
     kept_endpoint,
+    purge_bound,
 )
 
 T = TypeVar("T", Event, WebhookEndpoint, Delivery)
@@ -219,7 +219,7 @@ class InMemoryDeliveryRepository(DeliveryRepository):
         )
 
     async def purge_before(self, at: datetime) -> int:
-        cut = ids.first_at(ids.DELIVERY, now_ms=ids.ms_of(at))
+        cut = purge_bound(at)
         return self._delete(lambda d: d.id < cut)
 
     def _delete(self, doomed: Callable[[Delivery], bool]) -> int:

@@ -55,7 +55,6 @@ from pulse_adapters.mongo.indexes import (
     index_plan,
 )
 from pulse_adapters.mongo.outbox import NOT_BURIED, Outbox, carrying, pushing
-from pulse_core import ids
 from pulse_core.errors import Conflict, NotFound
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import (
@@ -71,6 +70,7 @@ from pulse_core.ports.events import (
     WebhookEndpointRepository,
     kept_delivery,
     kept_endpoint,
+    purge_bound,
 )
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -345,7 +345,7 @@ class MongoDeliveryRepository(DeliveryRepository):
         return result.deleted_count
 
     async def purge_before(self, at: datetime) -> int:
-        cut = ids.first_at(ids.DELIVERY, now_ms=ids.ms_of(at))
+        cut = purge_bound(at)
         with translate_errors(f"purge {WEBHOOK_DELIVERIES}"):
             result = await self._deliveries.delete_many({"_id": {"$lt": cut}})
         return result.deleted_count

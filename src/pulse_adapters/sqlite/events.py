@@ -26,13 +26,13 @@ from typing import Any
 import msgspec
 
 from pulse_adapters.sqlite.database import SqliteDatabase
-from pulse_core import ids
 from pulse_core.errors import NotFound
 from pulse_core.models.events import UNSENT_STATUSES, Delivery, DeliveryStatus, Event
 from pulse_core.ports.events import (
     DeliveryRepository,
     EventRepository,
     kept_delivery,
+    purge_bound,
 )
 
 _ENCODER = msgspec.json.Encoder()
@@ -317,7 +317,7 @@ class SqliteDeliveryRepository(DeliveryRepository):
         return await _delete_in_batches(self._db, DELIVERY_DROP_UNSENT, params)
 
     async def purge_before(self, at: datetime) -> int:
-        cut = ids.first_at(ids.DELIVERY, now_ms=ids.ms_of(at))
+        cut = purge_bound(at)
         return await _delete_in_batches(self._db, DELIVERY_PURGE, (cut,))
 
 

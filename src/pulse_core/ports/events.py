@@ -14,6 +14,7 @@ import abc
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from pulse_core import ids
 from pulse_core.models.audit import AuditRecord
 from pulse_core.models.events import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from pulse_core.ports.changes import kept
@@ -115,6 +116,12 @@ def kept_endpoint(stored: WebhookEndpoint, changed: WebhookEndpoint) -> WebhookE
     )
 
 
+def purge_bound(at: datetime) -> str:
+    """What :meth:`DeliveryRepository.purge_before` deletes below: the lowest delivery id
+    stamped ``at``; adapters call it."""
+    return ids.first_at(ids.DELIVERY, now_ms=ids.ms_of(at))
+
+
 def kept_delivery(stored: Delivery, changed: Delivery) -> Delivery:
     """What :meth:`DeliveryRepository.change` asks of its function; adapters call it."""
     return kept(
@@ -178,6 +185,6 @@ class DeliveryRepository(abc.ABC):
     @abc.abstractmethod
     async def purge_before(self, at: datetime) -> int:
         """Delete, across projects, every delivery whose id sorts below
-        ``ids.first_at(DELIVERY, now_ms=ms_of(at))``; how many went. A delivery's id
-        carries its event's time (``delivery_id_of``), so purging with the event log's
-        cut-off keeps each delivery exactly as long as its event."""
+        :func:`purge_bound` of ``at``; how many went. A delivery's id carries its event's
+        time (``delivery_id_of``), so purging with the event log's cut-off keeps each
+        delivery exactly as long as its event."""

@@ -23,6 +23,7 @@ from pulse_http.container import Container, build_container
 from pulse_http.dashboard import dashboard_exception_handlers, dashboard_routes, template_config
 from pulse_http.fast_livekit import LiveKitWebhookFastPath
 from pulse_http.fast_tokens import TokenFastPath
+from pulse_http.head_requests import HeadAsGet
 from pulse_http.idempotency import REPLAYED, IdempotentResponses, with_idempotency
 from pulse_http.lifecycle import build_lifecycle
 from pulse_http.logging import configure_logging
@@ -186,8 +187,9 @@ def create_app(container: Container | None = None) -> Litestar:
     # same code and errors as their Litestar routes) before Litestar; the middleware gives
     # them, like every request, an id, an access-log line and its metrics (and a span when
     # tracing is on). Tokens first: the hottest route passes through no other layer.
+    # HEAD is read as GET behind both fast paths (neither serves a GET).
     livekit = LiveKitWebhookFastPath(
-        app.asgi_handler,
+        HeadAsGet(app.asgi_handler),
         verifier=services.livekit_verifier(),
         queue=container.adapters.job_queue(),
         clock=container.adapters.clock(),

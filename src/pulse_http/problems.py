@@ -26,6 +26,7 @@ from pulse_core.errors import (
     Unavailable,
     Unprocessable,
 )
+from pulse_http.head_requests import with_head
 from pulse_http.rate_limit_headers import whole_seconds
 
 PROBLEM_JSON = "application/problem+json"
@@ -206,7 +207,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Respo
         )
     if status == 413:
         return problem_response(request, 413, detail="request body is too large", field="body")
-    headers = dict(exc.headers or {})
+    headers = with_head(exc.headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
     return problem_response(request, status, detail=_plain(exc.detail), headers=headers)

@@ -60,6 +60,7 @@ from pulse_http.dashboard.security import (
     same_page_before,
 )
 from pulse_http.dashboard.session import PATH, SignInRequired, provide_viewer, to_sign_in
+from pulse_http.head_requests import with_head
 from pulse_http.problems import http_error_handler
 from pulse_http.settings import Settings
 
@@ -108,7 +109,7 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         detail=detail,
         back=back,
         # An error's own headers (a 405's Allow, a 429's Retry-After) go with the page.
-        headers=dict(exc.headers or {}) if isinstance(exc, HTTPException) else {},
+        headers=with_head(exc.headers or {}) if isinstance(exc, HTTPException) else {},
         **drawn_before(request),
     )
 

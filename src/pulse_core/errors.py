@@ -8,6 +8,19 @@ machine-readable string; ``field`` names the offending input when there is one.
 
 from __future__ import annotations
 
+__all__ = [
+    "Conflict",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "PulseError",
+    "QuotaExceeded",
+    "RateLimited",
+    "Unauthenticated",
+    "Unavailable",
+    "Unprocessable",
+]
+
 
 class PulseError(Exception):
     """Base of every error Pulse raises on purpose."""

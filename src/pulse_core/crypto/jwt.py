@@ -74,7 +74,11 @@ KeyedSha256 = _KeyedSha256
 
 
 def _key_bytes(secret: str | bytes) -> bytes:
-    return secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not key:
+        # Anyone can sign with an empty key: a verifier with one accepts forgeries.
+        raise ValueError("an HS256 key must not be empty")
+    return key
 
 
 class TokenError(Exception):

@@ -17,6 +17,7 @@ from typing import Any, Final, Literal, get_args
 import msgspec
 
 from pulse_core import ids
+from pulse_core.models.redaction import redacted_repr
 
 EventType = Literal[
     "room.started",
@@ -80,6 +81,9 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
 
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("secret", "previous_secret"))
+
     def wants(self, event_type: str) -> bool:
         """Whether this endpoint subscribes to ``event_type`` (enabled or not)."""
         return not self.event_types or event_type in self.event_types
@@ -124,6 +128,9 @@ class NewEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     endpoint: WebhookEndpoint
     secret: str
 
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("secret",))
+
 
 class SecretRotation(msgspec.Struct, frozen=True, kw_only=True):
     """An endpoint's new secret (shown here only), and until when the previous one
@@ -132,6 +139,9 @@ class SecretRotation(msgspec.Struct, frozen=True, kw_only=True):
     endpoint: WebhookEndpoint
     secret: str
     previous_secret_expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("secret",))
 
 
 class DeliveryAttempt(msgspec.Struct, frozen=True, kw_only=True):

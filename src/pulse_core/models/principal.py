@@ -1,19 +1,22 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal, get_args
 
 import msgspec
 
 from pulse_core.models.audit import Actor, Caller, ClientInfo
 
 Role = Literal["admin", "owner", "member"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 
 class ManagementPrincipal(msgspec.Struct, frozen=True, kw_only=True):
     """Who is calling a management operation.
 
     ``admin`` operates the platform and sees every organization; ``owner`` and ``member``
-    are confined to ``org_id``, and a member may only read.
+    are confined to ``org_id``, and a member may only read. ``ValueError`` for an owner or
+    member without ``org_id``: confined to no organization, the queries scoped by it would
+    read "any organization".
     """
 
     subject: str
@@ -25,6 +28,12 @@ class ManagementPrincipal(msgspec.Struct, frozen=True, kw_only=True):
     session_id: str | None = None
     #: Where the request came from (for the audit log); None outside HTTP.
     client: ClientInfo | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if self.role != "admin" and not self.org_id:
+            raise ValueError("an owner or member principal needs the org_id it is confined to")
 
     @classmethod
     def system(cls) -> ManagementPrincipal:

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal, get_args
 
 import msgspec
+
+from pulse_core.models.redaction import redacted_repr
+
+RatePeriod = Literal["second", "minute"]
+RATE_PERIODS: Final[tuple[RatePeriod, ...]] = get_args(RatePeriod)
 
 
 class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True):
     """``requests`` per ``period`` sustained, with up to ``burst`` at once."""
 
     requests: int
-    period: Literal["second", "minute"] = "second"
+    period: RatePeriod = "second"
     burst: int | None = None
 
     @property
@@ -34,6 +39,9 @@ class PreviousCredential(msgspec.Struct, frozen=True, kw_only=True):
     secret_hash: str
     expires_at: datetime
 
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("secret_hash",))
+
 
 class Project(msgspec.Struct, frozen=True, kw_only=True):
     """An application of an organization, with its API credentials.
@@ -56,3 +64,6 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("secret_hash",))

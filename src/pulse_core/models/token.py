@@ -12,6 +12,8 @@ from typing import Literal
 
 import msgspec
 
+from pulse_core.models.redaction import redacted_repr
+
 #: LiveKit track sources (``TrackSource`` enum names, lower-cased as LiveKit writes them).
 TrackSource = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
 
@@ -117,6 +119,9 @@ class MintedToken(msgspec.Struct, frozen=True, kw_only=True):
     livekit_room: str
     livekit_url: str
     expires_at: datetime
+
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("token",))
 
 
 class TokenValidation(msgspec.Struct, frozen=True, kw_only=True):

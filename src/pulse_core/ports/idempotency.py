@@ -20,6 +20,8 @@ import abc
 
 import msgspec
 
+from pulse_core.models.redaction import redacted_repr
+
 
 class StoredResponse(msgspec.Struct, frozen=True, kw_only=True):
     """A response as it is replayed: status, the headers worth replaying (lower-case
@@ -36,6 +38,9 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
     it with ``token``."""
 
     token: str
+
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("token",))
 
 
 class InProgress(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,7 +16,7 @@ from pulse_core.models import ManagementPrincipal, Page
 from pulse_core.models.audit import Actor, AuditRecord, Caller, ClientInfo
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
-from pulse_core.services import pagination
+from pulse_core.services import pagination, validation
 
 _MAX_ACTION = 64
 
@@ -93,8 +93,8 @@ class AuditService:
         before = pagination.check_cursor(cursor, ids.AUDIT)
         if action is not None and (not action or len(action) > _MAX_ACTION):
             raise InvalidInput(f"action must be 1 to {_MAX_ACTION} characters", field="action")
-        if since is not None and since.tzinfo is None:
-            raise InvalidInput("since must carry a time zone (Z for UTC)", field="since")
+        if since is not None:
+            validation.aware(since, "since")
         rows = await self._records.list_page(
             org_id,
             action=action,

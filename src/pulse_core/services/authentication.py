@@ -14,13 +14,14 @@ from pulse_core.crypto.jwt import HS256Signer, HS256Verifier, TokenError
 from pulse_core.errors import Unauthenticated
 from pulse_core.models import ManagementPrincipal, Project
 from pulse_core.models.keys import PRIMARY_KEY_ID, ProjectCredential
-from pulse_core.models.principal import Role
+from pulse_core.models.principal import ROLES, Role
 from pulse_core.ports.clock import Clock
-from pulse_core.ports.keys import ApiKeyRepository
-from pulse_core.services.credential_cache import CredentialCachingProjectRepository
+from pulse_core.services.credential_cache import (
+    CredentialCachingApiKeyRepository,
+    CredentialCachingProjectRepository,
+)
 
 INVALID_CREDENTIALS = "invalid or missing credentials"
-_ROLES = frozenset({"admin", "owner", "member"})
 # Clock skew tolerated between the token's issuer and this server.
 JWT_LEEWAY_SECONDS = 5.0
 DEFAULT_MANAGEMENT_TOKEN_MAX_TTL_SECONDS = 24 * 3600
@@ -32,9 +33,10 @@ class ProjectAuthenticator:
 
     It takes the caching repositories, not bare ones, so that the cache it reads is the
     one every project and key write invalidates: hand the same repositories to the
-    services. A key is the project's own pair (and its previous pair during a rotation's
-    grace period), or one of its named keys: those may carry scopes and an expiry, and
-    a revoked one authenticates nothing.
+    services (``ValueError`` if the two do not share one cache). A key is the project's
+    own pair (and its previous pair during a rotation's grace period), or one of its
+    named keys: those may carry scopes and an expiry, and a revoked one authenticates
+    nothing.
     """
 
     def __init__(
@@ -43,8 +45,11 @@ class ProjectAuthenticator:
         clock: Clock,
         *,
         pepper: bytes,
-        keys: ApiKeyRepository | None = None,
+        keys: CredentialCachingApiKeyRepository | None = None,
     ) -> None:
+        if keys is not None and keys.cache is not projects.cache:
+            # A key revoked through one would stay cached, and honoured, in the other.
+            raise ValueError("projects and keys must be the caching repositories of one cache")
         self._projects = projects
         self._keys = keys
         self._cache = projects.cache
@@ -231,12 +236,15 @@ class ManagementAuthenticator:
         """A signed token for ``subject``; used by ``pulse admin-token``, sign-in (with
         the session, ``subject`` the user id) and tests.
 
-        ``ValueError`` for a role, organization or lifetime this authenticator would
-        refuse (``ttl_seconds`` in 1..``max_ttl_seconds``)."""
-        if role not in _ROLES:
-            raise ValueError(f"role must be one of {sorted(_ROLES)}")
-        if role != "admin" and org_id is None:
-            raise ValueError("owner and member tokens need an org_id")
+        ``ValueError`` for a subject, role, organization or lifetime this authenticator
+        would refuse (``ttl_seconds`` in 1..``max_ttl_seconds``): what it mints, it
+        accepts."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if not subject or len(subject) > MAX_SUBJECT_LENGTH:
+            raise ValueError(f"subject must be 1 to {MAX_SUBJECT_LENGTH} characters")
+        if role != "admin" and (org_id is None or not ids.is_valid_id(org_id, ids.ORGANIZATION)):
+            raise ValueError("owner and member tokens need the id of an organization (org_…)")
         if not 0 < ttl_seconds <= self._max_ttl:
             raise ValueError(
                 f"ttl must be between 1 and {self._max_ttl} seconds "

@@ -184,6 +184,10 @@ class CredentialCachingApiKeyRepository(ApiKeyRepository):
         self._inner = inner
         self._cache = cache
 
+    @property
+    def cache(self) -> CredentialCache:
+        return self._cache
+
     async def add(self, key: ApiKey, *, audit: AuditRecord | None = None) -> None:
         await self._inner.add(key, audit=audit)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
 from pulse_core import ids
 from pulse_core.errors import InvalidInput
@@ -22,7 +23,7 @@ from pulse_core.models.jobs import QUEUE, DeliverWebhook, encode_job
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
 from pulse_core.ports.queue import JobQueue
-from pulse_core.services import pagination
+from pulse_core.services import pagination, validation
 
 
 def delivery_id_of(event_id: str, endpoint_id: str, *, now_ms: int) -> str:
@@ -40,6 +41,19 @@ def check_event_types(values: Sequence[str], field: str = "event_types") -> tupl
             )
         seen[value] = None
     return tuple(seen)
+
+
+_EVENT_TYPES: Final = frozenset(EVENT_TYPES)
+
+
+def _check_event(event: Event) -> None:
+    """What every reader of the log relies on (an embedder builds events by hand):
+    ``InvalidInput`` rather than a log that no listing can read back."""
+    if event.type not in _EVENT_TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(EVENT_TYPES)}", field="type")
+    if not ids.is_valid_id(event.id, ids.EVENT):
+        raise InvalidInput("id must be an event id (evt_…)", field="id")
+    validation.aware(event.timestamp, "timestamp")
 
 
 class EventLog:
@@ -73,6 +87,7 @@ class EventLog:
         return await self._publish(event, requeue_pending=requeue_pending, queue=False)
 
     async def _publish(self, event: Event, *, requeue_pending: bool, queue: bool) -> list[Outgoing]:
+        _check_event(event)
         await self._events.add(event)
         created = []
         for endpoint in await self._endpoints.list_all(event.project_id):
@@ -140,6 +155,10 @@ class EventLog:
         size = pagination.check_limit(limit)
         before = pagination.check_cursor(cursor, ids.EVENT)
         wanted = check_event_types(types, "type")
+        if since is not None:
+            validation.aware(since, "since")
+        if until is not None:
+            validation.aware(until, "until")
         if since is not None and until is not None and until <= since:
             raise InvalidInput("until must be after since", field="until")
         rows = await self._events.list_page(

@@ -25,6 +25,7 @@ from typing import Final
 import msgspec
 
 from pulse_core.errors import Conflict, InvalidInput, Unprocessable
+from pulse_core.models.redaction import redacted_repr
 from pulse_core.ports.idempotency import (
     Claimed,
     IdempotencyStore,
@@ -53,6 +54,9 @@ class Claim(msgspec.Struct, frozen=True, kw_only=True):
     scope: str
     key: str
     token: str
+
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("token",))
 
 
 def parse_key(values: Sequence[str]) -> str:

@@ -19,6 +19,8 @@ from pulse_core.models import (
     RateLimitSettings,
 )
 from pulse_core.models.audit import AuditRecord
+from pulse_core.models.project import RATE_PERIODS
+from pulse_core.models.redaction import redacted_repr
 from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import OrganizationRepository, ProjectRepository
@@ -49,12 +51,18 @@ class IssuedProject(msgspec.Struct, frozen=True, kw_only=True):
     project: Project
     api_secret: str
 
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("api_secret",))
+
 
 class KeyRotation(msgspec.Struct, frozen=True, kw_only=True):
     project: Project
     api_key: str
     api_secret: str
     previous_key_expires_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        return redacted_repr(self, ("api_secret",))
 
 
 def check_settings(
@@ -68,6 +76,11 @@ def check_settings(
     rate = settings.rate_limit
     if rate is not None:
         validation.int_range(rate.requests, "rate_limit.requests", low=1, high=MAX_RATE_REQUESTS)
+        if rate.period not in RATE_PERIODS:
+            raise InvalidInput(
+                f"rate_limit.period must be one of {', '.join(RATE_PERIODS)}",
+                field="rate_limit.period",
+            )
         if rate.burst is not None:
             validation.int_range(rate.burst, "rate_limit.burst", low=1, high=MAX_RATE_REQUESTS)
     ttl_max = settings.token_ttl_max_seconds

@@ -15,6 +15,7 @@ from pulse_core.models.usage import GRANULARITIES, METRICS, Granularity, Metric,
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.ports.usage import UsageRepository
+from pulse_core.services import validation
 from pulse_core.services.periods import is_aligned, month_start, next_month, period_start
 
 #: The widest window one request may ask for, per granularity (hourly roll-ups are
@@ -149,8 +150,7 @@ class UsageService:
 def _utc(moment: datetime, name: str) -> datetime:
     """``moment`` in UTC, or :class:`InvalidInput` naming the parameter ``name`` when it
     is naive or its UTC time is outside the calendar (``0001-01-01T00:00:00+14:00``)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput(f"{name} must carry a time zone (Z for UTC)", field=name)
+    validation.aware(moment, name)
     return _within_calendar(lambda at: at.astimezone(UTC), moment, name)
 
 

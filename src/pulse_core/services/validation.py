@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection
+from datetime import datetime
 from typing import Final
 from urllib.parse import SplitResult, urlsplit
 
@@ -134,3 +135,11 @@ def int_range(value: int, field: str, *, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidInput(f"{field} must be between {low} and {high}", field=field)
     return value
+
+
+def aware(moment: datetime, field: str) -> datetime:
+    """``moment`` if it says which time zone it is in: a naive time is no instant, and
+    comparing one with Pulse's UTC times fails."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(f"{field} must carry a time zone (Z for UTC)", field=field)
+    return moment

@@ -26,7 +26,7 @@ from pulse_core.models.events import (
 )
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.events import DeliveryRepository, EventRepository, WebhookEndpointRepository
-from pulse_core.services import pagination
+from pulse_core.services import pagination, validation
 from pulse_core.services.delivery import ENDPOINT_DELETED, TEST_EVENT
 from pulse_core.services.event_log import EventLog, delivery_id_of
 
@@ -72,6 +72,9 @@ class WebhookDeliveries:
         """Deliver again to ``endpoint`` every event of ``[since, until)`` it subscribes
         to that did not succeed there, from the newest (or from ``cursor``, a previous
         call's ``next_cursor``) for at most :data:`MAX_REPLAY_EVENTS` events."""
+        validation.aware(since, "since")
+        if until is not None:
+            validation.aware(until, "until")
         if until is None:  # now: a refusal names the field that was given
             until = self._clock.now()
             if until <= since:

@@ -123,6 +123,19 @@ async def test_the_rooms_end_closes_connections_whose_leave_never_came() -> None
     assert await total(usage, "participant_minutes") == 2 + 1
 
 
+async def test_a_late_or_repeated_end_of_an_earlier_room_of_the_name_closes_nothing_later() -> None:
+    # LiveKit reuses room names: the end of the room of 0-60 s arrives after someone
+    # joined the next room of that name at 100 s, and again (a retry) at 400 s.
+    meter, usage, _ = make_meter()
+    await meter.participant_joined(PROJECT, ROOM, person("PA_old", 0), at(0))
+    await meter.participant_joined(PROJECT, ROOM, person("PA_new", 100), at(100))
+    await meter.room_finished(PROJECT, ROOM, at(60))
+    assert await total(usage, "participant_minutes") == 1  # PA_old only
+    await meter.room_finished(PROJECT, ROOM, at(60))
+    await meter.participant_left(PROJECT, person("PA_new", 100), at(700))
+    assert await total(usage, "participant_minutes") == 1 + 10
+
+
 async def test_the_media_servers_own_participants_are_not_participant_minutes() -> None:
     meter, usage, _ = make_meter()
     for kind in ("EGRESS", "INGRESS"):

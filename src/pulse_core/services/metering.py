@@ -92,8 +92,12 @@ class UsageMeter:
         await self._record([_connection_record(project_id, participant.sid, joined, at)])
 
     async def room_finished(self, project_id: str, livekit_room: str, at: datetime) -> None:
-        """Close every connection of the room still open: their leave events were lost."""
-        await self._close_all(await self._connections.list_room(project_id, livekit_room), at)
+        """Close every connection of the room still open that joined before it finished:
+        their leave events were lost. One that joined after is in a later room of the
+        same name (LiveKit reuses names; its end can arrive late, or again); closing it
+        here would bill it nothing and make its own leave a duplicate."""
+        connections = await self._connections.list_room(project_id, livekit_room)
+        await self._close_all([c for c in connections if c.joined_at <= at], at)
 
     async def reconcile(self, rooms: RoomEngine) -> int:
         """Close the open connections that the media server no longer has (it lost their

@@ -30,6 +30,7 @@ from pulse_http.app import create_app
 from pulse_http.container import Container
 from pulse_http.settings import Settings
 from tests.http.conftest import Tenant, make_container, make_tenant, offline_container
+from tests.http.test_scopes import TOKEN_BODY, new_key, pair
 from tests.support import livekit_webhooks as lk
 
 Client = AsyncTestClient[Any]
@@ -505,6 +506,12 @@ async def test_tokens_and_admitted_requests_are_counted_and_flushed(
     assert (await client.post("/v1/tokens/create", json={}, headers=wrong)).status_code == 401
     for _ in range(2):
         assert (await client.get("/v1/project", headers=alpha.project_headers)).status_code == 200
+    # Admitted, refused for its key's scopes (the token fast path, then Litestar's): two
+    # requests that spent the rate limit, so two requests.
+    reader = pair(await new_key(client, alpha, ["rooms:read"]))
+    denied = await client.post("/v1/tokens/create", json=TOKEN_BODY, headers=reader)
+    assert denied.status_code == 403 and denied.json()["code"] == "insufficient_scope"
+    assert (await client.get("/v1/usage", headers=reader)).status_code == 403
 
     counter = lk_container.services.usage_counter()
     clock = lk_container.adapters.clock()
@@ -526,12 +533,12 @@ async def test_tokens_and_admitted_requests_are_counted_and_flushed(
         )
         assert got == expected
 
-    await flushed({"tokens_created": 5, "api_requests": 5 + 1 + 2})
+    await flushed({"tokens_created": 5, "api_requests": 5 + 1 + 2 + 2})
     # The project's own read of its usage (default window: this UTC month) is a request.
     own = await _get(client, "/v1/usage", alpha.project_headers, granularity="month")
     tokens = [i for i in own["items"] if i["metric"] == "tokens_created"]
     assert tokens == [{"metric": "tokens_created", "period_start": month, "quantity": 5}]
-    await flushed({"tokens_created": 5, "api_requests": 5 + 1 + 2 + 1})
+    await flushed({"tokens_created": 5, "api_requests": 5 + 1 + 2 + 2 + 1})
 
 
 @pytest.mark.parametrize(

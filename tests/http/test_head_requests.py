@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 from litestar.types import Message, Receive, Scope, Send
 
@@ -120,8 +121,6 @@ async def test_the_method_is_head_again_even_when_the_app_fails() -> None:
         raise AssertionError("nothing is sent")
 
     scope: Any = {"type": "http", "method": "HEAD", "path": "/", "headers": []}
-    try:
+    with pytest.raises(RuntimeError, match="boom"):
         await HeadAsGet(failing)(scope, _nothing, record)
-    except RuntimeError:
-        pass
     assert scope["method"] == "HEAD"

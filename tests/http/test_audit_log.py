@@ -225,6 +225,36 @@ async def test_every_management_write_is_recorded_once_and_no_secret_ever(
         resource_id=org,
         org_id=org,
     )
+    # The plan sent again, unchanged (a whole form): nothing changed, nothing recorded.
+    await t.none(await t.send("PUT", path, t.admin, {"plan": "enterprise"}), 200)
+    # A rename sent with the plan unchanged is an update, not a change of plan; with a
+    # new plan, each is recorded as what it is.
+    same_plan = await t.send("PUT", path, t.admin, {"name": "Acme Two", "plan": "enterprise"})
+    await t.one(
+        same_plan,
+        action="organization.updated",
+        actor=admin_actor,
+        resource_type="organization",
+        resource_id=org,
+        org_id=org,
+    )
+    both = await t.send("PUT", path, t.admin, {"name": "Acme Three", "plan": "pro"})
+    assert both.status_code == 200 and both.json()["plan"] == "pro"
+    assert both.json()["name"] == "Acme Three"
+    recorded = (await t.fresh())[org]
+    assert sorted(r["action"] for r in recorded) == [
+        "organization.plan_changed",
+        "organization.updated",
+    ]
+    restored = await t.send("PUT", path, t.admin, {"plan": "enterprise"})
+    await t.one(
+        restored,
+        action="organization.plan_changed",
+        actor=admin_actor,
+        resource_type="organization",
+        resource_id=org,
+        org_id=org,
+    )
 
     # -- projects ------------------------------------------------------------------------
     made = await t.send("POST", "/v1/projects", owner, {"org_id": org, "name": "App"})

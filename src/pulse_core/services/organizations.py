@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 
 import msgspec
 
@@ -125,20 +126,23 @@ class OrganizationService:
                 # cannot put back a plan an admin changed meanwhile.
             else:
                 changes["plan"] = self._plans.check(patch.plan)
-        if not changes:
-            return org
         now = self._clock.now()
-
-        def apply(stored: Organization) -> Organization:
-            if all(getattr(stored, name) == value for name, value in changes.items()):
-                return stored
-            return msgspec.structs.replace(stored, updated_at=now, **changes)
-
-        action = "organization.plan_changed" if "plan" in changes else "organization.updated"
-        async with _admin_email_rule():
-            changed = await self._change(org, apply, actor, action)
-        if "plan" in changes and self._on_plan_changed is not None:
-            await self._on_plan_changed(org.id)
+        # The plan is its own change with its own audit action, after the rest: a rename
+        # sent with the plan is recorded as an update, and a plan sent unchanged (a
+        # whole form) records nothing, as any field that changes nothing.
+        plan = {"plan": changes.pop("plan")} if "plan" in changes else {}
+        changed = org
+        if changes:
+            async with _admin_email_rule():
+                changed = await self._change(
+                    org, _applying(changes, now), actor, "organization.updated"
+                )
+        if plan:
+            changed = await self._change(
+                org, _applying(plan, now), actor, "organization.plan_changed"
+            )
+            if self._on_plan_changed is not None:
+                await self._on_plan_changed(org.id)
         return changed
 
     async def delete(self, actor: ManagementPrincipal, org_id: str) -> None:
@@ -184,3 +188,15 @@ class OrganizationService:
             resource_id=org.id,
             org_id=org.id,
         )
+
+
+def _applying(changes: dict[str, object], now: datetime) -> Callable[[Organization], Organization]:
+    """The change that sets ``changes`` on the organization as stored, or writes nothing
+    when it holds them already."""
+
+    def apply(stored: Organization) -> Organization:
+        if all(getattr(stored, name) == value for name, value in changes.items()):
+            return stored
+        return msgspec.structs.replace(stored, updated_at=now, **changes)
+
+    return apply

@@ -328,6 +328,47 @@ async def test_egress_and_ingress_minutes_and_recording_bytes(
     assert [i for i in other["items"] if i["metric"] != "api_requests"] == []
 
 
+async def test_the_end_of_a_deleted_projects_egress_is_still_metered(
+    client: Client, tenants: tuple[Tenant, Tenant], lk_settings: Settings, lk_container: Container
+) -> None:
+    """The project goes while its egress runs; LiveKit reports the end afterwards: the
+    minutes are the organization's all the same (nobody is told: no one is left)."""
+    alpha, _ = tenants
+    egress = await client.post(
+        "/v1/media/egress/start",
+        json={"room": "demo", "output": {"type": "file", "filepath": "talk.mp4"}},
+        headers=alpha.project_headers,
+    )
+    assert egress.status_code == 201, egress.text
+    async with offline_container(lk_settings) as offline:
+        record = await offline.adapters.egress_records().get(alpha.project_id, egress.json()["id"])
+    assert record is not None
+    deleted = await client.delete(f"/v1/projects/{alpha.project_id}", headers=alpha.owner_headers)
+    assert deleted.status_code == 204
+    ended = record.started_at + timedelta(seconds=150)
+    info = lk_egress.EgressInfo(
+        egress_id=record.engine_id,
+        room_name=rooms.to_livekit(alpha.project_id, "demo"),
+        status=lk_egress.EgressStatus.EGRESS_COMPLETE,
+        started_at=_ns(record.started_at),
+        ended_at=_ns(ended),
+    )
+    await _post(client, lk.egress_event("egress_ended", info))
+    await _drained(client, lk_container)
+    hour = ended.replace(minute=0, second=0, microsecond=0)
+    window = {"from": iso(hour), "to": iso(hour + timedelta(hours=1)), "granularity": "hour"}
+    body = await _get(
+        client, f"/v1/organizations/{alpha.org_id}/usage", alpha.owner_headers, **window
+    )
+    metered = {i["metric"]: i["quantity"] for i in body["items"] if i["metric"] != "api_requests"}
+    assert metered == {"egress_minutes": 3}
+    async with offline_container(lk_settings) as offline:
+        stored = await offline.adapters.egress_records().get(alpha.project_id, record.id)
+        events = await offline.adapters.events().list_page(alpha.project_id, limit=10)
+    assert stored is not None and stored.ended
+    assert [e.type for e in events if e.type.startswith("egress.")] == []
+
+
 async def test_an_ingress_deleted_while_publishing_is_metered_once(
     client: Client, tenants: tuple[Tenant, Tenant], lk_container: Container, lk_settings: Settings
 ) -> None:

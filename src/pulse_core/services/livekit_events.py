@@ -69,7 +69,8 @@ class LiveKitEventProcessor:
         caller attempts them (and queues what needs another attempt). Events of no live
         project, of egresses and ingresses Pulse did not create, and of kinds Pulse does
         not publish are dropped (LiveKit was already answered 200); the end of a session
-        of an ingress deleted since is metered, not published."""
+        of an ingress deleted since, and the ends of a deleted project's egresses and
+        ingresses, are applied and metered, not published."""
         try:
             event = parse_livekit_event(job.body)
         except InvalidInput as exc:
@@ -101,8 +102,12 @@ class LiveKitEventProcessor:
         self, event: LiveKitEvent, info: EgressInfo, at: datetime, redelivered: bool
     ) -> list[Outgoing]:
         record = await self._egress.get_by_engine_id(info.egress_id)
-        if record is None or await self._projects.get(record.project_id) is None:
+        if record is None:
             return []
+        # A deleted project's egress may run on until the media server stops it: its end
+        # still ends the record (it counts against no limit then) and is metered, but
+        # nobody is told any more.
+        live = await self._projects.get(record.project_id) is not None
         # Applied to the record as stored when it is written: a refresh from the engine
         # made meanwhile cannot undo this end or drop its files, nor the reverse.
         updated = await self._egress.change(
@@ -114,6 +119,8 @@ class LiveKitEventProcessor:
             await self._meter.egress_ended(
                 updated, started=info.started_time, ended=info.ended_time
             )
+        if not live:
+            return []
         created = await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
         if updated.status == "complete" and (not record.ended or redelivered):
             for file in updated.files:
@@ -130,8 +137,7 @@ class LiveKitEventProcessor:
         if record is None:
             await self._meter_deleted_ingress(event, info, at)
             return []
-        if await self._projects.get(record.project_id) is None:
-            return []
+        live = await self._projects.get(record.project_id) is not None  # as an egress's
         status = ingress_status(info)
         if status != record.status:
 
@@ -145,6 +151,8 @@ class LiveKitEventProcessor:
                 return []
         if self._meter is not None and _ingress_ended(event, status):
             await self._meter.ingress_ended(record, info.state, at)
+        if not live:
+            return []
         return await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
 
     async def _meter_deleted_ingress(

@@ -26,6 +26,7 @@ from pulse_core.services.idempotency import IdempotencyService
 from pulse_core.services.jobs import JobRunner
 from pulse_core.services.keys import KeyService, KeyUsage
 from pulse_core.services.livekit_events import LiveKitEventProcessor
+from pulse_core.services.media_teardown import MediaTeardown
 from pulse_core.services.metering import UsageMeter
 from pulse_core.services.quota_notices import QuotaNotices
 from pulse_core.services.quotas import QuotaService, TokenAllowance
@@ -218,8 +219,21 @@ class Services(containers.DeclarativeContainer):
         event_log,
         meter,
     )
+    # What a deleted project left running on the media server is stopped by a job.
+    media_teardown = providers.Singleton(
+        MediaTeardown,
+        adapters.media_engine,
+        adapters.egress_records,
+        adapters.ingress_records,
+        adapters.job_queue,
+    )
     job_runner = providers.Singleton(
-        JobRunner, livekit_events, delivery, event_log, telemetry=observability.telemetry
+        JobRunner,
+        livekit_events,
+        delivery,
+        event_log,
+        teardown=media_teardown,
+        telemetry=observability.telemetry,
     )
     # Idempotency-Key answers of writes, kept where the container chose.
     idempotency = providers.Singleton(IdempotencyService, adapters.idempotency)
@@ -240,6 +254,7 @@ class Services(containers.DeclarativeContainer):
         webhook_urls=webhook_urls,
         webhook_url=webhook_url_setting,
         quotas=quotas,
+        on_deleted=media_teardown.provided.schedule,
     )
     media = providers.Factory(
         MediaService,
@@ -300,5 +315,6 @@ class Services(containers.DeclarativeContainer):
         adapters.clock,
         plans,
         on_deleted=users.provided.end_organization,
+        on_projects_deleted=media_teardown.provided.schedule,
         on_plan_changed=quotas.provided.refresh_organization,
     )

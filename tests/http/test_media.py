@@ -3,6 +3,7 @@ writing into local storage, records in SQLite, downloads through Pulse's own rou
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -21,6 +22,7 @@ from pulse_adapters.clock import ManualClock
 from pulse_adapters.livekit import LiveKitMediaEngine
 from pulse_adapters.memory.media_engine import PLACEHOLDER
 from pulse_core import rooms
+from pulse_core.errors import NotFound
 from pulse_core.ports.media import MediaEngine
 from pulse_core.ports.storage import DOWNLOAD_PATH
 from pulse_http.app import create_app
@@ -344,6 +346,76 @@ async def test_rtmp_ingress_create_read_and_delete(
     assert (await client.get("/v1/media/ingress?room=stage", headers=h)).json()["items"] == []
     gone = await client.delete(f"/v1/media/ingress/{ingress['id']}", headers=h)
     assert gone.status_code == 404 and gone.json()["code"] == "not_found"
+
+
+# -- a deleted project's media ------------------------------------------------------------------
+
+
+async def _engine_state(client: Client, container: Container, tenant: Tenant) -> dict[str, str]:
+    """Each of the tenant's egresses and ingresses as the media engine has it now."""
+
+    async def read() -> dict[str, str]:
+        engine = container.adapters.media_engine()
+        states = {}
+        for egress in await container.adapters.egress_records().list_page(
+            tenant.project_id, room=None, after=None, limit=50
+        ):
+            states[egress.id] = (await engine.get_egress(egress.engine_id)).status
+        for ingress in await container.adapters.ingress_records().list_page(
+            tenant.project_id, room=None, after=None, limit=50
+        ):
+            try:
+                await engine.get_ingress(ingress.engine_id)
+                states[ingress.id] = "exists"
+            except NotFound:
+                states[ingress.id] = "deleted"
+        return states
+
+    return client.blocking_portal.call(read)
+
+
+async def _media(client: Client, tenant: Tenant) -> None:
+    await start(client, tenant, room="demo", output={"type": "file", "filepath": "a.mp4"})
+    made = await client.post(
+        "/v1/media/ingress/create",
+        json={"room": "stage", "type": "rtmp", "participant_identity": "obs"},
+        headers=tenant.project_headers,
+    )
+    assert made.status_code == 201, made.text
+
+
+async def _until_ended(client: Client, container: Container, tenant: Tenant) -> dict[str, str]:
+    for _ in range(600):  # a generous 30 s: the in-process worker runs the job
+        states = await _engine_state(client, container, tenant)
+        if all(state in {"ending", "complete", "deleted"} for state in states.values()):
+            return states
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"still running: {states}")
+
+
+async def test_deleting_a_project_or_its_organization_stops_the_media_it_left_running(
+    client: Client, container: Container, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    await _media(client, tenant_a)
+    await _media(client, tenant_b)
+    running = {"active", "exists"}
+    assert set((await _engine_state(client, container, tenant_a)).values()) == running
+    deleted = await client.delete(
+        f"/v1/projects/{tenant_a.project_id}", headers=tenant_a.owner_headers
+    )
+    assert deleted.status_code == 204
+    assert set((await _until_ended(client, container, tenant_a)).values()) <= {
+        "ending",
+        "complete",
+        "deleted",
+    }
+    # The other tenant's media runs on until its own organization goes.
+    assert set((await _engine_state(client, container, tenant_b)).values()) == running
+    gone = await client.delete(
+        f"/v1/organizations/{tenant_b.org_id}", headers=tenant_b.owner_headers
+    )
+    assert gone.status_code == 204, gone.text
+    await _until_ended(client, container, tenant_b)
 
 
 # -- two tenants -------------------------------------------------------------------------------

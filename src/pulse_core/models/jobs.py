@@ -26,7 +26,14 @@ class DeliverWebhook(msgspec.Struct, frozen=True, kw_only=True, tag="deliver"):
     delivery_id: str
 
 
-Job = ApplyLiveKitEvent | DeliverWebhook
+class EndProjectMedia(msgspec.Struct, frozen=True, kw_only=True, tag="end_project_media"):
+    """Stop what deleted projects left running on the media server
+    (:mod:`pulse_core.services.media_teardown`)."""
+
+    project_ids: tuple[str, ...]
+
+
+Job = ApplyLiveKitEvent | DeliverWebhook | EndProjectMedia
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Job)

@@ -10,10 +10,11 @@ import msgspec
 
 from pulse_core.errors import Unavailable
 from pulse_core.models.events import Outgoing
-from pulse_core.models.jobs import ApplyLiveKitEvent, DeliverWebhook, decode_job
+from pulse_core.models.jobs import ApplyLiveKitEvent, DeliverWebhook, EndProjectMedia, decode_job
 from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 from pulse_core.services.delivery import DeliveryService
 from pulse_core.services.event_log import EventLog
+from pulse_core.services.media_teardown import MediaTeardown
 
 
 class PoisonJob(Exception):
@@ -38,8 +39,10 @@ class JobRunner:
         deliveries: DeliveryService,
         log: EventLog,
         *,
+        teardown: MediaTeardown | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
+        self._teardown = teardown
         self._livekit_events = livekit_events
         self._deliveries = deliveries
         self._log = log
@@ -56,6 +59,13 @@ class JobRunner:
         if isinstance(job, DeliverWebhook):
             with self._telemetry.span("pulse.job deliver", attributes):
                 return await self._deliveries.attempt(job.project_id, job.delivery_id)
+        if isinstance(job, EndProjectMedia):
+            if self._teardown is None:
+                raise PoisonJob("this worker has no media teardown")
+            with self._telemetry.span("pulse.job end_project_media", attributes):
+                for project_id in job.project_ids:
+                    await self._teardown.end(project_id)
+            return None
         with self._telemetry.span("pulse.job livekit_event", attributes):
             await self._apply(job, attempts)
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
 import msgspec
@@ -53,13 +53,17 @@ class OrganizationService:
         plans: PlanCatalog | None = None,
         *,
         on_deleted: Callable[[str], Awaitable[object]] | None = None,
+        on_projects_deleted: Callable[[Sequence[str]], Awaitable[object]] | None = None,
         on_plan_changed: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         # ``on_deleted`` runs after an organization is deleted: the container has its
-        # users' sessions ended there. ``on_plan_changed`` runs after an admin sets its
+        # users' sessions ended there; ``on_projects_deleted`` with the ids of the
+        # projects that went with it (as ProjectService's ``on_deleted``: the media they
+        # left running is stopped). ``on_plan_changed`` runs after an admin sets its
         # plan: the container has the token allowance of this process refreshed there
         # (the other processes refresh it within 10 seconds).
         self._on_deleted = on_deleted
+        self._on_projects_deleted = on_projects_deleted
         self._on_plan_changed = on_plan_changed
         self._plans = plans or PlanCatalog()
         self._orgs = organizations
@@ -156,7 +160,9 @@ class OrganizationService:
         if not actor.can_write(org.id):
             raise PermissionDenied("members may not delete the organization")
         now = self._clock.now()
-        await self._projects.delete_for_organization(org.id, now)
+        deleted = await self._projects.delete_for_organization(org.id, now)
+        if self._on_projects_deleted is not None:
+            await self._on_projects_deleted(deleted)
 
         def apply(stored: Organization) -> Organization:
             return msgspec.structs.replace(stored, is_deleted=True, deleted_at=now, updated_at=now)

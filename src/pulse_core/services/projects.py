@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -117,7 +117,11 @@ class ProjectService:
         webhook_urls: UrlGuard,
         webhook_url: WebhookUrlSetting | None = None,
         quotas: QuotaService | None = None,
+        on_deleted: Callable[[Sequence[str]], Awaitable[object]] | None = None,
     ) -> None:
+        # Runs with the id of a project just deleted: the container has the media it
+        # left running stopped there (pulse_core.services.media_teardown).
+        self._on_deleted = on_deleted
         self._quotas = quotas
         # Without it (an embedder with no webhooks), ``webhook_url`` is only stored.
         self._webhook_url = webhook_url
@@ -230,6 +234,8 @@ class ProjectService:
             return msgspec.structs.replace(stored, is_deleted=True, deleted_at=now, updated_at=now)
 
         await self._change(project, apply, actor, "project.deleted")
+        if self._on_deleted is not None:
+            await self._on_deleted([project.id])
 
     async def regenerate_keys(
         self, actor: ManagementPrincipal, project_id: str, *, grace_period_seconds: int = 0

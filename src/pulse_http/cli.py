@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 from granian.constants import Interfaces
@@ -18,12 +19,15 @@ from granian.server import MPServer, MTServer
 from granian.server import Server as Granian
 
 from pulse_core import __version__
-from pulse_core.errors import PulseError, Unavailable
+from pulse_core.errors import InvalidInput, PulseError, Unavailable
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.services.users import UserService
-from pulse_http.container import backend_problems, build_container
+from pulse_http.backend_checks import backend_problems
+from pulse_http.cli_args import seconds_allowed, within
+from pulse_http.container import build_container
 from pulse_http.lifecycle import Lifecycle, pepper_check
 from pulse_http.observability import serve_beside
+from pulse_http.setting_bounds import bound_problem
 from pulse_http.settings import ConfigError, Settings, listen_problem, load_settings
 from pulse_http.worker_process import run_worker_process
 
@@ -97,7 +101,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
-    workers = args.workers or settings.workers
+    workers = settings.workers if args.workers is None else args.workers
+    # The server's processes load the settings again, from the environment: the flags
+    # must reach them there (links made from PUBLIC_URL's default name this port).
+    os.environ["HOST"], os.environ["PORT"] = host, str(port)
     problems = settings.serve_problems(workers)
     listen = listen_problem(host, port)
     if listen:
@@ -147,8 +154,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
             " `pulse create-admin --email you@example.com`)\n",
             flush=True,
         )
+    _warn_local_queue(settings)
     build_server("pulse_http.asgi:app", host=address, port=port, workers=workers).serve()
     return 0
+
+
+def _local_queue(settings: Settings) -> str | None:
+    """Where the job queue is when it is a file of this host while the data is not."""
+    if settings.job_queue == "sqlite" and settings.persistence == "mongo":
+        return (
+            f"the job queue is the SQLite file {settings.resolved_sqlite_path} of this host:"
+            " every `pulse worker` must share this DATA_DIR (set REDIS_URL for workers"
+            " elsewhere)"
+        )
+    return None
+
+
+def _warn_local_queue(settings: Settings) -> None:
+    note = _local_queue(settings)
+    if note is not None:
+        print(f"pulse: warning: {note}", file=sys.stderr, flush=True)
 
 
 def build_server(target: str, *, host: str, port: int, workers: int = 1) -> MPServer | MTServer:
@@ -177,10 +202,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     new job, finish (or hand back) the ones held, and exit 0."""
     settings = _settings_or_exit()
     if args.concurrency is not None:
-        if args.concurrency < 1:
-            print("pulse: --concurrency must be at least 1", file=sys.stderr)
+        problem = bound_problem("webhook_concurrency", args.concurrency)
+        if problem:
+            print(f"pulse: --concurrency: {problem.partition(': ')[2]}", file=sys.stderr)
             return 2
         settings = msgspec.structs.replace(settings, webhook_concurrency=args.concurrency)
+    _warn_local_queue(settings)
     try:
         run_worker_process(settings)
     except PulseError as exc:
@@ -216,16 +243,31 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
     print(f"storage:      {storage}{where}")
     metrics = f"port {settings.metrics_port}" if settings.metrics_port else "/metrics on PORT"
     print(f"metrics:      {metrics}")
-    tracing = settings.otel_exporter_otlp_endpoint
+    queue = settings.job_queue
+    where = " (REDIS_URL)" if queue == "redis" else f" ({settings.resolved_sqlite_path})"
+    print(f"job queue:    {queue}{where}")
+    note = _local_queue(settings)
+    if note is not None:
+        print(f"  note: {note}")
+    tracing = _without_userinfo(settings.otel_exporter_otlp_endpoint)
     print(f"tracing:      {f'OTLP/HTTP to {tracing}' if tracing else 'off'}")
-    for problem in settings.serve_problems(settings.workers):
+    refused = settings.serve_problems(settings.workers)
+    for problem in refused:
         print(f"refused by pulse serve: {problem}")
     problems = settings.production_problems()
     if problems and not settings.is_production:
         print("not ready for production:")
         for problem in problems:
             print(f"  - {problem}")
-    return 0
+    return 2 if refused else 0
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without a user name or password (an OTLP endpoint may carry them)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 async def _create_indexes(settings: Settings, timeout_seconds: float) -> list[str]:
@@ -261,7 +303,8 @@ def _admin_password() -> str:
         if getpass.getpass("again: ") != first:
             raise ValueError("the two passwords differ")
         return first
-    return sys.stdin.readline().rstrip("\n")
+    # A line ends with LF or CRLF (a file written on Windows, a pipe from PowerShell).
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 async def _create_admin(settings: Settings, email: str, password: str) -> str:
@@ -289,7 +332,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     except PulseError as exc:
         field = f" ({exc.field})" if exc.field else ""
         print(f"pulse: {exc.detail}{field}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, InvalidInput) else 1  # bad input, as a usage error
     print(user_id)
     return 0
 
@@ -302,12 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the REST API")
     serve.add_argument("--host", help="bind address (default HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default PORT or 8080)")
-    serve.add_argument("--workers", type=int, help="worker processes (default WORKERS or 1)")
+    serve.add_argument(
+        "--workers", type=within("workers"), help="worker processes (default WORKERS or 1)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run webhook delivery workers (until SIGTERM)")
     worker.add_argument(
-        "--concurrency", type=int, help="deliveries at once (default WEBHOOK_CONCURRENCY or 50)"
+        "--concurrency",
+        type=within("webhook_concurrency"),
+        help="deliveries at once (default WEBHOOK_CONCURRENCY or 50)",
     )
     worker.set_defaults(func=cmd_worker)
 
@@ -334,7 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
         "create-indexes", help="create the indexes (MongoDB) or apply the schema (SQLite)"
     )
     indexes.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds allowed (large collections)"
+        "--timeout",
+        type=seconds_allowed,
+        default=600.0,
+        help="seconds allowed, up to a day (large collections)",
     )
     indexes.set_defaults(func=cmd_create_indexes)
     return parser

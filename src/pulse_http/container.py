@@ -39,7 +39,6 @@ from pulse_adapters.mongo import (
     MongoUserRepository,
     MongoWebhookEndpointRepository,
 )
-from pulse_adapters.mongo.database import check_uri as check_mongo_uri
 from pulse_adapters.mongo.idempotency import MongoIdempotencyStore
 from pulse_adapters.mongo.media_records import (
     MongoEgressRecordRepository,
@@ -69,7 +68,6 @@ from pulse_adapters.sqlite import (
 )
 from pulse_adapters.sqlite.idempotency import SqliteIdempotencyStore
 from pulse_core import __version__
-from pulse_core.errors import InvalidInput
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.rate_limit import RateLimiter
 from pulse_core.ports.storage import EgressUploadTarget, ObjectStorage, SignedDownloads
@@ -97,7 +95,7 @@ def _mongo(settings: Settings, telemetry: Telemetry) -> MongoDatabase:
     )
 
 
-def _redis(settings: Settings, telemetry: Telemetry) -> Redis:
+def redis_client(settings: Settings, telemetry: Telemetry) -> Redis:
     return create_redis_client(
         settings.redis_url, timeout_seconds=settings.redis_timeout_seconds, telemetry=telemetry
     )
@@ -119,7 +117,7 @@ class Gateways(containers.DeclarativeContainer):
     telemetry: providers.Dependency[Telemetry] = providers.Dependency()
     sqlite = providers.Singleton(_sqlite, settings, telemetry)
     mongo = providers.Singleton(_mongo, settings, telemetry)
-    redis = providers.Singleton(_redis, settings, telemetry)
+    redis = providers.Singleton(redis_client, settings, telemetry)
     queue_redis = providers.Singleton(_queue_redis, settings, telemetry)
     database = providers.Selector(settings.provided.persistence, sqlite=sqlite, mongo=mongo)
 
@@ -157,23 +155,26 @@ def _local_storage(settings: Settings, clock: Clock) -> LocalObjectStorage:
     )
 
 
-def _s3_storage(settings: Settings) -> S3ObjectStorage:
-    return S3ObjectStorage(
-        S3Config(
-            bucket=settings.s3_bucket,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key,
-            region=settings.s3_region,
-            endpoint_url=settings.s3_endpoint_url or None,
-            force_path_style=settings.s3_force_path_style,
-            prefix=settings.s3_prefix,
-            presign_endpoint_url=settings.s3_public_endpoint_url or None,
-            egress_endpoint_url=settings.s3_egress_endpoint_url or None,
-        )
+def s3_config(settings: Settings) -> S3Config:
+    """``ValueError`` naming the bad field (``S3Config``'s own checks)."""
+    return S3Config(
+        bucket=settings.s3_bucket,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=settings.s3_secret_access_key,
+        region=settings.s3_region,
+        endpoint_url=settings.s3_endpoint_url or None,
+        force_path_style=settings.s3_force_path_style,
+        prefix=settings.s3_prefix,
+        presign_endpoint_url=settings.s3_public_endpoint_url or None,
+        egress_endpoint_url=settings.s3_egress_endpoint_url or None,
     )
 
 
-def _livekit_engine(settings: Settings, telemetry: Telemetry) -> LiveKitMediaEngine:
+def _s3_storage(settings: Settings) -> S3ObjectStorage:
+    return S3ObjectStorage(s3_config(settings))
+
+
+def livekit_engine(settings: Settings, telemetry: Telemetry) -> LiveKitMediaEngine:
     return LiveKitMediaEngine(
         settings.livekit_host,
         settings.livekit_api_key,
@@ -275,7 +276,7 @@ class Adapters(containers.DeclarativeContainer):
     media_engine = providers.Selector(
         settings.provided.media_engine,
         memory=providers.Singleton(_simulated_engine, clock, storage),
-        livekit=providers.Singleton(_livekit_engine, settings, telemetry),
+        livekit=providers.Singleton(livekit_engine, settings, telemetry),
     )
     # The room engine is the media engine's other half: on LiveKit it shares its session,
     # in the simulation it sees its egresses (a room's active_recording).
@@ -353,15 +354,3 @@ def build_container(settings: Settings | None = None) -> Container:
     if settings is not None:
         container.settings.override(providers.Object(settings))
     return container
-
-
-def backend_problems(settings: Settings) -> list[str]:
-    """What the settings loader cannot check without the drivers, one message each:
-    the form of ``MONGO_URI`` as pymongo parses it (``pulse serve``, ``check-config``)."""
-    problems = []
-    if settings.persistence == "mongo":
-        try:
-            check_mongo_uri(settings.mongo_uri, timeout_seconds=settings.database_timeout_seconds)
-        except InvalidInput as exc:
-            problems.append(f"MONGO_URI: {exc.detail}")
-    return problems

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from pulse_adapters.clock import SystemClock
@@ -86,7 +88,8 @@ def test_several_workers_without_redis_are_refused_with_the_reason(tmp_path: Pat
         assert result.returncode == 2, result.stdout
         assert "needs REDIS_URL" in result.stderr and "rate limits" in result.stderr
     check = _run("check-config", env={"WORKERS": "3"}, cwd=tmp_path)
-    assert check.returncode == 0 and "WORKERS=3 needs REDIS_URL" in check.stdout
+    # Said, and the exit status says it too: a check that passes what serve refuses is no check.
+    assert check.returncode == 2 and "WORKERS=3 needs REDIS_URL" in check.stdout
 
 
 def test_admin_token_refuses_a_lifetime_over_the_bound(tmp_path: Path) -> None:
@@ -131,6 +134,11 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
         ),
         ({"RECORDING_URL_TTL_SECONDS": "0"}, ["RECORDING_URL_TTL_SECONDS", "604800"]),
         ({"DNS_TIMEOUT_SECONDS": "nan"}, ["DNS_TIMEOUT_SECONDS", "not nan"]),
+        # What the backends' own clients refuse (each server process used to die with a
+        # traceback while check-config said nothing).
+        ({"REDIS_URL": "localhost:6379"}, ["REDIS_URL", "redis://"]),
+        ({"S3_BUCKET": "media"}, ["S3_ACCESS_KEY_ID", "required"]),
+        ({"LIVEKIT_HOST": "livekit:7880"}, ["LIVEKIT_HOST", "http(s)://"]),
     ],
 )
 def test_serve_and_check_config_refuse_a_bad_value_before_anything_else(
@@ -212,3 +220,74 @@ def test_a_changed_pepper_is_refused_at_the_next_start(
     # `pulse worker` refuses it the same way.
     worker = _run("worker", env={**data, "API_KEY_PEPPER": "a-second-pepper"}, cwd=tmp_path)
     assert worker.returncode == 1 and "API_KEY_PEPPER differs" in worker.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("serve", "--workers", "5000"),
+        ("serve", "--workers", "0"),
+        ("worker", "--concurrency", "100000"),
+        ("db", "create-indexes", "--timeout", "nan"),
+        ("db", "create-indexes", "--timeout", "-1"),
+        ("db", "create-indexes", "--timeout", "0"),
+    ],
+)
+def test_a_flag_outside_its_bounds_is_a_usage_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = _run(*args, env={"DATA_DIR": str(tmp_path / "d")}, cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert f"argument {args[-2]}" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_create_admin_refuses_a_blank_password_as_bad_input(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path / "d"), "PULSE_ADMIN_PASSWORD": " " * 12}
+    result = _run("create-admin", "--email", "ops@example.com", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "only spaces" in result.stderr
+
+
+def test_a_password_piped_with_crlf_is_read_without_its_line_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pulse_http import cli
+
+    monkeypatch.delenv("PULSE_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\r\n"))
+    assert cli._admin_password() == "correct horse battery"
+
+
+def test_check_config_says_where_the_job_queue_is_and_hides_credentials(
+    tmp_path: Path, mongo_server: MongoTestServer
+) -> None:
+    env = {"DATA_DIR": str(tmp_path / "d"), "MONGO_URI": mongo_server.uri}
+    result = _run("check-config", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "job queue:    sqlite" in result.stdout
+    assert "every `pulse worker` must share this DATA_DIR" in result.stdout
+    from pulse_http.cli import _without_userinfo
+
+    assert _without_userinfo("https://u:hunter2@otel.example.com:4318") == (
+        "https://***@otel.example.com:4318"
+    )
+    assert _without_userinfo("https://otel.example.com") == "https://otel.example.com"
+
+
+def test_serve_port_flag_is_the_port_its_links_name(tmp_path: Path) -> None:
+    """Invitation links are made from PUBLIC_URL's default, by the server's processes:
+    --port must reach them, not only the socket."""
+    with running_pulse_serve(tmp_path, port_flag=True) as (base, token):
+        admin = {"Authorization": f"Bearer {token}"}
+        org = httpx.post(
+            f"{base}/v1/organizations",
+            json={"name": "Ports", "admin_email": "ops@ports.test"},
+            headers=admin,
+        ).json()
+        invited = httpx.post(
+            f"{base}/v1/organizations/{org['id']}/users",
+            json={"email": "new@ports.test", "role": "member"},
+            headers=admin,
+        )
+        assert invited.status_code == 201, invited.text
+        port = base.rsplit(":", 1)[1]
+        assert f"localhost:{port}/" in invited.json()["invite_url"]

@@ -28,9 +28,12 @@ def bash_blocks(markdown: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_pulse_serve(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, str]]:
+def running_pulse_serve(
+    tmp_path: Path, *, port_flag: bool = False, **extra_env: str
+) -> Iterator[tuple[str, str]]:
     """`pulse serve` on the embedded default (plus ``extra_env``); yields (base URL,
-    printed admin token) and stops it afterwards."""
+    printed admin token) and stops it afterwards. ``port_flag``: the port is given as
+    ``--port``, not ``PORT``."""
     port = free_port()
     env = {
         **os.environ,
@@ -42,8 +45,10 @@ def running_pulse_serve(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str,
         **extra_env,
     }
     pulse = Path(sys.executable).parent / "pulse"
+    if port_flag:
+        del env["PORT"]
     process = subprocess.Popen(
-        [str(pulse), "serve"],
+        [str(pulse), "serve", *(["--port", str(port)] if port_flag else [])],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

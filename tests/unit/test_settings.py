@@ -181,7 +181,7 @@ def test_a_mongo_uri_with_another_scheme_is_refused_without_echoing_it(uri: str)
     ],
 )
 def test_the_mongo_uri_form_is_checked_by_pymongo(uri: str, reason: str) -> None:
-    from pulse_http.container import backend_problems
+    from pulse_http.backend_checks import backend_problems
 
     settings = load_settings({"MONGO_URI": uri}, env_file=None)
     [problem] = backend_problems(settings)
@@ -191,6 +191,44 @@ def test_the_mongo_uri_form_is_checked_by_pymongo(uri: str, reason: str) -> None
         {"MONGO_URI": "mongodb://u:p@db1,db2:27018/?replicaSet=rs0"}, env_file=None
     )
     assert backend_problems(good) == []
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable", "reason"),
+    [
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL", "redis://"),
+        ({"REDIS_URL": "redis://user:hunter2@cache:port/0"}, "REDIS_URL", "Port"),
+        ({"S3_BUCKET": "media"}, "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY", "required"),
+        (
+            {"S3_BUCKET": "media", "S3_ACCESS_KEY_ID": "a", "S3_SECRET_ACCESS_KEY": "b"}
+            | {"S3_PREFIX": "pulse"},
+            "S3_PREFIX",
+            "end with '/'",
+        ),
+        (
+            {"S3_BUCKET": "media", "S3_ACCESS_KEY_ID": "a", "S3_SECRET_ACCESS_KEY": "b"}
+            | {"S3_ENDPOINT_URL": "minio:9000"},
+            "S3_ENDPOINT_URL",
+            "http(s) URL",
+        ),
+        ({"LIVEKIT_HOST": "livekit:7880"}, "LIVEKIT_HOST", "http(s)://"),
+        (
+            {"LIVEKIT_HOST": "http://livekit:7880", "LIVEKIT_API_KEY": ""},
+            "LIVEKIT_API_KEY",
+            "required",
+        ),
+    ],
+)
+def test_what_a_backend_refuses_is_one_line_naming_its_variable(
+    environ: dict[str, str], variable: str, reason: str
+) -> None:
+    """Found before any server process builds the backend (it was a traceback in each)."""
+    from pulse_http.backend_checks import backend_problems
+
+    [problem] = backend_problems(load_settings(environ, env_file=None))
+    assert variable in problem.partition(": ")[0], problem
+    assert reason in problem
+    assert "hunter2" not in problem
 
 
 # -- production guard rails --------------------------------------------------------------

@@ -76,6 +76,8 @@ def check_password(password: str) -> str:
             f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
             field="password",
         )
+    if not password.strip():
+        raise InvalidInput("password must not be only spaces", field="password")
     return password
 
 

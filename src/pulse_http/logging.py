@@ -33,7 +33,24 @@ from pulse_http.settings import Settings
 REDACTED = "[redacted]"
 _SECRET_NAMES = ("secret", "password", "authorization", "token", "pepper", "cookie")
 _SECRET_VALUES = re.compile(
-    r"pulse_secret_[0-9A-Za-z]+|eyJ[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+"
+    r"pulse_secret_[0-9A-Za-z]+|whsec_[0-9A-Za-z+/=]+"
+    r"|eyJ[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+"
+)
+# Libraries whose debug output carries credentials or stored documents (pymongo's
+# commands hold webhook secrets and key hashes, botocore's requests their Authorization
+# header): LOG_LEVEL=debug is Pulse's own debug output, these stay at info and above.
+_LIBRARIES = (
+    "aiohttp",
+    "asyncio",
+    "boto3",
+    "botocore",
+    "httpcore",
+    "httpx",
+    "livekit",
+    "pymongo",
+    "redis",
+    "s3transfer",
+    "urllib3",
 )
 
 
@@ -43,8 +60,8 @@ def redact_secrets(
     for key, value in event_dict.items():
         if any(name in key.lower() for name in _SECRET_NAMES):
             event_dict[key] = REDACTED
-        elif isinstance(value, str) and ("pulse_secret_" in value or "eyJ" in value):
-            event_dict[key] = _SECRET_VALUES.sub(REDACTED, value)
+        elif isinstance(value, str):
+            event_dict[key] = _mask(value)
     return event_dict
 
 
@@ -79,9 +96,22 @@ def _json_dumps(event_dict: Any, default: Any = None, **_kw: Any) -> str:
 
 
 def _mask(value: str) -> str:
-    if "pulse_secret_" in value or "eyJ" in value:
+    # Spelled out, not a loop over the marks: the access log masks every request's path.
+    if "pulse_secret_" in value or "whsec_" in value or "eyJ" in value:
         return _SECRET_VALUES.sub(REDACTED, value)
     return value
+
+
+class _MaskedRecords(logging.Filter):
+    """Masks secret values in the lines of the standard library's loggers (libraries'),
+    as :func:`redact_secrets` does in Pulse's own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _mask(message)
+        if masked is not message:
+            record.msg, record.args = masked, ()
+        return True
 
 
 class _UtcTimestamp:
@@ -233,6 +263,10 @@ def configure_logging(settings: Settings) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=_STDOUT, format="%(message)s", force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_MaskedRecords())
+    for library in _LIBRARIES:
+        logging.getLogger(library).setLevel(max(level, logging.INFO))
     _access_log.flush()
     _access_log = AccessLog(_STDOUT, use_json=use_json, enabled=level <= logging.INFO)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 import structlog
 
@@ -51,3 +53,26 @@ def test_tracebacks_carry_no_locals_and_no_secrets(
     assert "RuntimeError" in out and "unhandled_error" in out
     assert secret not in out
     assert local_only not in out
+
+
+def test_libraries_log_from_info_up_and_their_secrets_are_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """At LOG_LEVEL=debug pymongo logged each command with its documents (webhook
+    secrets, key hashes) and botocore each request's Authorization header."""
+    configure_logging(
+        Settings(environment="development", log_format="json", log_level="debug")  # type: ignore[arg-type]
+    )
+    try:
+        logging.getLogger("pulse.example").debug("pulse's own debug line")
+        logging.getLogger("pymongo.command").debug("find {'secret': 'whsec_c2VjcmV0'}")
+        logging.getLogger("botocore.endpoint").debug("Authorization: AWS4-HMAC-SHA256 x")
+        secret = credentials.generate_api_secret()
+        logging.getLogger("botocore.hooks").warning("retrying with %s and whsec_QUJD+/=", secret)
+        out = capsys.readouterr().out
+        assert "pulse's own debug line" in out
+        assert "whsec_c2VjcmV0" not in out and "AWS4-HMAC" not in out
+        assert "retrying with" in out and secret not in out and "whsec_QUJD" not in out
+        assert out.count(REDACTED) == 2
+    finally:
+        configure_logging(Settings(environment="development", log_level="warning"))  # type: ignore[arg-type]

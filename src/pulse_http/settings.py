@@ -210,7 +210,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.public_url:
             return self.public_url.rstrip("/")
         host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host  # noqa: S104
-        return f"http://{host}:{self.port}"
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def serve_problems(self, workers: int) -> list[str]:
         """What stops ``pulse serve`` with ``workers`` processes, one message each.
@@ -361,6 +361,9 @@ def _check_values(settings: Settings) -> None:
     problem = listen_problem(settings.host, settings.port)
     if problem:
         raise ConfigError(problem)
+    for secret in ("jwt_secret", "api_key_pepper"):
+        if not getattr(settings, secret):  # set but empty: the default is set by leaving it out
+            raise ConfigError(f"{secret.upper()}: must not be empty (unset it for the default)")
     if settings.mongo_uri and not settings.mongo_uri.startswith(MONGO_URI_SCHEMES):
         # The URI itself is never echoed: it may carry a password.
         raise ConfigError("MONGO_URI: must start with mongodb:// or mongodb+srv://")

@@ -389,3 +389,24 @@ def test_a_number_outside_its_bounds_is_refused_naming_the_variable(
 def test_the_edges_of_the_bounds_are_taken(variable: str, value: str) -> None:
     settings = load_settings({variable: value}, env_file=None)
     assert getattr(settings, variable.lower()) == float(value)
+
+
+@pytest.mark.parametrize("variable", ["JWT_SECRET", "API_KEY_PEPPER"])
+def test_a_secret_set_empty_is_refused_not_used(variable: str) -> None:
+    """Empty, it replaced the development default: an empty signing key (forgeable
+    tokens) or pepper. Left out, the default applies."""
+    with pytest.raises(ConfigError, match=f"{variable}: must not be empty"):
+        load_settings({variable: ""}, env_file=None)
+    assert getattr(load_settings({}, env_file=None), variable.lower())
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("::1", "http://[::1]:8080"),
+        ("0.0.0.0", "http://localhost:8080"),
+        ("::", "http://localhost:8080"),
+    ],
+)
+def test_the_default_public_url_is_a_url_for_an_ipv6_host_too(host: str, url: str) -> None:
+    assert load_settings({"HOST": host}, env_file=None).resolved_public_url == url

@@ -362,6 +362,9 @@ async def test_the_end_of_a_deleted_projects_egress_is_still_metered(
     )
     metered = {i["metric"]: i["quantity"] for i in body["items"] if i["metric"] != "api_requests"}
     assert metered == {"egress_minutes": 3}
+    # The deleted project is listed with its usage, so the projects add up to the whole.
+    [gone] = [p for p in body["projects"] if p["project_id"] == alpha.project_id]
+    assert {i["metric"]: i["quantity"] for i in gone["items"]}["egress_minutes"] == 3
     async with offline_container(lk_settings) as offline:
         stored = await offline.adapters.egress_records().get(alpha.project_id, record.id)
         events = await offline.adapters.events().list_page(alpha.project_id, limit=10)

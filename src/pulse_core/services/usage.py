@@ -123,14 +123,17 @@ class UsageService:
     async def organization_usage(
         self, org_id: str, query: UsageQuery
     ) -> tuple[list[UsageItem], dict[str, list[UsageItem]]]:
-        """The organization's usage (its projects together), and each project's."""
-        # Deleted projects count too: their usage happened. The per-project view lists
-        # the live ones.
+        """The organization's usage (its projects together), and each project's: every
+        live one, then each deleted one with usage in the window, so that the projects
+        add up to the whole."""
+        # Deleted projects count too: their usage happened.
         totals = await self._totals(await self._projects.ids_of_organization(org_id), query)
         project_ids = await project_ids_of(self._projects, org_id)
         per_project: dict[str, list[UsageTotal]] = defaultdict(list)
         for total in totals:
             per_project[total.project_id].append(total)
+        live = set(project_ids)
+        project_ids += sorted(p for p in per_project if p not in live)
         return _items(totals, query.granularity), {
             p: _items(per_project.get(p, []), query.granularity) for p in project_ids
         }

@@ -21,7 +21,7 @@ What it does, in order (the server under test always alone on core 0, wrk on cor
    ``AccessToken``, no auth) on uvicorn with uvloop and httptools, one worker;
 5. ``raw-asgi``: the floor, ``bench/peers/raw_asgi.py`` (a bare ASGI callable doing the
    same token work: msgspec decode, ``TokenService.mint``, msgspec encode), served like
-   ``pulse serve`` (``pulse_http.cli.build_server``);
+   ``pulse serve`` (``pulse_http.server.build_server``);
 6. ``pulse-redis``: step 2 with ``REDIS_URL`` set: every request's rate-limit decision is
    a round trip to a ``redis-server`` started here, pinned to core 1 next to wrk.
 
@@ -408,10 +408,10 @@ DESCRIPTIONS = {
     "pulse-redis": "pulse serve (granian), Redis limits",
 }
 SERVERS = {
-    "pulse": "pulse serve: granian ASGI, 1 worker, pulse_http.cli.build_server settings",
+    "pulse": "pulse serve: granian ASGI, 1 worker, pulse_http.server.build_server settings",
     "pulse-uvicorn": "uvicorn pulse_http.asgi:app " + " ".join(UVICORN),
     "fastapi": "uvicorn fastapi_app:app --workers 1 " + " ".join(UVICORN),
-    "raw-asgi": "granian ASGI, 1 worker, pulse_http.cli.build_server settings",
+    "raw-asgi": "granian ASGI, 1 worker, pulse_http.server.build_server settings",
     "pulse-redis": "as pulse, REDIS_URL set; redis-server pinned to the load core",
 }
 

@@ -7,7 +7,7 @@ No routing, no authentication, no rate limit, no request id, no logging: what is
 is the server plus the token work, the least any implementation can cost.
 
 ``bench/run.py`` serves it with the server and settings ``pulse serve`` uses
-(``pulse_http.cli.build_server``):
+(``pulse_http.server.build_server``):
 
     LIVEKIT_API_KEY=... LIVEKIT_API_SECRET=... PORT=8000 python bench/peers/raw_asgi.py
 """
@@ -75,7 +75,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 if __name__ == "__main__":
-    from pulse_http.cli import build_server
+    from pulse_http.server import build_server
 
     # Run from bench/peers (or with it on PYTHONPATH): the server imports "raw_asgi:app".
     build_server("raw_asgi:app", host="127.0.0.1", port=int(os.environ.get("PORT", "8000"))).serve()

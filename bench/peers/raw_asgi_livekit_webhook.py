@@ -13,7 +13,7 @@ path inside ``pulse serve``.
 With ``FLOOR_BATCH=1`` the enqueues go through this file's own pipeline of the same
 ``EVALSHA``s (each still atomic, in order) instead: the prototype of the batching
 ``RedisJobQueue.enqueue`` now does, kept to compare the two. Served as ``pulse serve``
-serves (``pulse_http.cli.build_server``):
+serves (``pulse_http.server.build_server``):
 
     LIVEKIT_API_KEY=... LIVEKIT_API_SECRET=... REDIS_URL=... PORT=8000 \\
         python bench/peers/raw_asgi_livekit_webhook.py
@@ -137,7 +137,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 if __name__ == "__main__":
-    from pulse_http.cli import build_server
+    from pulse_http.server import build_server
 
     # Run from bench/peers (or with it on PYTHONPATH): the server imports the module by name.
     port = int(os.environ.get("PORT", "8000"))

@@ -14,9 +14,6 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
-from granian.constants import Interfaces
-from granian.server import MPServer, MTServer
-from granian.server import Server as Granian
 
 from pulse_core import __version__
 from pulse_core.errors import InvalidInput, PulseError, Unavailable
@@ -27,6 +24,7 @@ from pulse_http.cli_args import seconds_allowed, within
 from pulse_http.container import build_container
 from pulse_http.lifecycle import Lifecycle, pepper_check
 from pulse_http.observability import serve_beside
+from pulse_http.server import build_server
 from pulse_http.setting_bounds import bound_problem
 from pulse_http.settings import ConfigError, Settings, listen_problem, load_settings
 from pulse_http.worker_process import run_worker_process
@@ -155,7 +153,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     _warn_local_queue(settings)
-    build_server("pulse_http.asgi:app", host=address, port=port, workers=workers).serve()
+    server = build_server(
+        "pulse_http.asgi:app", host=address, port=port, workers=workers, settings=settings
+    )
+    server.serve()
     return 0
 
 
@@ -174,27 +175,6 @@ def _warn_local_queue(settings: Settings) -> None:
     note = _local_queue(settings)
     if note is not None:
         print(f"pulse: warning: {note}", file=sys.stderr, flush=True)
-
-
-def build_server(target: str, *, host: str, port: int, workers: int = 1) -> MPServer | MTServer:
-    """The ASGI server ``pulse serve`` runs, with its settings (also used by the
-    benchmark's raw-ASGI floor, so both are served alike). ``Granian`` is the
-    multi-process server on GIL builds of CPython, the threaded one otherwise.
-
-    Chosen by measurement (``bench/run.py``, ``bench/README.md``): granian rather than
-    uvicorn, and two Rust I/O threads per worker rather than one (+8-18% requests/s on
-    token minting, lower p99, even with the worker confined to one core). The event loop
-    is granian's ``auto``: uvloop when it is installed (``granian[uvloop]``), which is
-    worth ~25% over asyncio's own loop."""
-    return Granian(
-        target,
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        runtime_threads=2,
-        log_access=False,
-    )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

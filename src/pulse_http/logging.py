@@ -228,13 +228,49 @@ def _flush_access_log() -> None:
     _access_log.flush()
 
 
+def writes_json(settings: Settings) -> bool:
+    """Whether log lines are JSON (``LOG_FORMAT``; ``auto``: in production)."""
+    return settings.log_format == "json" or (
+        settings.log_format == "auto" and settings.is_production
+    )
+
+
+class ServerLineFormatter(logging.Formatter):
+    """The ASGI server's own lines (started, workers, stopping) as one JSON object each,
+    like Pulse's: ``event``, ``level``, ``logger``, ``timestamp``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        at = datetime.fromtimestamp(record.created, tz=UTC).isoformat().replace("+00:00", "Z")
+        line = {
+            "event": _mask(record.getMessage()),
+            "level": record.levelname.lower(),
+            "logger": "granian",
+            "timestamp": at,
+        }
+        return _json_encoder.encode(line).decode()
+
+
+def server_logging(settings: Settings) -> dict[str, Any]:
+    """granian's logging configuration (its ``log_dictconfig``): at ``LOG_LEVEL``, and in
+    JSON when Pulse writes JSON, so that no plain line breaks a JSON log stream."""
+    if not writes_json(settings):
+        return {}
+    formatter = {"()": f"{__name__}.ServerLineFormatter"}
+    stdout = {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
+    return {
+        "formatters": {"generic": formatter, "access": formatter},
+        "handlers": {
+            "console": {**stdout, "formatter": "generic"},
+            "access": {**stdout, "formatter": "access"},
+        },
+    }
+
+
 def configure_logging(settings: Settings) -> None:
     """Configure structlog once for the process; safe to call again."""
     global _access_log  # noqa: PLW0603 - one process-wide logging configuration
     level = getattr(logging, settings.log_level.upper())
-    use_json = settings.log_format == "json" or (
-        settings.log_format == "auto" and settings.is_production
-    )
+    use_json = writes_json(settings)
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_dumps)
         if use_json

@@ -38,3 +38,27 @@ def test_lines_go_to_stdout_as_it_is_when_they_are_written(
     assert any("/health" in line for line in lines)
     if log_format == "json":
         assert json.loads(lines[-1])["path"] == "/health"
+
+
+def test_the_servers_own_lines_are_json_when_pulse_writes_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """granian printed `[INFO] Starting granian` into a JSON log stream."""
+    from granian.log import LogLevels
+    from granian.log import configure_logging as configure_granian
+
+    from pulse_http.logging import server_logging
+
+    json_settings = Settings(environment="production", log_format="json")  # type: ignore[arg-type]
+    configure_granian(LogLevels.info, server_logging(json_settings))
+    try:
+        logging.getLogger("_granian").info("Listening at: http://0.0.0.0:8080 whsec_QUJD")
+        [line] = capsys.readouterr().out.splitlines()
+        parsed = json.loads(line)
+        assert parsed["event"] == "Listening at: http://0.0.0.0:8080 [redacted]"
+        assert (parsed["level"], parsed["logger"]) == ("info", "granian")
+        assert parsed["timestamp"].endswith("Z")
+        # The console format keeps granian's own lines as they were.
+        assert server_logging(Settings(environment="development", log_format="console")) == {}  # type: ignore[arg-type]
+    finally:
+        configure_granian(LogLevels.info)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import errno
 import getpass
 import ipaddress
 import os
@@ -118,9 +119,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     taken = port_taken(address, port)
     if taken is not None:
+        why = (
+            "another server (another `pulse serve`?) listens there; stop it or choose"
+            " another PORT"
+            if taken.errno == errno.EADDRINUSE
+            else "HOST is not an address of this machine, or the port is not one this"
+            " user may bind; choose another HOST or PORT"
+        )
         print(
-            f"pulse: port {port} on {address} is not available ({taken.strerror}): another"
-            " server (another `pulse serve`?) listens there; stop it or choose another PORT",
+            f"pulse: port {port} on {address} is not available ({taken.strerror}): {why}",
             file=sys.stderr,
         )
         return 2

@@ -291,3 +291,12 @@ def test_serve_port_flag_is_the_port_its_links_name(tmp_path: Path) -> None:
         assert invited.status_code == 201, invited.text
         port = base.rsplit(":", 1)[1]
         assert f"localhost:{port}/" in invited.json()["invite_url"]
+
+
+def test_a_host_that_is_not_this_machines_is_refused_as_such(tmp_path: Path) -> None:
+    # 192.0.2.1 is TEST-NET-1: documentation only, never a machine's address.
+    args = ("serve", "--host", "192.0.2.1", "--port", str(free_port()))
+    result = _run(*args, env={"DATA_DIR": str(tmp_path / "d")}, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = _one_line(result)
+    assert "is not an address of this machine" in line and "another server" not in line

@@ -26,7 +26,7 @@ from pulse_http.container import build_container
 from pulse_http.lifecycle import Lifecycle, pepper_check
 from pulse_http.observability import serve_beside
 from pulse_http.server import build_server
-from pulse_http.setting_bounds import bound_problem
+from pulse_http.setting_bounds import bound_problem, visibility_note
 from pulse_http.settings import ConfigError, Settings, listen_problem, load_settings
 from pulse_http.worker_process import run_worker_process
 
@@ -120,8 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     taken = port_taken(address, port)
     if taken is not None:
         why = (
-            "another server (another `pulse serve`?) listens there; stop it or choose"
-            " another PORT"
+            "another server (another `pulse serve`?) listens there; stop it or choose another PORT"
             if taken.errno == errno.EADDRINUSE
             else "HOST is not an address of this machine, or the port is not one this"
             " user may bind; choose another HOST or PORT"
@@ -159,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             " `pulse create-admin --email you@example.com`)\n",
             flush=True,
         )
-    _warn_local_queue(settings)
+    _warn(settings)
     server = build_server(
         "pulse_http.asgi:app", host=address, port=port, workers=workers, settings=settings
     )
@@ -167,20 +166,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local_queue(settings: Settings) -> str | None:
-    """Where the job queue is when it is a file of this host while the data is not."""
+def _notes(settings: Settings) -> list[str]:
+    """What the settings allow but an operator should know: where the job queue is when
+    it is a file of this host while the data is not; a visibility timeout that lets a
+    delivery be posted twice."""
+    notes = []
     if settings.job_queue == "sqlite" and settings.persistence == "mongo":
-        return (
+        notes.append(
             f"the job queue is the SQLite file {settings.resolved_sqlite_path} of this host:"
             " every `pulse worker` must share this DATA_DIR (set REDIS_URL for workers"
             " elsewhere)"
         )
-    return None
+    visibility = visibility_note(
+        settings.webhook_visibility_timeout_seconds, settings.webhook_timeout_seconds
+    )
+    if visibility is not None:
+        notes.append(visibility)
+    return notes
 
 
-def _warn_local_queue(settings: Settings) -> None:
-    note = _local_queue(settings)
-    if note is not None:
+def _warn(settings: Settings) -> None:
+    for note in _notes(settings):
         print(f"pulse: warning: {note}", file=sys.stderr, flush=True)
 
 
@@ -194,7 +200,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             print(f"pulse: --concurrency: {problem.partition(': ')[2]}", file=sys.stderr)
             return 2
         settings = msgspec.structs.replace(settings, webhook_concurrency=args.concurrency)
-    _warn_local_queue(settings)
+    _warn(settings)
     try:
         run_worker_process(settings)
     except PulseError as exc:
@@ -233,8 +239,7 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
     queue = settings.job_queue
     where = " (REDIS_URL)" if queue == "redis" else f" ({settings.resolved_sqlite_path})"
     print(f"job queue:    {queue}{where}")
-    note = _local_queue(settings)
-    if note is not None:
+    for note in _notes(settings):
         print(f"  note: {note}")
     tracing = _without_userinfo(settings.otel_exporter_otlp_endpoint)
     print(f"tracing:      {f'OTLP/HTTP to {tracing}' if tracing else 'off'}")

@@ -51,3 +51,17 @@ def bound_problem(field: str, value: float) -> str | None:
         return None
     least = f"more than {low}" if above else f"at least {low}"
     return f"{field.upper()}: must be {least} and at most {high}, not {value}"
+
+
+def visibility_note(visibility_seconds: float, timeout_seconds: float) -> str | None:
+    """A job held longer than the visibility timeout is handed to another worker: one
+    whose delivery still waits for its answer (up to WEBHOOK_TIMEOUT_SECONDS) is then
+    posted twice. Said, not refused: deliveries are at least once, and a short
+    visibility timeout brings a crashed worker's jobs back sooner."""
+    if visibility_seconds > timeout_seconds:
+        return None
+    return (
+        f"WEBHOOK_VISIBILITY_TIMEOUT_SECONDS ({visibility_seconds:g}) is not more than"
+        f" WEBHOOK_TIMEOUT_SECONDS ({timeout_seconds:g}): a delivery waiting that long for"
+        " its answer is handed to another worker and posted twice"
+    )

@@ -300,3 +300,16 @@ def test_a_host_that_is_not_this_machines_is_refused_as_such(tmp_path: Path) -> 
     assert result.returncode == 2, result.stderr
     line = _one_line(result)
     assert "is not an address of this machine" in line and "another server" not in line
+
+
+def test_a_visibility_timeout_within_the_webhook_timeout_is_said(tmp_path: Path) -> None:
+    env = {
+        "DATA_DIR": str(tmp_path / "d"),
+        "WEBHOOK_VISIBILITY_TIMEOUT_SECONDS": "10",
+        "WEBHOOK_TIMEOUT_SECONDS": "15",
+    }
+    result = _run("check-config", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "note: WEBHOOK_VISIBILITY_TIMEOUT_SECONDS (10) is not more than" in result.stdout
+    fine = _run("check-config", env={"DATA_DIR": str(tmp_path / "d")}, cwd=tmp_path)
+    assert "note:" not in fine.stdout

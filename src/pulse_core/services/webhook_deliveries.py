@@ -66,7 +66,7 @@ class WebhookDeliveries:
         endpoint: WebhookEndpoint,
         *,
         since: datetime,
-        until: datetime | None,
+        until: datetime | None = None,
         cursor: str | None = None,
     ) -> Replayed:
         """Deliver again to ``endpoint`` every event of ``[since, until)`` it subscribes

@@ -288,11 +288,12 @@ class WebhookService:
         endpoint_id: str,
         *,
         since: datetime,
-        until: datetime | None,
+        until: datetime | None = None,
         cursor: str | None = None,
     ) -> Replayed:
-        """Deliver again to this endpoint every event of ``[since, until)`` it subscribes
-        to that did not succeed there: :meth:`WebhookDeliveries.replay`."""
+        """Deliver again to this endpoint every event of ``[since, until)`` (``until``
+        None: now) it subscribes to that did not succeed there:
+        :meth:`WebhookDeliveries.replay`."""
         endpoint = await self.get_endpoint(project, endpoint_id)
         return await self._log_of_deliveries.replay(
             endpoint, since=since, until=until, cursor=cursor

@@ -26,6 +26,7 @@ from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
 from pulse_core.errors import Unavailable
 from pulse_core.models.jobs import QUEUE
+from pulse_core.models.media import Egress
 from pulse_http.app import create_app
 from pulse_http.container import Container
 from pulse_http.settings import Settings
@@ -259,16 +260,27 @@ def _ns(moment: datetime) -> int:
     return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
 
 
+async def _started_egress(client: Client, tenant: Tenant, settings: Settings) -> Egress:
+    """A file egress of room ``demo``, started through the API, as stored."""
+    started = await client.post(
+        "/v1/media/egress/start",
+        json={"room": "demo", "output": {"type": "file", "filepath": "talk.mp4"}},
+        headers=tenant.project_headers,
+    )
+    assert started.status_code == 201, started.text
+    async with offline_container(settings) as offline:
+        record = await offline.adapters.egress_records().get(
+            tenant.project_id, started.json()["id"]
+        )
+    assert record is not None
+    return record
+
+
 async def test_egress_and_ingress_minutes_and_recording_bytes(
     client: Client, tenants: tuple[Tenant, Tenant], lk_settings: Settings
 ) -> None:
     alpha, bravo = tenants
-    egress = await client.post(
-        "/v1/media/egress/start",
-        json={"room": "demo", "output": {"type": "file", "filepath": "talk.mp4"}},
-        headers=alpha.project_headers,
-    )
-    assert egress.status_code == 201, egress.text
+    egress_record = await _started_egress(client, alpha, lk_settings)
     ingress = await client.post(
         "/v1/media/ingress/create",
         json={"room": "demo", "type": "rtmp", "participant_identity": "obs"},
@@ -276,9 +288,6 @@ async def test_egress_and_ingress_minutes_and_recording_bytes(
     )
     assert ingress.status_code == 201, ingress.text
     async with offline_container(lk_settings) as offline:
-        egress_record = await offline.adapters.egress_records().get(
-            alpha.project_id, egress.json()["id"]
-        )
         ingress_record = await offline.adapters.ingress_records().get(
             alpha.project_id, ingress.json()["id"]
         )
@@ -334,15 +343,7 @@ async def test_the_end_of_a_deleted_projects_egress_is_still_metered(
     """The project goes while its egress runs; LiveKit reports the end afterwards: the
     minutes are the organization's all the same (nobody is told: no one is left)."""
     alpha, _ = tenants
-    egress = await client.post(
-        "/v1/media/egress/start",
-        json={"room": "demo", "output": {"type": "file", "filepath": "talk.mp4"}},
-        headers=alpha.project_headers,
-    )
-    assert egress.status_code == 201, egress.text
-    async with offline_container(lk_settings) as offline:
-        record = await offline.adapters.egress_records().get(alpha.project_id, egress.json()["id"])
-    assert record is not None
+    record = await _started_egress(client, alpha, lk_settings)
     deleted = await client.delete(f"/v1/projects/{alpha.project_id}", headers=alpha.owner_headers)
     assert deleted.status_code == 204
     ended = record.started_at + timedelta(seconds=150)

@@ -173,12 +173,13 @@ class Authenticators:
             # Metered: every request a project's credentials were admitted for, one its
             # key's scopes refuse included (docs/usage.md).
             self._usage.count(project.id, "api_requests")
-        if self._key_usage is not None and not credential.is_previous_pair:
-            # The first key's time is its current pair's: a pair replaced by a rotation
-            # and still in its grace period does not count as a use of the new one.
-            self._key_usage.used(credential.key_id, project.id)
         if scope is not None and not credential.allows(scope):
             raise PermissionDenied(f"this key lacks the {scope} scope", code="insufficient_scope")
+        if self._key_usage is not None and not credential.is_previous_pair:
+            # A key's use is a request it was allowed to make. The first key's time is its
+            # current pair's: a pair replaced by a rotation and still in its grace period
+            # does not count as a use of the new one.
+            self._key_usage.used(credential.key_id, project.id)
         return project
 
     async def principal_of(self, headers: Mapping[str, str]) -> ManagementPrincipal:

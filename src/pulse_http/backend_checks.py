@@ -5,10 +5,9 @@ line naming its variable and exit 2, not a traceback per process."""
 
 from __future__ import annotations
 
-from pulse_adapters.mongo.database import check_uri as check_mongo_uri
 from pulse_core.errors import InvalidInput
 from pulse_core.ports.telemetry import NO_TELEMETRY
-from pulse_http.container import livekit_engine, redis_client, s3_config
+from pulse_http.container import check_mongo_settings, livekit_engine, redis_client, s3_config
 from pulse_http.settings import Settings
 
 #: The variables behind each ``S3Config`` field its errors name (longest names first).
@@ -31,7 +30,7 @@ def backend_problems(settings: Settings) -> list[str]:
     problems = []
     if settings.persistence == "mongo":
         try:
-            check_mongo_uri(settings.mongo_uri, timeout_seconds=settings.database_timeout_seconds)
+            check_mongo_settings(settings)
         except InvalidInput as exc:
             problems.append(f"MONGO_URI: {exc.detail}")
     if settings.redis_url:

@@ -39,6 +39,7 @@ from pulse_adapters.mongo import (
     MongoUserRepository,
     MongoWebhookEndpointRepository,
 )
+from pulse_adapters.mongo.database import check_uri as check_mongo_uri
 from pulse_adapters.mongo.idempotency import MongoIdempotencyStore
 from pulse_adapters.mongo.media_records import (
     MongoEgressRecordRepository,
@@ -153,6 +154,11 @@ def _local_storage(settings: Settings, clock: Clock) -> LocalObjectStorage:
         base_url=settings.resolved_public_url,
         clock=clock,
     )
+
+
+def check_mongo_settings(settings: Settings) -> None:
+    """``InvalidInput`` when pymongo refuses ``MONGO_URI``'s form (no connection)."""
+    check_mongo_uri(settings.mongo_uri, timeout_seconds=settings.database_timeout_seconds)
 
 
 def s3_config(settings: Settings) -> S3Config:

@@ -172,7 +172,7 @@ def test_create_admin_from_the_command_line_then_sign_in(tmp_path: Path) -> None
     by_stdin = _create_admin(data_dir, "night@pulse.test", stdin=OTHER_PASSWORD + "\n")
     assert by_stdin.returncode == 0, by_stdin.stderr
     short = _create_admin(data_dir, "weak@pulse.test", stdin="short\n")
-    assert short.returncode == 1 and "password" in short.stderr
+    assert short.returncode == 2 and "password" in short.stderr  # bad input: a usage error
     taken = _create_admin(data_dir, "OPS@pulse.test", env={"PULSE_ADMIN_PASSWORD": PASSWORD})
     assert taken.returncode == 1, taken.stdout
     for result in (by_env, by_stdin, short, taken):

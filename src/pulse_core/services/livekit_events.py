@@ -137,7 +137,8 @@ class LiveKitEventProcessor:
         if record is None:
             await self._meter_deleted_ingress(event, info, at)
             return []
-        live = await self._projects.get(record.project_id) is not None  # as an egress's
+        # As an egress's end: a deleted project's ingress is applied and metered, not told.
+        live = await self._projects.get(record.project_id) is not None
         status = ingress_status(info)
         if status != record.status:
 

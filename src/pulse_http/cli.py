@@ -26,7 +26,7 @@ from pulse_http.container import build_container
 from pulse_http.lifecycle import Lifecycle, pepper_check
 from pulse_http.observability import serve_beside
 from pulse_http.server import build_server
-from pulse_http.setting_bounds import bound_problem, visibility_note
+from pulse_http.setting_bounds import visibility_note
 from pulse_http.settings import ConfigError, Settings, listen_problem, load_settings
 from pulse_http.worker_process import run_worker_process
 
@@ -194,11 +194,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Deliver webhooks and apply LiveKit's events until SIGTERM or SIGINT: then take no
     new job, finish (or hand back) the ones held, and exit 0."""
     settings = _settings_or_exit()
-    if args.concurrency is not None:
-        problem = bound_problem("webhook_concurrency", args.concurrency)
-        if problem:
-            print(f"pulse: --concurrency: {problem.partition(': ')[2]}", file=sys.stderr)
-            return 2
+    if args.concurrency is not None:  # within WEBHOOK_CONCURRENCY's bounds (cli_args)
         settings = msgspec.structs.replace(settings, webhook_concurrency=args.concurrency)
     _warn(settings)
     try:

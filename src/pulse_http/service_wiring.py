@@ -211,6 +211,15 @@ class Services(containers.DeclarativeContainer):
         on_recorded=quotas.provided.after_recorded,
     )
     usage = providers.Singleton(UsageService, adapters.usage, projects_repository, adapters.clock)
+    # What a deleted project left running on the media server is ended by a job.
+    media_teardown = providers.Singleton(
+        MediaTeardown,
+        adapters.media_engine,
+        adapters.egress_records,
+        adapters.ingress_records,
+        adapters.job_queue,
+        rooms=adapters.room_engine,
+    )
     livekit_events = providers.Singleton(
         LiveKitEventProcessor,
         adapters.projects,
@@ -218,14 +227,7 @@ class Services(containers.DeclarativeContainer):
         adapters.ingress_records,
         event_log,
         meter,
-    )
-    # What a deleted project left running on the media server is stopped by a job.
-    media_teardown = providers.Singleton(
-        MediaTeardown,
-        adapters.media_engine,
-        adapters.egress_records,
-        adapters.ingress_records,
-        adapters.job_queue,
+        teardown=media_teardown,
     )
     job_runner = providers.Singleton(
         JobRunner,

@@ -17,6 +17,7 @@ from livekit.protocol import ingress as lk_ingress
 
 from pulse_adapters.clock import ManualClock
 from pulse_core import rooms
+from pulse_core.ports.rooms import RoomRequest
 from pulse_http.app import create_app
 from pulse_http.container import Container
 from pulse_http.settings import Settings
@@ -192,3 +193,54 @@ async def test_events_of_unknown_rooms_and_deleted_projects_are_acknowledged_and
         client, "/v1/events", alpha.project_headers, lambda body: len(body["items"]) == 1
     )
     assert events["items"][0]["type"] == "room.started"
+
+
+async def test_a_deleted_projects_room_is_ended_and_ended_again_when_a_token_reopens_it(
+    client: Client, tenants: tuple[Tenant, Tenant], lk_container: Container
+) -> None:
+    alpha, bravo = tenants
+    engine = lk_container.adapters.room_engine()
+    bravo_room, alpha_room = (rooms.to_livekit(t.project_id, "demo") for t in (bravo, alpha))
+
+    def is_open(name: str) -> bool:
+        async def look() -> bool:
+            return bool(await engine.list_rooms(prefix=name))
+
+        return client.blocking_portal.call(look)
+
+    async def until_ended(name: str) -> None:
+        for _ in range(600):  # a generous 30 s: the in-process worker runs the jobs
+            if not is_open(name):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{name} is still open")
+
+    for tenant in (alpha, bravo):
+        made = await client.post("/v1/rooms", json={"name": "demo"}, headers=tenant.project_headers)
+        assert made.status_code == 201, made.text
+    deleted = await client.delete(f"/v1/projects/{bravo.project_id}", headers=bravo.owner_headers)
+    assert deleted.status_code == 204
+    await until_ended(bravo_room)  # the deletion's teardown job; it has run now
+
+    # A token minted before the deletion is still good on LiveKit, and a join with it
+    # opens the room again: LiveKit reports the join, and the room is ended again.
+    def reopen(name: str) -> None:
+        async def create() -> None:
+            await engine.create_room(RoomRequest(name=name))
+
+        client.blocking_portal.call(create)
+
+    reopen(bravo_room)
+    reopen("not-a-pulse-room")
+    await _post(client, lk.participant_event("participant_joined", bravo_room, "mallory"))
+    await _post(client, lk.room_event("room_started", "not-a-pulse-room"))
+    await _post(client, lk.participant_event("participant_joined", alpha_room, "alice"))
+    await until_ended(bravo_room)
+    # The live project's room, and a room Pulse did not name, are left alone.
+    await _until(
+        client,
+        "/v1/events",
+        alpha.project_headers,
+        lambda body: [e["type"] for e in body["items"]] == ["participant.joined"],
+    )
+    assert is_open(alpha_room) and is_open("not-a-pulse-room")

@@ -352,11 +352,14 @@ async def test_rtmp_ingress_create_read_and_delete(
 
 
 async def _engine_state(client: Client, container: Container, tenant: Tenant) -> dict[str, str]:
-    """Each of the tenant's egresses and ingresses as the media engine has it now."""
+    """Each of the tenant's rooms, egresses and ingresses as the engines have them now."""
 
     async def read() -> dict[str, str]:
         engine = container.adapters.media_engine()
         states = {}
+        prefix = rooms.project_prefix(tenant.project_id)
+        for room in await container.adapters.room_engine().list_rooms(prefix=prefix):
+            states[room.name] = "open"
         for egress in await container.adapters.egress_records().list_page(
             tenant.project_id, room=None, after=None, limit=50
         ):
@@ -382,6 +385,8 @@ async def _media(client: Client, tenant: Tenant) -> None:
         headers=tenant.project_headers,
     )
     assert made.status_code == 201, made.text
+    room = await client.post("/v1/rooms", json={"name": "lobby"}, headers=tenant.project_headers)
+    assert room.status_code == 201, room.text
 
 
 async def _until_ended(client: Client, container: Container, tenant: Tenant) -> dict[str, str]:
@@ -393,12 +398,12 @@ async def _until_ended(client: Client, container: Container, tenant: Tenant) -> 
     raise AssertionError(f"still running: {states}")
 
 
-async def test_deleting_a_project_or_its_organization_stops_the_media_it_left_running(
+async def test_deleting_a_project_or_its_organization_ends_the_rooms_and_media_it_left(
     client: Client, container: Container, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
     await _media(client, tenant_a)
     await _media(client, tenant_b)
-    running = {"active", "exists"}
+    running = {"active", "exists", "open"}
     assert set((await _engine_state(client, container, tenant_a)).values()) == running
     deleted = await client.delete(
         f"/v1/projects/{tenant_a.project_id}", headers=tenant_a.owner_headers

@@ -14,12 +14,14 @@ from pulse_adapters.memory.media_records import (
     InMemoryIngressRecordRepository,
 )
 from pulse_adapters.memory.queue import InMemoryJobQueue
-from pulse_core import ids
+from pulse_adapters.memory.room_engine import InMemoryRoomEngine
+from pulse_core import ids, rooms
 from pulse_core.errors import Conflict, NotFound, Unavailable
 from pulse_core.models.jobs import QUEUE, EndProjectMedia, decode_job, encode_job
 from pulse_core.models.media import Egress, EgressStatus, Ingress
 from pulse_core.ports.media import MediaEngine
 from pulse_core.ports.queue import JobQueue
+from pulse_core.ports.rooms import RoomRequest
 from pulse_core.services.jobs import JobRunner, PoisonJob
 from pulse_core.services.media_teardown import MediaTeardown
 
@@ -103,6 +105,29 @@ async def test_running_egresses_are_stopped_and_ingresses_deleted_once_each_proj
     assert sorted(engine.deleted) == ["IN_a", "IN_gone"]
     # The records stay: the engine's reports end them, and they are the usage's history.
     assert len(await egress.list_page(PROJECT, room=None, after=None, limit=50)) == 6
+
+
+async def test_the_projects_rooms_are_ended_and_no_one_elses() -> None:
+    clock = ManualClock(T0)
+    engine = InMemoryRoomEngine(clock)
+    names = [
+        rooms.to_livekit(PROJECT, "demo"),
+        rooms.to_livekit(PROJECT, "stage"),
+        rooms.to_livekit(OTHER, "demo"),
+        "not-a-pulse-room",
+    ]
+    for name in names:
+        await engine.create_room(RoomRequest(name=name))
+    records = (InMemoryEgressRecordRepository(), InMemoryIngressRecordRepository())
+    queue = InMemoryJobQueue(clock)
+    teardown = MediaTeardown(cast(MediaEngine, Engine({})), *records, queue, rooms=engine)
+    await teardown.end(PROJECT)
+    assert [room.name for room in await engine.list_rooms()] == sorted(names[2:])
+    await teardown.end(PROJECT)  # again (the job handed out twice): nothing left to do
+    await teardown.end_room(names[0])  # ended already: done
+    # Without a room engine (an embedder's setup), rooms are left alone.
+    await MediaTeardown(cast(MediaEngine, Engine({})), *records, queue).end(OTHER)
+    assert len(await engine.list_rooms()) == 2
 
 
 async def test_an_engine_that_cannot_answer_fails_the_job_so_that_it_runs_again() -> None:

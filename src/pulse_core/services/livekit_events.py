@@ -14,7 +14,7 @@ from datetime import datetime
 
 import msgspec
 
-from pulse_core import ids
+from pulse_core import ids, rooms
 from pulse_core.errors import InvalidInput
 from pulse_core.livekit_webhooks.protocol import Egress as EgressInfo
 from pulse_core.livekit_webhooks.protocol import Ingress as IngressInfo
@@ -38,10 +38,14 @@ from pulse_core.models.media import (
 from pulse_core.ports.media_records import EgressRecordRepository, IngressRecordRepository
 from pulse_core.ports.repositories import ProjectRepository
 from pulse_core.services.event_log import EventLog
+from pulse_core.services.media_teardown import MediaTeardown
 from pulse_core.services.metering import UsageMeter
 
 _log = logging.getLogger("pulse.livekit_events")
 _DEPARTURES = frozenset({"participant_left", "participant_connection_aborted"})
+# What a room of no live project does as it opens again: with a token of a deleted
+# project, minted before the deletion and not yet expired.
+_OPENINGS = frozenset({"room_started", "participant_joined"})
 
 
 def event_id_of(livekit_event_id: str, at: datetime) -> str:
@@ -57,8 +61,11 @@ class LiveKitEventProcessor:
         ingress: IngressRecordRepository,
         log: EventLog,
         meter: UsageMeter | None = None,
+        *,
+        teardown: MediaTeardown | None = None,
     ) -> None:
         self._meter = meter
+        self._teardown = teardown
         self._projects = projects
         self._egress = egress
         self._ingress = ingress
@@ -70,7 +77,9 @@ class LiveKitEventProcessor:
         project, of egresses and ingresses Pulse did not create, and of kinds Pulse does
         not publish are dropped (LiveKit was already answered 200); the end of a session
         of an ingress deleted since, and the ends of a deleted project's egresses and
-        ingresses, are applied and metered, not published."""
+        ingresses, are applied and metered, not published. A room of no live project that
+        opens (``room_started``, ``participant_joined``) is ended, given a
+        ``teardown``."""
         try:
             event = parse_livekit_event(job.body)
         except InvalidInput as exc:
@@ -82,7 +91,13 @@ class LiveKitEventProcessor:
         if event.ingress_info is not None and event.event.startswith("ingress_"):
             return await self._apply_ingress(event, at, redelivered)
         owner = project_room_of(event)
-        if owner is None or await self._projects.get(owner[0]) is None:
+        if owner is None:
+            return []
+        if await self._projects.get(owner[0]) is None:
+            if self._teardown is not None and event.event in _OPENINGS:
+                # A room of a deleted project, opened again: ended, as the deletion
+                # ended the project's rooms (media_teardown's docstring).
+                await self._teardown.end_room(rooms.to_livekit(*owner))
             return []
         if self._meter is not None:
             await self._meter_room_event(event, owner[0], at)

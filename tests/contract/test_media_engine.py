@@ -18,7 +18,7 @@ import pytest
 from livekit.protocol import egress as lk_egress
 
 from pulse_adapters.clock import ManualClock
-from pulse_adapters.livekit import LiveKitMediaEngine
+from pulse_adapters.livekit import LiveKitMediaEngine, LiveKitRoomEngine
 from pulse_adapters.memory import InMemoryMediaEngine
 from pulse_adapters.memory.media_engine import PLACEHOLDER
 from pulse_core.errors import Conflict, InvalidInput, NotFound, Unavailable
@@ -452,6 +452,46 @@ async def test_livekit_refusing_our_credentials_is_our_outage_not_the_callers(
         await engine.aclose()
     assert len(twirp.state.calls) == 1
     assert twirp.state.calls[0].status == 401
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html><body>Welcome to nginx!</body></html>", b"\xff\xff\xff\xff", b'{"rooms": 1}']
+)
+async def test_a_200_that_is_not_livekits_answer_is_unavailable(body: bytes) -> None:
+    """Another service on LIVEKIT_HOST (a proxy's page, a captive portal) answers 200."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    engine = LiveKitMediaEngine(f"http://127.0.0.1:{port}", KEY, SECRET, timeout_seconds=2.0)
+    room_engine = LiveKitRoomEngine(engine)
+    try:
+        for call in (
+            engine.start_egress(file_request()),
+            engine.list_egress(room_name=ROOM),
+            room_engine.list_rooms(),
+        ):
+            with pytest.raises(Unavailable, match="could not be read") as raised:
+                await call
+            assert raised.value.__cause__ is not None
+    finally:
+        await engine.aclose()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_livekit_slow_answers_become_unavailable_within_the_timeout(

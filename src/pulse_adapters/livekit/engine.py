@@ -26,7 +26,8 @@ HTTP 401/403, ``unauthenticated``,                     ``Unavailable``: LiveKit 
                                                        operator problem, not the caller's
 ``bad_route``                                          ``Unavailable`` (not a LiveKit API)
 ``unavailable``, 5xx, anything else; connection        ``Unavailable``
-errors; no answer within the timeout
+errors; no answer within the timeout; a 200 whose
+body is not LiveKit's message
 =====================================================  ================================
 
 livekit-server answers a bad token with a plain-text 401, which the SDK reports as
@@ -43,6 +44,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
+from google.protobuf.message import DecodeError
 from livekit import api
 from livekit.protocol import egress as lk_egress
 from livekit.protocol import ingress as lk_ingress
@@ -157,6 +159,11 @@ class LiveKitMediaEngine(MediaEngine):
                 # reaches API callers; the chained exception keeps the full story.
                 name = type(exc).__name__
                 raise Unavailable(f"LiveKit is unreachable ({what}): {name}") from exc
+            except DecodeError as exc:
+                # A 200 whose body is not LiveKit's message: another service on that
+                # address (a proxy's page, a captive portal), as misconfigured as a
+                # bad_route.
+                raise Unavailable(f"LiveKit's answer could not be read ({what})") from exc
 
     # -- egress -----------------------------------------------------------------------
 

@@ -42,7 +42,12 @@ from pulse_core.services import ManagementAuthenticator, ProjectAuthenticator
 from pulse_core.services.authentication import INVALID_CREDENTIALS
 from pulse_core.services.keys import KeyUsage
 from pulse_core.services.sessions import SessionGuard
-from pulse_core.services.throttling import Bucket, FailedAuthThrottle, ProjectRateLimits
+from pulse_core.services.throttling import (
+    KEY_ONLY_BUCKET,
+    Bucket,
+    FailedAuthThrottle,
+    ProjectRateLimits,
+)
 from pulse_core.services.usage_counter import UsageCounter
 from pulse_http.rate_limit_headers import rate_limit_headers, reset_seconds
 
@@ -161,6 +166,8 @@ class Authenticators:
         project = credential.project
         state["project"] = project
         state["credential"] = credential
+        if not secret_required and headers.get("x-pulse-secret") is None:
+            bucket = KEY_ONLY_BUCKET  # the key alone cannot spend what minting needs
         # Charged before the scope is checked: a key refused for its scope still spends
         # its project's requests, so it cannot call without limit.
         policy, decision = await self.limits.charge(project, bucket)

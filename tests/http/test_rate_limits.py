@@ -72,6 +72,30 @@ async def test_headers_count_down_then_429_with_matching_retry_after(
     assert (await client.get("/v1/project", headers=headers)).status_code == 200
 
 
+async def test_the_key_alone_cannot_spend_what_minting_needs(
+    client: AsyncTestClient[Any], tenant_a: Tenant
+) -> None:
+    """The key is no secret (members read it, token-checking services hold it): whoever
+    holds only the key spends a bucket of its own, even with a key lacking the scope."""
+    headers = await _limited_project(client, tenant_a, requests=2, period="minute", burst=2)
+    key_only = {"X-Pulse-Key": headers["X-Pulse-Key"]}
+    mint = {"identity": "alice", "room": "demo"}
+    for _ in range(2):
+        checked = await client.post("/v1/tokens/validate", json={"token": "x"}, headers=key_only)
+        assert checked.status_code == 200, checked.text
+        assert checked.headers["ratelimit-policy"] == '"validate";q=2;w=60'
+    assert (
+        await client.post("/v1/tokens/validate", json={"token": "x"}, headers=key_only)
+    ).status_code == 429
+    minted = await client.post("/v1/tokens/create", json=mint, headers=headers)
+    assert minted.status_code == 201, minted.text
+    assert minted.headers["x-ratelimit-remaining"] == "1"
+    # With the secret, validation is the backend's own and spends the tokens bucket.
+    checked = await client.post("/v1/tokens/validate", json={"token": "x"}, headers=headers)
+    assert checked.status_code == 200
+    assert checked.headers["ratelimit"].startswith('"tokens";r=0;')
+
+
 async def test_platform_default_applies_and_projects_are_independent(
     client: AsyncTestClient[Any], tenant_a: Tenant, tenant_b: Tenant
 ) -> None:

@@ -1,15 +1,17 @@
 """Who may make how many requests: per-project buckets and failed-authentication throttling.
 
 Buckets. Every project-authenticated request is charged to one of the calling project's
-two buckets, both sized by the project's ``rate_limit`` setting (or the platform
-default):
+buckets, each sized by the project's ``rate_limit`` setting (or the platform default):
 
 - ``tokens``: token creation and validation, the per-join path that spikes when an
   audience arrives;
-- ``api``: everything else (media control, recordings, ``GET /v1/project``).
+- ``api``: everything else (media control, recordings, ``GET /v1/project``);
+- ``validate``: validation with the key alone, without its secret.
 
 Keeping them apart means a join storm cannot stop the customer's backend from starting
-the recording of the very event everyone is joining, and vice versa.
+the recording of the very event everyone is joining, and vice versa. The key is not a
+secret (a project's members read it, services that only check tokens hold it), so what
+it alone can spend must not be what minting needs.
 
 Failed authentication. Failures are counted per client address, never per key: an
 attacker who guesses at a project's key from their own address only ever blocks that
@@ -28,7 +30,9 @@ from pulse_core.models import Project, RateLimitSettings
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.rate_limit import RateLimit, RateLimitDecision, RateLimiter
 
-Bucket = Literal["tokens", "api"]
+Bucket = Literal["tokens", "api", "validate"]
+#: Where a request presenting the key without its secret is charged.
+KEY_ONLY_BUCKET: Bucket = "validate"
 
 
 @functools.lru_cache(maxsize=1024)  # per request otherwise; few distinct settings exist

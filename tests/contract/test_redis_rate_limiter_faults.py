@@ -216,3 +216,33 @@ async def test_concurrent_decisions_share_a_round_trip_and_survive_script_flush(
     for key in range(3):  # ten per key, in the order they were asked
         remaining = [d.remaining for i, d in enumerate(decisions) if i % 3 == key]
         assert remaining == list(range(49, 39, -1))
+
+
+async def test_a_connection_its_server_closed_is_an_outage_not_a_crash(
+    disposable_redis: RedisServer,
+    client: redis.asyncio.Redis,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvloop's answer to a write on a connection whose server died (kill -9) is a
+    RuntimeError: it must reach callers as Redis being down (a 503, or the fallback)."""
+    original = redis.asyncio.connection.AbstractConnection.send_packed_command
+
+    async def closed(self: object, *args: object, **kwargs: object) -> None:
+        raise RuntimeError(
+            "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
+        )
+
+    monkeypatch.setattr(redis.asyncio.connection.AbstractConnection, "send_packed_command", closed)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await client.incr("k")
+    limiter = RedisRateLimiter(client, clock, timeout_seconds=TIMEOUT)
+    with pytest.raises(Unavailable):
+        await limiter.acquire("project:p:tokens", POLICY)
+    failover = FailoverRateLimiter(limiter, InMemoryRateLimiter(clock), clock)
+    assert (await failover.acquire("project:p:tokens", POLICY)).allowed
+    assert failover.degraded
+    monkeypatch.setattr(
+        redis.asyncio.connection.AbstractConnection, "send_packed_command", original
+    )
+    assert await client.incr("k") == 1

@@ -18,6 +18,7 @@ import redis.asyncio
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from pulse_core.errors import Unavailable
@@ -26,18 +27,30 @@ from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 _SCHEMES = ("redis", "rediss")
 
 
+def _connection_lost(exc: RuntimeError) -> RedisConnectionError:
+    """uvloop raises ``RuntimeError`` ("the handler is closed"), not an ``OSError``, when
+    redis-py writes on a pooled connection whose server has died: the same outage as a
+    refused connection, so the same error, which every adapter translates (a 503, or the
+    rate limiter's fallback) instead of a 500."""
+    return RedisConnectionError(f"connection to Redis lost: {exc}")
+
+
 class _ObservedPipeline(Pipeline):
     telemetry: Telemetry = NO_TELEMETRY
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         name = "MULTI" if self.is_transaction or self.explicit_transaction else "PIPELINE"
         with self.telemetry.call("redis", name):
-            return await super().execute(raise_on_error)
+            try:
+                return await super().execute(raise_on_error)
+            except RuntimeError as exc:
+                raise _connection_lost(exc) from exc
 
 
 class _ObservedRedis(redis.asyncio.Redis):
     """A client reporting every command (scripts are ``EVALSHA``) and every pipeline
-    (``PIPELINE``, or ``MULTI`` for a transaction) to its ``telemetry``."""
+    (``PIPELINE``, or ``MULTI`` for a transaction) to its ``telemetry``, and reporting a
+    connection its server closed as a ``ConnectionError`` (:func:`_connection_lost`)."""
 
     telemetry: Telemetry = NO_TELEMETRY
 
@@ -49,6 +62,8 @@ class _ObservedRedis(redis.asyncio.Redis):
                 # How redis-py learns that a script must be loaded first (then it
                 # loads it and calls again): an answer, not a failed call.
                 missing = exc
+            except RuntimeError as exc:
+                raise _connection_lost(exc) from exc
         raise missing
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
@@ -95,8 +110,6 @@ def create_redis_client(
         socket_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), retries),
     )
-    if telemetry is NO_TELEMETRY:
-        return redis.asyncio.Redis.from_pool(pool)
     client = _ObservedRedis.from_pool(pool)
     client.telemetry = telemetry  # type: ignore[attr-defined]  # from_pool says Redis
     return client

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -244,3 +244,62 @@ async def test_a_deleted_projects_room_is_ended_and_ended_again_when_a_token_reo
         lambda body: [e["type"] for e in body["items"]] == ["participant.joined"],
     )
     assert is_open(alpha_room) and is_open("not-a-pulse-room")
+
+
+async def test_files_reported_after_a_read_ended_the_egress_are_kept_told_and_metered(
+    client: Client, tenants: tuple[Tenant, Tenant], lk_settings: Settings
+) -> None:
+    """Stop, then read: the read asks the engine, which reports the end with no files
+    and ends the record; LiveKit's report of the end, arriving after, brings them."""
+    alpha, _ = tenants
+    h = alpha.project_headers
+    started = await client.post(
+        "/v1/media/egress/start",
+        json={"room": "demo", "output": {"type": "file", "filepath": "late.mp4"}},
+        headers=h,
+    )
+    assert started.status_code == 201, started.text
+    egress = started.json()
+    stopped = await client.post(
+        "/v1/media/egress/stop", json={"egress_id": egress["id"]}, headers=h
+    )
+    assert stopped.status_code == 200, stopped.text
+    read = await _until(
+        client, f"/v1/media/egress/{egress['id']}", h, lambda body: body["ended_at"] is not None
+    )
+    assert read["files"] == []
+    async with offline_container(lk_settings) as offline:
+        record = await offline.adapters.egress_records().get(alpha.project_id, egress["id"])
+    now = datetime.now(tz=UTC)
+    ended_ns = int(now.timestamp() * 1e9)
+    info = lk_egress.EgressInfo(
+        egress_id=record.engine_id,
+        room_name=rooms.to_livekit(alpha.project_id, "demo"),
+        status=lk_egress.EgressStatus.EGRESS_COMPLETE,
+        started_at=ended_ns - 60 * 10**9,
+        ended_at=ended_ns,
+        file_results=[
+            lk_egress.FileInfo(
+                filename=f"projects/{alpha.project_id}/recordings/rooms/demo/late.mp4",
+                size=4321,
+                duration=60 * 10**9,
+            )
+        ],
+    )
+    await _post(client, lk.egress_event("egress_ended", info))
+    events = await _until(
+        client,
+        "/v1/events",
+        h,
+        lambda body: "recording.ready" in {e["type"] for e in body["items"]},
+    )
+    ready = next(e for e in events["items"] if e["type"] == "recording.ready")
+    assert ready["data"]["recording_id"] == egress["outputs"][0]["recording_id"]
+    done = (await client.get(f"/v1/media/egress/{egress['id']}", headers=h)).json()
+    assert [(f["path"], f["size"]) for f in done["files"]] == [("late.mp4", 4321)]
+    window = (
+        f"?from={(now - timedelta(days=1)).isoformat()}&to={(now + timedelta(days=1)).isoformat()}"
+        "&metric=recording_bytes"
+    ).replace("+", "%2B")
+    usage = (await client.get(f"/v1/usage{window}", headers=h)).json()
+    assert sum(item["quantity"] for item in usage["items"]) == 4321, usage

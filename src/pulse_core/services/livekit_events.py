@@ -137,7 +137,10 @@ class LiveKitEventProcessor:
         if not live:
             return []
         created = await self._publish(event, record.project_id, at, redelivered, pulse_id=record.id)
-        if updated.status == "complete" and (not record.ended or redelivered):
+        # Told once: when this report ended it or brought its files (or again, when
+        # LiveKit's report comes again after a crash).
+        files_arrived = not record.files and bool(updated.files)
+        if updated.status == "complete" and (not record.ended or files_arrived or redelivered):
             for file in updated.files:
                 if file.recording_id is not None:
                     created += await self._recording_ready(event, updated, file, at, redelivered)
@@ -240,10 +243,17 @@ class LiveKitEventProcessor:
 
 def _egress_after(record: Egress, info: EgressInfo, at: datetime) -> Egress:
     """The record once ``info`` is applied. An ended egress stays as it ended: LiveKit
-    retries and may deliver an older update after the final one."""
-    if record.ended:
-        return record
+    retries and may deliver an older update after the final one. Only its files can
+    still arrive: a read that asked the engine may have ended it first, and the engine's
+    answer there names no files; LiveKit's report of the end does."""
     status = egress_status(info)
+    if record.ended:
+        if record.files or not info.files or status not in ("complete", "failed", "aborted"):
+            return record
+        with_files: Egress = msgspec.structs.replace(
+            record, files=_files(record, info), updated_at=at
+        )
+        return with_files
     changes: dict[str, object] = {"status": status, "updated_at": at}
     if status in ("complete", "failed", "aborted"):
         changes["ended_at"] = info.ended_time or at

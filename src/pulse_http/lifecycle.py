@@ -58,6 +58,7 @@ class _Component:
     check: Check | None
     every: tuple[float, Hook] | None = None
     task: asyncio.Task[None] | None = None
+    failing: Health = "down"
 
 
 @dataclass
@@ -74,10 +75,13 @@ class Lifecycle:
         stop: Hook | None = None,
         check: Check | None = None,
         every: tuple[float, Hook] | None = None,
+        failing: Health = "down",
     ) -> None:
         """Register a backend. ``every=(seconds, hook)`` runs ``hook`` on that schedule
-        between start and stop (a failing run is logged; the schedule goes on)."""
-        self._components.append(_Component(name, start, stop, check, every))
+        between start and stop (a failing run is logged; the schedule goes on).
+        ``failing`` is what a check that raises or does not answer in time reports: a
+        backend the service can serve without says "degraded"."""
+        self._components.append(_Component(name, start, stop, check, every, failing=failing))
 
     async def start(self) -> None:
         """Start in registration order; on a failure stop what was started and raise."""
@@ -122,7 +126,7 @@ class Lifecycle:
                 return await component.check()
         except Exception:
             _log.warning("health_check_failed", component=component.name, exc_info=True)
-            return "down"
+            return component.failing
 
 
 async def _repeat(name: str, seconds: float, hook: Hook) -> None:
@@ -202,7 +206,11 @@ def _add_shared_rate_limiter(lifecycle: Lifecycle, container: Container) -> None
         await limiter.probe()
 
     lifecycle.add(
-        "cache", stop=client.aclose, check=cache_ok, every=(RATE_LIMITER_PROBE_SECONDS, probe)
+        "cache",
+        stop=client.aclose,
+        check=cache_ok,
+        every=(RATE_LIMITER_PROBE_SECONDS, probe),
+        failing="degraded",
     )
 
 
@@ -367,8 +375,9 @@ def add_worker(lifecycle: Lifecycle, container: Container) -> Worker:
 
 def _add_media(lifecycle: Lifecycle, container: Container) -> None:
     """Storage, then the engine (the simulated one writes into the storage; stopping
-    runs in reverse). Either being down is "degraded", not "down": everything but media
-    control keeps working, so a replica must stay in its load balancer."""
+    runs in reverse). Either being down, or too slow to answer the check, is
+    "degraded", not "down": everything but media control keeps working, so a replica
+    must stay in its load balancer."""
     storage: ObjectStorage = container.adapters.storage()
     engine: MediaEngine = container.adapters.media_engine()
 
@@ -386,5 +395,7 @@ def _add_media(lifecycle: Lifecycle, container: Container) -> None:
             return "degraded"
         return "ok"
 
-    lifecycle.add("storage", stop=storage.aclose, check=storage_ok)
-    lifecycle.add("media", start=engine.start, stop=engine.aclose, check=media_ok)
+    lifecycle.add("storage", stop=storage.aclose, check=storage_ok, failing="degraded")
+    lifecycle.add(
+        "media", start=engine.start, stop=engine.aclose, check=media_ok, failing="degraded"
+    )

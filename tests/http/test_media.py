@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -766,6 +767,25 @@ async def test_engine_down_is_503_problem_json_quickly(
     assert (await client.get("/v1/media/egress", headers=h)).json()["items"] == []
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
+    assert ready.json()["checks"]["media"] == "degraded"
+
+
+async def test_a_media_engine_that_never_answers_leaves_the_replica_ready(
+    container: Container,
+) -> None:
+    """Slower than the readiness check (not refusing): still "degraded", not "down"."""
+    with socket.socket() as blackhole:  # connections complete, nothing ever answers
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(16)
+        url = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+        engine = LiveKitMediaEngine(url, "APIkey", "x" * 32, timeout_seconds=60.0)
+        container.adapters.media_engine.override(providers.Object(engine))
+        try:
+            async with AsyncTestClient(app=create_app(container)) as client:
+                ready = await client.get("/health/ready")
+        finally:
+            container.adapters.media_engine.reset_override()
+    assert ready.status_code == 200, ready.text
     assert ready.json()["checks"]["media"] == "degraded"
 
 

@@ -9,7 +9,7 @@ from pulse_adapters.memory import InMemoryRateLimiter
 from pulse_core.errors import Unavailable
 from pulse_core.ports.rate_limit import RateLimit, RateLimitDecision, RateLimiter
 from pulse_core.services.rate_limiting import FailoverRateLimiter
-from pulse_http.lifecycle import Lifecycle
+from pulse_http.lifecycle import Health, Lifecycle
 
 
 async def test_a_scheduled_task_runs_between_start_and_stop_and_survives_failures() -> None:
@@ -63,3 +63,18 @@ async def test_probe_closes_the_circuit_when_the_primary_answers(clock: ManualCl
     primary.down = False
     assert await limiter.probe()  # back, with no request and no time passing
     assert not limiter.degraded and recovered == [True]
+
+
+async def test_a_check_too_slow_to_answer_reports_what_its_failure_means() -> None:
+    """A hung backend is down, unless the service works without it: then degraded, and
+    the replica stays ready (a slow S3 or LiveKit must not empty a load balancer)."""
+
+    async def hangs() -> Health:
+        await asyncio.sleep(3600)
+        return "ok"
+
+    lifecycle = Lifecycle(check_timeout_seconds=0.05)
+    lifecycle.add("storage", check=hangs, failing="degraded")
+    assert await lifecycle.check() == ({"storage": "degraded"}, True)
+    lifecycle.add("database", check=hangs)
+    assert await lifecycle.check() == ({"storage": "degraded", "database": "down"}, False)

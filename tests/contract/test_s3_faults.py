@@ -58,6 +58,9 @@ async def test_refused_connection_is_unavailable_quickly(dead_endpoint: str) -> 
         # A hang check: two attempts with one short backoff, never a retry storm.
         assert time.monotonic() - started < 5
         assert caught.value.__cause__ is not None  # the boto error is chained
+        # What reaches API callers names neither the endpoint nor the bucket.
+        assert dead_endpoint.split("//")[1] not in caught.value.detail
+        assert "pulse-recordings" not in caught.value.detail
     await storage.aclose()
 
 

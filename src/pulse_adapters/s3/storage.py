@@ -380,7 +380,10 @@ class S3ObjectStorage(ObjectStorage, EgressUploadTarget):
         except ClientError as exc:
             raise _unavailable(exc, self._config.bucket) from exc
         except BotoCoreError as exc:
-            raise Unavailable(f"object storage is unreachable: {exc}") from exc
+            # The type only: botocore's message names the endpoint, the bucket and the
+            # request's URL, and this detail reaches API callers (other tenants' key
+            # layout included); the chained exception keeps the full story for the log.
+            raise Unavailable(f"object storage is unreachable ({type(exc).__name__})") from exc
 
 
 def _code(exc: ClientError) -> str:

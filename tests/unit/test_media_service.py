@@ -129,10 +129,26 @@ def test_room_directories_are_valid_and_distinct(room: str | None, directory: st
         ("rtmp://user:pass@host/app/streamkey-0123456789", "rtmp://***@host/app/***6789"),
         ("rtmp://host/app/key?token=secret", "rtmp://host/app/***?***"),
         ("rtmp://host", "rtmp://host"),
+        ("rtmp://host/onlykey", "rtmp://host/***"),
+        # The key is not always the last segment: everything after the application goes.
+        ("rtmp://8.8.8.8/live2/abcd-efgh-ijkl-mnop/.", "rtmp://8.8.8.8/live2/***op/."),
+        ("rtmp://host/app/inst/SECRETKEYLONGLONG/x", "rtmp://host/app/***NG/x"),
     ],
 )
 def test_stream_urls_are_redacted(url: str, redacted: str) -> None:
     assert redact_stream_url(url) == redacted
+
+
+@given(
+    key=st.text(alphabet="ABCDEFGHJKMNPQRSTVWXYZ0123456789", min_size=8, max_size=40),
+    before=st.lists(st.sampled_from(["inst", "x", "."]), max_size=2),
+    after=st.lists(st.sampled_from(["x", ".", "", "live"]), max_size=3),
+)
+def test_no_stream_key_survives_redaction_wherever_it_sits(
+    key: str, before: list[str], after: list[str]
+) -> None:
+    url = "rtmp://live.example.com/app/" + "/".join([*before, key, *after])
+    assert key[:-4] not in redact_stream_url(url).removeprefix("rtmp://live.example.com/app/")
 
 
 # -- service rules ---------------------------------------------------------------------------

@@ -289,21 +289,24 @@ def identifier(value: str | None, field: str, *, max_length: int) -> str:
 
 
 def redact_stream_url(url: str) -> str:
-    """``url`` with what may be a credential hidden: the stream key (last path
-    segment: ``***`` plus its last four characters when it has at least 16), any
-    user-info and the query string; the scheme, host and application stay readable
-    (``rtmp://a.rtmp.youtube.com/live2/***9f3k``)."""
+    """``url`` with what may be a credential hidden: the path after its first segment
+    (the application), where the stream key is wherever a service puts it (``***`` plus
+    its last four characters when it has at least 16), the whole path when it has one
+    segment, any user-info and the query string; the scheme, host and application stay
+    readable (``rtmp://a.rtmp.youtube.com/live2/***9f3k``)."""
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rpartition("@")[2]
-    segments = parts.path.split("/")
-    for i in range(len(segments) - 1, -1, -1):
-        if segments[i]:
-            segments[i] = _mask(segments[i])
-            break
+    application, _, rest = parts.path.lstrip("/").partition("/")
+    if rest:
+        path = f"/{application}/{_mask(rest)}"
+    elif application:
+        path = "/" + _mask(application)
+    else:
+        path = parts.path
     query = "***" if parts.query else ""
-    redacted = f"{parts.scheme}://{netloc}{'/'.join(segments)}"
+    redacted = f"{parts.scheme}://{netloc}{path}"
     return f"{redacted}?{query}" if query else redacted
 
 

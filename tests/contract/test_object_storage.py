@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pulse_adapters.local import LocalObjectStorage
 from pulse_adapters.local.storage import DOWNLOAD_PATH
 from pulse_adapters.memory import InMemoryObjectStorage
 from pulse_adapters.s3 import S3Config, S3ObjectStorage, create_s3_client
-from pulse_core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pulse_core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from pulse_core.ports.storage import MAX_URL_EXPIRY_SECONDS, ObjectStorage
 from tests.support.moto_server import MotoS3
 
@@ -476,3 +477,24 @@ async def test_memory_urls_expire_and_resist_tampering(clock: ManualClock) -> No
     clock.advance(1)
     with pytest.raises(PermissionDenied):
         await storage.fetch(url)
+
+
+async def test_local_storage_that_cannot_be_used_is_unavailable_not_empty(
+    local: LocalObjectStorage, tmp_path: Path
+) -> None:
+    """Nothing stored yet lists nothing; a storage directory replaced by a file (a bad
+    mount, an operator's mistake) is an outage, not "no such recording"."""
+    assert await local.list(prefix="p/", limit=10) == []
+    assert await local.stat("p/a.mp4") is None
+    await local.put("p/a.mp4", b"x")
+    _, expires, signature = url_parts(await local.presigned_url("p/a.mp4", expires_in=600))
+    shutil.rmtree(tmp_path / "media")
+    (tmp_path / "media").write_bytes(b"not a directory")
+    for call in (
+        local.list(prefix="p/", limit=10),
+        local.stat("p/a.mp4"),
+        local.delete("p/a.mp4"),
+        local.verify_download("p/a.mp4", expires, signature),
+    ):
+        with pytest.raises(Unavailable):
+            await call

@@ -235,7 +235,20 @@ class LocalObjectStorage(ObjectStorage, SignedDownloads):
             Path(staged).unlink(missing_ok=True)
         _fsync_dir(path.parent)
 
+    def _usable_root(self) -> None:
+        """Raise ``Unavailable`` when the storage directory cannot be used (it, or a
+        directory above it, is a file): a missing directory is only "nothing stored
+        yet", but a broken one must not read as "no such recording"."""
+        probe = self._objects
+        while not probe.exists() and probe.parent != probe:
+            if probe.is_symlink():  # dangling
+                break
+            probe = probe.parent
+        if not probe.is_dir():
+            raise Unavailable(f"local storage directory {self._objects} is not a directory")
+
     def _stat_sync(self, key: str) -> StoredObject | None:
+        self._usable_root()
         try:
             info = self._path(key).stat()
         except (FileNotFoundError, NotADirectoryError):
@@ -245,10 +258,12 @@ class LocalObjectStorage(ObjectStorage, SignedDownloads):
         return _stored(key, info)
 
     def _file_sync(self, key: str) -> Path | None:
+        self._usable_root()
         path = self._path(key)
         return path if path.is_file() else None
 
     def _delete_sync(self, key: str) -> None:
+        self._usable_root()
         path = self._path(key)
         try:
             if path.is_file():
@@ -266,6 +281,7 @@ class LocalObjectStorage(ObjectStorage, SignedDownloads):
             raise Unavailable(f"local storage directory {probe} is not writable")
 
     def _list_sync(self, prefix: str, limit: int, after: str | None) -> builtins.list[StoredObject]:
+        self._usable_root()
         base = self._base()
         start_key = prefix.rpartition("/")[0]
         start = base.joinpath(*start_key.split("/")) if start_key else base

@@ -293,7 +293,9 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(_STDOUT),
+        # One write per line (print() writes the newline apart): with unbuffered output
+        # (PYTHONUNBUFFERED) and several processes on one stdout, lines stay whole.
+        logger_factory=structlog.WriteLoggerFactory(_STDOUT),
         # Not cached: reconfiguring (tests, a second app) must take effect everywhere.
         # Hot paths bind a concrete logger once instead (see the access log).
         cache_logger_on_first_use=False,

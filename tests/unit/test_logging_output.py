@@ -40,6 +40,36 @@ def test_lines_go_to_stdout_as_it_is_when_they_are_written(
         assert json.loads(lines[-1])["path"] == "/health"
 
 
+class _Writes(io.StringIO):
+    """A stdout that remembers each write: what reaches the file descriptor at once
+    when output is unbuffered (PYTHONUNBUFFERED), each a chance for another process
+    sharing the descriptor to write in between."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_each_line_is_written_whole_in_one_write(
+    log_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several server processes share stdout: a line written in two parts (print()
+    writes the newline apart) let another process's line land between them."""
+    out = _Writes()
+    monkeypatch.setattr(sys, "stdout", out)
+    configure_logging(Settings(log_format=log_format, log_level="info"))  # type: ignore[arg-type]
+    get_logger("pulse.test").warning("backend_unavailable", detail="redis")
+    logging.getLogger("pulse.test").warning("from the standard library")
+    written = [w for w in out.writes if w]
+    assert len(written) == 2, written
+    assert all(w.endswith("\n") and w.count("\n") == 1 for w in written), written
+
+
 def test_the_servers_own_lines_are_json_when_pulse_writes_json(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.memory import InMemoryRoomEngine
 from pulse_core import rooms
-from pulse_core.errors import InvalidInput, NotFound
+from pulse_core.errors import InvalidInput, NotFound, Unavailable
 from pulse_core.models.rooms import CreateRoom, ParticipantPatch, SendData
-from pulse_core.ports.rooms import RoomRequest
+from pulse_core.ports.rooms import RoomInfo, RoomRequest
 from pulse_core.services.rooms import RoomService, _decode_cursor, _encode_cursor
 from tests.support.builders import org, project
 
@@ -62,3 +62,24 @@ async def test_not_found_speaks_of_the_callers_names(clock: ManualClock) -> None
         await service.update_participant(PROJECT, "demo", "alice", ParticipantPatch(name="A"))
     with pytest.raises(NotFound, match="room 'gone' does not exist"):
         await service.send_data(PROJECT, "gone", SendData(data=b"x"))
+
+
+class _Misconfigured(InMemoryRoomEngine):
+    """Another service on the engine's address, answering every call "not found"."""
+
+    async def create_room(self, request: RoomRequest) -> tuple[RoomInfo, bool]:
+        raise NotFound("create room: twirp error not_found")
+
+    async def list_rooms(self, *, prefix: str = "") -> list[RoomInfo]:
+        raise NotFound("list rooms: twirp error not_found")
+
+
+async def test_a_list_or_create_the_engine_calls_not_found_is_its_outage(
+    clock: ManualClock,
+) -> None:
+    service = RoomService(_Misconfigured(clock))
+    with pytest.raises(Unavailable) as listing:
+        await service.list_rooms(PROJECT)
+    with pytest.raises(Unavailable) as creating:
+        await service.create_room(PROJECT, CreateRoom(name="demo"))
+    assert "twirp" not in listing.value.detail + creating.value.detail

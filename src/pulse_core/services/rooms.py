@@ -13,7 +13,7 @@ Errors: ``InvalidInput`` naming the field (``name``, ``identity``, ``metadata``,
 ``destination_identities[i]``, ...) for input over the limits of
 :mod:`pulse_core.models.rooms`; ``NotFound`` in the caller's words (the engine's own
 message, which names engine rooms, never reaches the caller); ``Unavailable`` when the
-engine cannot answer in time.
+engine cannot answer in time, or answers a list or a create that it knows no room.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TypeVar
 import msgspec
 
 from pulse_core import rooms
-from pulse_core.errors import InvalidInput, NotFound, QuotaExceeded
+from pulse_core.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable
 from pulse_core.models import Page, Project
 from pulse_core.models.rooms import (
     MAX_DATA_BYTES,
@@ -100,7 +100,7 @@ class RoomService:
                     field="max_participants",
                 )
             engine_request = msgspec.structs.replace(engine_request, max_participants=wanted or cap)
-        info, created = await self._engine.create_room(engine_request)
+        info, created = await _answered(self._engine.create_room(engine_request), "create rooms")
         return _room(info, request.name), created
 
     async def list_rooms(
@@ -110,7 +110,9 @@ class RoomService:
         made on the media server outside Pulse) are never listed."""
         size = pagination.check_limit(limit)
         after = _decode_cursor(cursor)
-        infos = await self._engine.list_rooms(prefix=rooms.project_prefix(project.id))
+        infos = await _answered(
+            self._engine.list_rooms(prefix=rooms.project_prefix(project.id)), "list rooms"
+        )
         found = []
         for info in infos:
             name = rooms.room_in_project(project.id, info.name)
@@ -224,6 +226,16 @@ def _no_room(name: str) -> str:
 
 def _not_in(name: str, identity: str) -> str:
     return f"participant {identity!r} is not in room {name!r}"
+
+
+async def _answered(call: Awaitable[T], what: str) -> T:
+    """``call``'s answer, for a call that names no existing room (a list, a create): a
+    ``NotFound`` from the engine there is a media server that is not the one configured,
+    the operator's problem, never a 404 (nor the engine's words) for the caller."""
+    try:
+        return await call
+    except NotFound as exc:
+        raise Unavailable(f"the media server could not {what}") from exc
 
 
 async def _found(call: Awaitable[T], missing: str) -> T:

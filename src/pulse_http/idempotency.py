@@ -12,9 +12,11 @@ is only known inside Litestar and the response only outside it:
    choose without credentials (a header, the body) goes into the scope, so a stored
    answer is only ever replayed to the caller it was given to. Unauthenticated routes
    (sign-in, accepting an invitation, LiveKit's webhook) have no caller and ignore the
-   header; so does a key-only route called without the secret (``/v1/tokens/validate``
-   with the key alone), whose key proves no identity. Failures of the guard (401, 403,
-   429) and of the strict body check (400, 413) come first and claim nothing.
+   header; so do the routes the key alone may call (``/v1/tokens/validate``), with or
+   without the secret: what the key alone may do changes nothing, and a kept answer
+   would only go stale (a token found valid, replayed after it expired). Failures of
+   the guard (401, 403, 429) and of the strict body check (400, 413) come first and
+   claim nothing.
    With a claim, the request runs; a repeat gets the stored answer (the same status,
    body and :data:`REPLAYED_HEADERS`, plus ``Idempotent-Replayed: true``) or a 409/422.
 2. :class:`IdempotentResponses`, raw ASGI around Litestar, which keeps the response of a
@@ -75,11 +77,9 @@ def caller_scope(request: Request[Any, Any, Any]) -> str | None:
         if principal is None:
             return None
         return f"management\n{principal.org_id or ''}\n{principal.subject}"
-    if kind in ("project", "project_key"):
+    if kind == "project":
         credential: ProjectCredential | None = state.get("credential")
-        if credential is None or (
-            kind == "project_key" and "x-pulse-secret" not in request.headers
-        ):
+        if credential is None:
             return None
         return f"project\n{credential.project.id}\n{credential.key_id}"
     return None

@@ -67,6 +67,12 @@ _log = structlog.get_logger("pulse.idempotency")
 BeforeRequest = Callable[[Request[Any, Any, Any]], Awaitable[Any]]
 
 
+def takes_key(kind: str | None, method: str) -> bool:
+    """Whether a route of this kind of caller and method honours ``Idempotency-Key``
+    (the OpenAPI document says so from this too): the writes of identified callers."""
+    return kind in ("management", "project") and method in WRITES
+
+
 def caller_scope(request: Request[Any, Any, Any]) -> str | None:
     """Who is calling, as the guard verified it, or None when no one was (the header is
     then ignored). Newline-separated: ids and a JWT subject, never a key."""

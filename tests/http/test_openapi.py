@@ -217,7 +217,10 @@ async def test_writes_take_an_idempotency_key(
         names = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
         takes_key = ("Idempotency-Key", "header") in names
         writes = method in ("post", "put", "patch", "delete")
-        assert takes_key == (writes and routes[(path, method)].get("auth") is not None), path
+        # Every write of an identified caller; not what the key alone may call (it
+        # changes nothing: token validation).
+        identified = routes[(path, method)].get("auth") in ("management", "project")
+        assert takes_key == (writes and identified), path
         if takes_key:
             assert {"409", "422"} <= set(operation["responses"]), path
             for status, response in operation["responses"].items():

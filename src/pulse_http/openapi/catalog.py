@@ -21,8 +21,6 @@ DOCS_PATH: Final = "/docs"
 ASSETS_PATH: Final = f"{DOCS_PATH}/assets"
 ASSETS: Final = Path(__file__).parent.parent / "static" / "docs"
 
-#: The methods that write, and so accept ``Idempotency-Key`` (API.md, "Authentication").
-WRITES: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 
 # -- security --------------------------------------------------------------------------------

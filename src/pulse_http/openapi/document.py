@@ -17,7 +17,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 
 from pulse_http.auth import required_scope
-from pulse_http.idempotency import REPLAYED
+from pulse_http.idempotency import REPLAYED, takes_key
 from pulse_http.openapi.catalog import (
     HEADERS,
     IDEMPOTENCY_PARAMETER,
@@ -35,7 +35,6 @@ from pulse_http.openapi.catalog import (
     SUCCESS_DESCRIPTIONS,
     TAGS,
     TITLES,
-    WRITES,
 )
 from pulse_http.problems import PROBLEM_JSON, FieldError, Problem
 
@@ -80,7 +79,7 @@ def problem_statuses(operation: dict[str, Any], method: str, opt: Mapping[str, A
     if opt.get("auth") is not None:
         # Credentials (401/403, failed attempts throttled: 429), and a database behind them.
         statuses |= {401, 403, 429, 503}
-        if method in WRITES:
+        if takes_key(opt.get("auth"), method):
             statuses |= {400, 409, 422}  # Idempotency-Key: malformed, in use, reused
     return statuses
 
@@ -176,7 +175,7 @@ def _complete_operation(item: dict[str, Any], operation: Operation, operation_id
             "required": True,
             "content": {media_type: {"schema": ref} for media_type in raw_body["media_types"]},
         }
-    idempotent = kind is not None and operation.method in WRITES
+    idempotent = takes_key(kind, operation.method)
     _complete_parameters(item, idempotent=idempotent)
     responses: dict[str, Any] = item.setdefault("responses", {})
     if _is_litestars_400(responses.get("400")):

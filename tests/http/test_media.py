@@ -349,6 +349,40 @@ async def test_rtmp_ingress_create_read_and_delete(
     assert gone.status_code == 404 and gone.json()["code"] == "not_found"
 
 
+async def test_a_recording_is_never_overwritten_by_a_later_egress(
+    client: Client, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """A second egress to a file that exists would replace the recording without a word,
+    and links handed out for it would serve the new one: refused until it is deleted."""
+    h = tenant_a.project_headers
+    first = await start(client, tenant_a, room="demo", output={"type": "file", "filepath": "a.mp4"})
+    await finish(client, tenant_a, first["id"])
+    recording = first["outputs"][0]["recording_id"]
+    for output, field in (
+        ({"type": "file", "filepath": "a.mp4"}, "output.filepath"),
+        ({"type": "file", "filepath": "a"}, "output.filepath"),  # .mp4 is added
+    ):
+        again = await client.post(
+            "/v1/media/egress/start", json={"room": "demo", "output": output}, headers=h
+        )
+        assert again.status_code == 409, again.text
+        assert again.json()["field"] == field
+    hls = await start(client, tenant_a, room="demo", output={"type": "hls", "path": "live"})
+    await finish(client, tenant_a, hls["id"])
+    again = await client.post(
+        "/v1/media/egress/start",
+        json={"room": "demo", "output": {"type": "hls", "path": "live"}},
+        headers=h,
+    )
+    assert (again.status_code, again.json()["field"]) == (409, "output.path")
+    # Another room, or another project, has its own a.mp4.
+    await start(client, tenant_a, room="other", output={"type": "file", "filepath": "a.mp4"})
+    await start(client, tenant_b, room="demo", output={"type": "file", "filepath": "a.mp4"})
+    deleted = await client.delete(f"/v1/media/recordings/{recording}", headers=h)
+    assert deleted.status_code == 204
+    await start(client, tenant_a, room="demo", output={"type": "file", "filepath": "a.mp4"})
+
+
 # -- a deleted project's media ------------------------------------------------------------------
 
 

@@ -122,6 +122,7 @@ class MediaService:
         plan = plan_egress(project.id, request, egress_id)
         engine_request = plan.request
         await self._check_fetched_urls(engine_request)
+        await self._recordings.refuse_overwrite(engine_request.outputs)
         if self._upload_target is not None and plan.writes_files:
             upload = await self._upload_target.egress_upload_config()
             engine_request = msgspec.structs.replace(engine_request, upload=upload)

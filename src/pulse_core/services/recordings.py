@@ -5,16 +5,18 @@ them through this."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Final
 
 from pulse_core import rooms
-from pulse_core.errors import InvalidInput, NotFound
+from pulse_core.errors import Conflict, InvalidInput, NotFound
 from pulse_core.models import Page, Project
 from pulse_core.models.audit import Caller
 from pulse_core.models.media import Recording, RecordingUrl
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.media import EgressTarget, FileTarget, SegmentsTarget
 from pulse_core.ports.storage import MAX_URL_EXPIRY_SECONDS, ObjectStorage, validate_expires_in
 from pulse_core.recordings import recording_key, recording_of, recordings_prefix, room_directory
 from pulse_core.services import audit, pagination
@@ -110,6 +112,24 @@ class Recordings:
                 )
             )
         await self._storage.delete(key)
+
+    async def refuse_overwrite(self, targets: Sequence[EgressTarget]) -> None:
+        """``Conflict`` naming the field when a file an egress would write exists
+        already: the new recording would replace it without a word, and links handed
+        out for the old one would serve the new."""
+        for target in targets:
+            if isinstance(target, FileTarget):
+                key, field = target.key, "output.filepath"
+            elif isinstance(target, SegmentsTarget):
+                key, field = target.playlist_key, "output.path"
+            else:
+                continue
+            if await self._storage.stat(key) is not None:
+                raise Conflict(
+                    f"{field} names a recording that exists: delete it first, or choose "
+                    "another name",
+                    field=field,
+                )
 
     async def _existing_key(self, project: Project, recording: str) -> str:
         relative = recording_key(recording)

@@ -20,7 +20,7 @@ from pulse_adapters.memory import (
     InMemoryWebhookEndpointRepository,
 )
 from pulse_core import ids
-from pulse_core.errors import Conflict, InvalidInput, NotFound
+from pulse_core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from pulse_core.models.events import EndpointPatch, EndpointSpec, Event
 from pulse_core.models.jobs import QUEUE, DeliverWebhook, decode_job
 from pulse_core.ports.webhook_sender import (
@@ -152,6 +152,27 @@ async def test_the_schedule_then_the_dead_letter_then_a_retry_with_a_fresh_round
     assert [j.delivery_id for j in await world.queued()] == [delivery.id]
     world.sender.script.append(500)
     assert await world.delivery.attempt(world.project.id, delivery.id) == 5  # a whole new round
+
+
+async def test_a_retry_the_queue_cannot_take_changes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 (the job queue down) must not leave the delivery "pending" for ever."""
+    await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    [delivery] = await world.log.publish(world.event())
+    world.sender.script.extend([500, 500, 500])
+    for _ in range(3):
+        await world.delivery.attempt(world.project.id, delivery.id)
+    dead = await world.webhooks.get_delivery(world.project, delivery.id)
+    assert dead.status == "dead"
+
+    async def down(queue: str, payload: bytes, *, delay_seconds: float = 0) -> str:
+        raise Unavailable("job queue backend (redis) is unavailable")
+
+    monkeypatch.setattr(world.queue, "enqueue", down)
+    with pytest.raises(Unavailable):
+        await world.webhooks.retry_delivery(world.project, delivery.id)
+    assert await world.webhooks.get_delivery(world.project, delivery.id) == dead
 
 
 async def test_retry_after_is_honoured_on_429_and_503(world: World) -> None:

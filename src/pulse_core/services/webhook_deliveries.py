@@ -15,7 +15,7 @@ from typing import Final
 import msgspec
 
 from pulse_core import ids
-from pulse_core.errors import Conflict, InvalidInput, NotFound
+from pulse_core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from pulse_core.models import Page, Project
 from pulse_core.models.events import (
     DELIVERY_STATUSES,
@@ -178,7 +178,24 @@ class WebhookDeliveries:
         restarted = await self._deliveries.change(delivery.project_id, delivery.id, restart)
         if restarted is None:
             raise NotFound("delivery not found")
-        await self._log.queue(restarted)
+        try:
+            await self._log.queue(restarted)
+        except Unavailable:
+            # Not queued, so never attempted: put it back as it was, or it would show
+            # "pending" for ever behind the caller's 503 (unless a worker got to it).
+            def undo(stored: Delivery) -> Delivery:
+                if stored.status != "pending" or stored.attempts != restarted.attempts:
+                    return stored
+                return msgspec.structs.replace(
+                    stored,
+                    status=delivery.status,
+                    round_start=delivery.round_start,
+                    next_attempt_at=delivery.next_attempt_at,
+                    updated_at=delivery.updated_at,
+                )
+
+            await self._deliveries.change(delivery.project_id, delivery.id, undo)
+            raise
         return restarted
 
 

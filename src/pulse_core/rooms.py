@@ -37,8 +37,9 @@ never tightened without breaking customers. A room is 1 to ``MAX_ROOM_LENGTH`` c
 and at most ``MAX_ROOM_BYTES`` bytes of UTF-8 (so the namespaced name fits LiveKit's 256),
 printable (``str.isprintable``: no control, format/invisible, surrogate, private-use,
 unassigned or line/paragraph-separator characters; the ASCII space is the only space),
-without leading or trailing spaces, and without ``/`` or ``\\`` (path separators turn into
-directories, or worse ``..`` traversals, when a room name lands in a recording path).
+without leading or trailing spaces, without ``/`` or ``\\`` (path separators turn into
+directories, or worse ``..`` traversals, when a room name lands in a recording path), and
+without U+FFFD (:data:`REPLACEMENT`).
 Names are compared code point by code point, exactly as LiveKit does: no case folding and
 no Unicode normalization, so what the caller sends is what it gets back.
 """
@@ -60,6 +61,10 @@ PREFIX_LENGTH: Final = ID_LENGTH + len(SEPARATOR)
 LIVEKIT_MAX_ROOM_NAME_BYTES: Final = 256
 MAX_ROOM_LENGTH: Final = 128
 MAX_ROOM_BYTES: Final = LIVEKIT_MAX_ROOM_NAME_BYTES - PREFIX_LENGTH
+#: What bytes that are not UTF-8 become when a path is decoded: a name holding it would
+#: be reached by every malformed spelling (``%FF``, ``%FE``, ``%80``…), so no name does.
+REPLACEMENT: Final = "\ufffd"
+REPLACEMENT_WHY: Final = "U+FFFD, the replacement character (what bytes that are not UTF-8 become)"
 
 
 def validate_room(room: str, field: str = "room") -> str:
@@ -89,6 +94,8 @@ def validate_room(room: str, field: str = "room") -> str:
         raise InvalidInput(f"{field} must not start or end with whitespace", field=field)
     if "/" in room or "\\" in room:
         raise InvalidInput(f"{field} must not contain '/' or '\\'", field=field)
+    if REPLACEMENT in room:
+        raise InvalidInput(f"{field} must not contain {REPLACEMENT_WHY}", field=field)
     # isascii() is O(1) in CPython; only non-ASCII names pay for an encode. Printable
     # strings hold no surrogates, so the encode cannot fail.
     if not room.isascii() and len(room.encode("utf-8")) > MAX_ROOM_BYTES:

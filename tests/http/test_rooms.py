@@ -225,6 +225,22 @@ async def test_names_with_spaces_and_unicode_round_trip(client: Client, tenant_a
     assert [r["name"] for r in (await client.get("/v1/rooms", headers=h)).json()["items"]] == [name]
 
 
+async def test_a_path_that_is_not_utf8_names_no_room(client: Client, tenant_a: Tenant) -> None:
+    """%FF, %FE and %80 all decode to U+FFFD: were it a valid name, each would reach it."""
+    h = tenant_a.project_headers
+    made = await client.post("/v1/rooms", json={"name": "\ufffd"}, headers=h)
+    assert (made.status_code, made.json()["field"]) == (400, "name"), made.text
+    await create(client, tenant_a, "demo")
+    for path in ("/v1/rooms/%FF", "/v1/rooms/%80", "/v1/rooms/demo/participants/%FE"):
+        response = await client.get(path, headers=h)
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["field"] in ("name", "identity")
+    minted = await client.post(
+        "/v1/tokens/create", json={"identity": "a\ufffd", "room": "demo"}, headers=h
+    )
+    assert (minted.status_code, minted.json()["field"]) == (400, "identity")
+
+
 async def test_rooms_and_participants_paginate_by_name(
     client: Client, tenant_a: Tenant, container: Container
 ) -> None:

@@ -53,6 +53,7 @@ def reference_is_valid(room: str) -> bool:
         and _ends_ok(room)
         and "/" not in room
         and "\\" not in room
+        and "\ufffd" not in room  # what undecodable bytes become: every one would alias it
         and len(room.encode("utf-8", "surrogatepass")) <= 256 - 31
     )
 
@@ -154,6 +155,8 @@ def test_validate_room_matches_the_reference_rules(room: str) -> None:
         "a/b",
         "../etc",
         "a\\b",
+        "\ufffd",
+        "caf\ufffd",
     ],
 )
 def test_invalid_rooms_are_refused_naming_room(room: str) -> None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from pulse_core import rooms
 from pulse_core.errors import InvalidInput
 from pulse_core.models.project import ProjectSettings
 from pulse_core.services.projects import MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS
@@ -91,6 +92,8 @@ def check_identity(identity: str) -> str:
         raise InvalidInput("identity must not contain control or invisible characters", field=field)
     if identity[0] == " " or identity[-1] == " ":
         raise InvalidInput("identity must not start or end with whitespace", field=field)
+    if rooms.REPLACEMENT in identity:
+        raise InvalidInput(f"identity must not contain {rooms.REPLACEMENT_WHY}", field=field)
     return identity
 
 

@@ -7,6 +7,8 @@ token must verify with ``TokenVerifier`` and carry exactly the claims asked for.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -630,6 +632,35 @@ def test_hand_made_tokens(
     now: ManualClock, project: Project, overrides: dict[str, Any], reason: str
 ) -> None:
     assert service(now).validate(project, _signed(now, project, **overrides)).reason == reason
+
+
+def _signed_text(payload: str, header: str = '{"alg":"HS256","typ":"JWT"}') -> str:
+    """A token over the JSON text given, as another signer may have written it."""
+
+    def b64(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    signing_input = f"{b64(header)}.{b64(payload)}"
+    mac = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def test_a_member_named_twice_is_malformed(now: ManualClock, project: Project) -> None:
+    """LiveKit (Go) merges two ``video`` objects, this parser would keep the last: a token
+    read one way here and another there is refused, whatever each copy holds."""
+    t = int(now.time())
+    room = rooms.to_livekit(project.id, "demo")
+    head = f'"iss":"{KEY}","sub":"alice","nbf":{t},"exp":{t + 600}'
+    granted = f'"video":{{"room":"{room}","roomJoin":true}}'
+    assert service(now).validate(project, _signed_text(f"{{{head},{granted}}}")).valid
+    for payload, header in (
+        (f'{{{head},"video":{{"room":"{room}","roomList":true}},{granted}}}', None),
+        (f'{{{head},"video":{{"room":"{room}","roomJoin":true,"roomJoin":true}}}}', None),
+        (f'{{{head},"sub":"bob",{granted}}}', None),
+        (f"{{{head},{granted}}}", '{"alg":"HS256","alg":"HS256"}'),
+    ):
+        token = _signed_text(payload) if header is None else _signed_text(payload, header)
+        assert service(now).validate(project, token).reason == "malformed", payload
 
 
 @pytest.mark.parametrize("room_config", [{"maxParticipants": 5}, {"maxParticipants": 0}, {}])

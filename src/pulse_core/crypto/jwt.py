@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import json
 from typing import Any
 
 import msgspec
@@ -177,3 +178,30 @@ def _check_header(header: dict[str, Any]) -> None:
         # Extensions the token says must be understood; this verifier knows none
         # (RFC 7515, 4.1.11), so it may not accept the token by ignoring them.
         raise TokenError("malformed")
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise _Duplicate
+    return members
+
+
+def has_duplicate_members(token: str) -> bool:
+    """Whether the header or the claims of ``token`` (a well-formed JWT: call after
+    :meth:`HS256Verifier.decode`) name a member twice, at any depth. RFC 7519 lets a
+    parser keep the last one, as :meth:`HS256Verifier.decode` does; LiveKit's (Go) merges
+    two objects of one name instead, so a token judged by one would not be the token
+    the other honours. Not on :meth:`~HS256Verifier.decode`'s path: it costs a second
+    parse, paid only where that judgement is asked for (token validation)."""
+    header_b64, payload_b64, _ = token.split(".")
+    try:
+        for segment in (header_b64, payload_b64):
+            json.loads(_b64decode(segment), object_pairs_hook=_unique_members)
+    except _Duplicate:
+        return True
+    return False

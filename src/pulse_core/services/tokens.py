@@ -54,7 +54,7 @@ from typing import Final
 import msgspec
 
 from pulse_core import rooms
-from pulse_core.crypto.jwt import HS256Signer, HS256Verifier, TokenError
+from pulse_core.crypto.jwt import HS256Signer, HS256Verifier, TokenError, has_duplicate_members
 from pulse_core.errors import NotFound
 from pulse_core.models.project import Project
 from pulse_core.models.token import (
@@ -274,9 +274,10 @@ class TokenService:
         """Whether ``token`` is a live LiveKit token of ``project``; never raises for a bad
         token.
 
-        Valid means: a well-formed HS256 JWT signed with this deployment's LiveKit secret,
-        ``iss`` is its API key, ``exp`` is present and still ahead (no leeway), ``nbf`` (if
-        any) is not more than ``NBF_LEEWAY_SECONDS`` ahead, ``sub`` names a participant,
+        Valid means: a well-formed HS256 JWT (no member named twice) signed with this
+        deployment's LiveKit secret, ``iss`` is its API key, ``exp`` is present and still
+        ahead (no leeway), ``nbf`` (if any) is not more than ``NBF_LEEWAY_SECONDS``
+        ahead, ``sub`` names a participant,
         its ``video.room`` (and ``destinationRoom``, if any) is a room of ``project``, and it
         carries none of :data:`REFUSED_GRANTS` nor a platform-only claim (``sip``, a
         ``roomConfig`` with more than a participant cap, a non-standard ``kind``, ...).
@@ -295,6 +296,8 @@ class TokenService:
             raise TokenError("malformed")
         now = self._clock.time()
         raw = self._verifier.decode(token, now=now, leeway=NBF_LEEWAY_SECONDS)
+        if has_duplicate_members(token):
+            raise TokenError("malformed")
         try:
             claims = msgspec.convert(raw, ClaimsIn)
             video = None

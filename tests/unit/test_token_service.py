@@ -31,6 +31,7 @@ from pulse_core.models.token import DEFAULT_GRANTS, TokenRequest, TokenValidatio
 from pulse_core.services import tokens
 from pulse_core.services.quotas import TokenAllowance
 from pulse_core.services.tokens import TokenService
+from pulse_core.services.validation import INVISIBLE
 from tests.support import builders
 
 KEY = "APIpulseUnitTest"
@@ -103,9 +104,11 @@ _room_chars = st.characters(
 
 identities = st.text(_printable, min_size=1, max_size=40).filter(_no_edge_space).filter(_fits(256))
 room_names = st.text(_room_chars, min_size=1, max_size=30).filter(_no_edge_space).filter(_fits(225))
-names = st.none() | st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=40).filter(
-    _fits(256)
+# Display names: no controls, nothing invisible or reordering, no line separators.
+_shown = st.characters(
+    exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters="".join(INVISIBLE)
 )
+names = st.none() | st.text(_shown, max_size=40).filter(_fits(256))
 metadata = st.none() | st.text(_text, max_size=300)
 attribute_keys = (
     st.text(_printable, min_size=1, max_size=20)
@@ -402,6 +405,9 @@ def test_bad_room_is_refused() -> None:
         ("name", {"name": "x" * 257}),
         ("name", {"name": "two\nlines"}),
         ("name", {"name": "nul\x00"}),
+        ("name", {"name": "Alice\u202e(nimda)"}),  # shows as "Alice(admin)"
+        ("name", {"name": "\u200b"}),
+        ("name", {"name": "a\u2028b"}),
         ("metadata", {"metadata": "x" * (tokens.MAX_METADATA_BYTES + 1)}),
         ("metadata", {"metadata": "\ud800"}),
         ("attributes", {"attributes": {f"k{i}": "v" for i in range(tokens.MAX_ATTRIBUTES + 1)}}),

@@ -15,6 +15,7 @@ from typing import Final
 from pulse_core import rooms
 from pulse_core.errors import InvalidInput
 from pulse_core.models.project import ProjectSettings
+from pulse_core.services import validation
 from pulse_core.services.projects import MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS
 
 __all__ = [
@@ -52,6 +53,8 @@ RESERVED_ATTRIBUTE_PREFIX: Final = "lk."
 
 # C0 and C1 control characters: what ``unicodedata`` calls category Cc.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: What a display name may not hold besides controls (see check_name).
+_UNSHOWN: Final = validation.INVISIBLE | {"\u2028", "\u2029"}
 
 
 def _utf8_len(value: str, field: str) -> int:
@@ -109,6 +112,13 @@ def check_name(name: str | None) -> str:
         raise InvalidInput(f"name must be at most {MAX_NAME_BYTES} bytes of UTF-8", field=field)
     if _CONTROL.search(name) is not None:
         raise InvalidInput("name must not contain control characters", field=field)
+    # Shown to every other participant: nothing that reorders or hides what is around
+    # it ("Alice\u202e(nimda)"), nor a line break.
+    if not _UNSHOWN.isdisjoint(name):
+        raise InvalidInput(
+            "name must not contain invisible, text-direction or line-separator characters",
+            field=field,
+        )
     return name
 
 

@@ -96,6 +96,28 @@ async def test_the_key_alone_cannot_spend_what_minting_needs(
     assert checked.headers["ratelimit"].startswith('"tokens";r=0;')
 
 
+async def test_a_raised_limit_is_not_held_back_by_the_old_ones_bucket(
+    client: AsyncTestClient[Any], tenant_a: Tenant
+) -> None:
+    """A bucket spent under 1/minute ran a minute ahead; read under 100/second it refused
+    for that minute. A changed policy starts a bucket of its own, full."""
+    headers = await _limited_project(client, tenant_a, requests=1, period="minute", burst=1)
+    assert (await client.get("/v1/project", headers=headers)).status_code == 200
+    assert (await client.get("/v1/project", headers=headers)).status_code == 429
+    raised = {"rate_limit": {"requests": 100, "period": "second", "burst": 100}}
+    projects = await client.get(
+        "/v1/projects", params={"org_id": tenant_a.org_id}, headers=tenant_a.owner_headers
+    )
+    [limited] = [p for p in projects.json()["items"] if p["name"] == "Limited"]
+    changed = await client.put(
+        f"/v1/projects/{limited['id']}", json=raised, headers=tenant_a.owner_headers
+    )
+    assert changed.status_code == 200, changed.text
+    after = await client.get("/v1/project", headers=headers)
+    assert after.status_code == 200, after.text
+    assert after.headers["x-ratelimit-limit"] == "100"
+
+
 async def test_platform_default_applies_and_projects_are_independent(
     client: AsyncTestClient[Any], tenant_a: Tenant, tenant_b: Tenant
 ) -> None:

@@ -45,6 +45,11 @@ def policy_of(settings: RateLimitSettings) -> RateLimit:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _policy_key(policy: RateLimit) -> str:
+    return f"{policy.requests}/{policy.period_seconds:g}/{policy.burst}"
+
+
 class ProjectRateLimits:
     """Charges project requests to the project's buckets."""
 
@@ -59,9 +64,15 @@ class ProjectRateLimits:
 
     async def charge(self, project: Project, bucket: Bucket) -> tuple[RateLimit, RateLimitDecision]:
         """Take one request from ``bucket``; the caller refuses it when not allowed (and
-        can still report the headers either way)."""
+        can still report the headers either way).
+
+        A bucket is kept per policy: a bucket's state (how far ahead its theoretical
+        arrival time runs) is only meaningful under the policy that filled it. Read under
+        a raised limit, a bucket filled under the old one would refuse for up to the old
+        window; so a changed limit starts a bucket of its own, full."""
         policy = self.policy_for(project)
-        decision = await self._limiter.acquire(f"project:{project.id}:{bucket}", policy)
+        key = f"project:{project.id}:{bucket}:{_policy_key(policy)}"
+        decision = await self._limiter.acquire(key, policy)
         return policy, decision
 
 

@@ -45,9 +45,11 @@ def policy_of(settings: RateLimitSettings) -> RateLimit:
     )
 
 
-@functools.lru_cache(maxsize=1024)
-def _policy_key(policy: RateLimit) -> str:
-    return f"{policy.requests}/{policy.period_seconds:g}/{policy.burst}"
+@functools.lru_cache(maxsize=1024)  # as policy_of: one lookup per request, not two
+def _policy_and_key(settings: RateLimitSettings) -> tuple[RateLimit, str]:
+    """The policy, and what names it in a bucket's key."""
+    policy = policy_of(settings)
+    return policy, f"{policy.requests}/{policy.period_seconds:g}/{policy.burst}"
 
 
 class ProjectRateLimits:
@@ -55,12 +57,14 @@ class ProjectRateLimits:
 
     def __init__(self, limiter: RateLimiter, *, default: RateLimitSettings) -> None:
         self._limiter = limiter
-        self._default = default
-        self._default_policy = policy_of(default)
+        self._default = _policy_and_key(default)
 
     def policy_for(self, project: Project) -> RateLimit:
+        return self._policy_and_key(project)[0]
+
+    def _policy_and_key(self, project: Project) -> tuple[RateLimit, str]:
         configured = project.settings.rate_limit
-        return self._default_policy if configured is None else policy_of(configured)
+        return self._default if configured is None else _policy_and_key(configured)
 
     async def charge(self, project: Project, bucket: Bucket) -> tuple[RateLimit, RateLimitDecision]:
         """Take one request from ``bucket``; the caller refuses it when not allowed (and
@@ -70,9 +74,8 @@ class ProjectRateLimits:
         arrival time runs) is only meaningful under the policy that filled it. Read under
         a raised limit, a bucket filled under the old one would refuse for up to the old
         window; so a changed limit starts a bucket of its own, full."""
-        policy = self.policy_for(project)
-        key = f"project:{project.id}:{bucket}:{_policy_key(policy)}"
-        decision = await self._limiter.acquire(key, policy)
+        policy, named = self._policy_and_key(project)
+        decision = await self._limiter.acquire(f"project:{project.id}:{bucket}:{named}", policy)
         return policy, decision
 
 

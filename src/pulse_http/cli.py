@@ -24,7 +24,7 @@ from pulse_http.backend_checks import backend_problems
 from pulse_http.cli_args import seconds_allowed, within
 from pulse_http.container import build_container
 from pulse_http.lifecycle import Lifecycle, pepper_check
-from pulse_http.observability import serve_beside
+from pulse_http.observability import MetricsPortError, serve_beside
 from pulse_http.server import build_server
 from pulse_http.setting_bounds import visibility_note
 from pulse_http.settings import ConfigError, Settings, listen_problem, load_settings
@@ -201,7 +201,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         run_worker_process(settings)
     except PulseError as exc:
         print(f"pulse: {exc.detail}", file=sys.stderr)
-        return 1
+        # METRICS_PORT taken is the configuration's problem, as for `pulse serve`.
+        return 2 if isinstance(exc, MetricsPortError) else 1
     return 0
 
 

@@ -375,7 +375,7 @@ def _check_values(settings: Settings) -> None:
         try:
             parse_networks(getattr(settings, field), field.upper())
         except InvalidInput as exc:
-            raise ConfigError(f"{field.upper()}: {exc.detail}") from exc
+            raise ConfigError(exc.detail) from exc  # it names the variable
     for field in BOUNDS:
         problem = bound_problem(field, getattr(settings, field))
         if problem:

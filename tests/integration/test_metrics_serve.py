@@ -143,7 +143,9 @@ def test_a_worker_process_answers_metrics_port_with_its_own_series(
     assert found["pulse_queue_depth"] == 0
 
 
-def test_a_metrics_port_in_use_stops_pulse_serve_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_metrics_port_in_use_stops_pulse_naming_it(tmp_path: Path, command: str) -> None:
+    """A configuration problem: exit 2, for the worker as for the server."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -152,7 +154,7 @@ def test_a_metrics_port_in_use_stops_pulse_serve_naming_it(tmp_path: Path) -> No
             PORT=str(free_port()), DATA_DIR=str(tmp_path / "data"), METRICS_PORT=str(port)
         )
         result = subprocess.run(
-            [PULSE, "serve"],
+            [PULSE, command],
             check=False,
             env=env,
             cwd=tmp_path,

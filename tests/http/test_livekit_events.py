@@ -81,6 +81,27 @@ async def _post(client: Client, event: Any) -> None:
     assert response.status_code == 200, response.text
 
 
+def _completed(
+    engine_id: str, project_id: str, filename: str, size: int, ended: datetime
+) -> lk_egress.EgressInfo:
+    """A minute's egress of room "demo" that wrote one file, as LiveKit reports its end."""
+    ended_ns = int(ended.timestamp() * 1e9)
+    return lk_egress.EgressInfo(
+        egress_id=engine_id,
+        room_name=rooms.to_livekit(project_id, "demo"),
+        status=lk_egress.EgressStatus.EGRESS_COMPLETE,
+        started_at=ended_ns - 60 * 10**9,
+        ended_at=ended_ns,
+        file_results=[
+            lk_egress.FileInfo(
+                filename=f"projects/{project_id}/recordings/rooms/demo/{filename}",
+                size=size,
+                duration=60 * 10**9,
+            )
+        ],
+    )
+
+
 async def _until(client: Client, path: str, headers: dict[str, str], check: Any) -> Any:
     for _ in range(600):
         body = (await client.get(path, headers=headers)).json()
@@ -112,21 +133,7 @@ async def test_egress_and_ingress_take_their_state_from_livekits_events(
         lk_settings, alpha.project_id, egress["id"], ingress["id"]
     )
     livekit_room = rooms.to_livekit(alpha.project_id, "demo")
-    ended_ns = int(datetime.now(tz=UTC).timestamp() * 1e9)
-    info = lk_egress.EgressInfo(
-        egress_id=engine_egress,
-        room_name=livekit_room,
-        status=lk_egress.EgressStatus.EGRESS_COMPLETE,
-        started_at=ended_ns - 60 * 10**9,
-        ended_at=ended_ns,
-        file_results=[
-            lk_egress.FileInfo(
-                filename=f"projects/{alpha.project_id}/recordings/rooms/demo/talk.mp4",
-                size=123456,
-                duration=60 * 10**9,
-            )
-        ],
-    )
+    info = _completed(engine_egress, alpha.project_id, "talk.mp4", 123456, datetime.now(tz=UTC))
     ended = lk.egress_event("egress_ended", info)
     await _post(client, ended)
     await _post(client, ended)  # a retry of LiveKit's: nothing more happens
@@ -271,21 +278,7 @@ async def test_files_reported_after_a_read_ended_the_egress_are_kept_told_and_me
     async with offline_container(lk_settings) as offline:
         record = await offline.adapters.egress_records().get(alpha.project_id, egress["id"])
     now = datetime.now(tz=UTC)
-    ended_ns = int(now.timestamp() * 1e9)
-    info = lk_egress.EgressInfo(
-        egress_id=record.engine_id,
-        room_name=rooms.to_livekit(alpha.project_id, "demo"),
-        status=lk_egress.EgressStatus.EGRESS_COMPLETE,
-        started_at=ended_ns - 60 * 10**9,
-        ended_at=ended_ns,
-        file_results=[
-            lk_egress.FileInfo(
-                filename=f"projects/{alpha.project_id}/recordings/rooms/demo/late.mp4",
-                size=4321,
-                duration=60 * 10**9,
-            )
-        ],
-    )
+    info = _completed(record.engine_id, alpha.project_id, "late.mp4", 4321, now)
     await _post(client, lk.egress_event("egress_ended", info))
     events = await _until(
         client,

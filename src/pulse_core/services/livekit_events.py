@@ -29,6 +29,7 @@ from pulse_core.livekit_webhooks.translate import (
 from pulse_core.models.events import Event, Outgoing
 from pulse_core.models.jobs import ApplyLiveKitEvent
 from pulse_core.models.media import (
+    ENDED_EGRESS_STATUSES,
     ENDED_INGRESS_STATUSES,
     Egress,
     EgressFile,
@@ -248,14 +249,14 @@ def _egress_after(record: Egress, info: EgressInfo, at: datetime) -> Egress:
     answer there names no files; LiveKit's report of the end does."""
     status = egress_status(info)
     if record.ended:
-        if record.files or not info.files or status not in ("complete", "failed", "aborted"):
+        if record.files or not info.files or status not in ENDED_EGRESS_STATUSES:
             return record
         with_files: Egress = msgspec.structs.replace(
             record, files=_files(record, info), updated_at=at
         )
         return with_files
     changes: dict[str, object] = {"status": status, "updated_at": at}
-    if status in ("complete", "failed", "aborted"):
+    if status in ENDED_EGRESS_STATUSES:
         changes["ended_at"] = info.ended_time or at
         changes["files"] = _files(record, info)
     error = egress_error(info)

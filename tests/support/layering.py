@@ -30,7 +30,7 @@ TECHNOLOGIES: dict[str, frozenset[str]] = {
     "mongo": frozenset({"pymongo", "bson"}),
     "redis": frozenset({"redis"}),
     "s3": frozenset({"boto3", "botocore", "mypy_boto3_s3"}),
-    "livekit": frozenset({"livekit", "aiohttp"}),
+    "livekit": frozenset({"livekit", "aiohttp", "google"}),  # google.protobuf: its messages
     "http": frozenset({"aiohttp"}),
     "argon2": frozenset({"argon2"}),
 }

@@ -38,8 +38,9 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 
 def _environment(tmp_path: Path, redis_url: str, **more: str) -> dict[str, str]:
+    chosen = [int(value) for name, value in more.items() if name.endswith("PORT")]
     return pulse_environment(
-        PORT=str(free_port()),
+        PORT=str(free_port(besides=chosen)),
         DATA_DIR=str(tmp_path / "data"),
         ENVIRONMENT="development",
         LOG_LEVEL="warning",

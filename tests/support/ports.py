@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Collection
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(*, besides: Collection[int] = ()) -> int:
+    """A port free now, other than ``besides``: ports chosen earlier and not bound yet,
+    which the system may hand out again (it did: a worker refused METRICS_PORT == PORT)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in besides:
+            return port
 
 
 def wait_for_port(port: int, *, timeout: float = 10.0) -> bool:

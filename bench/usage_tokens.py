@@ -40,6 +40,7 @@ import tempfile
 import time
 import timeit
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -48,6 +49,7 @@ import token_signing
 from dependency_injector import providers
 
 from pulse_adapters.clock import SystemClock
+from pulse_adapters.local import LocalUsageJournal
 from pulse_adapters.memory import InMemoryUsageRepository
 from pulse_core.models.token import TokenRequest
 from pulse_core.services.quotas import TokenAllowance
@@ -137,7 +139,9 @@ async def _measure(
 def _mint_alone(number: int, repeat: int, timer: Callable[[], float]) -> dict[str, float]:
     """``TokenService.mint`` with and without the counter and the allowance."""
     clock = SystemClock()
-    counter = UsageCounter(InMemoryUsageRepository(), clock)  # never flushed here
+    # As `pulse serve` counts (into pages mapped from files); never flushed here.
+    journal = LocalUsageJournal(Path(tempfile.mkdtemp()))
+    counter = UsageCounter(InMemoryUsageRepository(), clock, journal)
 
     def service(*, metered: bool) -> TokenService:
         return TokenService(

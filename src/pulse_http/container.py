@@ -17,7 +17,7 @@ from pulse_adapters.clock import SystemClock
 from pulse_adapters.dns import SystemHostResolver
 from pulse_adapters.http import AsyncioWebhookSender
 from pulse_adapters.livekit import LiveKitMediaEngine, LiveKitRoomEngine
-from pulse_adapters.local import LocalObjectStorage, download_signing_key
+from pulse_adapters.local import LocalObjectStorage, LocalUsageJournal, download_signing_key
 from pulse_adapters.memory import (
     InMemoryLocks,
     InMemoryMediaEngine,
@@ -230,6 +230,7 @@ class Adapters(containers.DeclarativeContainer):
         sqlite=providers.Singleton(SqliteUsageRepository, gateways.sqlite),
         mongo=providers.Singleton(MongoUsageRepository, gateways.mongo),
     )
+    usage_journal = providers.Singleton(LocalUsageJournal, settings.provided.usage_journal_dir)
     sessions = providers.Selector(
         settings.provided.persistence,
         sqlite=providers.Singleton(SqliteSessionRepository, gateways.sqlite),

@@ -247,10 +247,11 @@ def _add_access(lifecycle: Lifecycle, container: Container) -> None:
 
 
 def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
-    """Flush in-process counts on a schedule and at stop (registered after the database
-    and before the worker, so it stops after the worker's last count and before the
-    database closes); refresh token allowances; repair and expire old usage; and, on LiveKit,
-    reconcile open connections with the rooms LiveKit still has."""
+    """Flush the counts of the usage journal at start (what ended processes left), on a
+    schedule and at stop (registered after the database and before the worker, so it
+    stops after the worker's last count and before the database closes); refresh token
+    allowances; repair and expire old usage; and, on LiveKit, reconcile open connections
+    with the rooms LiveKit still has."""
     settings = container.settings()
     counter: UsageCounter = container.services.usage_counter()
     quotas: QuotaService = container.services.quotas()
@@ -259,6 +260,20 @@ def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
 
     async def flush() -> None:
         await counter.flush()
+
+    async def recover() -> None:
+        # An unwritable DATA_DIR fails the start (OSError); a database that does not
+        # answer yet does not: the schedule stores the pages when it does.
+        try:
+            await counter.flush()
+        except Unavailable as exc:
+            _log.warning("usage_recovery_deferred", error=str(exc))
+
+    async def flush_and_close() -> None:
+        try:
+            await counter.flush()
+        finally:
+            counter.close()
 
     async def purge() -> None:
         now = clock.now()
@@ -275,7 +290,9 @@ def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
     async def flush_keys() -> None:
         await key_usage.flush()
 
-    lifecycle.add("usage", stop=flush, every=(settings.usage_flush_seconds, flush))
+    lifecycle.add(
+        "usage", start=recover, stop=flush_and_close, every=(settings.usage_flush_seconds, flush)
+    )
     lifecycle.add("key-usage", stop=flush_keys, every=(settings.usage_flush_seconds, flush_keys))
     lifecycle.add("usage-retention", every=(USAGE_PURGE_SECONDS, purge))
     lifecycle.add("quotas", every=(QUOTA_REFRESH_SECONDS, quotas.refresh_allowance))

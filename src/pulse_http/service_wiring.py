@@ -128,9 +128,11 @@ class Services(containers.DeclarativeContainer):
         adapters.clock,
         limit=providers.Callable(_auth_failure_limit, settings),
     )
-    # Usage and plans: counts kept in process and flushed; quotas read the catalog.
+    # Usage and plans: counts kept in the journal and flushed; quotas read the catalog.
     plans = providers.Singleton(read_plans, settings.provided.plans_file)
-    usage_counter = providers.Singleton(UsageCounter, adapters.usage, adapters.clock)
+    usage_counter = providers.Singleton(
+        UsageCounter, adapters.usage, adapters.clock, adapters.usage_journal
+    )
     token_allowance = providers.Singleton(TokenAllowance)
     media_urls = providers.Singleton(
         UrlGuard,

@@ -192,6 +192,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return Path(self.data_dir) / "recordings"
 
     @property
+    def usage_journal_dir(self) -> Path:
+        """Where each process keeps the counts it has not stored yet, so that a crash
+        does not lose them (every persistence: Pulse's processes on one host share it)."""
+        return Path(self.data_dir) / "usage-journal"
+
+    @property
     def rate_limits(self) -> Literal["redis", "memory"]:
         return "redis" if self.redis_url else "memory"
 

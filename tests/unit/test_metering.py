@@ -12,6 +12,7 @@ from pulse_adapters.clock import ManualClock
 from pulse_adapters.memory import (
     InMemoryConnectionRepository,
     InMemoryRoomEngine,
+    InMemoryUsageJournal,
     InMemoryUsageRepository,
 )
 from pulse_core import ids
@@ -196,7 +197,7 @@ async def test_each_publishing_session_of_an_ingress_is_metered() -> None:
 async def test_counts_are_flushed_per_hour_and_kept_when_the_flush_fails() -> None:
     clock = ManualClock(T0)
     usage = InMemoryUsageRepository()
-    counter = UsageCounter(usage, clock)
+    counter = UsageCounter(usage, clock, InMemoryUsageJournal())
     counter.count(PROJECT, "tokens_created")
     counter.count(PROJECT, "tokens_created", 2)
     clock.set(at(3600))

@@ -29,6 +29,7 @@ from pulse_adapters.memory.resolver import InMemoryHostResolver
 from pulse_adapters.memory.room_engine import InMemoryRoomEngine
 from pulse_adapters.memory.storage import InMemoryObjectStorage
 from pulse_adapters.memory.usage import InMemoryConnectionRepository, InMemoryUsageRepository
+from pulse_adapters.memory.usage_journal import InMemoryUsageJournal
 from pulse_adapters.memory.users import InMemorySessionRepository, InMemoryUserRepository
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "InMemoryRateLimiter",
     "InMemoryRoomEngine",
     "InMemorySessionRepository",
+    "InMemoryUsageJournal",
     "InMemoryUsageRepository",
     "InMemoryUserRepository",
     "InMemoryWebhookEndpointRepository",

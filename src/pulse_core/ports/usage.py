@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from pulse_core.models.usage import (
     Metric,
@@ -87,3 +88,85 @@ class ConnectionRepository(abc.ABC):
         """Up to ``limit`` distinct ``(project_id, livekit_room)`` with open connections,
         whichever project, in ascending order and greater than ``after`` when given: the
         rooms that reconciliation asks the media server about, a page at a time."""
+
+
+class Cells(Protocol):
+    """A page's counters, addressed by the index :meth:`CountPage.cell` gives."""
+
+    def __getitem__(self, index: int, /) -> int: ...
+
+    def __setitem__(self, index: int, value: int, /) -> None: ...
+
+
+class CountPage(abc.ABC):
+    """Counts of one UTC hour by metric and project, written by the one process that
+    opened the page (:meth:`UsageJournal.open`).
+
+    Counting runs on the token hot path, so it is a plain ``cells[i] += quantity`` with
+    the index of the metric and project, asked of :meth:`cell` once and kept by the
+    caller: no call into the page, no system call. A durable journal's cells are shared
+    memory backed by a file, so a count survives a crash of the process that made it
+    (``kill -9`` included) once the store is done."""
+
+    @property
+    @abc.abstractmethod
+    def key(self) -> str:
+        """Unique among every page of the journal, ever: the ids of the usage records
+        made of this page derive from it, so storing them twice stores them once."""
+
+    @property
+    @abc.abstractmethod
+    def hour(self) -> datetime:
+        """The start (UTC) of the hour its counts belong to."""
+
+    @property
+    @abc.abstractmethod
+    def cells(self) -> Cells:
+        """The counters. :meth:`cell` may replace them (a page that grows): read this
+        again after each call of it."""
+
+    @abc.abstractmethod
+    def cell(self, metric: Metric, project_id: str) -> int:
+        """The index in :attr:`cells` counting ``metric`` of ``project_id`` (a Pulse
+        id: at most 64 ASCII characters), made at 0 on the first call and the same on
+        every later one."""
+
+    @abc.abstractmethod
+    def counts(self) -> list[tuple[Metric, str, int]]:
+        """``(metric, project_id, quantity)`` of every non-zero total, in no set order."""
+
+    def add(self, metric: Metric, project_id: str, quantity: int) -> None:
+        """Add ``quantity`` to ``metric`` of ``project_id`` (what the hot path does with
+        an index it kept)."""
+        index = self.cell(metric, project_id)
+        self.cells[index] += quantity
+
+
+class UsageJournal(abc.ABC):
+    """Where a process keeps the counts it has not stored yet
+    (:class:`~pulse_core.services.usage_counter.UsageCounter` flushes them).
+
+    Its methods make no network call, but a durable journal's do touch the local disk:
+    the counter calls :meth:`open` once per flush interval and hour, the others once per
+    flush."""
+
+    @abc.abstractmethod
+    def open(self, hour: datetime) -> CountPage:
+        """A new, empty page for ``hour``. ``OSError`` when the journal cannot keep one
+        (a full disk): the caller then counts in memory."""
+
+    @abc.abstractmethod
+    def settle(self, page: CountPage) -> None:
+        """``page``'s counts are stored: forget it. Nothing is added to it afterwards. A
+        page this journal did not hand out is ignored."""
+
+    @abc.abstractmethod
+    def orphans(self) -> list[CountPage]:
+        """Pages that a journal of a process that has ended (crashed, killed, or whose
+        last flush failed) left unsettled, now claimed by this one: no other journal
+        returns them again unless this one's process ends before settling them too."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release what the journal holds. Pages not settled stay, for :meth:`orphans`
+        of another journal."""

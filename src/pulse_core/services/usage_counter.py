@@ -1,111 +1,189 @@
 """Counting what happens too often for a database write each time: tokens created, API
 requests, webhook deliveries.
 
-``count`` is a dictionary update and nothing else (it runs on the token hot path);
-``flush`` writes the counts so far as one usage record per project, metric and UTC hour,
-and the shell calls it every few seconds and once more at shutdown, so a clean stop loses
-nothing. A flush that fails keeps its counts for the next one; its records' ids were
-chosen before the write, so a write that timed out but landed is not counted twice.
+``count`` adds to a cell of a page of the :class:`~pulse_core.ports.usage.UsageJournal`
+and does nothing else (it runs on the token hot path). A durable journal keeps its pages in files
+mapped into memory, so a count survives a crash of the process the moment it is made.
+``flush`` stores the counts so far as one usage record per page, metric and project, and
+the shell calls it every few seconds and once more at shutdown. Each flush also stores
+the pages that crashed processes left in the journal. A flush that fails keeps its pages
+for the next one; a record's id derives from its page, so a write that timed out but
+landed, or a page stored again after a crash, is not counted twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from datetime import UTC, datetime
 
 from pulse_core import ids
 from pulse_core.errors import Unavailable
 from pulse_core.models.usage import Metric, UsageRecord
 from pulse_core.ports.clock import Clock
-from pulse_core.ports.usage import UsageRepository
+from pulse_core.ports.usage import Cells, CountPage, UsageJournal, UsageRepository
 
 _log = logging.getLogger("pulse.usage")
 _HOUR = 3600
 
-#: Counts of one hour: metric -> project id -> quantity.
-_Hour = dict[Metric, defaultdict[str, int]]
+
+class HeldCountPage(CountPage):
+    """A page in this process's memory only: a crash loses it. The counter's fallback
+    when its journal cannot open a page, and the in-memory journal's page."""
+
+    __slots__ = ("_cells", "_hour", "_key", "_keys")
+
+    def __init__(self, key: str, hour: datetime) -> None:
+        self._key = key
+        self._hour = hour
+        self._cells: list[int] = []
+        self._keys: dict[tuple[Metric, str], int] = {}
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def hour(self) -> datetime:
+        return self._hour
+
+    @property
+    def cells(self) -> Cells:
+        return self._cells
+
+    def cell(self, metric: Metric, project_id: str) -> int:
+        index = self._keys.get((metric, project_id))
+        if index is None:
+            index = self._keys[metric, project_id] = len(self._cells)
+            self._cells.append(0)
+        return index
+
+    def counts(self) -> list[tuple[Metric, str, int]]:
+        cells = self._cells
+        return [
+            (metric, project, cells[i]) for (metric, project), i in self._keys.items() if cells[i]
+        ]
 
 
 class UsageCounter:
     __slots__ = (
+        "_cells",
         "_clock",
-        "_closed",
-        "_current",
-        "_hour",
+        "_held",
         "_hour_end",
+        "_index",
+        "_journal",
+        "_page",
         "_time",
         "_unsent",
         "_usage",
     )
 
-    def __init__(self, usage: UsageRepository, clock: Clock) -> None:
+    def __init__(self, usage: UsageRepository, clock: Clock, journal: UsageJournal) -> None:
         self._usage = usage
         self._clock = clock
+        self._journal = journal
         # The hot path reads the clock through this bound method and compares it with
-        # the end of the current hour: no division, no tuple key per count.
+        # the end of the current page's hour: no division, no tuple key per count.
         self._time = clock.time
-        self._hour = -1
         self._hour_end = float("-inf")
-        self._current: _Hour = {}
-        #: Earlier hours not flushed yet, by their start (epoch seconds).
-        self._closed: dict[int, _Hour] = {}
-        # Records of a failed flush, offered again (same ids) by the next one.
-        self._unsent: list[UsageRecord] = []
+        self._page: CountPage | None = None
+        # The current page's cells, and their indexes: metric -> project id -> index.
+        self._cells: Cells = []
+        self._index: dict[Metric, dict[str, int]] = {}
+        #: Pages closed to counting (an hour ended, or a flush began) and not stored yet.
+        self._unsent: list[CountPage] = []
+        # Pages counted in memory since the journal last failed to open one.
+        self._held = 0
 
     def count(self, project_id: str, metric: Metric, quantity: int = 1) -> None:
         """Add ``quantity`` of ``metric`` to ``project_id`` in the current hour."""
         if self._time() >= self._hour_end:
-            self._next_hour()
-        counts = self._current.get(metric)
-        if counts is None:
-            counts = self._current[metric] = defaultdict(int)
-        counts[project_id] += quantity
+            self._next_page()
+        try:
+            self._cells[self._index[metric][project_id]] += quantity
+        except KeyError:
+            self._first_count(metric, project_id, quantity)
 
-    def _next_hour(self) -> None:
-        if self._current:
-            self._closed[self._hour] = self._current
-        self._hour = int(self._time()) // _HOUR * _HOUR
-        self._hour_end = float(self._hour + _HOUR)
-        self._current = self._closed.pop(self._hour, {})
+    def _first_count(self, metric: Metric, project_id: str, quantity: int) -> None:
+        """A metric and project not counted yet in the current page."""
+        assert self._page is not None  # count() opened one
+        index = self._page.cell(metric, project_id)
+        self._index.setdefault(metric, {})[project_id] = index
+        self._cells = self._page.cells  # a page that grew has new cells
+        self._cells[index] += quantity
+
+    def _next_page(self) -> None:
+        self._close_page()
+        hour = int(self._time()) // _HOUR * _HOUR
+        start = datetime.fromtimestamp(hour, UTC)
+        try:
+            page = self._journal.open(start)
+            self._held = 0
+        except OSError as exc:
+            # Counting must not fail a request: these counts are kept in memory, as
+            # they were before the journal, and a crash before the next flush loses them.
+            if not self._held:
+                _log.error("usage journal cannot open a page (%s); counting in memory", exc)
+            self._held += 1
+            page = HeldCountPage(ids.new_id(ids.USAGE, now_ms=hour * 1000), start)
+        self._page = page
+        self._cells = page.cells
+        self._index = {}
+        self._hour_end = float(hour + _HOUR)
+
+    def _close_page(self) -> None:
+        if self._page is not None:
+            self._unsent.append(self._page)
+            self._page = None
+            self._hour_end = float("-inf")
 
     @property
     def pending(self) -> int:
         """How many counts are not stored yet."""
-        hours = [self._current, *self._closed.values()]
-        counted = sum(q for hour in hours for counts in hour.values() for q in counts.values())
-        return counted + sum(r.quantity for r in self._unsent)
+        pages = [*self._unsent, *([self._page] if self._page is not None else [])]
+        return sum(quantity for page in pages for _, _, quantity in page.counts())
 
     async def flush(self) -> int:
-        """Store everything counted so far; how many records were written. When the
-        write fails (or is cancelled, at shutdown) the records stay for the next flush,
-        with the same ids, and the error is raised."""
-        hours = {**self._closed, self._hour: self._current}
-        self._closed, self._current = {}, {}
-        now_ms = ids.ms_of(self._clock.now())
-        records = self._unsent + [
+        """Store everything counted so far, and what crashed processes left in the
+        journal; how many records were written. When the write fails (or is cancelled,
+        at shutdown) the pages stay for the next flush and the error is raised."""
+        self._close_page()
+        self._unsent.extend(self._journal.orphans())
+        pages = list(self._unsent)
+        records = [
             UsageRecord(
-                id=ids.new_id(ids.USAGE, now_ms=now_ms),
+                id=ids.derived_id(
+                    ids.USAGE,
+                    now_ms=ids.ms_of(page.hour),
+                    seed=f"{page.key}/{metric}/{project_id}",
+                ),
                 project_id=project_id,
                 metric=metric,
                 quantity=quantity,
-                timestamp=datetime.fromtimestamp(hour, UTC),
+                timestamp=page.hour,
             )
-            for hour, counts_of in hours.items()
-            for metric, counts in counts_of.items()
-            for project_id, quantity in counts.items()
-            if quantity
+            for page in pages
+            for metric, project_id, quantity in page.counts()
         ]
-        self._unsent = []
-        if not records:
-            return 0
-        try:
-            await self._usage.record(records)
-        except BaseException as exc:
-            # A cancelled write (the schedule stopped mid-flush) may or may not have
-            # landed: the ids make offering the records again harmless either way.
-            self._unsent = records
-            if isinstance(exc, Unavailable):
-                _log.warning("usage flush failed; %d records kept for the next one", len(records))
-            raise
+        if records:
+            try:
+                await self._usage.record(records)
+            except BaseException as exc:
+                # A cancelled write (the schedule stopped mid-flush) may or may not have
+                # landed: the ids make offering the records again harmless either way.
+                if isinstance(exc, Unavailable):
+                    _log.warning(
+                        "usage flush failed; %d records kept for the next one", len(records)
+                    )
+                raise
+        for page in pages:
+            self._journal.settle(page)
+        # Pages closed while the write was awaited (an hour ended) wait for the next.
+        self._unsent = [page for page in self._unsent if page not in pages]
         return len(records)
+
+    def close(self) -> None:
+        """Release the journal; after the last :meth:`flush`. Pages it could not store
+        stay in a durable journal for the next process's flush."""
+        self._close_page()
+        self._journal.close()

@@ -11,6 +11,7 @@ import ipaddress
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,6 +56,22 @@ def bind_address(host: str) -> str:
     except ValueError:
         found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         return str(found[0][4][0])
+
+
+def data_dir_problem(settings: Settings) -> str | None:
+    """Why this process could not keep its usage journal under ``DATA_DIR`` (every
+    process counts into one, whatever the backends), or None."""
+    journal = settings.usage_journal_dir
+    try:
+        journal.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=journal):
+            pass
+    except OSError as exc:
+        return (
+            f"DATA_DIR: cannot keep the usage journal in {journal} ({exc.strerror}):"
+            " set DATA_DIR to a directory this user may write"
+        )
+    return None
 
 
 def port_taken(address: str, port: int) -> OSError | None:
@@ -108,6 +125,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listen = listen_problem(host, port)
     if listen:
         problems.insert(0, listen)
+    data_dir = data_dir_problem(settings)
+    if data_dir:
+        problems.append(data_dir)
     if problems:
         for problem in problems:
             print(f"pulse: {problem}", file=sys.stderr)
@@ -196,6 +216,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     if args.concurrency is not None:  # within WEBHOOK_CONCURRENCY's bounds (cli_args)
         settings = msgspec.structs.replace(settings, webhook_concurrency=args.concurrency)
+    data_dir = data_dir_problem(settings)
+    if data_dir:
+        print(f"pulse: {data_dir}", file=sys.stderr)
+        return 2
     _warn(settings)
     try:
         run_worker_process(settings)

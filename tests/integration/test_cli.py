@@ -69,6 +69,22 @@ def test_production_start_refuses_default_secrets_naming_them(tmp_path: Path) ->
     assert "your-secret-key" not in result.stderr + result.stdout  # never echo a secret
 
 
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_data_dir_it_cannot_write_is_refused_naming_it(tmp_path: Path, command: str) -> None:
+    """Every process keeps its usage journal there, whatever the backends: refused
+    before it starts, not a traceback in a server process."""
+    (tmp_path / "taken").write_text("a file, not a directory")
+    env = {
+        "DATA_DIR": str(tmp_path / "taken" / "data"),
+        "SQLITE_PATH": str(tmp_path / "pulse.sqlite3"),
+        "PORT": str(free_port()),
+    }
+    result = _run(command, env=env, cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "DATA_DIR: cannot keep the usage journal in" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("PORT=notaport\n")
     result = _run("check-config", env={}, cwd=tmp_path)

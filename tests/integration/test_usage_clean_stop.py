@@ -1,7 +1,9 @@
-"""A clean stop loses no count (API.md, "Usage and quotas"; ``UsageCounter``): tokens
-created and API requests are counted in process and flushed every
-``USAGE_FLUSH_SECONDS``, and once more when `pulse serve` stops. So every token minted
-before a SIGTERM (or a Ctrl-C) is in the usage the next start reads, exactly once.
+"""Neither a clean stop nor a crash loses a count (API.md, "Usage and quotas";
+``UsageCounter``): tokens created and API requests are counted into the usage journal
+(pages mapped from files under ``DATA_DIR``) and flushed every ``USAGE_FLUSH_SECONDS``,
+once more when `pulse serve` stops, and, after a ``kill -9``, by the next start. So every
+token minted before a SIGTERM, a Ctrl-C or a SIGKILL is in the usage the next start
+reads, exactly once.
 
 Real processes: `pulse serve` on the embedded default (SQLite under ``DATA_DIR``) as a
 user runs it (granian's main process and its worker in a process group of their own),
@@ -123,3 +125,38 @@ def test_a_clean_stop_loses_no_counted_token(
     admin = {"Authorization": f"Bearer {serve.admin_token}"}
     requests = usage(base_url, f"/v1/projects/{project.id}/usage", admin, "api_requests")
     assert sum(i["quantity"] for i in requests) == TOKENS, requests
+
+
+def test_a_crash_loses_no_counted_token_nor_counts_one_twice(
+    tmp_path: Path, processes: Processes
+) -> None:
+    env = pulse_environment(
+        ENVIRONMENT="development",
+        PORT=str(free_port()),
+        DATA_DIR=str(tmp_path / "data"),
+        USAGE_FLUSH_SECONDS="10",
+        LOG_LEVEL="warning",
+        LOG_FORMAT="json",
+    )
+    serve = processes.add("serve", env, name="serve").start()
+    base_url = serve.wait_serving()
+    assert serve.admin_token is not None
+    project = create_project(base_url, serve.admin_token, "Metered")
+    with httpx.Client(base_url=base_url, headers=project.headers, timeout=30) as client:
+        for i in range(TOKENS):
+            minted = client.post("/v1/tokens/create", json={"identity": f"u{i}", "room": "demo"})
+            assert minted.status_code == 201, minted.text
+    serve.crash()  # kill -9 of the group: no stop hook runs, no last flush
+
+    serve.start()
+    base_url = serve.wait_serving()
+    # Read through the management route, which counts none of its own requests.
+    admin = {"Authorization": f"Bearer {serve.admin_token}"}
+    path = f"/v1/projects/{project.id}/usage"
+    tokens = usage(base_url, path, admin, "tokens_created")
+    assert sum(i["quantity"] for i in tokens) == TOKENS, tokens
+    requests = usage(base_url, path, admin, "api_requests")
+    assert sum(i["quantity"] for i in requests) == TOKENS, requests
+    # The start stored the crashed process's pages and removed its journal.
+    journals = [p for p in (tmp_path / "data" / "usage-journal").iterdir()]
+    assert len(journals) <= 1, journals

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -157,6 +158,34 @@ def wait_accepted(burst: Burst, count: int) -> None:
     )
 
 
+def assert_deliveries_metered(
+    base_url: str, project: Project, receiver: SlowReceiver, processes: Processes
+) -> None:
+    """``webhook_deliveries`` counts every POST whose answer a worker read, crashed
+    workers' included (their usage journal outlives them): at least one per event that
+    arrived (the attempt that made it delivered was counted before it was recorded), at
+    most one per POST the receiver answered."""
+    arrived = len(receiver.identities())
+
+    def metered() -> int:
+        answer = httpx.get(
+            f"{base_url}/v1/usage",
+            params={"metric": "webhook_deliveries"},
+            headers=project.headers,
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        return sum(item["quantity"] for item in answer.json()["items"])
+
+    wait_until(
+        lambda: metered() >= arrived,
+        timeout=PATIENCE,
+        what=f"{arrived} deliveries metered",
+        details=lambda: f"metered {metered()}\n{processes.logs()}",
+    )
+    assert metered() <= len(receiver.received), "a delivery was metered twice"
+
+
 # -- Redis: two `pulse worker` processes, the API without its own worker -----------------
 
 
@@ -240,6 +269,7 @@ def test_a_worker_gone_mid_burst_loses_nothing(
     settled(first + second)
     assert_all_arrived(burst, receiver, project, posted, processes)
     assert survivor.process.running, survivor.process.failure("died")
+    assert_deliveries_metered(burst.base_url, project, receiver, processes)
     print(f"{receiver.dropped} deliveries cut")
 
 
@@ -307,6 +337,7 @@ def test_pulse_serve_killed_mid_burst_and_restarted_loses_nothing_accepted(
             f"none accepted after the restart: {burst.refusals()}"
         )
         assert_all_arrived(burst, receiver, project, posted, processes)
+        assert_deliveries_metered(base_url, project, receiver, processes)
         print(
             f"accepted {len(burst.accepted)}; refused {dict(burst.refusals())}; "
             f"{receiver.dropped} deliveries cut"

@@ -211,12 +211,15 @@ def test_download_links_and_livekit_urls_open_from_the_host(
     assert client.hostname == "localhost" and f"{client.port}:7880" in services["livekit"]["ports"]
 
 
-def test_the_data_directory_is_a_volume(
-    compose: dict[str, Any], services: dict[str, Any], pulse_env: dict[str, str]
+@pytest.mark.parametrize("service", ["pulse", "pulse-worker"])
+def test_the_data_directory_is_one_volume_for_the_api_and_its_workers(
+    compose: dict[str, Any], services: dict[str, Any], pulse_env: dict[str, str], service: str
 ) -> None:
-    volumes = [str(v) for v in services["pulse"]["volumes"]]
+    """It holds the usage journals: a crashed process's counts are stored by another's
+    next flush, and survive the container's replacement."""
+    volumes = [str(v) for v in services[service]["volumes"]]
     [data] = [v for v in volumes if v.split(":")[1] == pulse_env["DATA_DIR"]]
-    assert data.split(":")[0] in compose["volumes"]
+    assert data.split(":")[0] == "pulse-data" and "pulse-data" in compose["volumes"]
 
 
 def test_the_bucket_pulse_uses_is_created(

@@ -32,6 +32,7 @@ from tests.support.ports import free_port
 from tests.support.pulse_processes import (
     PATIENCE,
     Processes,
+    Project,
     PulseProcess,
     _group_members,
     create_project,
@@ -90,12 +91,9 @@ def usage(base_url: str, path: str, headers: dict[str, str], metric: str) -> lis
     return items
 
 
-@pytest.mark.parametrize(
-    "how", ["SIGTERM to the server", "SIGTERM to its group", "SIGINT to its group"]
-)
-def test_a_clean_stop_loses_no_counted_token(
-    tmp_path: Path, processes: Processes, how: str
-) -> None:
+def serve_and_mint(tmp_path: Path, processes: Processes) -> tuple[PulseProcess, Project]:
+    """`pulse serve` on the embedded default, a project, and TOKENS tokens minted with
+    its key and secret."""
     env = pulse_environment(
         ENVIRONMENT="development",
         PORT=str(free_port()),
@@ -108,11 +106,20 @@ def test_a_clean_stop_loses_no_counted_token(
     base_url = serve.wait_serving()
     assert serve.admin_token is not None
     project = create_project(base_url, serve.admin_token, "Metered")
-
     with httpx.Client(base_url=base_url, headers=project.headers, timeout=30) as client:
         for i in range(TOKENS):
             minted = client.post("/v1/tokens/create", json={"identity": f"u{i}", "room": "demo"})
             assert minted.status_code == 201, minted.text
+    return serve, project
+
+
+@pytest.mark.parametrize(
+    "how", ["SIGTERM to the server", "SIGTERM to its group", "SIGINT to its group"]
+)
+def test_a_clean_stop_loses_no_counted_token(
+    tmp_path: Path, processes: Processes, how: str
+) -> None:
+    serve, project = serve_and_mint(tmp_path, processes)
     stop(serve, how)
 
     serve.start()
@@ -130,22 +137,7 @@ def test_a_clean_stop_loses_no_counted_token(
 def test_a_crash_loses_no_counted_token_nor_counts_one_twice(
     tmp_path: Path, processes: Processes
 ) -> None:
-    env = pulse_environment(
-        ENVIRONMENT="development",
-        PORT=str(free_port()),
-        DATA_DIR=str(tmp_path / "data"),
-        USAGE_FLUSH_SECONDS="10",
-        LOG_LEVEL="warning",
-        LOG_FORMAT="json",
-    )
-    serve = processes.add("serve", env, name="serve").start()
-    base_url = serve.wait_serving()
-    assert serve.admin_token is not None
-    project = create_project(base_url, serve.admin_token, "Metered")
-    with httpx.Client(base_url=base_url, headers=project.headers, timeout=30) as client:
-        for i in range(TOKENS):
-            minted = client.post("/v1/tokens/create", json={"identity": f"u{i}", "room": "demo"})
-            assert minted.status_code == 201, minted.text
+    serve, project = serve_and_mint(tmp_path, processes)
     serve.crash()  # kill -9 of the group: no stop hook runs, no last flush
 
     serve.start()

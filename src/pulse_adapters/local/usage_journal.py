@@ -64,22 +64,11 @@ def _allocate(fd: int, size: int) -> None:
 class _MappedPage(CountPage):
     """The page its process counts into."""
 
-    __slots__ = (
-        "_capacity",
-        "_cells",
-        "_fd",
-        "_hour",
-        "_index",
-        "_key",
-        "_map",
-        "_slots",
-        "path",
-    )
+    __slots__ = ("_capacity", "_cells", "_fd", "_index", "_map", "_slots", "path")
 
     def __init__(self, path: Path, key: str, hour: datetime) -> None:
+        super().__init__(key, hour)
         self.path = path
-        self._key = key
-        self._hour = hour
         self._capacity = _FIRST_SLOTS
         self._slots = 0
         self._index: dict[Metric, dict[str, int]] = {}
@@ -95,14 +84,6 @@ class _MappedPage(CountPage):
         _HEADER.pack_into(self._map, 0, bytes(8), int(hour.timestamp()), 0)
         self._map[: len(_MAGIC)] = _MAGIC
         self._cells = memoryview(self._map).cast("q")
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def hour(self) -> datetime:
-        return self._hour
 
     @property
     def cells(self) -> Cells:
@@ -157,23 +138,14 @@ class _MappedPage(CountPage):
 class _OrphanPage(CountPage):
     """A page an ended process left, read from its file."""
 
-    __slots__ = ("_counts", "_hour", "_key", "path")
+    __slots__ = ("_counts", "path")
 
     def __init__(
         self, path: Path, key: str, hour: datetime, counts: list[tuple[Metric, str, int]]
     ) -> None:
+        super().__init__(key, hour)
         self.path = path
-        self._key = key
-        self._hour = hour
         self._counts = counts
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def hour(self) -> datetime:
-        return self._hour
 
     @property
     def cells(self) -> Cells:

@@ -108,16 +108,14 @@ class CountPage(abc.ABC):
     memory backed by a file, so a count survives a crash of the process that made it
     (``kill -9`` included) once the store is done."""
 
-    @property
-    @abc.abstractmethod
-    def key(self) -> str:
-        """Unique among every page of the journal, ever: the ids of the usage records
-        made of this page derive from it, so storing them twice stores them once."""
+    __slots__ = ("hour", "key")
 
-    @property
-    @abc.abstractmethod
-    def hour(self) -> datetime:
-        """The start (UTC) of the hour its counts belong to."""
+    def __init__(self, key: str, hour: datetime) -> None:
+        #: Unique among every page of the journal, ever: the ids of the usage records
+        #: made of this page derive from it, so storing them twice stores them once.
+        self.key = key
+        #: The start (UTC) of the hour its counts belong to.
+        self.hour = hour
 
     @property
     @abc.abstractmethod

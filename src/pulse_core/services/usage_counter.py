@@ -30,21 +30,12 @@ class HeldCountPage(CountPage):
     """A page in this process's memory only: a crash loses it. The counter's fallback
     when its journal cannot open a page, and the in-memory journal's page."""
 
-    __slots__ = ("_cells", "_hour", "_key", "_keys")
+    __slots__ = ("_cells", "_keys")
 
     def __init__(self, key: str, hour: datetime) -> None:
-        self._key = key
-        self._hour = hour
+        super().__init__(key, hour)
         self._cells: list[int] = []
         self._keys: dict[tuple[Metric, str], int] = {}
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def hour(self) -> datetime:
-        return self._hour
 
     @property
     def cells(self) -> Cells:

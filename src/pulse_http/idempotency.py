@@ -73,11 +73,11 @@ def takes_key(kind: str | None, method: str) -> bool:
     return kind in ("management", "project") and method in WRITES
 
 
-def caller_scope(request: Request[Any, Any, Any]) -> str | None:
-    """Who is calling, as the guard verified it, or None when no one was (the header is
-    then ignored). Newline-separated: ids and a JWT subject, never a key."""
+def caller_scope(request: Request[Any, Any, Any], kind: str | None) -> str | None:
+    """Who is calling a route of ``kind`` (one that :func:`takes_key`), as the guard
+    verified it, or None when no one was (the header is then ignored).
+    Newline-separated: ids and a JWT subject, never a key."""
     state: dict[str, Any] = request.scope.get("state", {})
-    kind = request.route_handler.opt.get("auth")
     if kind == "management":
         principal: ManagementPrincipal | None = state.get("principal")
         if principal is None:
@@ -98,12 +98,13 @@ def with_idempotency(check: BeforeRequest, service: IdempotencyService) -> Befor
 
     async def before_request(request: Request[Any, Any, Any]) -> Any:
         await check(request)
-        if request.method not in WRITES:
+        kind = request.route_handler.opt.get("auth")
+        if not takes_key(kind, request.method):
             return None
         values = request.headers.getall(HEADER_NAME.decode(), [])
         if not values:
             return None
-        scope = caller_scope(request)
+        scope = caller_scope(request, kind)
         if scope is None:
             return None
         key = parse_key(values)

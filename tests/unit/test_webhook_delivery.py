@@ -175,6 +175,48 @@ async def test_a_retry_the_queue_cannot_take_changes_nothing(
     assert await world.webhooks.get_delivery(world.project, delivery.id) == dead
 
 
+def queue_down(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def down(queue: str, payload: bytes, *, delay_seconds: float = 0) -> str:
+        raise Unavailable("job queue backend (redis) is unavailable")
+
+    monkeypatch.setattr(world.queue, "enqueue", down)
+
+
+async def test_a_test_event_the_queue_cannot_take_is_given_up_not_left_pending(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
+    queue_down(world, monkeypatch)
+    with pytest.raises(Unavailable):
+        await world.webhooks.send_test(world.project, created.endpoint.id)
+    [delivery] = (await world.webhooks.list_deliveries(world.project)).items
+    assert (delivery.status, delivery.attempts) == ("dead", ())
+    monkeypatch.undo()
+    assert (await world.webhooks.retry_delivery(world.project, delivery.id)).status == "pending"
+    assert [j.delivery_id for j in await world.queued()] == [delivery.id]
+
+
+async def test_a_replay_the_queue_cannot_take_leaves_nothing_pending_and_can_be_run_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = world.clock.now()
+    world.clock.advance(1)
+    assert await world.log.publish(world.event()) == []  # before the endpoint: no delivery
+    world.clock.advance(1)
+    created = await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL + "/2"))
+    queue_down(world, monkeypatch)
+    with pytest.raises(Unavailable):
+        await world.webhooks.replay(world.project, created.endpoint.id, since=start)
+    [given_up] = (
+        await world.webhooks.list_deliveries(world.project, endpoint_id=created.endpoint.id)
+    ).items
+    assert (given_up.status, given_up.attempts) == ("dead", ())
+    monkeypatch.undo()
+    replayed = await world.webhooks.replay(world.project, created.endpoint.id, since=start)
+    assert replayed.count == 1
+    assert [j.delivery_id for j in await world.queued()] == [given_up.id]
+
+
 async def test_retry_after_is_honoured_on_429_and_503(world: World) -> None:
     await world.webhooks.create_endpoint(world.project, EndpointSpec(url=URL))
     [delivery] = await world.log.publish(world.event())

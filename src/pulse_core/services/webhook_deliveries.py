@@ -104,8 +104,27 @@ class WebhookDeliveries:
         # call's to find (at worst it answers 0 and no cursor).
         return Replayed(count=count, next_cursor=before)
 
+    async def start(self, event: Event, endpoint: WebhookEndpoint) -> Delivery | None:
+        """:meth:`EventLog.deliver` for a caller answered at once (a test event, a
+        replay). A delivery the job queue could not take is set ``dead`` before the
+        ``Unavailable`` goes up: never attempted, it would otherwise show ``pending``
+        for ever; a retry or a replay starts it again. (A worker's fan-out leaves it
+        pending instead: its job runs again and queues it then.)"""
+        try:
+            return await self._log.deliver(event, endpoint)
+        except Unavailable:
+            now = self._clock.now()
+
+            def given_up(stored: Delivery) -> Delivery:
+                if stored.status != "pending" or stored.attempts:
+                    return stored
+                return msgspec.structs.replace(stored, status="dead", updated_at=now)
+
+            await self._deliveries.change(event.project_id, queued_id(event, endpoint), given_up)
+            raise
+
     async def _replay_one(self, event: Event, endpoint: WebhookEndpoint) -> bool:
-        queued = await self._log.deliver(event, endpoint)
+        queued = await self.start(event, endpoint)
         if queued is not None:
             return True
         delivery = await self._deliveries.get(event.project_id, queued_id(event, endpoint))

@@ -277,7 +277,7 @@ class WebhookService:
         )
         await self._events.add(event)
         target = msgspec.structs.replace(endpoint, enabled=True, event_types=())
-        delivery = await self._log.deliver(event, target)
+        delivery = await self._log_of_deliveries.start(event, target)
         if delivery is None:  # cannot happen for a fresh event; said for the type checker
             raise Conflict("the test event was already delivered")
         return delivery

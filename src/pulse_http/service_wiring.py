@@ -273,6 +273,7 @@ class Services(containers.DeclarativeContainer):
         quotas=quotas,
         meter=meter,
         audit=adapters.audit,
+        locks=adapters.locks,
     )
     rooms = providers.Factory(RoomService, adapters.room_engine, quotas)
     # Access: users, sign-in, keys, the audit log.

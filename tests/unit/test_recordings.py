@@ -4,12 +4,13 @@ record. On the in-memory storage and on S3 over HTTP (moto server)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from pulse_adapters.clock import ManualClock
-from pulse_adapters.memory import InMemoryObjectStorage
+from pulse_adapters.memory import InMemoryLocks, InMemoryObjectStorage
 from pulse_adapters.memory.audit import InMemoryAuditRepository
 from pulse_adapters.s3 import S3ObjectStorage
 from pulse_core.errors import NotFound, Unavailable
@@ -110,3 +111,32 @@ async def test_without_an_audit_log_a_deletion_is_only_a_deletion(clock: ManualC
     await storage.put(recordings_prefix(mine.id) + FILE, b"mp4")
     await Recordings(storage, clock).delete(mine, recording_id(FILE), by=KEY_CALLER)
     assert await storage.stat(recordings_prefix(mine.id) + FILE) is None
+
+
+async def test_two_deletions_at_once_delete_once_and_the_other_is_a_404(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both found the file before either deleted it: two 204s and two audit records
+    for one deletion. With the locks they take turns."""
+    storage = InMemoryObjectStorage(clock)
+    mine = project(org().id)
+    await storage.put(recordings_prefix(mine.id) + FILE, b"mp4")
+    audit = InMemoryAuditRepository()
+    recordings = Recordings(storage, clock, audit=audit, locks=InMemoryLocks())
+    delete, deleting, go_on = storage.delete, asyncio.Event(), asyncio.Event()
+
+    async def slow(key: str) -> Any:
+        deleting.set()
+        await go_on.wait()
+        return await delete(key)
+
+    monkeypatch.setattr(storage, "delete", slow)
+    first = asyncio.create_task(recordings.delete(mine, recording_id(FILE), by=KEY_CALLER))
+    await deleting.wait()
+    second = asyncio.create_task(recordings.delete(mine, recording_id(FILE), by=KEY_CALLER))
+    for _ in range(10):  # the second gets every chance to overtake the first
+        await asyncio.sleep(0)
+    go_on.set()
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    assert outcomes[0] is None and isinstance(outcomes[1], NotFound), outcomes
+    assert len(await audit.list_page(mine.org_id, limit=10)) == 1

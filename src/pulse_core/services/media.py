@@ -44,6 +44,7 @@ from pulse_core.models.media import (
 from pulse_core.net.url_guard import UrlGuard
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.locks import Locks
 from pulse_core.ports.media import (
     EgressRequest,
     IngressInfo,
@@ -98,11 +99,12 @@ class MediaService:
         quotas: QuotaService | None = None,
         meter: UsageMeter | None = None,
         audit: AuditRepository | None = None,
+        locks: Locks | None = None,
     ) -> None:
         self._quotas = quotas
         self._meter = meter
         self._recordings = Recordings(
-            storage, clock, url_expiry_seconds=url_expiry_seconds, audit=audit
+            storage, clock, url_expiry_seconds=url_expiry_seconds, audit=audit, locks=locks
         )
         self._engine = engine
         self._egress = egress_records

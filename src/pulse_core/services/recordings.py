@@ -16,12 +16,17 @@ from pulse_core.models.audit import Caller
 from pulse_core.models.media import Recording, RecordingUrl
 from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
+from pulse_core.ports.locks import Locks
 from pulse_core.ports.media import EgressTarget, FileTarget, SegmentsTarget
 from pulse_core.ports.storage import MAX_URL_EXPIRY_SECONDS, ObjectStorage, validate_expires_in
 from pulse_core.recordings import recording_key, recording_of, recordings_prefix, room_directory
 from pulse_core.services import audit, pagination
 
 DEFAULT_URL_EXPIRY_SECONDS: Final = 3600
+#: A deletion is a stat, an audit record and a delete, each bounded by its backend's
+#: timeout (S3's retries included); the next one waits for it rather than fail.
+DELETE_LOCK_LEASE_SECONDS: Final = 60.0
+DELETE_LOCK_WAIT_SECONDS: Final = 30.0
 
 
 class Recordings:
@@ -36,6 +41,7 @@ class Recordings:
         *,
         url_expiry_seconds: int = DEFAULT_URL_EXPIRY_SECONDS,
         audit: AuditRepository | None = None,
+        locks: Locks | None = None,
     ) -> None:
         if not 1 <= url_expiry_seconds <= MAX_URL_EXPIRY_SECONDS:
             raise ValueError(f"url_expiry_seconds must be 1..{MAX_URL_EXPIRY_SECONDS}")
@@ -43,6 +49,7 @@ class Recordings:
         self._clock = clock
         self._url_expiry = url_expiry_seconds
         self._audit = audit
+        self._locks = locks
 
     async def list(
         self,
@@ -98,7 +105,21 @@ class Recordings:
 
         The audit record is written first: a deletion that then fails (``Unavailable``)
         leaves a record of an attempt and the file, which a retry deletes; the other
-        order could delete a file and lose the record of who did."""
+        order could delete a file and lose the record of who did.
+
+        With ``locks``, deletions of one recording take turns, so of two at once one is
+        a 404 and the audit log says it was deleted once."""
+        if self._locks is None:
+            await self._delete(project, recording, by)
+            return
+        async with self._locks.hold(
+            f"recording:{project.id}:{recording}",
+            lease_seconds=DELETE_LOCK_LEASE_SECONDS,
+            wait_seconds=DELETE_LOCK_WAIT_SECONDS,
+        ):
+            await self._delete(project, recording, by)
+
+    async def _delete(self, project: Project, recording: str, by: Caller) -> None:
         key = await self._existing_key(project, recording)
         if self._audit is not None:
             await self._audit.add(

@@ -30,6 +30,7 @@ from pulse_core.ports.usage import UsageRepository
 from pulse_core.ports.users import SessionRepository
 from pulse_core.ports.webhook_sender import WebhookSender
 from pulse_core.services.keys import KeyUsage
+from pulse_core.services.media_orphans import OrphanedMedia
 from pulse_core.services.metering import UsageMeter
 from pulse_core.services.pepper import verify_pepper
 from pulse_core.services.quotas import QuotaService
@@ -306,6 +307,11 @@ def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
         lifecycle.add("usage-reconcile", every=(settings.usage_reconcile_seconds, reconcile))
 
 
+#: How often the media server's egresses and ingresses are checked for ones no project
+#: owns (a start that outlived its timeout): stopped when two sweeps in a row find them.
+MEDIA_ORPHAN_SWEEP_SECONDS = 300.0
+
+
 #: How often old events and their deliveries are purged (Mongo's events also have a TTL
 #: index).
 EVENT_PURGE_SECONDS = 3600.0
@@ -416,3 +422,10 @@ def _add_media(lifecycle: Lifecycle, container: Container) -> None:
     lifecycle.add(
         "media", start=engine.start, stop=engine.aclose, check=media_ok, failing="degraded"
     )
+    if container.settings().media_engine == "livekit":
+        orphans: OrphanedMedia = container.services.media_orphans()
+
+        async def sweep() -> None:
+            await orphans.sweep()
+
+        lifecycle.add("media-orphans", every=(MEDIA_ORPHAN_SWEEP_SECONDS, sweep))

@@ -26,6 +26,7 @@ from pulse_core.services.idempotency import IdempotencyService
 from pulse_core.services.jobs import JobRunner
 from pulse_core.services.keys import KeyService, KeyUsage
 from pulse_core.services.livekit_events import LiveKitEventProcessor
+from pulse_core.services.media_orphans import OrphanedMedia
 from pulse_core.services.media_teardown import MediaTeardown
 from pulse_core.services.metering import UsageMeter
 from pulse_core.services.quota_notices import QuotaNotices
@@ -274,6 +275,9 @@ class Services(containers.DeclarativeContainer):
         meter=meter,
         audit=adapters.audit,
         locks=adapters.locks,
+    )
+    media_orphans = providers.Singleton(
+        OrphanedMedia, adapters.media_engine, adapters.egress_records, adapters.ingress_records
     )
     rooms = providers.Factory(RoomService, adapters.room_engine, quotas)
     # Access: users, sign-in, keys, the audit log.

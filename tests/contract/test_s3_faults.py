@@ -68,8 +68,9 @@ async def test_missing_bucket_is_unavailable_until_ensured(moto_s3: MotoS3) -> N
     storage = S3ObjectStorage(config(moto_s3, bucket=moto_s3.bucket + "-new"))
     with pytest.raises(Unavailable, match="does not exist"):
         await storage.ping()
-    with pytest.raises(Unavailable, match="does not exist"):
+    with pytest.raises(Unavailable, match="does not exist") as caught:
         await storage.list(prefix="", limit=1)
+    assert moto_s3.bucket not in caught.value.detail  # it reaches API callers
 
     await storage.ensure_bucket()
     await storage.ensure_bucket()  # idempotent

@@ -378,7 +378,7 @@ class S3ObjectStorage(ObjectStorage, EgressUploadTarget):
         except PulseError:
             raise
         except ClientError as exc:
-            raise _unavailable(exc, self._config.bucket) from exc
+            raise _unavailable(exc) from exc
         except BotoCoreError as exc:
             # The type only: botocore's message names the endpoint, the bucket and the
             # request's URL, and this detail reaches API callers (other tenants' key
@@ -398,11 +398,12 @@ def _valid_key(key: str) -> bool:
     return True
 
 
-def _unavailable(exc: ClientError, bucket: str) -> Unavailable:
+def _unavailable(exc: ClientError) -> Unavailable:
     code = _code(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in _NO_BUCKET or (code in _MISSING and exc.operation_name == "HeadBucket"):
-        return Unavailable(f"object storage bucket {bucket!r} does not exist")
+        # The setting, not its value: this reaches API callers, the operator knows it.
+        return Unavailable("object storage bucket (S3_BUCKET) does not exist")
     if code in _REFUSED:
         return Unavailable("object storage refused Pulse's credentials")
     if status >= 500 or code == "SlowDown":

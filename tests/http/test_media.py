@@ -22,6 +22,7 @@ from pymongo import MongoClient
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.livekit import LiveKitMediaEngine
 from pulse_adapters.memory.media_engine import PLACEHOLDER
+from pulse_core import recordings as recording_names
 from pulse_core import rooms
 from pulse_core.errors import NotFound
 from pulse_core.ports.media import MediaEngine
@@ -694,6 +695,7 @@ async def test_bad_egress_requests_are_400_naming_the_field(
     assert await engine.list_egress() == []  # nothing was started
 
 
+TOO_LONG_ONCE_PREFIXED = recording_names.recording_id("r/" + "a" * 1020)
 BAD_OTHERS = [
     (
         "POST",
@@ -740,6 +742,8 @@ BAD_OTHERS = [
     ("GET", "/v1/media/egress?room=a%2Fb", None, "room"),
     ("GET", "/v1/media/ingress?limit=500", None, "limit"),
     ("GET", "/v1/media/recordings?cursor=rec_!!", None, "cursor"),
+    # A valid recording id whose key, once under the project's prefix, is too long.
+    ("GET", f"/v1/media/recordings?cursor={TOO_LONG_ONCE_PREFIXED}", None, "cursor"),
     ("GET", "/v1/media/recordings/rec_cm9vbXMvZGVtby94Lm1wNA/url?expires_in=0", None, "expires_in"),
 ]
 

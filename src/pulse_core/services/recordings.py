@@ -18,7 +18,12 @@ from pulse_core.ports.audit import AuditRepository
 from pulse_core.ports.clock import Clock
 from pulse_core.ports.locks import Locks
 from pulse_core.ports.media import EgressTarget, FileTarget, SegmentsTarget
-from pulse_core.ports.storage import MAX_URL_EXPIRY_SECONDS, ObjectStorage, validate_expires_in
+from pulse_core.ports.storage import (
+    MAX_URL_EXPIRY_SECONDS,
+    ObjectStorage,
+    validate_after,
+    validate_expires_in,
+)
 from pulse_core.recordings import recording_key, recording_of, recordings_prefix, room_directory
 from pulse_core.services import audit, pagination
 
@@ -73,6 +78,12 @@ class Recordings:
             if relative is None:
                 raise InvalidInput("cursor is not a cursor this list returned", field="cursor")
             after = base + relative
+            try:
+                validate_after(after)
+            except InvalidInput:  # too long once prefixed: no list returned such a cursor
+                raise InvalidInput(
+                    "cursor is not a cursor this list returned", field="cursor"
+                ) from None
         found = await self._storage.list(prefix=prefix, limit=size + 1, after=after)
         recordings = [recording_of(project.id, stored) for stored in found]
         return pagination.page_of(recordings, size, lambda r: r.id)

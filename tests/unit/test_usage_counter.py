@@ -157,3 +157,23 @@ def test_every_metric_fits_a_journal_slot(tmp_path: Path) -> None:
         page.add(metric, f"prj_{'Z' * 60}", 1)
     assert len(page.counts()) == len(METRICS)
     journal.close()
+
+
+class UnreadableJournal(InMemoryUsageJournal):
+    """Its directory of ended processes cannot be read, nor a stored page removed."""
+
+    def orphans(self) -> list[CountPage]:
+        raise PermissionError(13, "Permission denied")
+
+    def settle(self, page: CountPage) -> None:
+        raise PermissionError(13, "Permission denied")
+
+
+async def test_a_journal_it_cannot_read_or_tidy_still_has_its_own_counts_stored_once() -> None:
+    usage = InMemoryUsageRepository()
+    counter = UsageCounter(usage, ManualClock(T0), UnreadableJournal())
+    counter.count(PROJECTS[0], "webhook_deliveries", 2)
+    assert await counter.flush() == 1
+    assert counter.pending == 0
+    assert await counter.flush() == 0
+    assert await stored(usage) == {(T0, "webhook_deliveries", PROJECTS[0]): 2}

@@ -2,8 +2,8 @@
 requests, webhook deliveries.
 
 ``count`` adds to a cell of a page of the :class:`~pulse_core.ports.usage.UsageJournal`
-and does nothing else (it runs on the token hot path). A durable journal keeps its pages in files
-mapped into memory, so a count survives a crash of the process the moment it is made.
+and does nothing else (it runs on the token hot path). A durable journal keeps its pages
+in files mapped into memory, so a count survives a crash of the process once it is made.
 ``flush`` stores the counts so far as one usage record per page, metric and project, and
 the shell calls it every few seconds and once more at shutdown. Each flush also stores
 the pages that crashed processes left in the journal. A flush that fails keeps its pages
@@ -139,7 +139,10 @@ class UsageCounter:
         journal; how many records were written. When the write fails (or is cancelled,
         at shutdown) the pages stay for the next flush and the error is raised."""
         self._close_page()
-        self._unsent.extend(self._journal.orphans())
+        try:
+            self._unsent.extend(self._journal.orphans())
+        except OSError as exc:  # this process's own pages are stored all the same
+            _log.error("usage journal: ended processes' pages not read (%s)", exc)
         pages = list(self._unsent)
         records = [
             UsageRecord(
@@ -168,7 +171,12 @@ class UsageCounter:
                     )
                 raise
         for page in pages:
-            self._journal.settle(page)
+            try:
+                self._journal.settle(page)
+            except OSError as exc:
+                # Stored, so forgotten here; left on disk, a later flush offers it again
+                # under the same ids, which the store skips.
+                _log.error("usage journal: a stored page was not removed (%s)", exc)
         # Pages closed while the write was awaited (an hour ended) wait for the next.
         self._unsent = [page for page in self._unsent if page not in pages]
         return len(records)

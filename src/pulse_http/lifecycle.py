@@ -263,8 +263,9 @@ def _add_usage(lifecycle: Lifecycle, container: Container) -> None:
         await counter.flush()
 
     async def recover() -> None:
-        # An unwritable DATA_DIR fails the start (OSError); a database that does not
-        # answer yet does not: the schedule stores the pages when it does.
+        # A database that does not answer yet does not fail the start: the schedule
+        # stores the pages when it does. (An unwritable DATA_DIR is refused before
+        # this: pulse_http.cli.data_dir_problem.)
         try:
             await counter.flush()
         except Unavailable as exc:

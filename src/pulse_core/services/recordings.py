@@ -5,6 +5,7 @@ them through this."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Final
@@ -75,15 +76,11 @@ class Recordings:
         after = None
         if cursor:
             relative = recording_key(cursor)
-            if relative is None:
+            # A recording id whose key is too long once prefixed: no list returned it.
+            with contextlib.suppress(InvalidInput):
+                after = None if relative is None else validate_after(base + relative)
+            if after is None:
                 raise InvalidInput("cursor is not a cursor this list returned", field="cursor")
-            after = base + relative
-            try:
-                validate_after(after)
-            except InvalidInput:  # too long once prefixed: no list returned such a cursor
-                raise InvalidInput(
-                    "cursor is not a cursor this list returned", field="cursor"
-                ) from None
         found = await self._storage.list(prefix=prefix, limit=size + 1, after=after)
         recordings = [recording_of(project.id, stored) for stored in found]
         return pagination.page_of(recordings, size, lambda r: r.id)

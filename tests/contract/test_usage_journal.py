@@ -6,6 +6,7 @@ directory goes once it is settled."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,3 +224,40 @@ def test_a_directory_it_cannot_write_is_an_os_error(tmp_path: Path) -> None:
         journal.open(HOUR)
     with pytest.raises(OSError):
         journal.orphans()
+
+
+def test_a_journal_whose_directory_vanished_starts_another_and_stays_durable(
+    tmp_path: Path,
+) -> None:
+    journal = LocalUsageJournal(tmp_path)
+    try:
+        journal.open(HOUR).add("tokens_created", A, 1)
+        [first] = list(tmp_path.iterdir())
+        shutil.rmtree(first)  # a cleaner, or a hand
+        journal.open(HOUR).add("tokens_created", A, 2)
+        assert [p.parent.name for p in tmp_path.glob("*/*.page")] != [first.name]
+        assert len(list(tmp_path.glob("*/*.page"))) == 1
+    finally:
+        journal.close()
+
+
+def test_one_unreadable_or_corrupt_journal_does_not_keep_the_others_from_being_claimed(
+    tmp_path: Path,
+) -> None:
+    count_then_die(tmp_path, A)
+    unreadable = tmp_path / "0000000000000000"
+    (unreadable / "lock").mkdir(parents=True)  # opening it for a lock fails
+    corrupt = tmp_path / "ffffffffffffffff"
+    corrupt.mkdir()
+    (corrupt / "lock").touch()
+    header = b"PULSEUJ1" + (2**62).to_bytes(8, "little") + (1).to_bytes(8, "little")
+    (corrupt / "1.page").write_bytes(header + bytes(4096))  # an hour no datetime holds
+    journal = LocalUsageJournal(tmp_path)
+    try:
+        pages = journal.orphans()
+        found = totals([count for page in pages for count in page.counts()])
+        assert found[("tokens_created", A)] == 1000
+        assert not corrupt.exists(), "the corrupt page's journal stayed"
+        assert unreadable.exists()
+    finally:
+        journal.close()

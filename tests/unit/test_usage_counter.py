@@ -20,7 +20,7 @@ from pulse_adapters.memory import InMemoryUsageJournal, InMemoryUsageRepository
 from pulse_core.errors import Unavailable
 from pulse_core.models.usage import METRICS, Metric, UsageRecord
 from pulse_core.ports.usage import CountPage, UsageJournal
-from pulse_core.services.usage_counter import UsageCounter
+from pulse_core.services.usage_counter import MAX_UNSENT_PAGES, HeldCountPage, UsageCounter
 
 T0 = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
 PROJECTS = ("prj_01HZZZZZZZZZZZZZZZZZZZZZZA", "prj_01HZZZZZZZZZZZZZZZZZZZZZZB")
@@ -177,3 +177,46 @@ async def test_a_journal_it_cannot_read_or_tidy_still_has_its_own_counts_stored_
     assert counter.pending == 0
     assert await counter.flush() == 0
     assert await stored(usage) == {(T0, "webhook_deliveries", PROJECTS[0]): 2}
+
+
+class CrampedPage(HeldCountPage):
+    """A page on a full disk: it cannot take a second metric and project."""
+
+    def cell(self, metric: Metric, project_id: str) -> int:
+        if self.counts() and (metric, project_id) not in {(m, p) for m, p, _ in self.counts()}:
+            raise OSError(28, "No space left on device")
+        return super().cell(metric, project_id)
+
+
+class CrampedJournal(InMemoryUsageJournal):
+    def open(self, hour: datetime) -> CountPage:
+        return CrampedPage(super().open(hour).key, hour)
+
+
+async def test_a_page_that_cannot_grow_costs_no_count_and_fails_no_request() -> None:
+    usage = InMemoryUsageRepository()
+    counter = UsageCounter(usage, ManualClock(T0), CrampedJournal())
+    for project_id in PROJECTS:
+        for metric in ("tokens_created", "api_requests"):
+            counter.count(project_id, metric, 3)  # type: ignore[arg-type]
+    await counter.flush()
+    assert await stored(usage) == {
+        (T0, metric, p): 3 for p in PROJECTS for metric in ("tokens_created", "api_requests")
+    }
+
+
+async def test_an_outage_of_the_store_holds_a_bounded_number_of_pages(tmp_path: Path) -> None:
+    usage = FlakyUsage()
+    clock = ManualClock(T0)
+    counter = UsageCounter(usage, clock, LocalUsageJournal(tmp_path))
+    for _ in range(4 * MAX_UNSENT_PAGES):
+        counter.count(PROJECTS[0], "api_requests")
+        clock.advance(5)
+        usage.next_failure = "before"
+        with pytest.raises(Unavailable):
+            await counter.flush()
+    assert len(list(tmp_path.glob("*/*.page"))) <= MAX_UNSENT_PAGES + 1  # noqa: ASYNC240
+    await counter.flush()  # the store is back
+    await counter.flush()
+    assert await stored(usage) == {(T0, "api_requests", PROJECTS[0]): 4 * MAX_UNSENT_PAGES}
+    counter.close()

@@ -30,6 +30,7 @@ import mmap
 import os
 import secrets
 import struct
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,6 +51,10 @@ _KEY_MAX = _SLOT_SIZE - _KEY_AT
 _FIRST_SLOTS = 256
 _LOCK = "lock"
 _PAGE = ".page"
+_YEAR_10000 = 253_402_300_800  # epoch seconds: what a datetime can hold
+#: A hidden directory is a journal being made (for microseconds); one this old was left
+#: by a process that died making it, holding no page.
+_STALE_STAGING_SECONDS = 3600.0
 
 
 def _allocate(fd: int, size: int) -> None:
@@ -64,7 +69,7 @@ def _allocate(fd: int, size: int) -> None:
 class _MappedPage(CountPage):
     """The page its process counts into."""
 
-    __slots__ = ("_capacity", "_cells", "_fd", "_index", "_map", "_slots", "path")
+    __slots__ = ("_capacity", "_cells", "_index", "_map", "_slots", "path")
 
     def __init__(self, path: Path, key: str, hour: datetime) -> None:
         super().__init__(key, hour)
@@ -73,14 +78,17 @@ class _MappedPage(CountPage):
         self._slots = 0
         self._index: dict[Metric, dict[str, int]] = {}
         size = _HEADER_SIZE + _FIRST_SLOTS * _SLOT_SIZE
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        # The mapping keeps a descriptor of its own: this one is closed at once, so a
+        # page waiting to be stored holds one descriptor, not two.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            _allocate(self._fd, size)
-            self._map = mmap.mmap(self._fd, size)
+            _allocate(fd, size)
+            self._map = mmap.mmap(fd, size)
         except BaseException:
-            os.close(self._fd)
             path.unlink(missing_ok=True)
             raise
+        finally:
+            os.close(fd)
         _HEADER.pack_into(self._map, 0, bytes(8), int(hour.timestamp()), 0)
         self._map[: len(_MAGIC)] = _MAGIC
         self._cells = memoryview(self._map).cast("q")
@@ -112,7 +120,11 @@ class _MappedPage(CountPage):
     def _grow(self) -> None:
         capacity = self._capacity * 2
         size = _HEADER_SIZE + capacity * _SLOT_SIZE
-        _allocate(self._fd, size)
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            _allocate(fd, size)
+        finally:
+            os.close(fd)
         self._cells.release()
         self._map.resize(size)
         self._cells = memoryview(self._map).cast("q")
@@ -132,7 +144,6 @@ class _MappedPage(CountPage):
         if not self._map.closed:
             self._cells.release()
             self._map.close()
-            os.close(self._fd)
 
 
 class _OrphanPage(CountPage):
@@ -160,11 +171,14 @@ class _OrphanPage(CountPage):
 
 def _read_page(path: Path) -> _OrphanPage | None:
     """The page in ``path``; None when it was never published (its process died making
-    it, before any count)."""
+    it, before any count) or is not a page at all."""
     data = path.read_bytes()
     if len(data) < _HEADER_SIZE or not data.startswith(_MAGIC):
         return None
     _, hour, published = _HEADER.unpack_from(data)
+    if hour % 3600 or not 0 <= hour < _YEAR_10000:
+        _log.error("usage journal %s: not a page (hour %d); removed", path, hour)
+        return None
     counts: list[tuple[Metric, str, int]] = []
     for slot in range(min(published, (len(data) - _HEADER_SIZE) // _SLOT_SIZE)):
         offset = _HEADER_SIZE + slot * _SLOT_SIZE
@@ -197,10 +211,25 @@ class LocalUsageJournal(UsageJournal):
     def open(self, hour: datetime) -> CountPage:
         directory = self._own if self._own is not None else self._make_own()
         self._opened += 1
-        path = directory / f"{self._opened}{_PAGE}"
-        page = _MappedPage(path, f"{directory.name}/{self._opened}", hour)
-        self._live[path] = page
+        try:
+            page = self._page(directory, hour)
+        except FileNotFoundError:
+            # Its directory was removed under it (by hand, a cleaner): a new one, or
+            # every later count would be held in memory only.
+            _log.error("usage journal %s vanished; starting another", directory)
+            self._drop_own()
+            page = self._page(self._make_own(), hour)
+        self._live[page.path] = page
         return page
+
+    def _page(self, directory: Path, hour: datetime) -> _MappedPage:
+        path = directory / f"{self._opened}{_PAGE}"
+        return _MappedPage(path, f"{directory.name}/{self._opened}", hour)
+
+    def _drop_own(self) -> None:
+        if self._own_lock is not None:
+            os.close(self._own_lock)
+        self._own = self._own_lock = None
 
     def _make_own(self) -> Path:
         self._root.mkdir(parents=True, exist_ok=True)
@@ -230,14 +259,15 @@ class LocalUsageJournal(UsageJournal):
         found: list[CountPage] = []
         for entry in os.scandir(self._root):
             directory = Path(entry.path)
-            if (
-                entry.name.startswith(".")
-                or directory == self._own
-                or directory in self._claimed
-                or not entry.is_dir()
-            ):
+            if directory == self._own or directory in self._claimed or not entry.is_dir():
                 continue
-            found.extend(self._claim(directory))
+            try:
+                if entry.name.startswith("."):
+                    _remove_stale_staging(directory)
+                else:
+                    found.extend(self._claim(directory))
+            except (OSError, ValueError) as exc:  # one unreadable journal, not all of them
+                _log.error("usage journal %s not read: %s", directory.name, exc)
         return found
 
     def _claim(self, directory: Path) -> list[_OrphanPage]:
@@ -277,10 +307,10 @@ class LocalUsageJournal(UsageJournal):
         self._claimed.clear()
         if self._own is not None and self._own_lock is not None:
             if any(self._own.glob(f"*{_PAGE}")):
-                os.close(self._own_lock)  # its pages wait for another journal's flush
+                self._drop_own()  # its pages wait for another journal's flush
             else:
                 _remove(self._own, self._own_lock)
-            self._own = self._own_lock = None
+                self._own = self._own_lock = None
 
 
 def _remove(directory: Path, lock: int) -> None:
@@ -288,7 +318,17 @@ def _remove(directory: Path, lock: int) -> None:
     try:
         (directory / _LOCK).unlink(missing_ok=True)
         directory.rmdir()
+    except FileNotFoundError:  # its own process removed it between our scan and our lock
+        pass
     except OSError as exc:  # something else was put there: leave it
         _log.warning("usage journal %s not removed: %s", directory, exc)
     finally:
         os.close(lock)
+
+
+def _remove_stale_staging(directory: Path) -> None:
+    """Remove a journal directory a process died making (hidden, and old)."""
+    if time.time() - directory.stat().st_mtime < _STALE_STAGING_SECONDS:
+        return
+    (directory / _LOCK).unlink(missing_ok=True)
+    directory.rmdir()

@@ -24,6 +24,9 @@ from pulse_core.ports.usage import Cells, CountPage, UsageJournal, UsageReposito
 
 _log = logging.getLogger("pulse.usage")
 _HOUR = 3600
+#: Pages closed and not stored yet past which a flush keeps the current page open. Each
+#: durable page holds a file, a mapping and a descriptor until it is stored.
+MAX_UNSENT_PAGES = 4
 
 
 class HeldCountPage(CountPage):
@@ -98,23 +101,34 @@ class UsageCounter:
     def _first_count(self, metric: Metric, project_id: str, quantity: int) -> None:
         """A metric and project not counted yet in the current page."""
         assert self._page is not None  # count() opened one
-        index = self._page.cell(metric, project_id)
+        try:
+            index = self._page.cell(metric, project_id)
+        except OSError as exc:  # the page could not grow (a full disk)
+            self._next_page(held=exc)
+            assert self._page is not None
+            index = self._page.cell(metric, project_id)
         self._index.setdefault(metric, {})[project_id] = index
         self._cells = self._page.cells  # a page that grew has new cells
         self._cells[index] += quantity
 
-    def _next_page(self) -> None:
+    def _next_page(self, *, held: OSError | None = None) -> None:
+        """Close the current page and open one for the current hour: in the journal,
+        or, when it cannot keep one (``held``: it already failed), in memory."""
         self._close_page()
         hour = int(self._time()) // _HOUR * _HOUR
         start = datetime.fromtimestamp(hour, UTC)
-        try:
-            page = self._journal.open(start)
-            self._held = 0
-        except OSError as exc:
+        page: CountPage | None = None
+        if held is None:
+            try:
+                page = self._journal.open(start)
+                self._held = 0
+            except OSError as exc:
+                held = exc
+        if page is None:
             # Counting must not fail a request: these counts are kept in memory, as
             # they were before the journal, and a crash before the next flush loses them.
             if not self._held:
-                _log.error("usage journal cannot open a page (%s); counting in memory", exc)
+                _log.error("usage journal cannot keep a page (%s); counting in memory", held)
             self._held += 1
             page = HeldCountPage(ids.new_id(ids.USAGE, now_ms=hour * 1000), start)
         self._page = page
@@ -137,8 +151,12 @@ class UsageCounter:
     async def flush(self) -> int:
         """Store everything counted so far, and what crashed processes left in the
         journal; how many records were written. When the write fails (or is cancelled,
-        at shutdown) the pages stay for the next flush and the error is raised."""
-        self._close_page()
+        at shutdown) the pages stay for the next flush and the error is raised.
+
+        While :data:`MAX_UNSENT_PAGES` wait (the store is down), the current page stays
+        open and takes every count: an outage costs one page, not one per flush."""
+        if len(self._unsent) < MAX_UNSENT_PAGES:
+            self._close_page()
         try:
             self._unsent.extend(self._journal.orphans())
         except OSError as exc:  # this process's own pages are stored all the same

@@ -178,7 +178,17 @@ async def _statements(db: SqliteDatabase) -> list[str]:
     return traced
 
 
-async def test_consecutive_writes_share_one_commit_and_fail_alone(db: SqliteDatabase) -> None:
+async def test_consecutive_writes_share_one_commit(db: SqliteDatabase) -> None:
+    traced = await _statements(db)
+    results = await asyncio.gather(*(db.write(_insert(k, i)) for i, k in enumerate("abcd")))
+    assert results == [1, 1, 1, 1]
+    transaction = [s for s in traced if not s.startswith("PRAGMA")]  # busy_timeout's
+    assert transaction[0] == "BEGIN IMMEDIATE" and transaction[-1] == "COMMIT"
+    assert len(transaction) == 6 and transaction.count("COMMIT") == 1, traced
+    assert await db.read(_value("d")) == 3
+
+
+async def test_a_write_that_fails_in_a_group_fails_alone(db: SqliteDatabase) -> None:
     traced = await _statements(db)
 
     def half_then_fails(conn: sqlite3.Connection) -> None:
@@ -187,20 +197,23 @@ async def test_consecutive_writes_share_one_commit_and_fail_alone(db: SqliteData
 
     results = await asyncio.gather(
         db.write(_insert("a", 1)),
+        db.write(_insert("z", 5)),
         db.write(half_then_fails),
         db.write(_insert("a", 9)),  # a conflict of its own
         db.write(_insert("b", 2)),
+        db.write(_insert("c", 3)),
         return_exceptions=True,
     )
-    assert results[0] == 1 and results[3] == 1
-    assert isinstance(results[1], RuntimeError)
-    assert isinstance(results[2], Conflict)
-    assert [s for s in traced if s in ("BEGIN IMMEDIATE", "COMMIT")] == [
-        "BEGIN IMMEDIATE",
-        "COMMIT",
-    ]
+    assert results[0] == 1 and results[1] == 1 and results[4] == 1 and results[5] == 1
+    assert isinstance(results[2], RuntimeError)
+    assert isinstance(results[3], Conflict)
     rows = await db.read(lambda c: c.execute("SELECT k, v FROM t ORDER BY k").fetchall())
-    assert rows == [("a", 1), ("b", 2)]  # nothing of the failed write, nothing of the conflict
+    # Nothing of the failed write, nothing of the conflict, each of the others once.
+    assert rows == [("a", 1), ("b", 2), ("c", 3), ("z", 5)]
+    # The writes around the failures still share commits: the two before them, the two
+    # after them.
+    commits = [s for s in traced if s == "COMMIT"]
+    assert len(commits) == 2, traced
 
 
 async def test_a_group_that_cannot_commit_is_run_again_one_write_at_a_time(

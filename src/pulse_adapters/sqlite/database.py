@@ -263,10 +263,7 @@ class SqliteDatabase:
                 end = start + 1
                 while end < len(live) and live[start].write and live[end].write:
                     end += 1
-                if end - start == 1:
-                    outcomes.append(self._alone(live[start]))
-                else:
-                    outcomes += self._together(live[start:end])
+                outcomes += self._together(live[start:end])
                 start = end
         except BaseException as exc:  # a bug here must not leave a caller waiting
             answered = {id(call) for call, _, _ in outcomes}
@@ -282,13 +279,20 @@ class SqliteDatabase:
             return call, None, exc
 
     def _together(self, calls: list[_Call[Any]]) -> list[_Outcome]:
-        """Consecutive writes as one transaction (group commit), each in a savepoint of
-        its own: a write that fails is rolled back alone and fails alone; each runs under
-        its own deadline; results are given only once the whole is committed. Should the
-        group itself fail (its BEGIN, a savepoint, its COMMIT, or SQLite abandoning the
-        transaction on one write's error), nothing of it was written, and each write runs
-        again on its own: the outcome is always what separate transactions would give.
-        One commit instead of one per write is most of what a small write costs."""
+        """Consecutive writes as one transaction (group commit): one commit instead of one
+        per write is most of what a small write costs. Each runs under its own deadline;
+        results are given only once the whole is committed, and the outcome is always what
+        separate transactions would give:
+
+        - a write that raises undoes the group; the writes before it run again together,
+          it runs alone (and fails alone), and the writes after it go on together. This
+          costs a failing write a rerun of its group, where a savepoint per write (the
+          other way to fail alone) costs every write two statements, a fifth of its cost;
+        - should the group itself fail (its BEGIN or its COMMIT), nothing of it was
+          written, and each write runs again on its own.
+        """
+        if len(calls) < 2:
+            return [self._alone(call) for call in calls]
         conn = self._conn
         now = time.monotonic()
         if conn is None or any(call.deadline <= now for call in calls):
@@ -299,23 +303,17 @@ class SqliteDatabase:
             conn.execute("BEGIN IMMEDIATE")
             for call in calls:
                 self._deadline = call.deadline
-                conn.execute("SAVEPOINT pulse_call")
                 try:
                     result = call.work(conn)
-                except BaseException as exc:
-                    if not conn.in_transaction:
-                        # An I/O error, a full disk, an interrupt: SQLite rolled the
-                        # whole transaction back. This write fails; the others run again.
-                        lost = (call, None, _translated(exc))
-                        return [lost if c is call else self._alone(c) for c in calls]
-                    conn.execute("ROLLBACK TO pulse_call")
-                    conn.execute("RELEASE pulse_call")
-                    done.append((call, None, _translated(exc)))
-                    continue
-                conn.execute("RELEASE pulse_call")
+                except BaseException:
+                    break  # outcomes below, once the group is undone
                 done.append((call, result, None))
             self._deadline = math.inf
-            conn.execute("COMMIT")
+            if len(done) == len(calls):
+                conn.execute("COMMIT")
+                return done
+            if conn.in_transaction:  # SQLite may have rolled back by itself (I/O error)
+                conn.execute("ROLLBACK")
         except sqlite3.Error:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -323,7 +321,12 @@ class SqliteDatabase:
             return [self._alone(call) for call in calls]
         finally:
             self._deadline = math.inf
-        return done
+        failed = len(done)
+        return [
+            *self._together(calls[:failed]),
+            self._alone(calls[failed]),
+            *self._together(calls[failed + 1 :]),
+        ]
 
     def _wait_at_most(self, conn: sqlite3.Connection, seconds: float) -> None:
         """Let another process's lock on the file keep the next statements waiting, but no
@@ -399,10 +402,6 @@ def _settle(future: asyncio.Future[Any], result: object, error: BaseException | 
         future.set_result(result)
     else:
         future.set_exception(error)
-
-
-def _translated(exc: BaseException) -> BaseException:
-    return _translate(exc) if isinstance(exc, sqlite3.Error) else exc
 
 
 def _settle_all(outcomes: list[_Outcome]) -> None:

@@ -8,8 +8,9 @@ type names. Project ids, keys, room names and raw paths never become labels.
 What happens on every request costs next to nothing: the request series is
 :mod:`~pulse_http.observability.request_series`'s, and the tokens minted are counted in a
 plain integer (:class:`PendingCount`) added to their counter at each sample (every few
-seconds, and before each scrape of the API port). Backend calls, deliveries and queue
-samples go through prometheus-client's own objects, their label children bound once.
+seconds, and before each scrape of the API port). Backend calls are timed into
+:mod:`~pulse_http.observability.plain_histogram` series, as requests are. Deliveries and
+queue samples go through prometheus-client's own objects, their label children bound once.
 
 Multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set, as ``pulse serve`` does for several
 workers or ``METRICS_PORT``): values live in that directory's files, and what is exposed
@@ -37,9 +38,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from pulse_core.ports.queue import QueueStats
 from pulse_core.ports.telemetry import DeliveryOutcome
+from pulse_http.observability.plain_histogram import PlainHistogram
 from pulse_http.observability.request_series import RequestSeries
 
 MULTIPROC_DIR: Final = "PROMETHEUS_MULTIPROC_DIR"
+BACKEND_DURATION: Final = "pulse_backend_call_duration_seconds"
 
 # Seconds. Requests and backend calls are fast (tens of microseconds to milliseconds);
 # webhook deliveries wait on someone else's server, up to WEBHOOK_TIMEOUT_SECONDS.
@@ -81,8 +84,8 @@ class BackendSeries:
 
     __slots__ = ("_errors", "_labels", "observe")
 
-    def __init__(self, duration: Histogram, errors: Counter, system: str, operation: str):
-        self.observe: Observe = duration.labels(system, operation).observe
+    def __init__(self, observe: Observe, errors: Counter, system: str, operation: str):
+        self.observe = observe
         self._errors = errors
         self._labels = (system, operation)
 
@@ -146,14 +149,28 @@ class Metrics:
             multiprocess_mode="mostrecent",
             registry=registry,
         )
-        self.backend_duration = Histogram(
-            "pulse_backend_call_duration_seconds",
+        # Seven observations per webhook event in a worker: kept in plain numbers
+        # (plain_histogram) but where only prometheus-client's own values count.
+        backend_labels = ("system", "operation")
+        backend_doc = (
             "Calls to backends (system: sqlite, mongodb, redis, livekit) by operation, and "
-            "their latency (a blocking read's includes its wait)",
-            ("system", "operation"),
-            buckets=FAST_BUCKETS,
-            registry=registry,
+            "their latency (a blocking read's includes its wait)"
         )
+        self._backend_observe: Callable[[tuple[str, str]], Observe]
+        if self._multiprocess is None:
+            plain = PlainHistogram(
+                registry, BACKEND_DURATION, backend_doc, backend_labels, FAST_BUCKETS
+            )
+            self._backend_observe = lambda labels: plain.child(labels).observe
+        else:
+            histogram = Histogram(
+                BACKEND_DURATION,
+                backend_doc,
+                backend_labels,
+                buckets=FAST_BUCKETS,
+                registry=registry,
+            )
+            self._backend_observe = lambda labels: histogram.labels(*labels).observe
         self.backend_errors = Counter(
             "pulse_backend_call_errors",
             "Calls to backends that failed, by system, operation and error type",
@@ -194,7 +211,7 @@ class Metrics:
         key = (system, operation)
         series = self._backends.get(key)
         if series is None:
-            series = BackendSeries(self.backend_duration, self.backend_errors, system, operation)
+            series = BackendSeries(self._backend_observe(key), self.backend_errors, *key)
             self._backends[key] = series
         return series
 

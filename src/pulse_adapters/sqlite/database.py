@@ -11,8 +11,8 @@ worker thread. Every call from the event loop is shipped to that thread, so:
 
 The calls made during one event-loop iteration travel to the thread together (and while
 a batch is on the thread, all those made until it comes back), and the consecutive
-writes among them commit together, each in a savepoint of its own (group commit): what a
-caller sees is what its own transaction would give, at a fraction of the cost when a
+writes among them commit together (group commit): what a caller sees is what its own
+transaction would give, at a fraction of the cost when a
 worker has several jobs in flight (``bench/README.md``, "Webhooks").
 
 Driver errors are translated at this boundary (:mod:`pulse_adapters.sqlite.errors`).
@@ -144,8 +144,10 @@ class SqliteDatabase:
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(connection)`` on the worker thread in a ``BEGIN IMMEDIATE``
         transaction: committed if it returns, rolled back if it raises. The transaction
-        may hold other writes made alongside, each in its own savepoint: this one's
-        failure rolls back only its own work, and it returns only once committed.
+        may hold other writes made alongside: this one returns only once committed, and
+        its failure fails it alone (the others run again without it). So ``work`` may
+        run more than once, each run but the last rolled back: it must do nothing but
+        its SQL and pure computation.
 
         IMMEDIATE takes the file's write lock up front, so checks made by ``work`` still
         hold when it writes, even against other processes, and a lock conflict surfaces

@@ -12,8 +12,8 @@ worker thread. Every call from the event loop is shipped to that thread, so:
 The calls made during one event-loop iteration travel to the thread together (and while
 a batch is on the thread, all those made until it comes back), and the consecutive
 writes among them commit together (group commit): what a caller sees is what its own
-transaction would give, at a fraction of the cost when a
-worker has several jobs in flight (``bench/README.md``, "Webhooks").
+transaction would give, at a fraction of the cost when a worker has several jobs in
+flight (``bench/README.md``, "Webhooks").
 
 Driver errors are translated at this boundary (:mod:`pulse_adapters.sqlite.errors`).
 """

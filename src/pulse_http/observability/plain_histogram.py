@@ -52,7 +52,7 @@ class PlainHistogram:
         labels: tuple[str, ...],
         bounds: tuple[float, ...],
     ) -> None:
-        self.bounds = bounds
+        self._bounds = bounds
         self._name, self._doc, self._labels = name, doc, labels
         self._les = [*(floatToGoString(b) for b in bounds), "+Inf"]  # type: ignore[no-untyped-call]
         self._children: dict[tuple[str, ...], Latencies] = {}
@@ -61,7 +61,7 @@ class PlainHistogram:
     def child(self, labels: tuple[str, ...]) -> Latencies:
         latencies = self._children.get(labels)
         if latencies is None:
-            latencies = self._children[labels] = Latencies(self.bounds)
+            latencies = self._children[labels] = Latencies(self._bounds)
         return latencies
 
     def describe(self) -> Iterator[Metric]:

@@ -21,6 +21,7 @@ import redis.asyncio
 
 from pulse_adapters.clock import ManualClock
 from pulse_adapters.redis import RedisJobQueue, create_redis_client
+from pulse_adapters.redis.resp_pipe import RespPipe
 from pulse_core.errors import Unavailable
 from tests.support.job_queues import PersistentRedisServer, drain
 from tests.support.redis_server import RedisServer
@@ -31,18 +32,18 @@ TIMEOUT = 0.25
 HANG_BOUND = 10.0
 
 
-class _Pipelines:
-    """Counts the pipelines a client opens: one per batched round trip."""
+class _RoundTrips:
+    """Counts the batches written to Redis (``RespPipe.call``): one per round trip."""
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
-        self.opened = 0
-        original = client.pipeline
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made = 0
+        original = RespPipe.call
 
-        def pipeline(*args: Any, **kwargs: Any) -> Any:
-            self.opened += 1
-            return original(*args, **kwargs)
+        async def call(pipe: RespPipe, commands: Any) -> Any:
+            self.made += 1
+            return await original(pipe, commands)
 
-        client.pipeline = pipeline  # type: ignore[method-assign]
+        monkeypatch.setattr(RespPipe, "call", call)
 
 
 async def _stream_jobs(client: redis.asyncio.Redis, jobs: RedisJobQueue, queue: str) -> list[str]:
@@ -56,16 +57,16 @@ async def _stream_jobs(client: redis.asyncio.Redis, jobs: RedisJobQueue, queue: 
 
 
 async def test_concurrent_enqueues_share_a_round_trip_and_land_once_in_order(
-    redis_client: redis.asyncio.Redis, clock: ManualClock
+    redis_client: redis.asyncio.Redis, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jobs = RedisJobQueue(redis_client, clock)
     await redis_client.script_flush()  # a server that never saw the script
-    pipelines = _Pipelines(redis_client)
+    trips = _RoundTrips(monkeypatch)
     await redis_client.config_resetstat()
 
     ids = await asyncio.gather(*(jobs.enqueue("q", f"{i}".encode()) for i in range(100)))
 
-    assert pipelines.opened == 1  # all 100 asked in one iteration: one round trip
+    assert trips.made == 1  # all 100 asked in one iteration: one round trip
     stats = await redis_client.info("commandstats")
     assert stats["cmdstat_evalsha"]["calls"] == 100  # one script run per job, no more
     # The script was loaded before the first batch, not discovered missing 100 times.
@@ -73,26 +74,27 @@ async def test_concurrent_enqueues_share_a_round_trip_and_land_once_in_order(
     assert await _stream_jobs(redis_client, jobs, "q") == ids  # in the order asked
     handed = await drain(jobs, "q", "w", until=set(ids))
     assert [job.payload for job in handed] == [f"{i}".encode() for i in range(100)]
-    # A lone enqueue goes as it always did: the script object, no pipeline.
+    # A lone enqueue is a round trip of its own.
+    trips.made = 0
     await jobs.enqueue("q", b"alone")
-    assert pipelines.opened == 1
+    assert trips.made == 1
 
 
 async def test_concurrent_acks_share_a_round_trip_and_ack_only_reserved_jobs(
-    redis_client: redis.asyncio.Redis, clock: ManualClock
+    redis_client: redis.asyncio.Redis, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # What a worker's concurrent jobs finishing together do.
     jobs = RedisJobQueue(redis_client, clock)
     ids = await asyncio.gather(*(jobs.enqueue("q", f"{i}".encode()) for i in range(30)))
     reserved = await jobs.reserve("q", "w", max_jobs=20, wait_seconds=0)
     assert len(reserved) == 20
-    pipelines = _Pipelines(redis_client)
+    trips = _RoundTrips(monkeypatch)
     await redis_client.config_resetstat()
 
     # The 20 reserved ones, and 10 that were never handed out: acking those does nothing.
     await asyncio.gather(*(jobs.ack("q", job_id) for job_id in ids))
 
-    assert pipelines.opened == 1
+    assert trips.made == 1
     stats = await redis_client.info("commandstats")
     assert stats["cmdstat_evalsha"]["calls"] == 30
     assert stats["cmdstat_xdel"]["calls"] == 20  # only entries that were pending

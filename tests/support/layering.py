@@ -28,7 +28,7 @@ TECHNOLOGIES: dict[str, frozenset[str]] = {
     "memory": frozenset(),
     "sqlite": frozenset(),
     "mongo": frozenset({"pymongo", "bson"}),
-    "redis": frozenset({"redis"}),
+    "redis": frozenset({"redis", "hiredis"}),  # hiredis: the side pipe packs and parses with it
     "s3": frozenset({"boto3", "botocore", "mypy_boto3_s3"}),
     "livekit": frozenset({"livekit", "aiohttp", "google"}),  # google.protobuf: its messages
     "http": frozenset({"aiohttp"}),

@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
+from pulse_adapters.redis.resp_pipe import RespPipe, pipe_for
 from pulse_core.errors import Unavailable
 from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
 
@@ -53,6 +54,25 @@ class _ObservedRedis(redis.asyncio.Redis):
     connection its server closed as a ``ConnectionError`` (:func:`_connection_lost`)."""
 
     telemetry: Telemetry = NO_TELEMETRY
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pipes: list[RespPipe] = []
+
+    def side_pipe(self) -> RespPipe | None:
+        """A :class:`~pulse_adapters.redis.resp_pipe.RespPipe` of its own to this
+        client's server, closed with the client; ``None`` when the client's settings need
+        more than a plain connection (TLS, a Unix socket, …)."""
+        pipe = pipe_for(self)
+        if pipe is not None:
+            self._pipes.append(pipe)
+        return pipe
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        pipes, self._pipes = self._pipes, []
+        for pipe in pipes:
+            await pipe.aclose()
+        await super().aclose(close_connection_pool)
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         with self.telemetry.call("redis", str(args[0])):

@@ -119,7 +119,10 @@ class RedisJobQueue(JobQueue):
         self._acks = ScriptBatcher(
             client, client.register_script(ACK), timeout_seconds=timeout_seconds
         )
-        self._reserve = client.register_script(RESERVE)
+        # And the reserves (one at a time per worker, but a worker reserves often).
+        self._reserves = ScriptBatcher(
+            client, client.register_script(RESERVE), timeout_seconds=timeout_seconds
+        )
         self._retry = client.register_script(RETRY)
         self._bury = client.register_script(BURY)
         self._dead_list = client.register_script(DEAD_LIST)
@@ -187,7 +190,7 @@ class RedisJobQueue(JobQueue):
         (handed back should the caller be cancelled meanwhile: ``JobQueue._claim``)."""
 
         async def claiming() -> tuple[bytes, list[ReservedJob]]:
-            return _parse_reserved(await self._call(self._reserve(keys=keys, args=args)))
+            return _parse_reserved(await self._call(self._reserves.submit(keys, args)))
 
         return await self._claim(queue, claiming(), lambda claimed: claimed[1])
 

@@ -9,7 +9,8 @@ one event-loop iteration together, at its end, on one connection, as one pipelin
 script, run in the order asked, with its own reply.
 
 Used by the rate limiter (one GCRA decision per request) and the job queue (one enqueue
-per accepted webhook): any script, any keys and arguments.
+per accepted webhook, one ack per finished job, the reserves): any script, any keys and
+arguments.
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ import redis.asyncio
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from pulse_adapters.redis.resp_pipe import RespPipe, pack
+from pulse_core.ports.telemetry import NO_TELEMETRY, Telemetry
+
 Arg = str | bytes | int
 _Pending = tuple[Sequence[str], Sequence[Arg], "asyncio.Future[object]"]
 
 
 class ScriptBatcher:
     """Runs ``script`` for every call submitted during one event-loop iteration in one
-    pipelined round trip; a lone call goes through redis-py's script object as before.
-    Nothing waits for a batch to fill: a batch is whatever is ready.
+    pipelined round trip. Nothing waits for a batch to fill: a batch is whatever is
+    ready. The batches go over the client's side pipe (``side_pipe``, one connection of
+    this batcher's own) when it has one; otherwise through redis-py's pipeline, a lone
+    call through its script object.
 
     Each caller's future resolves to its own reply, only once Redis has answered its
     call (so whatever the script did is done, and as durable as Redis makes it). A
@@ -42,7 +48,16 @@ class ScriptBatcher:
     it asked in).
     """
 
-    __slots__ = ("_client", "_loaded", "_queue", "_script", "_tasks", "_timeout")
+    __slots__ = (
+        "_client",
+        "_loaded",
+        "_pipe",
+        "_queue",
+        "_script",
+        "_tasks",
+        "_telemetry",
+        "_timeout",
+    )
 
     def __init__(
         self, client: redis.asyncio.Redis, script: AsyncScript, *, timeout_seconds: float
@@ -55,6 +70,9 @@ class ScriptBatcher:
         self._loaded = False  # known to the server, as far as this process has seen
         self._queue: list[_Pending] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        side_pipe = getattr(client, "side_pipe", None)  # clients from create_redis_client
+        self._pipe: RespPipe | None = side_pipe() if side_pipe is not None else None
+        self._telemetry: Telemetry = getattr(client, "telemetry", NO_TELEMETRY)
 
     def submit(self, keys: Sequence[str], args: Sequence[Arg]) -> asyncio.Future[object]:
         """The script's reply to ``keys`` and ``args``, once its batch is answered."""
@@ -94,22 +112,31 @@ class ScriptBatcher:
                     future.set_exception(exc)
 
     async def _execute(self, batch: list[_Pending]) -> list[object]:
-        if len(batch) == 1:
+        if self._pipe is None and len(batch) == 1:
             keys, args, _ = batch[0]
             reply = await self._script(keys=keys, args=args)  # loads it on NOSCRIPT
             self._loaded = True
             return [reply]
+        send = self._pipeline if self._pipe is None else self._over_pipe
         if not self._loaded:
             await self._client.script_load(self._script.script)
             self._loaded = True
-        replies = await self._pipeline(batch)
+        replies = await send(batch)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
             await self._client.script_load(self._script.script)
-            retried = await self._pipeline([batch[i] for i in missing])
+            retried = await send([batch[i] for i in missing])
             for i, reply in zip(missing, retried, strict=True):
                 replies[i] = reply
         return replies
+
+    async def _over_pipe(self, batch: list[_Pending]) -> list[object]:
+        assert self._pipe is not None
+        sha = self._script.sha
+        commands = [pack("EVALSHA", sha, len(keys), *keys, *args) for keys, args, _ in batch]
+        # Reported as redis-py would report it: a lone script call, or a pipeline.
+        with self._telemetry.call("redis", "EVALSHA" if len(batch) == 1 else "PIPELINE"):
+            return await self._pipe.call(commands)
 
     async def _pipeline(self, batch: list[_Pending]) -> list[object]:
         pipe = self._client.pipeline(transaction=False)

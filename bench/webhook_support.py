@@ -10,6 +10,7 @@ keeps changing, and these two must not break with it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import importlib.metadata
 import json
@@ -327,7 +328,16 @@ def versions(*names: str) -> dict[str, str]:
     return found
 
 
+@functools.cache
+def _secrets(work: Path) -> tuple[str, str]:
+    """The JWT secret and API key pepper of ``work``'s data directory: the same for every
+    process started on it (Pulse refuses to start on a database made with another
+    pepper, so a second round on one directory needs the first round's)."""
+    return secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+
+
 def base_env(work: Path, livekit: tuple[str, str], **extra: str) -> dict[str, str]:
+    jwt_secret, pepper = _secrets(work)
     # PYTHONPATH passes through, so that ``PYTHONPATH=<a copy of src> …`` runs Pulse's
     # processes on that code (a before-and-after comparison).
     inherited = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
@@ -340,8 +350,8 @@ def base_env(work: Path, livekit: tuple[str, str], **extra: str) -> dict[str, st
         "DATA_DIR": str(work / "data"),
         "LOG_LEVEL": "info",
         "LOG_FORMAT": "json",
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "API_KEY_PEPPER": secrets.token_urlsafe(48),
+        "JWT_SECRET": jwt_secret,
+        "API_KEY_PEPPER": pepper,
         "LIVEKIT_API_KEY": livekit[0],
         "LIVEKIT_API_SECRET": livekit[1],
         **extra,

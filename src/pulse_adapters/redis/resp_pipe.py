@@ -1,8 +1,8 @@
 """Pipelined commands on one plain connection: the hot path's way to Redis.
 
 redis-py's asyncio pipeline packs every command in Python and reads every reply under a
-timeout of its own: about 27 µs of CPU per command, and a lone call about 170 µs, where
-writing the packed bytes and parsing the replies with hiredis costs about 1.5 µs a
+timeout of its own: about 27 µs of user CPU per command, and a lone call about 170 µs,
+where writing the packed bytes and parsing the replies with hiredis costs about 1.5 µs a
 command and 70 µs a round trip (``bench/README.md``, "Webhooks", session 17). The
 worker's acks and reserves, the accepted webhooks' enqueues and every rate-limit
 decision are such calls, so :class:`~pulse_adapters.redis.script_batch.ScriptBatcher`

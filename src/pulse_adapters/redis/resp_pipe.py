@@ -139,8 +139,10 @@ class RespPipe:
             link.writer.write(b"".join(commands))
             return await owed
         except RuntimeError as exc:  # uvloop: a write to a transport the peer closed
-            self._close(link, RedisConnectionError(f"connection to Redis lost: {exc}"))
-            raise RedisConnectionError(f"connection to Redis lost: {exc}") from exc
+            lost = RedisConnectionError(f"connection to Redis lost: {exc}")
+            lost.__cause__ = exc
+            self._close(link, lost)  # this batch's failure too: raised by its own future
+            return await owed
         except BaseException:
             # Cancelled or timed out with replies still owed: they would be taken for
             # the next batch's, so nobody may read this connection again.
